@@ -1,0 +1,58 @@
+# mediamon: `make demo` and `make test` are all a fresh machine needs (Python 3.11, a JDK 17+,
+# Maven). Everything else installs from requirements.lock into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-unit test-integration lint format lock clean stack-up stack-down
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(STAMP) ## Create .venv with the pinned dependencies and mediamon itself
+
+demo: $(STAMP) ## Start the stack and run the pipeline on the sample feeds
+	$(BIN)/mediamon demo
+
+test: $(STAMP) ## Lint, then the whole suite (starts real Kafka and Elasticsearch itself)
+	$(MAKE) lint
+	$(BIN)/pytest
+
+test-unit: $(STAMP) ## Unit tests only (no services)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP) ## Integration and end-to-end tests (real servers)
+	$(BIN)/pytest tests/integration
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -e '.[dev]'
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^mediamon' > requirements.lock
+	rm -rf .lockenv
+
+stack-up: $(STAMP) ## Start local Kafka and Elasticsearch
+	$(BIN)/mediamon stack up
+
+stack-down: $(STAMP) ## Stop them
+	$(BIN)/mediamon stack down
+
+clean: ## Remove the virtualenv and local state (not the jar cache)
+	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

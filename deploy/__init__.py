@@ -1,0 +1,1 @@
+"""Deployment: the local Kafka/Elasticsearch runner and the service assets (templates, Kibana)."""

@@ -1,0 +1,99 @@
+"""Resolving the servers from Maven Central once into the cache folder (later runs offline)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+from pipeline.errors import StackError
+
+log = logging.getLogger(__name__)
+ES_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+_DONE = ".complete"
+
+
+def _mvn() -> str:
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise StackError(
+            "Maven (mvn) is needed once to fetch the Kafka and Elasticsearch jars from Maven "
+            "Central, and it is not on PATH. Install Maven 3.6+ (e.g. apt-get install maven)."
+        )
+    return mvn
+
+
+def _run_mvn(args: list[str], what: str) -> None:
+    cmd = [_mvn(), "-B", "-q", *args]
+    log.info("resolving %s: %s", what, " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise StackError(f"Maven could not resolve {what} (exit {proc.returncode}):\n{tail}")
+
+
+def kafka_lib(cache_dir: Path, version: str) -> Path:
+    """Folder of jars forming the broker's classpath for Kafka `version`."""
+    home = cache_dir / f"kafka-{version}"
+    lib = home / "lib"
+    if (home / _DONE).exists():
+        return lib
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    pom = home / "pom.xml"
+    pom.write_text(resources.files("deploy").joinpath("maven/kafka/pom.xml").read_text("utf-8"))
+    _run_mvn(
+        [
+            "-f",
+            str(pom),
+            f"-Dkafka.version={version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={lib}",
+        ],
+        f"Kafka {version}",
+    )
+    (home / _DONE).write_text(version)
+    return lib
+
+
+def _unzip(archive: Path, dest: Path) -> None:
+    """Unzip keeping the executable bits that zipfile drops (bin/elasticsearch needs them)."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            target = dest / info.filename
+            zf.extract(info, dest)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                target.chmod(mode)
+
+
+def elasticsearch_home(cache_dir: Path, version: str) -> Path:
+    """The unpacked Elasticsearch integration-test distribution for `version`."""
+    root = cache_dir / f"elasticsearch-{version}"
+    home = root / f"elasticsearch-{version}"
+    if (root / _DONE).exists():
+        return home
+    shutil.rmtree(root, ignore_errors=True)
+    downloads = root / "download"
+    downloads.mkdir(parents=True)
+    _run_mvn(
+        [
+            "dependency:copy",
+            f"-Dartifact={ES_ARTIFACT.format(version=version)}",
+            f"-DoutputDirectory={downloads}",
+        ],
+        f"Elasticsearch {version}",
+    )
+    archive = next(downloads.glob("*.zip"), None)
+    if archive is None:
+        raise StackError(f"Maven reported success but no Elasticsearch zip is in {downloads}")
+    _unzip(archive, root)
+    archive.unlink()
+    for script in (home / "bin").iterdir():
+        script.chmod(0o755)
+    (root / _DONE).write_text(version)
+    return home

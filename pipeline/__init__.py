@@ -1,0 +1,1 @@
+"""mediamon pipeline: records, stages, the Faust app and the CLI."""

@@ -1,0 +1,1 @@
+"""Adapters: the only modules that construct vendor clients (Kafka, Elasticsearch, HTTP)."""

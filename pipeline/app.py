@@ -1,0 +1,42 @@
+"""The one Faust app and the topics its agents read and write."""
+
+from __future__ import annotations
+
+import faust
+
+from pipeline import topics
+from pipeline.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+    autodiscover=False,  # the worker imports its agents explicitly (pipeline.worker)
+    processing_guarantee="at_least_once",  # exactly_once has open duplicate/crash bugs
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=1,
+    table_standby_replicas=0,
+    broker_max_poll_records=500,
+    value_serializer="raw",
+    key_serializer="raw",
+    store="memory://",
+    web_enabled=settings.worker_web_enabled,
+    web_port=settings.worker_web_port,
+    web_bind="127.0.0.1",
+)
+
+
+def _topic(name: str) -> faust.TopicT:
+    return app.topic(
+        settings.topic(name),
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+    )
+
+
+raw_topic = _topic(topics.RAW)
+enriched_topic = _topic(topics.ENRICHED)
+raw_dlq_topic = _topic(topics.RAW_DLQ)
+enriched_dlq_topic = _topic(topics.ENRICHED_DLQ)

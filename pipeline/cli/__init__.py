@@ -1,0 +1,1 @@
+"""The `mediamon` command line: one module per command group, imported lazily."""

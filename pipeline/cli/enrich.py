@@ -1,0 +1,77 @@
+"""`mediamon enrich`: JSON Lines in, enriched JSON Lines out, through the agents' own core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from pipeline.schema import EnrichedArticle, RawArticle
+from pipeline.stages.canonical import article_id
+
+FIELDS = ("id", "url", "title", "summary", "content")
+
+
+def to_raw(obj: Any) -> RawArticle:
+    """An input object (any of id, url, title, summary, content, lang_hint) as a raw article."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    for key in (*FIELDS, "lang_hint"):
+        if key in obj and obj[key] is not None and not isinstance(obj[key], str):
+            raise ValueError(f"field {key!r} must be a string")
+    if not any(obj.get(k) for k in FIELDS):
+        raise ValueError(f"the object has none of {', '.join(FIELDS)}")
+    url = obj.get("url") or ""
+    text_basis = "\n".join(obj.get(k) or "" for k in ("title", "summary", "content"))
+    return RawArticle(
+        id=obj.get("id") or article_id(url, fallback=text_basis),
+        url=url,
+        title=obj.get("title") or "",
+        summary_html=obj.get("summary") or "",
+        content_html=obj.get("content") or "",
+        lang_hint=obj.get("lang_hint"),
+    )
+
+
+def to_output(article: EnrichedArticle) -> dict[str, Any]:
+    return article.model_dump(
+        mode="json",
+        include={
+            "id",
+            "url",
+            "canonical_url",
+            "title",
+            "text",
+            "lang",
+            "lang_confidence",
+            "topics",
+            "topic_evidence",
+        },
+    )
+
+
+def enrich(
+    taxonomy: Path | None = typer.Option(None, help="Taxonomy YAML (default: the shipped one)."),
+) -> None:
+    """Read JSON Lines on stdin, write one enriched JSON line per input line to stdout."""
+    from pipeline.stages.enrich import Enricher
+
+    enricher = Enricher.from_path(taxonomy)
+    failed = 0
+    out = sys.stdout
+    for number, line in enumerate(sys.stdin, start=1):
+        try:
+            result = to_output(enricher.enrich(to_raw(json.loads(line))))
+        except (ValueError, ValidationError) as exc:
+            failed += 1
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            result = {"line": number, "error": f"{type(exc).__name__}: {message}"}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    if failed:
+        typer.echo(f"{failed} line(s) failed", err=True)
+        raise typer.Exit(1)

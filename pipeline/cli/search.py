@@ -1,0 +1,98 @@
+"""`mediamon search`: query-string search over indexed articles, newest first."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+
+from pipeline.cli.output import print_json, print_table
+
+_SPAN = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str) -> datetime:
+    match = _SPAN.match(value.strip())
+    if not match:
+        raise typer.BadParameter(f"--since takes a span like 30m, 24h or 7d, not {value!r}")
+    amount, unit = int(match.group(1)), match.group(2)
+    return datetime.now(UTC) - timedelta(**{_UNITS[unit]: amount})
+
+
+def build_query(
+    query: str, topics: list[str], langs: list[str], since: str | None
+) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    if topics:
+        filters.append({"terms": {"topics": topics}})
+    if langs:
+        filters.append({"terms": {"lang": langs}})
+    if since:
+        filters.append({"range": {"published": {"gte": parse_since(since).isoformat()}}})
+    must: list[dict[str, Any]] = []
+    if query.strip() and query.strip() != "*":
+        must.append(
+            {
+                "query_string": {
+                    "query": query,
+                    "fields": ["title^2", "text"],
+                    "default_operator": "AND",
+                }
+            }
+        )
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+
+
+def search(
+    query: str = typer.Argument("*", help='Query-string syntax: words, "phrases", AND/OR/NOT.'),
+    topic: list[str] = typer.Option([], "--topic", help="Only these topics (repeatable)."),
+    lang: list[str] = typer.Option([], "--lang", help="Only these languages (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only newer than e.g. 24h, 7d."),
+    limit: int = typer.Option(20, "--limit", min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Search indexed articles (title and text), newest first."""
+    from pipeline.adapters.elastic import make_client
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    body = build_query(query, topic, lang, since)
+
+    async def run() -> list[dict[str, Any]]:
+        es = make_client(settings)
+        try:
+            resp = await es.search(
+                index=settings.articles_alias,
+                query=body,
+                size=limit,
+                sort=[{"published": {"order": "desc", "unmapped_type": "date"}}],
+                source_excludes=["text", "topic_evidence"],
+            )
+        finally:
+            await es.close()
+        return [hit["_source"] for hit in resp["hits"]["hits"]]
+
+    hits = asyncio.run(run())
+    if as_json:
+        for hit in hits:
+            print_json(hit)
+        return
+    print_table(
+        f"{len(hits)} articles",
+        ["published", "title", "source", "lang", "topics", "url"],
+        [
+            [
+                (h.get("published") or "")[:16],
+                (h.get("title") or "")[:70],
+                h.get("source_name") or h.get("domain"),
+                h.get("lang"),
+                ",".join(h.get("topics", [])),
+                h.get("url"),
+            ]
+            for h in hits
+        ],
+    )

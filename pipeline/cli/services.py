@@ -1,0 +1,57 @@
+"""`mediamon worker` and `mediamon connectors run`: the two long-running services."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from pipeline.cli.output import print_json
+
+connectors_app = typer.Typer(help="Feed connectors.", no_args_is_help=True)
+
+
+def worker(
+    loglevel: str = typer.Option("info", "--loglevel", help="Faust worker log level."),
+) -> None:
+    """Run the Faust worker: enrich articles.raw and index articles.enriched."""
+    from pipeline.settings import get_settings
+    from pipeline.worker import run_worker
+
+    run_worker(get_settings(), loglevel)
+
+
+@connectors_app.command("run")
+def run(
+    once: bool = typer.Option(False, "--once", help="Poll every feed once, then exit."),
+    feed: list[str] = typer.Option([], "--feed", help="Feed URL (repeatable; default: settings)."),
+    as_json: bool = typer.Option(False, "--json", help="Print poll reports as JSON."),
+) -> None:
+    """Poll RSS/Atom feeds and produce raw articles to Kafka."""
+    from connectors.rss import RssConnector
+    from pipeline.errors import ConfigError
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    urls = feed or settings.feed_urls
+    if not urls:
+        raise ConfigError("no feeds: pass --feed URL or set MEDIAMON_FEEDS")
+
+    async def main() -> list[dict[str, object]]:
+        connector = RssConnector(settings, urls)
+        await connector.setup()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, connector.request_stop)
+        try:
+            reports = await connector.run(once=once)
+        finally:
+            await connector.stop()
+        return [r.__dict__ for r in reports]
+
+    reports = asyncio.run(main())
+    if as_json:
+        print_json(reports)
+    if once and any(r["error"] for r in reports):
+        raise typer.Exit(1)

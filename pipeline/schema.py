@@ -1,0 +1,89 @@
+"""The versioned records shared by the connector (producer) and the pipeline (consumer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.errors import SchemaVersionError
+
+# Bounds keep every Kafka message well under the producer's 1 MB default request size.
+MAX_TITLE = 1_000
+MAX_HTML = 200_000
+MAX_TEXT = 100_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    """Base for versioned records: `schema` travels on the wire, newer versions are refused."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    VERSION: ClassVar[int] = 1
+
+    schema_version: int = Field(default=1, alias="schema")
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Any:
+        obj = cls.model_validate_json(data)
+        if obj.schema_version > cls.VERSION:
+            raise SchemaVersionError(
+                f"{cls.__name__} schema {obj.schema_version} is newer than this consumer "
+                f"understands ({cls.VERSION})"
+            )
+        return obj
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class RawArticle(Record):
+    """One feed entry as the connector saw it (HTML untouched)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    feed_id: str = ""
+    feed_url: str = ""
+    url: str = ""
+    guid: str = ""
+    title: str = Field(default="", max_length=MAX_TITLE)
+    summary_html: str = Field(default="", max_length=MAX_HTML)
+    content_html: str = Field(default="", max_length=MAX_HTML)
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    published: datetime | None = None
+    published_from_fetch: bool = False  # True when the feed gave no date and fetched_at stands in
+    fetched_at: datetime = Field(default_factory=utcnow)
+    lang_hint: str | None = None
+    source_name: str = ""
+
+
+class EnrichedArticle(Record):
+    """A cleaned, language-detected, topic-tagged article: what gets indexed."""
+
+    id: str
+    url: str = ""
+    canonical_url: str = ""
+    domain: str = ""
+    feed_id: str = ""
+    source_name: str = ""
+    title: str = ""
+    text: str = ""
+    lang: str = "und"
+    lang_confidence: float = 0.0
+    topics: list[str] = Field(default_factory=list)
+    topic_evidence: dict[str, list[str]] = Field(default_factory=dict)
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    published: datetime | None = None
+    fetched_at: datetime | None = None
+    enriched_at: datetime = Field(default_factory=utcnow)
+
+    def to_document(self) -> dict[str, Any]:
+        """The Elasticsearch document (the id travels as `_id`, not in the source)."""
+        doc = self.model_dump(mode="json", by_alias=True)
+        doc["indexed_at"] = utcnow().isoformat()
+        return doc

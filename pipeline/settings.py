@@ -1,0 +1,94 @@
+"""The one settings class: every knob, read from `MEDIAMON_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    # Outside the checkout so a fresh clone (and CI) reuses the jars already resolved. As root
+    # the servers' files must be readable by the unprivileged user Elasticsearch runs as,
+    # which root's home (mode 0700) is not.
+    if os.geteuid() == 0:
+        return Path("/var/cache/mediamon")
+    return Path.home() / ".cache" / "mediamon"
+
+
+class Settings(BaseSettings):
+    """Configuration for the connector, the worker, the local stack and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIAMON_", extra="ignore", populate_by_name=True)
+
+    # Namespacing: prefixes topic, index and consumer-group names (tests use one per test).
+    namespace: str = ""
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_partitions: int = Field(default=3, ge=1)
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+
+    # Elasticsearch
+    es_url: str = "http://127.0.0.1:9200"
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_shards: int = Field(default=1, ge=1)
+    es_replicas: int = Field(default=0, ge=0)
+    es_refresh_interval: str = "1s"
+
+    # Connector
+    feeds: str = ""  # comma-separated feed URLs (issue 3 replaces this with feeds.yaml)
+    poll_interval: float = Field(default=60.0, gt=0)
+    http_timeout: float = Field(default=20.0, gt=0)
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    # Worker
+    index_batch_size: int = Field(default=500, ge=1)
+    index_batch_seconds: float = Field(default=1.0, gt=0)
+    taxonomy_path: Path | None = None
+    worker_web_port: int = 6066
+    worker_web_enabled: bool = False
+
+    # Local stack (mediamon stack up)
+    kafka_version: str = "4.1.1"
+    es_version: str = "8.19.21"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    es_port: int = 9200
+    es_transport_port: int = 9300
+    es_heap: str = "768m"
+    state_dir: Path = Path(".state")
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    # A JDK for the local servers; JAVA_HOME is honoured too (see deploy/java.py).
+    java_home: Path | None = Field(
+        default=None, validation_alias=AliasChoices("MEDIAMON_JAVA_HOME", "JAVA_HOME")
+    )
+
+    # Demo
+    demo_feed_port: int = 8765
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}{name}"
+
+    @property
+    def feed_urls(self) -> list[str]:
+        return [u.strip() for u in self.feeds.split(",") if u.strip()]
+
+    @property
+    def articles_alias(self) -> str:
+        return f"{self.namespace}articles"
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.namespace}mediamon"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

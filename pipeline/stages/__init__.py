@@ -1,0 +1,1 @@
+"""Pure pipeline stages: typed functions over records, no Kafka, Faust or Elasticsearch."""

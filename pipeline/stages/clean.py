@@ -1,0 +1,89 @@
+"""HTML to plain text that keeps paragraph breaks and drops everything executable."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from selectolax.lexbor import LexborHTMLParser
+
+# Removed with their content: executable, embedded or navigational chrome, never article text.
+_DROP = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "canvas",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "nav",
+    "aside",
+    "head",
+)
+_BLOCKS = (
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "hr",
+    "dd",
+    "dt",
+)
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def html_to_text(html: str, max_chars: int = 100_000) -> str:
+    """Plain text of an HTML fragment: paragraphs separated by a blank line, NFC, trimmed."""
+    if not html or not html.strip():
+        return ""
+    if "<" not in html and "&" not in html:
+        return normalize_text(html)[:max_chars]
+    tree = LexborHTMLParser(html)
+    for tag in _DROP:
+        for node in tree.css(tag):
+            node.insert_before(" ")  # so the words around a removed element stay apart
+            node.decompose()
+    for node in tree.css("br"):
+        node.insert_before("\n")
+    for tag in _BLOCKS:
+        for node in tree.css(tag):
+            node.insert_before("\n\n")
+            node.insert_after("\n\n")
+    root = tree.body or tree.root
+    text = root.text(deep=True, separator="") if root is not None else ""
+    return normalize_text(text)[:max_chars]
+
+
+def normalize_text(text: str) -> str:
+    """NFC, no control or zero-width characters, single spaces, at most one blank line."""
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,52 @@
+"""The enrichment core: raw article in, enriched article out. Agents and `mediamon enrich`
+both call `Enricher.enrich`, so there is one code path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.schema import MAX_TEXT, EnrichedArticle, RawArticle
+from pipeline.stages.canonical import canonical_url, domain_of
+from pipeline.stages.clean import html_to_text
+from pipeline.stages.language import detect_language
+from pipeline.stages.tagging import Tagger
+from pipeline.taxonomy import Taxonomy, cached_taxonomy
+
+
+class Enricher:
+    """Clean, detect the language, tag topics."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.tagger = Tagger(taxonomy)
+
+    @classmethod
+    def from_path(cls, taxonomy_path: Path | None = None) -> Enricher:
+        return cls(cached_taxonomy(taxonomy_path))
+
+    def enrich(self, raw: RawArticle) -> EnrichedArticle:
+        title = html_to_text(raw.title, max_chars=1_000).replace("\n", " ")
+        body_html = raw.content_html if len(raw.content_html) >= len(raw.summary_html) else ""
+        body = html_to_text(body_html or raw.summary_html, max_chars=MAX_TEXT)
+        # Title and body together: headlines alone are too short for reliable detection.
+        full = f"{title}\n\n{body}".strip()
+        detection = detect_language(full, hint=raw.lang_hint)
+        match = self.tagger.tag(full, detection.lang)
+        canon = canonical_url(raw.url)
+        return EnrichedArticle(
+            id=raw.id,
+            url=raw.url,
+            canonical_url=canon,
+            domain=domain_of(canon),
+            feed_id=raw.feed_id,
+            source_name=raw.source_name,
+            title=title,
+            text=body,
+            lang=detection.lang,
+            lang_confidence=detection.confidence,
+            topics=match.topics,
+            topic_evidence=match.evidence,
+            authors=raw.authors,
+            categories=raw.categories,
+            published=raw.published,
+            fetched_at=raw.fetched_at,
+        )

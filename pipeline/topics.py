@@ -1,0 +1,17 @@
+"""Every Kafka topic name, dead-letter topics included, declared once."""
+
+from __future__ import annotations
+
+from pipeline.settings import Settings
+
+RAW = "articles.raw"
+ENRICHED = "articles.enriched"
+RAW_DLQ = "articles.raw.dlq"
+ENRICHED_DLQ = "articles.enriched.dlq"
+
+ALL = (RAW, ENRICHED, RAW_DLQ, ENRICHED_DLQ)
+
+
+def names(settings: Settings) -> dict[str, str]:
+    """Logical name -> actual topic name, with the settings' namespace applied."""
+    return {name: settings.topic(name) for name in ALL}

@@ -1,0 +1,41 @@
+"""Shared test helpers: where the repository and the shared data live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+SAMPLES = REPO / "deploy" / "samples" / "feeds"
+
+
+def shared_dir() -> Path:
+    """The workplace's shared data (seed article, feedparser corpus): ../shared by default."""
+    return Path(os.environ.get("MEDIAMON_TEST_SHARED_DIR", REPO.parent / "shared"))
+
+
+@pytest.fixture
+def seed_article() -> tuple[str, str]:
+    seeds = sorted((shared_dir() / "seed").glob("*.txt"))
+    if not seeds:
+        pytest.skip(f"the shared seed article is absent ({shared_dir() / 'seed'})")
+    headline, _, body = seeds[0].read_text(encoding="utf-8").partition("\n")
+    return headline, body
+
+
+_integration_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "tests/integration" in report.nodeid.replace(os.sep, "/"):
+        _integration_skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # CI must never pass with integration tests skipped (MEDIAMON_CI is set by .ci/run).
+    if os.environ.get("MEDIAMON_CI") and _integration_skips:
+        print(f"\nintegration tests were skipped in CI: {_integration_skips}")
+        session.exitstatus = 1

@@ -1,0 +1,203 @@
+"""Sample feed over local HTTP -> connector -> Kafka -> worker -> Elasticsearch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from deploy.demo import count_indexed, expected_ids
+from deploy.feedserver import FeedServer, serve_feeds
+from deploy.processes import ServiceProcess
+from pipeline import topics
+from pipeline.adapters.elastic import make_client
+from pipeline.worker import prepare
+from tests.integration.conftest import Env
+
+SEED_URL = "https://vestnik.example/politika/oon-astaninskij-process"
+ASTANA_CITY_URLS = [
+    "https://vestnik.example/gorod/novyj-park",
+    "https://vestnik.example/sport/fk-astana-liga-evropy",
+    "https://vestnik.example/ekonomika/air-astana-tbilisi",
+    "https://globalaffairs.example/business/expo-preparations",
+    "https://monde-en-bref.example/international/astana-pont",
+    "https://bolge.example/kultur/astana-kis-festivali",
+]
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.5)
+
+
+async def _search(env: Env, **body: Any) -> dict[str, Any]:
+    es = make_client(env.settings)
+    try:
+        await es.indices.refresh(index=env.settings.articles_alias)
+        resp = await es.search(index=env.settings.articles_alias, **body)
+        return dict(resp)
+    finally:
+        await es.close()
+
+
+def search(env: Env, **body: Any) -> dict[str, Any]:
+    return asyncio.run(_search(env, **body))
+
+
+def run_connector_once(env: Env, urls: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "connectors", "run", "--once", "--json"],
+        env={**os.environ, **env.vars, "MEDIAMON_FEEDS": ",".join(urls)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = json.loads(proc.stdout)
+    assert all(r["error"] is None for r in reports)
+
+
+@pytest.fixture
+def worker(env: Env) -> Iterator[ServiceProcess]:
+    asyncio.run(prepare(env.settings))
+    proc = ServiceProcess("worker", ["worker"], env.vars, env.logs / "worker.log").start()
+    yield proc
+    code = proc.stop()
+    assert code == 0 or code is None, proc.tail()
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    with serve_feeds() as server:
+        yield server
+
+
+def test_feed_to_searchable_document(env: Env, worker: ServiceProcess, feeds: FeedServer) -> None:
+    ids = expected_ids(feeds)
+    assert len(ids) >= 30
+    run_connector_once(env, feeds.feed_urls())
+    wait_for(
+        lambda: asyncio.run(count_indexed(env.settings, ids)) == len(ids) or not worker.running,
+        120,
+        "every sample article indexed",
+    )
+    assert worker.running, worker.tail()
+
+    seed = search(env, query={"term": {"url": SEED_URL + "?utm_source=rss&utm_medium=feed"}})
+    assert seed["hits"]["total"]["value"] == 1
+    doc = seed["hits"]["hits"][0]["_source"]
+    assert doc["lang"] == "ru"
+    assert {"syria", "astana_process", "un"} <= set(doc["topics"])
+    assert doc["canonical_url"] == SEED_URL
+    assert "document.write" not in doc["text"] and "Поделиться" in doc["text"]
+
+    city = search(env, query={"terms": {"canonical_url": ASTANA_CITY_URLS}}, size=50)
+    assert city["hits"]["total"]["value"] == len(ASTANA_CITY_URLS)
+    for hit in city["hits"]["hits"]:
+        assert "astana_process" not in hit["_source"]["topics"], hit["_source"]["title"]
+
+    english = search(env, query={"term": {"domain": "globalaffairs.example"}}, size=50)
+    assert english["hits"]["total"]["value"] == 11
+    assert {h["_source"]["lang"] for h in english["hits"]["hits"]} == {"en"}
+
+    # Deliver the same feeds again: every document is rewritten, none is added.
+    second_delivery = datetime.now(UTC).isoformat()
+    run_connector_once(env, feeds.feed_urls())
+
+    def rewritten() -> bool:
+        query = {"range": {"indexed_at": {"gte": second_delivery}}}
+        return search(env, query=query, size=0)["hits"]["total"]["value"] == len(ids)
+
+    wait_for(rewritten, 120, "the second delivery to be indexed")
+    total = search(env, query={"match_all": {}}, size=0)["hits"]["total"]["value"]
+    assert total == len(ids)
+
+
+def test_search_cli_filters_and_json(env: Env, worker: ServiceProcess, feeds: FeedServer) -> None:
+    ids = expected_ids(feeds)
+    run_connector_once(env, feeds.feed_urls())
+    wait_for(lambda: asyncio.run(count_indexed(env.settings, ids)) == len(ids), 120, "indexing")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "search", "ООН", "--lang", "ru", "--json"],
+        env={**os.environ, **env.vars},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    hits = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(hits) >= 3
+    assert {h["lang"] for h in hits} == {"ru"}
+    published = [h["published"] for h in hits]
+    assert published == sorted(published, reverse=True)
+
+
+def test_poison_messages_are_dead_lettered(env: Env, worker: ServiceProcess) -> None:
+    raw_topic = env.settings.topic(topics.RAW)
+    dlq_topic = env.settings.topic(topics.RAW_DLQ)
+
+    async def scenario() -> list[Any]:
+        producer = AIOKafkaProducer(bootstrap_servers=env.settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(raw_topic, b"not json at all", key=b"p1")
+            await producer.send_and_wait(raw_topic, json.dumps({"schema": 99, "id": "x"}).encode())
+            await producer.send_and_wait(raw_topic, json.dumps({"title": "no id"}).encode())
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            dlq_topic,
+            bootstrap_servers=env.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        got: list[Any] = []
+        try:
+            deadline = time.monotonic() + 90
+            while len(got) < 3 and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    got.extend(records)
+        finally:
+            await consumer.stop()
+        return got
+
+    dead = asyncio.run(scenario())
+    assert len(dead) == 3, worker.tail()
+    payloads = {m.value for m in dead}
+    assert b"not json at all" in payloads
+    reasons = [dict(m.headers)["mediamon-error"].decode() for m in dead]
+    assert any("newer" in r for r in reasons)
+    assert all(dict(m.headers)["mediamon-stage"] == b"enrich" for m in dead)
+    assert worker.running
+
+
+def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "demo", "--once", "--timeout", "180"],
+        env={**os.environ, **env.vars, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "articles per language" in proc.stdout
+    assert "astana_process" in proc.stdout
+    assert "32 sample articles searchable" in proc.stdout
+    assert env.settings.es_url in proc.stdout

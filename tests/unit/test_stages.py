@@ -1,0 +1,118 @@
+"""The pure stages: cleaning, canonical URLs, language detection, tagging, the enrich core."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from pipeline.schema import RawArticle
+from pipeline.stages.canonical import article_id, canonical_url, domain_of
+from pipeline.stages.clean import html_to_text
+from pipeline.stages.enrich import Enricher
+from pipeline.stages.language import detect_language
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher.from_path()
+
+
+def test_html_to_text_keeps_paragraphs_and_drops_scripts() -> None:
+    html = (
+        "<p>First &amp; <b>bold</b></p><script>alert('x')</script>"
+        "<style>p{}</style><p>Second<br>line</p><!-- hidden --><img src=x onerror=alert(1)>"
+    )
+    assert html_to_text(html) == "First & bold\n\nSecond\nline"
+
+
+def test_html_to_text_never_lets_markup_or_code_through() -> None:
+    hostile = (
+        '<div><iframe src="javascript:alert(1)"></iframe><svg onload=alert(1)><script>x</script>'
+        '</svg><a href="javascript:alert(2)">link</a><form><input value=pw></form>'
+        "<noscript><p>no</p></noscript>ok</div><p"
+    )
+    text = html_to_text(hostile)
+    assert text == "link ok"
+    assert "<" not in text and "alert" not in text
+
+
+def test_html_to_text_normalises_unicode_and_whitespace() -> None:
+    decomposed = unicodedata.normalize("NFD", "Астанé")
+    assert html_to_text(f"<p>  {decomposed}\u00a0\u200b  x </p>") == "Астанé x"
+    assert html_to_text("plain\r\n\r\n\r\n\r\ntext") == "plain\n\ntext"
+    assert html_to_text("") == ""
+
+
+def test_canonical_url_removes_tracking_and_normalises_host() -> None:
+    url = "HTTPS://WWW.Example.org:443/a/b?utm_source=rss&b=2&a=1&fbclid=x#frag"
+    assert canonical_url(url) == "https://example.org/a/b?a=1&b=2"
+    assert domain_of(url) == "example.org"
+    assert article_id(url) == article_id("https://example.org/a/b?b=2&a=1")
+    assert article_id("", guid="g-1") == article_id("", guid="g-1") != article_id("", guid="g-2")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Переговоры по Сирии пройдут в Астане при участии ООН", "ru"),
+        ("The talks on Syria will take place in Kazakhstan's capital next week", "en"),
+        ("Les pourparlers sur la Syrie reprendront la semaine prochaine à Astana", "fr"),
+        ("Suriye görüşmeleri gelecek hafta Astana'da yeniden başlayacak", "tr"),
+        ("Астанада Сирия бойынша келіссөздер келесі аптада өтеді", "kk"),
+        ("Die Gespräche über Syrien werden nächste Woche fortgesetzt", "de"),
+    ],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    detection = detect_language(text)
+    assert detection.lang == lang
+    assert 0 < detection.confidence <= 1
+
+
+def test_detect_language_und_for_no_text() -> None:
+    assert detect_language("  123 !!").lang == "und"
+
+
+def test_detect_language_hint_is_prior_not_answer() -> None:
+    text = "Переговоры по Сирии пройдут в Астане при участии ООН и делегаций"
+    assert detect_language(text, hint="en").lang == "ru"
+
+
+def _fixture_cases() -> list[dict[str, object]]:
+    lines = (FIXTURES / "headlines.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: str(c["id"]))
+def test_enrich_fixture_cases(enricher: Enricher, case: dict[str, object]) -> None:
+    from pipeline.cli.enrich import to_raw
+
+    result = enricher.enrich(to_raw(case))
+    assert result.lang == case["expect_lang"]
+    assert result.topics == case["expect_topics"]
+
+
+def test_seed_article_is_russian_with_all_three_topics(
+    enricher: Enricher, seed_article: tuple[str, str]
+) -> None:
+    headline, body = seed_article
+    result = enricher.enrich(RawArticle(id="seed", title=headline, content_html=body))
+    assert result.lang == "ru"
+    assert set(result.topics) == {"syria", "astana_process", "un"}
+    # The evidence shows the inflected forms that carried each topic.
+    assert any(form.lower().startswith("сири") for form in result.topic_evidence["syria"])
+
+
+def test_enrich_text_is_clean_and_bounded(enricher: Enricher) -> None:
+    raw = RawArticle(
+        id="x",
+        title="<b>Title</b> &amp; more",
+        summary_html="<p>short</p>",
+        content_html="<p>" + "слово " * 30_000 + "</p><script>evil()</script>",
+    )
+    result = enricher.enrich(raw)
+    assert result.title == "Title & more"
+    assert "evil" not in result.text
+    assert len(result.text) <= 100_000

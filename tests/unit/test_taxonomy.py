@@ -1,0 +1,61 @@
+"""The taxonomy file: the default loads, user files are validated with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.stages.tagging import Tagger
+from pipeline.taxonomy import load_taxonomy
+
+
+def test_default_taxonomy_has_the_three_topics_in_nine_languages() -> None:
+    taxonomy = load_taxonomy()
+    assert [t.id for t in taxonomy.topics] == ["syria", "astana_process", "un"]
+    for topic in taxonomy.topics:
+        assert {"ru", "en", "kk", "tr", "ar", "fa", "fr", "de", "uk"} <= set(topic.rules)
+
+
+def test_user_topic_without_python(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "topics:\n"
+        "  - id: grain\n"
+        "    label: Grain deal\n"
+        "    rules:\n"
+        "      en: {any: ['\\bgrain\\s+(?:deal|corridor)']}\n"
+        "      ru: {any: ['\\bзернов\\w+\\s+(?:сделк|коридор)\\w*']}\n",
+        encoding="utf-8",
+    )
+    tagger = Tagger(load_taxonomy(path))
+    assert tagger.tag("Talks on the grain deal resume", "en").topics == ["grain"]
+    assert tagger.tag("Продление зерновой сделки обсудят", "ru").topics == ["grain"]
+    assert tagger.tag("Weather report", "en").topics == []
+
+
+def test_invalid_taxonomy_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "topics:\n"
+        "  - id: ok\n"
+        "    label: OK\n"
+        "    rules: {en: {any: ['fine']}}\n"
+        "  - id: Bad Id\n"
+        "    label: Broken\n"
+        "    rules: {en: {any: ['(unclosed']}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_taxonomy(path)
+    message = str(err.value)
+    assert f"{path}:5: topics.1.id" in message
+    assert "bad pattern" in message and f"{path}:7" in message
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("topics:\n  - id: x\n   label: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broken\.yaml:\d+: invalid YAML"):
+        load_taxonomy(path)
