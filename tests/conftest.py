@@ -13,8 +13,14 @@ SAMPLES = REPO / "deploy" / "samples" / "feeds"
 
 
 def shared_dir() -> Path:
-    """The workplace's shared data (seed article, feedparser corpus): ../shared by default."""
-    return Path(os.environ.get("MEDIAMON_TEST_SHARED_DIR", REPO.parent / "shared"))
+    """The workplace's shared data (seed article, feedparser corpus): ../shared by default,
+    else /work/shared (where a CI clone elsewhere on the same machine finds it)."""
+    if "MEDIAMON_TEST_SHARED_DIR" in os.environ:
+        return Path(os.environ["MEDIAMON_TEST_SHARED_DIR"])
+    for candidate in (REPO.parent / "shared", Path("/work/shared")):
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared"
 
 
 @pytest.fixture
