@@ -1,20 +1,26 @@
-"""The RSS/Atom connector: poll feeds, normalise entries, produce raw articles to Kafka."""
+"""The RSS/Atom connector: poll each feed on its own schedule, emit new and changed entries to
+Kafka once, remember what was acknowledged (across restarts) and how each feed behaves."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
+import random
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
+from urllib.parse import urlsplit
 
-from connectors.normalize import parse_feed
-from pipeline import topics
+from connectors import metrics
+from connectors.emitter import KafkaEmitter, Stopped
+from connectors.feeds import FeedConfig
+from connectors.normalize import ParsedFeed, fingerprint, parse_feed
+from connectors.scheduler import HostGate, Outcome, plan_next
+from connectors.state import FeedState, StateStore, now_iso
 from pipeline.adapters import http
-from pipeline.adapters.kafka import make_producer
-from pipeline.errors import MediamonError
-from pipeline.schema import RawArticle
+from pipeline.errors import PermanentError, TransientError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,88 +28,194 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PollReport:
-    feed_url: str
+    feed_id: str
+    url: str
+    outcome: str = ""
+    status: int | None = None
     entries: int = 0
     emitted: int = 0
     error: str | None = None
+    error_kind: str | None = None
     malformed: str | None = None
+
+
+def _older_than(stamp: str | None, seconds: float) -> bool:
+    if not stamp:
+        return True
+    age = datetime.now(UTC) - datetime.fromisoformat(stamp)
+    return age.total_seconds() >= seconds
 
 
 @dataclass
 class RssConnector:
-    """setup() / run() / stop(), as quix-streams sources are shaped."""
+    """setup() / run() / stop(), the shape of quix-streams sources."""
 
     settings: Settings
-    feed_urls: list[str]
-    # id -> content fingerprint of what Kafka acknowledged in this process (issue 3 makes
-    # this durable across restarts; the index is idempotent on the id meanwhile).
-    _sent: dict[str, str] = field(default_factory=dict)
+    feeds: list[FeedConfig]
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _rng: random.Random = field(default_factory=random.Random)
 
     async def setup(self) -> None:
-        self._producer = make_producer(self.settings)
-        await self._producer.start()
+        self.store = StateStore(self.settings.connector_state_file)
+        self.emitter = KafkaEmitter(self.settings, self._stopping)
         self._http = http.make_client(self.settings)
+        self._gate = HostGate(self.settings.host_spacing)
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        metrics.FEEDS.set(sum(f.enabled for f in self.feeds))
 
     def request_stop(self) -> None:
-        """Ask run() to finish after the current poll (safe from a signal handler)."""
+        """Ask run() to finish (safe from a signal handler)."""
         self._stopping.set()
 
     async def stop(self) -> None:
         self._stopping.set()
         await self._http.aclose()
-        await self._producer.stop()
+        await self.emitter.close()
+        self.store.close()
 
     async def run(self, once: bool = False) -> list[PollReport]:
-        reports: list[PollReport] = []
-        while not self._stopping.is_set():
-            reports = list(await asyncio.gather(*(self.poll(u) for u in self.feed_urls)))
-            for r in reports:
-                log.info(
-                    "poll feed=%s entries=%d emitted=%d error=%s malformed=%s",
-                    r.feed_url,
-                    r.entries,
-                    r.emitted,
-                    r.error,
-                    r.malformed,
-                )
-            if once:
-                break
-            with contextlib.suppress(TimeoutError):  # the interval passed without a stop
-                await asyncio.wait_for(self._stopping.wait(), self.settings.poll_interval)
-        return reports
+        """Poll every enabled feed; with `once`, each exactly once, else until stopped."""
+        enabled = [f for f in self.feeds if f.enabled]
+        if once:
+            return list(await asyncio.gather(*(self.poll(f) for f in enabled)))
+        tasks = [asyncio.create_task(self._loop(f), name=f"feed:{f.id}") for f in enabled]
+        await self._stopping.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return []
 
-    async def poll(self, url: str) -> PollReport:
-        report = PollReport(url)
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when the connector should stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), max(0.0, seconds))
+        return self._stopping.is_set()
+
+    async def _loop(self, feed: FeedConfig) -> None:
+        state = self.store.feed(feed.id, feed.url)
+        delay = self._rng.uniform(0, min(feed.poll_interval, 30.0))  # spread the first polls
+        if state.next_poll:
+            due = (datetime.fromisoformat(state.next_poll) - datetime.now(UTC)).total_seconds()
+            delay = max(delay, due)
+        while not await self._sleep(delay):
+            await self.poll(feed)
+            state = self.store.feed(feed.id, feed.url)
+            due_at = datetime.fromisoformat(state.next_poll) if state.next_poll else None
+            delay = (due_at - datetime.now(UTC)).total_seconds() if due_at else feed.poll_interval
+
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        """One poll of one feed; never raises (every failure is recorded on the feed)."""
+        state = self.store.feed(feed.id, feed.url)
+        if state.url != feed.url and not state.last_success:
+            state.url = feed.url
+        report = PollReport(feed.id, state.url)
+        started = time.monotonic()
         try:
-            fetched = await http.fetch(self._http, url, self.settings.max_feed_bytes)
-            loop = asyncio.get_running_loop()
-            # feedparser is synchronous and can be slow on big feeds: keep it off the loop.
-            parsed = await loop.run_in_executor(
-                None,
-                partial(parse_feed, fetched.body, fetched.url, content_type=fetched.content_type),
-            )
-        except MediamonError as exc:
-            report.error = str(exc)
+            async with self._slots, self._gate.slot(urlsplit(state.url).netloc):
+                outcome = await self._poll(feed, state, report)
+        except Stopped:
+            report.outcome, report.error = "stopped", "connector stopping"
             return report
-        report.entries = len(parsed.articles)
-        report.malformed = parsed.malformed
-        report.emitted = await self.emit(parsed.articles)
+        except http.RateLimitedError as exc:
+            waited = self._gate.back_off(urlsplit(state.url).netloc, exc.retry_after)
+            outcome = self._failed(state, report, "rate_limited", f"{exc} (waiting {waited:.0f}s)")
+        except PermanentError as exc:
+            outcome = self._failed(state, report, "permanent", str(exc))
+        except TransientError as exc:
+            outcome = self._failed(state, report, "transient", str(exc))
+        except Exception as exc:  # a bug must cost one poll of one feed, never the connector
+            log.exception("poll of %s failed unexpectedly", feed.id)
+            outcome = self._failed(state, report, "internal", f"{type(exc).__name__}: {exc}")
+        else:
+            state.consecutive_failures = 0
+            state.last_error = state.last_error_kind = None
+            state.last_success = now_iso()
+        state.polls += 1
+        state.last_poll = now_iso()
+        plan = plan_next(
+            feed,
+            state.interval,
+            outcome,
+            state.consecutive_failures,
+            self.settings.backoff_cap,
+            self._rng,
+        )
+        state.interval = plan.interval
+        state.next_poll = datetime.fromtimestamp(time.time() + plan.delay, UTC).isoformat()
+        self.store.save_feed(state)
+        report.outcome = outcome.value
+        metrics.POLLS.labels(feed.id, outcome.value).inc()
+        metrics.LATENCY.labels(feed.id).observe(time.monotonic() - started)
+        log.info(
+            "poll feed=%s outcome=%s status=%s entries=%d emitted=%d next_in=%.0fs error=%s",
+            feed.id,
+            outcome.value,
+            report.status,
+            report.entries,
+            report.emitted,
+            plan.delay,
+            report.error,
+        )
         return report
 
-    async def emit(self, articles: list[RawArticle]) -> int:
-        """Produce new or changed articles; remember them only once Kafka acknowledged."""
-        topic = self.settings.topic(topics.RAW)
-        pending = []
-        for article in articles:
-            fingerprint = hashlib.sha256(
-                f"{article.title}\n{article.summary_html}\n{article.content_html}".encode()
-            ).hexdigest()
-            if self._sent.get(article.id) == fingerprint:
-                continue
-            fut = await self._producer.send(topic, article.to_json(), key=article.id.encode())
-            pending.append((article.id, fingerprint, fut))
-        for article_id, fingerprint, fut in pending:
-            await fut
-            self._sent[article_id] = fingerprint
-        return len(pending)
+    def _failed(self, state: FeedState, report: PollReport, kind: str, error: str) -> Outcome:
+        state.consecutive_failures += 1
+        state.last_error, state.last_error_kind = error[:1000], kind
+        report.error, report.error_kind = error, kind
+        metrics.ERRORS.labels(state.feed_id, kind).inc()
+        return Outcome.FAILED
+
+    async def _poll(self, feed: FeedConfig, state: FeedState, report: PollReport) -> Outcome:
+        unconditional = not feed.conditional_get or _older_than(
+            state.last_unconditional, self.settings.unconditional_every
+        )
+        validators = None if unconditional else http.Validators(state.etag, state.last_modified)
+        fetched = await http.fetch(
+            self._http,
+            state.url,
+            self.settings.max_feed_bytes,
+            validators,
+            total_timeout=self.settings.http_total_timeout,
+        )
+        report.status = fetched.status
+        if unconditional:
+            state.last_unconditional = now_iso()
+        if fetched.moved_to and fetched.moved_to != state.url:
+            log.info("feed %s moved permanently: %s -> %s", feed.id, state.url, fetched.moved_to)
+            state.url = report.url = fetched.moved_to
+        if fetched.not_modified:
+            state.not_modified += 1
+            metrics.NOT_MODIFIED.labels(feed.id).inc()
+            return Outcome.NOT_MODIFIED
+        state.etag = fetched.validators.etag
+        state.last_modified = fetched.validators.last_modified
+        parsed: ParsedFeed = await asyncio.get_running_loop().run_in_executor(
+            None,  # feedparser is synchronous: keep it off the event loop
+            partial(
+                parse_feed,
+                fetched.body,
+                fetched.url,
+                feed_id=feed.id,
+                lang_hint=feed.lang,
+                content_type=fetched.content_type,
+                feed_tags=feed.tags,
+            ),
+        )
+        state.malformed = report.malformed = parsed.malformed
+        report.entries = len(parsed.articles)
+        if not parsed.is_feed:
+            raise PermanentError(f"not an RSS/Atom feed ({fetched.content_type or 'no type'})")
+        known = self.store.fingerprints(a.id for a in parsed.articles)
+        fresh = []
+        for article in parsed.articles:
+            fp = fingerprint(article)
+            if known.get(article.id) != fp:
+                fresh.append((article, fp))
+                known[article.id] = fp  # the same id twice in one feed: once is enough
+        if fresh:
+            await self.emitter.emit([a for a, _ in fresh])
+            # Only now, with Kafka's acknowledgement, do these count as sent.
+            self.store.mark_emitted(feed.id, [(a.id, fp) for a, fp in fresh])
+            metrics.ITEMS.labels(feed.id).inc(len(fresh))
+        report.emitted = len(fresh)
+        return Outcome.NEW_ITEMS if fresh else Outcome.NO_NEW_ITEMS

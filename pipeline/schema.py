@@ -13,6 +13,7 @@ from pipeline.errors import SchemaVersionError
 MAX_TITLE = 1_000
 MAX_HTML = 200_000
 MAX_TEXT = 100_000
+MAX_URL = 2_048
 
 
 def utcnow() -> datetime:
@@ -41,24 +42,36 @@ class Record(BaseModel):
         return self.model_dump_json(by_alias=True).encode()
 
 
+class Enclosure(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(max_length=MAX_URL)
+    type: str = Field(default="", max_length=200)
+    length: int | None = None
+
+
 class RawArticle(Record):
-    """One feed entry as the connector saw it (HTML untouched)."""
+    """One feed entry as the connector saw it (HTML untouched, sizes bounded)."""
 
     id: str = Field(min_length=1, max_length=128)
     feed_id: str = ""
-    feed_url: str = ""
-    url: str = ""
-    guid: str = ""
+    feed_url: str = Field(default="", max_length=MAX_URL)
+    url: str = Field(default="", max_length=MAX_URL)
+    guid: str = Field(default="", max_length=MAX_URL)
     title: str = Field(default="", max_length=MAX_TITLE)
     summary_html: str = Field(default="", max_length=MAX_HTML)
     content_html: str = Field(default="", max_length=MAX_HTML)
-    authors: list[str] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list, max_length=50)
+    categories: list[str] = Field(default_factory=list, max_length=50)
+    enclosures: list[Enclosure] = Field(default_factory=list, max_length=20)
     published: datetime | None = None
     published_from_fetch: bool = False  # True when the feed gave no date and fetched_at stands in
+    updated: datetime | None = None
+    updated_from_fetch: bool = False
     fetched_at: datetime = Field(default_factory=utcnow)
     lang_hint: str | None = None
-    source_name: str = ""
+    source_name: str = Field(default="", max_length=300)
+    feed_tags: list[str] = Field(default_factory=list, max_length=50)
 
 
 class EnrichedArticle(Record):

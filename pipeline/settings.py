@@ -42,10 +42,18 @@ class Settings(BaseSettings):
     es_refresh_interval: str = "1s"
 
     # Connector
-    feeds: str = ""  # comma-separated feed URLs (issue 3 replaces this with feeds.yaml)
-    poll_interval: float = Field(default=60.0, gt=0)
-    http_timeout: float = Field(default=20.0, gt=0)
+    feeds_file: Path = Path("feeds.yaml")
+    feeds: str = ""  # extra comma-separated feed URLs, polled with default settings
+    poll_interval: float = Field(default=300.0, ge=1)  # for feeds given as plain URLs
+    http_timeout: float = Field(default=20.0, gt=0)  # connect/read timeout per request
+    http_total_timeout: float = Field(default=60.0, gt=0)  # bound on a whole slow download
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_concurrency: int = Field(default=50, ge=1)  # feeds fetched at once, all hosts
+    host_spacing: float = Field(default=1.0, ge=0)  # seconds between requests to one host
+    backoff_cap: float = Field(default=6 * 3600.0, gt=0)  # longest wait after failures
+    unconditional_every: float = Field(default=24 * 3600.0, gt=0)  # catch feeds stuck on 304
+    connector_state_path: Path | None = None  # default: <state_dir>/<namespace>connector.sqlite
+    connector_metrics_port: int = Field(default=9464, ge=0)  # Prometheus; 0 turns it off
 
     # Worker
     index_batch_size: int = Field(default=500, ge=1)
@@ -79,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def feed_urls(self) -> list[str]:
         return [u.strip() for u in self.feeds.split(",") if u.strip()]
+
+    @property
+    def connector_state_file(self) -> Path:
+        return self.connector_state_path or self.state_dir / f"{self.namespace}connector.sqlite"
 
     @property
     def articles_alias(self) -> str:

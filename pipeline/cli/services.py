@@ -29,17 +29,21 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print poll reports as JSON."),
 ) -> None:
     """Poll RSS/Atom feeds and produce raw articles to Kafka."""
+    from connectors import metrics
+    from connectors.feeds import adhoc_feeds, configured_feeds
     from connectors.rss import RssConnector
-    from pipeline.errors import ConfigError
     from pipeline.settings import get_settings
 
     settings = get_settings()
-    urls = feed or settings.feed_urls
-    if not urls:
-        raise ConfigError("no feeds: pass --feed URL or set MEDIAMON_FEEDS")
+    if feed:
+        feeds = adhoc_feeds(feed, settings.poll_interval)
+    else:
+        feeds = configured_feeds(settings.feeds_file, settings.feed_urls, settings.poll_interval)
+    if not once:
+        metrics.serve(settings.connector_metrics_port)
 
     async def main() -> list[dict[str, object]]:
-        connector = RssConnector(settings, urls)
+        connector = RssConnector(settings, feeds)
         await connector.setup()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

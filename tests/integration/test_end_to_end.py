@@ -59,17 +59,18 @@ def search(env: Env, **body: Any) -> dict[str, Any]:
     return asyncio.run(_search(env, **body))
 
 
-def run_connector_once(env: Env, urls: list[str]) -> None:
+def run_connector_once(env: Env, urls: list[str], **extra: str) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.cli.main", "connectors", "run", "--once", "--json"],
-        env={**os.environ, **env.vars, "MEDIAMON_FEEDS": ",".join(urls)},
+        env={**os.environ, **env.vars, "MEDIAMON_FEEDS": ",".join(urls), **extra},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    reports = json.loads(proc.stdout)
+    reports: list[dict[str, Any]] = json.loads(proc.stdout)
     assert all(r["error"] is None for r in reports)
+    return reports
 
 
 @pytest.fixture
@@ -115,9 +116,18 @@ def test_feed_to_searchable_document(env: Env, worker: ServiceProcess, feeds: Fe
     assert english["hits"]["total"]["value"] == 11
     assert {h["_source"]["lang"] for h in english["hits"]["hits"]} == {"en"}
 
-    # Deliver the same feeds again: every document is rewritten, none is added.
+    # The connector remembers what Kafka acknowledged: polling again emits nothing.
+    again = run_connector_once(env, feeds.feed_urls())
+    assert sum(r["emitted"] for r in again) == 0
+
+    # Deliver the same feeds again anyway (a connector with no memory): every document is
+    # rewritten, none is added.
     second_delivery = datetime.now(UTC).isoformat()
-    run_connector_once(env, feeds.feed_urls())
+    fresh_state = str(env.logs / "fresh-connector-state.sqlite")
+    redelivered = run_connector_once(
+        env, feeds.feed_urls(), MEDIAMON_CONNECTOR_STATE_PATH=fresh_state
+    )
+    assert sum(r["emitted"] for r in redelivered) == len(ids)
 
     def rewritten() -> bool:
         query = {"range": {"indexed_at": {"gte": second_delivery}}}

@@ -1,0 +1,88 @@
+"""Producing raw articles to Kafka: nothing counts as sent until Kafka acknowledged it, and
+when Kafka is away the connector waits and retries instead of dropping anything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from connectors import metrics
+from pipeline import topics
+from pipeline.adapters.kafka import make_producer
+from pipeline.schema import RawArticle
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 30.0
+
+
+class Stopped(Exception):
+    """The connector is stopping: the batch was not (entirely) acknowledged."""
+
+
+class KafkaEmitter:
+    def __init__(self, settings: Settings, stopping: asyncio.Event) -> None:
+        self.settings = settings
+        self.topic = settings.topic(topics.RAW)
+        self._stopping = stopping
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _wait(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            return
+        raise Stopped
+
+    async def _producer_ready(self) -> AIOKafkaProducer:
+        delay = 0.5
+        async with self._lock:
+            while self._producer is None:
+                producer = make_producer(self.settings)
+                try:
+                    await producer.start()
+                except (KafkaError, OSError) as exc:
+                    await producer.stop()
+                    log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
+                    await self._wait(delay)
+                    delay = min(delay * 2, MAX_BACKOFF)
+                    continue
+                self._producer = producer
+        return self._producer
+
+    async def emit(self, articles: list[RawArticle]) -> None:
+        """Send every article (key = article id) and wait for all acknowledgements, retrying
+        the unacknowledged ones with capped backoff. Raises Stopped on shutdown."""
+        pending = list(articles)
+        delay = 0.5
+        while pending:
+            producer = await self._producer_ready()
+            futures = []
+            try:
+                for article in pending:
+                    futures.append(
+                        await producer.send(self.topic, article.to_json(), key=article.id.encode())
+                    )
+            except KafkaError as exc:
+                log.warning("send failed: %s", exc)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            acked = {
+                a.id
+                for a, r in zip(pending, results, strict=False)
+                if not isinstance(r, BaseException)
+            }
+            pending = [a for a in pending if a.id not in acked]
+            if pending:
+                metrics.KAFKA_RETRIES.inc()
+                log.warning("%d articles not acknowledged; retrying in %.1fs", len(pending), delay)
+                await self._wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

@@ -1,0 +1,35 @@
+"""Prometheus metrics of the connector, per feed and in total (sum over the feed label)."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+POLLS = Counter("mediamon_feed_polls_total", "Feed polls by result", ["feed", "result"])
+NOT_MODIFIED = Counter("mediamon_feed_not_modified_total", "Polls answered 304", ["feed"])
+ITEMS = Counter("mediamon_feed_items_emitted_total", "Items acknowledged by Kafka", ["feed"])
+ERRORS = Counter("mediamon_feed_errors_total", "Poll errors by kind", ["feed", "kind"])
+LATENCY = Histogram(
+    "mediamon_feed_poll_seconds",
+    "Poll latency: fetch, parse and emit",
+    ["feed"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+FEEDS = Gauge("mediamon_feeds_configured", "Enabled feeds")
+KAFKA_RETRIES = Counter("mediamon_kafka_emit_retries_total", "Emit attempts retried")
+
+
+def serve(port: int) -> bool:
+    """Expose /metrics on 127.0.0.1:`port` (0 disables); False when the port is taken."""
+    if port <= 0:
+        return False
+    try:
+        start_http_server(port, addr="127.0.0.1")
+    except OSError as exc:
+        log.warning("metrics endpoint not started on port %d: %s", port, exc)
+        return False
+    log.info("metrics on http://127.0.0.1:%d/metrics", port)
+    return True
