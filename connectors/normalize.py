@@ -14,6 +14,7 @@ import feedparser
 
 from pipeline.schema import MAX_HTML, MAX_TITLE, MAX_URL, Enclosure, RawArticle
 from pipeline.stages.canonical import article_id
+from pipeline.stages.clean import html_to_text, sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +156,10 @@ def _article(
     if url and not url.startswith(("http://", "https://")):
         url = ""
     guid = str(entry.get("id") or "")[:MAX_URL]
-    title = str(entry.get("title") or "")[:MAX_TITLE]
-    summary = str(entry.get("summary") or "")[:MAX_HTML]
-    content = _content(entry)[:MAX_HTML]
+    # feedparser sanitises too, but leaves e.g. <script> inside comments: make it inert here.
+    title = html_to_text(str(entry.get("title") or ""), MAX_TITLE).replace("\n", " ")
+    summary = sanitize_html(str(entry.get("summary") or ""))[:MAX_HTML]
+    content = sanitize_html(_content(entry))[:MAX_HTML]
     if not (url or guid or title or summary):
         return None
     published = _ts(entry.get("published_parsed"), fetched_at)

@@ -80,7 +80,10 @@ class RssConnector:
             return list(await asyncio.gather(*(self.poll(f) for f in enabled)))
         tasks = [asyncio.create_task(self._loop(f), name=f"feed:{f.id}") for f in enabled]
         await self._stopping.wait()
-        for task in tasks:
+        # Polls under way finish (their emits are acknowledged and recorded) before we go;
+        # only what outlives the grace period is cancelled, and re-polled after a restart.
+        _, late = await asyncio.wait(tasks, timeout=self.settings.http_total_timeout)
+        for task in late:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         return []
@@ -216,6 +219,7 @@ class RssConnector:
             await self.emitter.emit([a for a, _ in fresh])
             # Only now, with Kafka's acknowledgement, do these count as sent.
             self.store.mark_emitted(feed.id, [(a.id, fp) for a, fp in fresh])
+            state.items_emitted += len(fresh)
             metrics.ITEMS.labels(feed.id).inc(len(fresh))
         report.emitted = len(fresh)
         return Outcome.NEW_ITEMS if fresh else Outcome.NO_NEW_ITEMS

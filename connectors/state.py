@@ -101,10 +101,6 @@ class StateStore:
                 "emitted_at=excluded.emitted_at",
                 [(aid, feed_id, fp, stamp) for aid, fp in items],
             )
-            self._db.execute(
-                "UPDATE feed_state SET items_emitted = items_emitted + ? WHERE feed_id = ?",
-                (len(items), feed_id),
-            )
 
     def seen_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM seen").fetchone()[0])
@@ -121,7 +117,7 @@ class StateStore:
         values = asdict(state)
         cols = ",".join(_COLUMNS)
         marks = ",".join("?" * len(_COLUMNS))
-        updates = ",".join(f"{c}=excluded.{c}" for c in _COLUMNS if c != "items_emitted")
+        updates = ",".join(f"{c}=excluded.{c}" for c in _COLUMNS)
         self._db.execute(
             f"INSERT INTO feed_state({cols}) VALUES ({marks}) "
             f"ON CONFLICT(feed_id) DO UPDATE SET {updates}",

@@ -87,3 +87,31 @@ def normalize_text(text: str) -> str:
     text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+_URL_ATTRS = ("href", "src", "action", "formaction", "poster", "background", "srcset", "xlink:href")
+_BAD_SCHEMES = re.compile(r"^\s*(?:javascript|vbscript|data|livescript)\s*:", re.IGNORECASE)
+
+
+def sanitize_html(html: str) -> str:
+    """HTML kept as HTML (raw records keep markup) but inert: no executable or embedded
+    elements, no comments, no event-handler or style attributes, no script URLs."""
+    if not html or ("<" not in html and "&" not in html):
+        return html
+    tree = LexborHTMLParser(html)
+    for node in list(tree.root.traverse(include_text=False)) if tree.root else []:
+        if node.tag in ("-comment", "_comment") or node.tag in _DROP:
+            node.decompose()
+            continue
+        attrs = node.attrs
+        for name in list(attrs.keys()):
+            value = attrs[name] or ""
+            lowered = name.lower()
+            if (
+                lowered.startswith("on")
+                or lowered == "style"
+                or (lowered in _URL_ATTRS and _BAD_SCHEMES.search(value.replace("\x00", "")))
+            ):
+                del attrs[name]
+    body = tree.body
+    return (body.inner_html or "") if body is not None else ""
