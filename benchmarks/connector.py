@@ -60,6 +60,13 @@ def feed_body(n: int, items: int) -> bytes:
     ).encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # The listen backlog is set when the socket opens: the default of 5 drops connections
+    # under 100 concurrent fetches, which then show up as client timeouts.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class Feeds:
     def __init__(self, count: int, items: int, etag: bool) -> None:
         self.bodies = {f"/feed/{n}.xml": feed_body(n, items) for n in range(count)}
@@ -91,9 +98,7 @@ class Feeds:
                 self.wfile.write(body)
 
         # 0.0.0.0: every 127.x.y.z reaches it, so each feed can sit on its own "host".
-        self.server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
+        self.server = _Server(("0.0.0.0", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def urls(self) -> list[str]:
@@ -104,14 +109,31 @@ class Feeds:
         ]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def proc_stats(pid: int) -> tuple[float, int]:
-    """CPU seconds (user+system) and peak RSS (bytes) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    peak = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
+    """CPU seconds (user+system) and peak RSS (bytes) of a live process and its live
+    children (the feed-parsing worker processes), summed."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    cpu, peak = 0.0, 0
+    for p in pids:
+        try:
+            fields = _stat(p)
+            cpu += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1]) * 1024
+        except OSError:
+            continue
     return cpu, peak
 
 

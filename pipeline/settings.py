@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     http_total_timeout: float = Field(default=60.0, gt=0)  # bound on a whole slow download
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_concurrency: int = Field(default=50, ge=1)  # feeds fetched at once, all hosts
+    parse_workers: int = Field(default=2, ge=0)  # processes parsing feeds; 0: a thread
     host_spacing: float = Field(default=1.0, ge=0)  # seconds between requests to one host
     backoff_cap: float = Field(default=6 * 3600.0, gt=0)  # longest wait after failures
     unconditional_every: float = Field(default=24 * 3600.0, gt=0)  # catch feeds stuck on 304

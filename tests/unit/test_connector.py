@@ -46,6 +46,7 @@ def settings(tmp_path: Path) -> Settings:
         max_feed_bytes=200_000,
         host_spacing=0,
         connector_metrics_port=0,
+        parse_workers=0,
     )
 
 
@@ -238,3 +239,34 @@ async def test_one_bad_feed_does_not_hurt_the_others(host: FeedHost, settings: S
     assert reports["good-xml"].emitted == 2
     assert reports["slow-xml"].error_kind == "transient"
     assert reports["missing"].error_kind == "permanent"
+
+
+async def test_periodic_unconditional_fetch_unsticks_a_304_feed(
+    host: FeedHost, settings: Settings
+) -> None:
+    host.routes["/stuck.xml"] = Route(body=rss(ITEMS), etag='"same"')
+    f = feed(host, "/stuck.xml")
+    connector = await make_connector(settings.model_copy(update={"unconditional_every": 0.5}), [f])
+    try:
+        await connector.poll(f)
+        assert (await connector.poll(f)).status == 304
+        await asyncio.sleep(0.6)
+        # The server keeps its stale ETag but the feed changed: only a plain GET sees it.
+        host.routes["/stuck.xml"] = Route(body=rss([*ITEMS, ("a9", "Late")]), etag='"same"')
+        report = await connector.poll(f)
+        assert (report.status, report.emitted) == (200, 1)
+        assert "if-none-match" not in host.hits("/stuck.xml")[-1]
+    finally:
+        await connector.stop()
+
+
+async def test_429_spaces_the_next_request_to_that_host(
+    host: FeedHost, connector: RssConnector
+) -> None:
+    host.routes["/limited.xml"] = Route(status=429, headers={"Retry-After": "1"})
+    f = feed(host, "/limited.xml")
+    await connector.poll(f)
+    host.routes["/limited.xml"] = Route(body=rss(ITEMS))
+    started = asyncio.get_running_loop().time()
+    assert (await connector.poll(f)).emitted == 2
+    assert asyncio.get_running_loop().time() - started >= 0.9
