@@ -10,8 +10,9 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from pipeline.schema import EnrichedArticle, RawArticle
+from pipeline.schema import MAX_HTML, MAX_TITLE, MAX_URL, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import article_id
+from pipeline.stages.clean import scrub
 
 FIELDS = ("id", "url", "title", "summary", "content")
 
@@ -25,15 +26,21 @@ def to_raw(obj: Any) -> RawArticle:
             raise ValueError(f"field {key!r} must be a string")
     if not any(obj.get(k) for k in FIELDS):
         raise ValueError(f"the object has none of {', '.join(FIELDS)}")
-    url = obj.get("url") or ""
-    text_basis = "\n".join(obj.get(k) or "" for k in ("title", "summary", "content"))
+
+    def field(key: str, limit: int) -> str:
+        # Oversized input is cut to the record's bounds rather than refused: the first
+        # 200,000 characters of an article say what it is about.
+        return scrub(str(obj.get(key) or ""))[:limit]
+
+    url = field("url", MAX_URL)
+    text_basis = "\n".join(field(k, MAX_HTML) for k in ("title", "summary", "content"))
     return RawArticle(
-        id=obj.get("id") or article_id(url, fallback=text_basis),
+        id=field("id", 128) or article_id(url, fallback=text_basis),
         url=url,
-        title=obj.get("title") or "",
-        summary_html=obj.get("summary") or "",
-        content_html=obj.get("content") or "",
-        lang_hint=obj.get("lang_hint"),
+        title=field("title", MAX_TITLE),
+        summary_html=field("summary", MAX_HTML),
+        content_html=field("content", MAX_HTML),
+        lang_hint=field("lang_hint", 8) or None,
     )
 
 

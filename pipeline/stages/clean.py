@@ -56,6 +56,7 @@ _BLOCKS = (
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -81,9 +82,15 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
     return normalize_text(text)[:max_chars]
 
 
+def scrub(text: str) -> str:
+    """Lone surrogates (invalid UTF-8 smuggled through JSON escapes) become U+FFFD: they
+    cannot be encoded, so they would crash whatever writes the text out."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def normalize_text(text: str) -> str:
     """NFC, no control or zero-width characters, single spaces, at most one blank line."""
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", scrub(text))
     text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

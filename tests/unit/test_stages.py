@@ -116,3 +116,65 @@ def test_enrich_text_is_clean_and_bounded(enricher: Enricher) -> None:
     assert result.title == "Title & more"
     assert "evil" not in result.text
     assert len(result.text) <= 100_000
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"content": "<div><p></p><script>x()</script><img src=x></div>"},
+        {"title": "🔥🔥🔥 😀 👍"},
+        {"title": "2017 01 22 12:00 +7 (777) 123-45-67"},
+    ],
+    ids=["only-markup", "only-emoji", "only-digits"],
+)
+def test_contentless_input_is_und_without_topics(enricher: Enricher, obj: dict[str, str]) -> None:
+    from pipeline.cli.enrich import to_raw
+
+    result = enricher.enrich(to_raw(obj))
+    assert (result.lang, result.topics) == ("und", [])
+
+
+def test_invalid_utf8_surrogates_do_not_crash(enricher: Enricher) -> None:
+    from pipeline.cli.enrich import to_raw
+
+    result = enricher.enrich(to_raw({"title": "bad \udcff\ud800 text on the UN and Syria"}))
+    assert "\ufffd" in result.title
+    assert result.to_json()  # encodable
+    assert result.topics == ["syria", "un"]
+
+
+def test_five_megabytes_of_text_is_bounded(enricher: Enricher) -> None:
+    from pipeline.cli.enrich import to_raw
+
+    huge = {"content": "<p>" + "Переговоры по Сирии продолжаются. " * 150_000 + "</p>"}
+    result = enricher.enrich(to_raw(huge))
+    assert result.lang == "ru" and "syria" in result.topics
+    assert len(result.text) <= 100_000
+
+
+@pytest.mark.parametrize(
+    ("obj", "lang", "topics"),
+    [
+        (
+            {
+                "title": "مجلس الأمن يناقش الوضع في سوريا",
+                "content": "<p>اجتمع مجلس الأمن التابع للأمم المتحدة لمناقشة محادثات أستانا.</p>",
+            },
+            "ar",
+            ["syria", "astana_process", "un"],
+        ),
+        (
+            {"title": "نشست آستانه درباره سوریه با حضور سازمان ملل برگزار شد"},
+            "fa",
+            ["syria", "astana_process", "un"],
+        ),
+    ],
+    ids=["arabic", "persian"],
+)
+def test_right_to_left_scripts(
+    enricher: Enricher, obj: dict[str, str], lang: str, topics: list[str]
+) -> None:
+    from pipeline.cli.enrich import to_raw
+
+    result = enricher.enrich(to_raw(obj))
+    assert (result.lang, result.topics) == (lang, topics)
