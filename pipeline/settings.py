@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     worker_web_enabled: bool = False
 
     # Local stack (mediamon stack up)
-    kafka_version: str = "4.1.1"
+    kafka_version: str = "4.4.0"
     es_version: str = "8.19.21"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
