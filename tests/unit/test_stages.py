@@ -90,8 +90,8 @@ def test_enrich_fixture_cases(enricher: Enricher, case: dict[str, object]) -> No
     from pipeline.cli.enrich import to_raw
 
     result = enricher.enrich(to_raw(case))
-    assert result.lang == case["expect_lang"]
-    assert result.topics == case["expect_topics"]
+    assert result.lang == case["lang"]
+    assert result.topics == case["topics"]
 
 
 def test_seed_article_is_russian_with_all_three_topics(

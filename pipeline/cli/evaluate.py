@@ -1,0 +1,82 @@
+"""`mediamon eval FILE`: precision, recall and F1 per topic and language accuracy on a
+labeled JSONL file, for mediamon and its peers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipeline.cli.output import console, print_json, print_table
+
+
+def eval_command(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labeled JSON Lines."),
+    peers: bool = typer.Option(True, help="Also score the keyword list and py3langid."),
+    as_json: bool = typer.Option(False, "--json"),
+    show_errors: int = typer.Option(0, "--errors", help="List up to N wrong decisions."),
+) -> None:
+    """Score topic tagging and language detection against the labels `topics` and `lang`."""
+    from pipeline.cli.enrich import to_raw
+    from pipeline.evaluation import (
+        LabeledItem,
+        keyword_peer,
+        load_labeled,
+        py3langid_peer,
+        score,
+    )
+    from pipeline.stages.enrich import Enricher
+
+    items = load_labeled(path)
+    enricher = Enricher.from_path()
+    topic_ids = enricher.tagger.topic_ids
+
+    def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+        obj = dict(item.raw)
+        obj.setdefault("content", obj.get("text") or "")
+        obj = {k: v for k, v in obj.items() if k in ("id", "url", "title", "summary", "content")}
+        result = enricher.enrich(to_raw(obj))
+        return result.lang, set(result.topics)
+
+    reports = [score("mediamon", items, ours, topic_ids)]
+    if peers:
+        reports.append(score("keyword list", items, keyword_peer, topic_ids))
+        reports.append(score("py3langid", items, py3langid_peer, topic_ids))
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+        return
+    rows = []
+    for report in reports:
+        for topic_id, s in report.topics.items():
+            if s.tp + s.fp + s.fn:
+                rows.append(
+                    [
+                        report.system,
+                        topic_id,
+                        f"{s.precision:.3f}",
+                        f"{s.recall:.3f}",
+                        f"{s.f1:.3f}",
+                        s.tp,
+                        s.fp,
+                        s.fn,
+                    ]
+                )
+    print_table(
+        f"topics ({len(items)} items)", ["system", "topic", "P", "R", "F1", "tp", "fp", "fn"], rows
+    )
+    lang_rows = [
+        [
+            r.system,
+            f"{r.lang_long.accuracy:.4f} ({r.lang_long.total})",
+            f"{r.lang_short.accuracy:.4f} ({r.lang_short.total})",
+        ]
+        for r in reports
+        if r.lang_long.total or r.lang_short.total
+    ]
+    print_table("language accuracy", ["system", "100+ chars", "shorter"], lang_rows)
+    if show_errors:
+        for report in reports[:1]:
+            for line in (report.errors + report.lang_long.misses + report.lang_short.misses)[
+                :show_errors
+            ]:
+                console.print(f"  {line}", highlight=False)

@@ -1,0 +1,166 @@
+"""Measuring the enrichment against labeled JSONL: per-topic precision/recall/F1 and language
+accuracy, for mediamon and for the peers it must beat (a hand keyword list, plain py3langid)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+# What a user writes first: one case-insensitive regex per topic over the raw text.
+KEYWORD_PEER: dict[str, re.Pattern[str]] = {
+    "syria": re.compile(r"syri|сири|сирі|suriye|سوري|سوریه|damas|дамаск", re.IGNORECASE),
+    "astana_process": re.compile(r"astana|астан|أستانا|آستانه", re.IGNORECASE),
+    "un": re.compile(
+        r"\bUN\b|\bООН\b|united nations|\bONU\b|nations unies|vereinte|\bBM\b|birleşmiş|"
+        r"الأمم المتحدة|سازمان ملل|\bБҰҰ\b",
+        re.IGNORECASE,
+    ),
+}
+LONG_TEXT = 100  # characters: below this an item counts as a headline for language accuracy
+
+
+@dataclass
+class LabeledItem:
+    line: int
+    raw: dict[str, Any]
+    text: str  # title and body as plain text, for the peers
+    lang: str | None
+    topics: set[str] | None
+
+
+@dataclass
+class TopicScore:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class LangScore:
+    right: int = 0
+    total: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.total if self.total else 1.0
+
+
+@dataclass
+class Report:
+    system: str
+    topics: dict[str, TopicScore] = field(default_factory=dict)
+    lang_long: LangScore = field(default_factory=LangScore)
+    lang_short: LangScore = field(default_factory=LangScore)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "topics": {
+                t: {
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "tp": s.tp,
+                    "fp": s.fp,
+                    "fn": s.fn,
+                }
+                for t, s in sorted(self.topics.items())
+            },
+            "lang_accuracy_long": self.lang_long.accuracy if self.lang_long.total else None,
+            "lang_accuracy_short": self.lang_short.accuracy if self.lang_short.total else None,
+            "lang_items": {"long": self.lang_long.total, "short": self.lang_short.total},
+        }
+
+
+def load_labeled(path: Path) -> list[LabeledItem]:
+    """Items with any of title/summary/content/text and labels `lang` and/or `topics`."""
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{path}:{number}: expected a JSON object")
+        text = "\n".join(str(obj.get(k) or "") for k in ("title", "summary", "content", "text"))
+        topics = obj.get("topics")
+        items.append(
+            LabeledItem(
+                number,
+                obj,
+                text.strip(),
+                obj.get("lang"),
+                set(topics) if isinstance(topics, list) else None,
+            )
+        )
+    return items
+
+
+def score(
+    system: str,
+    items: Iterable[LabeledItem],
+    predict: Callable[[LabeledItem], tuple[str | None, set[str] | None]],
+    topic_ids: Iterable[str],
+) -> Report:
+    report = Report(system, topics={t: TopicScore() for t in topic_ids})
+    for item in items:
+        lang, topics = predict(item)
+        if item.lang and lang is not None:
+            bucket = report.lang_long if len(item.text) >= LONG_TEXT else report.lang_short
+            bucket.total += 1
+            if lang == item.lang:
+                bucket.right += 1
+            else:
+                bucket.misses.append(f"line {item.line}: {item.lang} -> {lang}")
+        if item.topics is not None and topics is not None:
+            for topic_id, s in report.topics.items():
+                truth, guess = topic_id in item.topics, topic_id in topics
+                s.tp += truth and guess
+                s.fp += guess and not truth
+                s.fn += truth and not guess
+                if truth != guess:
+                    report.errors.append(
+                        f"line {item.line} {topic_id}: {'missed' if truth else 'false'} "
+                        f"({item.raw.get('id', '')})"
+                    )
+    return report
+
+
+def keyword_peer(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+    return None, {t for t, rx in KEYWORD_PEER.items() if rx.search(item.text)}
+
+
+def py3langid_peer(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    global _PEER_LANGID
+    if _PEER_LANGID is None:
+        _PEER_LANGID = LanguageIdentifier.from_model_file(MODEL_FILE)
+    lang, _ = _PEER_LANGID.classify(item.text)
+    return str(lang), None
+
+
+_PEER_LANGID: Any = None

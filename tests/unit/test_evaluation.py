@@ -1,0 +1,61 @@
+"""`mediamon eval` and the scoring behind it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.evaluation import LabeledItem, TopicScore, keyword_peer, load_labeled, score
+from tests.conftest import FIXTURES
+
+
+def test_topic_score_arithmetic() -> None:
+    s = TopicScore(tp=8, fp=2, fn=0)
+    assert (s.precision, s.recall) == (0.8, 1.0)
+    assert round(s.f1, 4) == 0.8889
+    assert TopicScore().f1 == 1.0  # nothing to find, nothing found
+
+
+def test_score_counts_and_lists_errors(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    path.write_text(
+        '{"id": "a", "title": "UN talks on Syria", "lang": "en", "topics": ["syria", "un"]}\n'
+        '{"id": "b", "title": "Un pont à Lyon", "lang": "fr", "topics": []}\n'
+    )
+    items = load_labeled(path)
+    report = score("kw", items, keyword_peer, ["syria", "un"])
+    assert (report.topics["syria"].tp, report.topics["un"].tp) == (1, 1)
+    assert report.topics["un"].fp == 1  # the keyword list takes the French article for the UN
+    assert report.errors == ["line 2 un: false (b)"]
+
+
+def test_eval_command_json_on_the_fixture() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli.main",
+            "eval",
+            str(FIXTURES / "headlines.jsonl"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours, keywords, langid = json.loads(proc.stdout)
+    assert ours["system"] == "mediamon" and langid["system"] == "py3langid"
+    for topic in ("syria", "astana_process", "un"):
+        assert ours["topics"][topic]["f1"] == 1.0
+        assert ours["topics"][topic]["f1"] >= keywords["topics"][topic]["f1"]
+    assert ours["lang_accuracy_long"] == 1.0
+
+
+def test_labeled_item_text_joins_fields(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"title": "T", "text": "Body", "lang": "en"}\n\n')
+    (item,) = load_labeled(path)
+    assert isinstance(item, LabeledItem) and item.text == "T\n\n\nBody" and item.topics is None
