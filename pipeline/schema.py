@@ -88,7 +88,9 @@ class EnrichedArticle(Record):
     lang: str = "und"
     lang_confidence: float = 0.0
     topics: list[str] = Field(default_factory=list)
-    topic_evidence: dict[str, list[str]] = Field(default_factory=dict)
+    topic_scores: dict[str, float] = Field(default_factory=dict)
+    # Per topic, why: [{"term", "text", "field", "start", "end"}, ...]
+    topic_evidence: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     published: datetime | None = None

@@ -56,6 +56,7 @@ def to_output(article: EnrichedArticle) -> dict[str, Any]:
             "lang",
             "lang_confidence",
             "topics",
+            "topic_scores",
             "topic_evidence",
         },
     )

@@ -40,6 +40,7 @@ def _configure(
     # One line per HTTP request to Elasticsearch is noise at info level.
     logging.getLogger("elastic_transport").setLevel(max(logging.WARNING, logging.root.level))
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    logging.getLogger("pymorphy3").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ class Enricher:
         # Title and body together: headlines alone are too short for reliable detection.
         full = f"{title}\n\n{body}".strip()
         detection = detect_language(full, hint=raw.lang_hint)
-        match = self.tagger.tag(full, detection.lang)
+        match = self.tagger.tag(title, body, detection.lang)
         canon = canonical_url(raw.url)
         return EnrichedArticle(
             id=raw.id,
@@ -44,6 +44,7 @@ class Enricher:
             lang=detection.lang,
             lang_confidence=detection.confidence,
             topics=match.topics,
+            topic_scores=match.scores,
             topic_evidence=match.evidence,
             authors=raw.authors,
             categories=raw.categories,

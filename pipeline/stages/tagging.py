@@ -1,75 +1,192 @@
-"""Topic tagging: the taxonomy's per-language patterns applied to cleaned text."""
+"""Topic tagging: taxonomy terms matched on normalized tokens, with context rules,
+exclusions, a title weight and a minimum score; every decision carries its evidence."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from pipeline.taxonomy import ANY_LANGUAGE, LanguageRules, Taxonomy, fold
+from pipeline.stages.tokens import Token, fold, forms, tokenize
+from pipeline.taxonomy import ANY_LANGUAGE, LanguageRules, Taxonomy
 
-_FLAGS = re.IGNORECASE | re.UNICODE
-MAX_EVIDENCE = 5
+MAX_EVIDENCE = 10
 
 
 @dataclass(frozen=True, slots=True)
+class _Word:
+    kind: str  # "forms", "prefix" or "exact"
+    values: frozenset[str]
+
+    def matches(self, token: Token, token_forms: frozenset[str]) -> bool:
+        if self.kind == "exact":
+            return token.text in self.values
+        if self.kind == "prefix":
+            folded = fold(token.text)
+            return any(folded.startswith(v) for v in self.values)
+        return not self.values.isdisjoint(token_forms)
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    term: str
+    words: tuple[_Word, ...]
+
+
+def _phrase(term: str, lang: str, exact: bool = False) -> _Phrase:
+    words = []
+    for token in tokenize(term):
+        if exact:
+            words.append(_Word("exact", frozenset({token.text})))
+        elif term[token.end : token.end + 1] == "*":
+            words.append(_Word("prefix", frozenset({fold(token.text)})))
+        else:
+            words.append(_Word("forms", forms(token.text, lang)))
+    return _Phrase(term, tuple(words))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    term: str
+    field: str
+    first: int  # token index
+    last: int
+    start: int  # character offsets in the field
+    end: int
+
+    def evidence(self, text: str) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "text": text[self.start : self.end],
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+class _Field:
+    """One field's tokens with their forms in one language, computed once per tagging."""
+
+    def __init__(self, name: str, text: str, lang: str) -> None:
+        self.name = name
+        self.text = text
+        self.tokens = tokenize(text)
+        self.forms = [forms(t.text, lang) for t in self.tokens]
+
+    def find(self, phrases: list[_Phrase], masked: set[int] | None = None) -> list[Hit]:
+        hits = []
+        for i in range(len(self.tokens)):
+            for phrase in phrases:
+                n = len(phrase.words)
+                if i + n > len(self.tokens) or (masked and masked & set(range(i, i + n))):
+                    continue
+                if all(
+                    w.matches(self.tokens[i + k], self.forms[i + k])
+                    for k, w in enumerate(phrase.words)
+                ):
+                    last = i + n - 1
+                    start, end = self.tokens[i].start, self.tokens[last].end
+                    hits.append(Hit(phrase.term, self.name, i, last, start, end))
+        return hits
+
+
+@dataclass(frozen=True)
+class _CompiledContext:
+    anchors: list[_Phrase]
+    context: list[_Phrase]
+    window: int
+
+
+@dataclass(frozen=True)
 class _CompiledRules:
-    any_: tuple[re.Pattern[str], ...]
-    all_: tuple[tuple[re.Pattern[str], ...], ...]
-    ignore: tuple[re.Pattern[str], ...]
+    lang: str
+    terms: list[_Phrase]
+    contexts: list[_CompiledContext]
+    exclude: list[_Phrase]
 
     @classmethod
-    def of(cls, rules: LanguageRules) -> _CompiledRules:
-        def comp(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
-            return tuple(re.compile(fold(p), _FLAGS) for p in patterns)
+    def of(cls, rules: LanguageRules, lang: str) -> _CompiledRules:
+        # "*" rules have no language of their own: English normalization is a neutral choice.
+        norm = "en" if lang == ANY_LANGUAGE else lang
+        return cls(
+            lang=norm,
+            terms=[_phrase(t, norm) for t in rules.terms]
+            + [_phrase(t, norm, exact=True) for t in rules.exact],
+            contexts=[
+                _CompiledContext(
+                    [_phrase(t, norm) for t in c.terms],
+                    [_phrase(t, norm) for t in c.with_],
+                    c.window,
+                )
+                for c in rules.context
+            ],
+            exclude=[_phrase(t, norm) for t in rules.exclude],
+        )
 
-        return cls(comp(rules.any_), tuple(comp(g) for g in rules.all_), comp(rules.ignore))
-
-    def evidence(self, text: str) -> list[str]:
-        for pattern in self.ignore:
-            text = pattern.sub(" ", text)
-        found: list[str] = []
-        for pattern in self.any_:
-            found.extend(m.group(0) for m in pattern.finditer(text))
-        for group in self.all_:
-            hits = [pattern.search(text) for pattern in group]
-            if all(hits):
-                found.extend(h.group(0) for h in hits if h)
+    def hits(self, fields: list[_Field]) -> list[Hit]:
+        found: list[Hit] = []
+        title_has_context: dict[int, bool] = {}
+        for fld in fields:
+            masked = {i for h in fld.find(self.exclude) for i in range(h.first, h.last + 1)}
+            found += fld.find(self.terms, masked)
+            for n, ctx in enumerate(self.contexts):
+                anchors = fld.find(ctx.anchors, masked)
+                if not anchors:
+                    continue
+                if n not in title_has_context:
+                    title_has_context[n] = bool(fields[0].find(ctx.context))
+                support = [] if title_has_context[n] else fld.find(ctx.context)
+                for anchor in anchors:
+                    if title_has_context[n] or any(
+                        abs(s.first - anchor.first) <= ctx.window for s in support
+                    ):
+                        found.append(anchor)
         return found
 
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
     topics: list[str]
-    evidence: dict[str, list[str]] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Tagger:
-    """Compiled taxonomy. Rules of the detected language (and `*`) apply; a topic without
-    rules for that language falls back to all its rules, so an unexpected language still
-    gets tagged rather than silently missed."""
+    """Compiled taxonomy. Rules of the detected language (and `*`) apply; for a topic with
+    no rules in that language (or an undetermined one) all of its languages are tried."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self._topics = [
-            (topic.id, {lang: _CompiledRules.of(r) for lang, r in topic.rules.items()})
+            (topic, {lang: _CompiledRules.of(r, lang) for lang, r in topic.rules.items()})
             for topic in taxonomy.topics
         ]
 
     @property
     def topic_ids(self) -> list[str]:
-        return [tid for tid, _ in self._topics]
+        return [topic.id for topic, _ in self._topics]
 
-    def tag(self, text: str, lang: str) -> TopicMatch:
-        folded = fold(text)
+    def tag(self, title: str, text: str, lang: str) -> TopicMatch:
         topics: list[str] = []
-        evidence: dict[str, list[str]] = {}
-        for topic_id, by_lang in self._topics:
+        scores: dict[str, float] = {}
+        evidence: dict[str, list[dict[str, Any]]] = {}
+        fields_by_lang: dict[str, list[_Field]] = {}
+        for topic, by_lang in self._topics:
             chosen = [r for code, r in by_lang.items() if code in (lang, ANY_LANGUAGE)]
             if lang not in by_lang:
                 chosen = list(by_lang.values())
-            found: list[str] = []
+            hits: dict[tuple[str, int], Hit] = {}
             for rules in chosen:
-                found.extend(rules.evidence(folded))
-            if found:
-                topics.append(topic_id)
-                evidence[topic_id] = list(dict.fromkeys(s.strip() for s in found))[:MAX_EVIDENCE]
-        return TopicMatch(topics, evidence)
+                if rules.lang not in fields_by_lang:
+                    fields_by_lang[rules.lang] = [
+                        _Field("title", title, rules.lang),
+                        _Field("text", text, rules.lang),
+                    ]
+                for hit in rules.hits(fields_by_lang[rules.lang]):
+                    hits.setdefault((hit.field, hit.first), hit)  # one position counts once
+            score = sum(topic.title_weight if h.field == "title" else 1.0 for h in hits.values())
+            if hits and score >= topic.min_score:
+                topics.append(topic.id)
+                scores[topic.id] = round(score, 2)
+                ordered = sorted(hits.values(), key=lambda h: (h.field != "title", h.start))
+                texts = {"title": title, "text": text}
+                evidence[topic.id] = [h.evidence(texts[h.field]) for h in ordered[:MAX_EVIDENCE]]
+        return TopicMatch(topics, scores, evidence)

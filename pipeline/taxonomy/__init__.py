@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,57 +11,43 @@ from pipeline.yamlfile import load_yaml_model
 
 DEFAULT_PATH = Path(__file__).with_name("default.yaml")
 ANY_LANGUAGE = "*"
-_QUOTES = str.maketrans({"«": '"', "»": '"', "„": '"', "“": '"', "”": '"', "‘": "'"})
 
 
-def fold(text: str) -> str:
-    """Spelling variants that should never decide a match: ё/е, typographic quotes."""
-    return (
-        text.translate(_QUOTES)
-        .replace("ё", "е")
-        .replace("Ё", "Е")
-        .replace("’", "'")
-        .replace("ʼ", "'")
-        .replace("ي", "ی")  # Arabic yeh and Persian yeh, which Persian text mixes freely
-        .replace("ك", "ک")
-    )
+def _terms(values: list[str]) -> list[str]:
+    for value in values:
+        if not value.strip() or value.strip() == "*":
+            raise ValueError(f"empty term {value!r}")
+        if "*" in value.rstrip("*"):
+            raise ValueError(f"{value!r}: '*' is only allowed at the end of a word")
+    return values
 
 
-def _check_patterns(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
-    return patterns
-
-
-class LanguageRules(BaseModel):
-    """How one topic shows in one language. Patterns are regexes, case-insensitive unless
-    they say otherwise (`(?-i:UN)`).
-
-    - `any`: the topic is present when one of these matches;
-    - `all`: a list of groups; the topic is present when every pattern of a group matches;
-    - `ignore`: text masked out first (e.g. "FC Astana" must not count as Astana).
-    """
+class ContextRule(BaseModel):
+    """`terms` count only with one of `with_` in the title or within `window` words."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    any_: list[str] = Field(default_factory=list, alias="any")
-    all_: list[list[str]] = Field(default_factory=list, alias="all")
-    ignore: list[str] = Field(default_factory=list)
+    terms: list[str] = Field(min_length=1)
+    with_: list[str] = Field(alias="with", min_length=1)
+    window: int = Field(default=40, ge=1, le=1000)
 
-    @field_validator("any_", "ignore")
-    @classmethod
-    def _valid(cls, value: list[str]) -> list[str]:
-        return _check_patterns(value)
+    _check = field_validator("terms", "with_")(_terms)
 
-    @field_validator("all_")
-    @classmethod
-    def _valid_groups(cls, value: list[list[str]]) -> list[list[str]]:
-        for group in value:
-            _check_patterns(group)
-        return value
+
+class LanguageRules(BaseModel):
+    """How a topic shows in one language. Terms are words or phrases matched on normalized
+    forms (lemmas for Russian and Ukrainian, stems elsewhere), case-insensitively; a trailing
+    `*` matches any word starting so. `exact` terms match case-sensitively as written (UN,
+    ООН: never the French article "un"). `exclude` phrases are masked first (FC Astana)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    terms: list[str] = Field(default_factory=list)
+    exact: list[str] = Field(default_factory=list)
+    context: list[ContextRule] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    _check = field_validator("terms", "exact", "exclude")(_terms)
 
 
 class Topic(BaseModel):
@@ -71,13 +56,15 @@ class Topic(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str
     description: str = ""
+    min_score: float = Field(default=1.0, gt=0)
+    title_weight: float = Field(default=2.0, ge=0)
     rules: dict[str, LanguageRules]
 
 
 class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = 1
+    version: int = 2
     topics: list[Topic]
 
     @field_validator("topics")

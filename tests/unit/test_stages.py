@@ -102,7 +102,13 @@ def test_seed_article_is_russian_with_all_three_topics(
     assert result.lang == "ru"
     assert set(result.topics) == {"syria", "astana_process", "un"}
     # The evidence shows the inflected forms that carried each topic.
-    assert any(form.lower().startswith("сири") for form in result.topic_evidence["syria"])
+    forms = {e["text"] for e in result.topic_evidence["syria"]}
+    assert {"Сирии", "сирийскому"} <= forms
+    for item in result.topic_evidence["un"]:
+        source = result.title if item["field"] == "title" else result.text
+        assert source[item["start"] : item["end"]] == item["text"]
+    assert result.topic_evidence["un"][0]["field"] == "title"
+    assert result.topic_scores["astana_process"] >= 2
 
 
 def test_enrich_text_is_clean_and_bounded(enricher: Enricher) -> None:
