@@ -4,6 +4,7 @@ Kafka is replaced by an in-memory emitter here; the integration tests use the re
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -270,3 +271,44 @@ async def test_429_spaces_the_next_request_to_that_host(
     started = asyncio.get_running_loop().time()
     assert (await connector.poll(f)).emitted == 2
     assert asyncio.get_running_loop().time() - started >= 0.9
+
+
+async def test_feeds_status_and_list_commands(host: FeedHost, connector: RssConnector) -> None:
+    import json
+    import os
+    import sys
+
+    host.routes["/ok.xml"] = Route(body=rss(ITEMS))
+    await connector.poll(feed(host, "/ok.xml"))
+    await connector.poll(feed(host, "/gone"))
+    feeds_file = connector.settings.state_dir / "feeds.yaml"
+    feeds_file.write_text(
+        f"feeds:\n  - id: ok-xml\n    url: {host.url('/ok.xml')}\n    tags: [t]\n"
+    )
+    env = {
+        **os.environ,
+        "MEDIAMON_STATE_DIR": str(connector.settings.state_dir),
+        "MEDIAMON_FEEDS_FILE": str(feeds_file),
+        "MEDIAMON_FEEDS": "",
+        "COLUMNS": "160",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return await_free([sys.executable, "-m", "pipeline.cli.main", "feeds", *args], env=env)
+
+    status = {s["feed_id"]: s for s in json.loads(run("status", "--json").stdout)}
+    assert status["ok-xml"]["items_emitted"] == 2 and status["ok-xml"]["last_success"]
+    assert status["gone"]["consecutive_failures"] == 1 and "404" in status["gone"]["last_error"]
+    table = run("status")
+    assert "ok-xml" in table.stdout and "HTTP 404" in table.stdout
+    listed = json.loads(run("list", "--json").stdout)
+    assert [(f["id"], f["tags"]) for f in listed] == [("ok-xml", ["t"])]
+
+
+def await_free(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a CLI command to completion (the test's own event loop is not involved)."""
+    import subprocess
+
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc
