@@ -40,3 +40,11 @@ raw_topic = _topic(topics.RAW)
 enriched_topic = _topic(topics.ENRICHED)
 raw_dlq_topic = _topic(topics.RAW_DLQ)
 enriched_dlq_topic = _topic(topics.ENRICHED_DLQ)
+
+# Near-duplicate grouping state (article id -> [fingerprint, story id]); its changelog topic
+# lets a restarted worker recover it. Co-partitioned with articles.raw.
+stories_table = app.Table(
+    "stories",
+    partitions=settings.topic_partitions,
+    schema=faust.Schema(key_serializer="json", value_serializer="json"),
+)

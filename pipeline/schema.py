@@ -91,6 +91,8 @@ class EnrichedArticle(Record):
     topic_scores: dict[str, float] = Field(default_factory=dict)
     # Per topic, why: [{"term", "text", "field", "start", "end"}, ...]
     topic_evidence: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    fingerprint: str | None = None  # SimHash (hex) of title and text, for near-duplicates
+    story_id: str = ""  # shared by near-duplicate copies; the first copy's article id
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     published: datetime | None = None

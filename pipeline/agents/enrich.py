@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
+from faust.streams import _current_event
 from pydantic import ValidationError
 
 from pipeline.agents.deadletter import dead_letter
-from pipeline.app import app, enriched_topic, raw_dlq_topic, raw_topic, settings
+from pipeline.app import app, enriched_topic, raw_dlq_topic, raw_topic, settings, stories_table
 from pipeline.errors import BadRecordError
 from pipeline.schema import RawArticle
+from pipeline.stages.dedupe import StoryIndex
 from pipeline.stages.enrich import Enricher
 
 log = logging.getLogger(__name__)
-enricher = Enricher.from_path(settings.taxonomy_path)
+_enricher: Enricher | None = None
+
+
+def enricher() -> Enricher:
+    """Built at the first batch, when the stories table has been recovered."""
+    global _enricher
+    if _enricher is None:
+        _enricher = Enricher.from_path(settings.taxonomy_path, StoryIndex(stories_table))
+    return _enricher
+
+
+def _as_current(event: Any) -> None:
+    # take_events buffers in the background, so Faust's "current event" is not the one being
+    # handled; a table write needs it to pick the changelog partition (the event's own).
+    _current_event.set(weakref.ref(event))
 
 
 def parse_raw(payload: bytes | None) -> RawArticle:
@@ -34,7 +51,8 @@ async def enrich_articles(stream: Any) -> None:
         pending = []
         for event in events:
             try:
-                article = enricher.enrich(parse_raw(event.value))
+                _as_current(event)
+                article = enricher().enrich(parse_raw(event.value))
             except BadRecordError as exc:
                 await dead_letter(raw_dlq_topic, event, "enrich", exc)
                 continue

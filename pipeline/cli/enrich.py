@@ -58,6 +58,7 @@ def to_output(article: EnrichedArticle) -> dict[str, Any]:
             "topics",
             "topic_scores",
             "topic_evidence",
+            "story_id",
         },
     )
 

@@ -8,20 +8,25 @@ from pathlib import Path
 from pipeline.schema import MAX_TEXT, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import canonical_url, domain_of
 from pipeline.stages.clean import html_to_text
+from pipeline.stages.dedupe import StoryIndex, simhash
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
 from pipeline.taxonomy import Taxonomy, cached_taxonomy
 
 
 class Enricher:
-    """Clean, detect the language, tag topics."""
+    """Clean, detect the language, tag topics, fingerprint and group near-duplicates.
+    `stories` holds the grouping state: a dict for one run, a Faust table in the worker."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(self, taxonomy: Taxonomy, stories: StoryIndex | None = None) -> None:
         self.tagger = Tagger(taxonomy)
+        self.stories = stories if stories is not None else StoryIndex({})
 
     @classmethod
-    def from_path(cls, taxonomy_path: Path | None = None) -> Enricher:
-        return cls(cached_taxonomy(taxonomy_path))
+    def from_path(
+        cls, taxonomy_path: Path | None = None, stories: StoryIndex | None = None
+    ) -> Enricher:
+        return cls(cached_taxonomy(taxonomy_path), stories)
 
     def enrich(self, raw: RawArticle) -> EnrichedArticle:
         title = html_to_text(raw.title, max_chars=1_000).replace("\n", " ")
@@ -32,6 +37,7 @@ class Enricher:
         detection = detect_language(full, hint=raw.lang_hint)
         match = self.tagger.tag(title, body, detection.lang)
         canon = canonical_url(raw.url)
+        fingerprint = simhash(full)
         return EnrichedArticle(
             id=raw.id,
             url=raw.url,
@@ -46,6 +52,8 @@ class Enricher:
             topics=match.topics,
             topic_scores=match.scores,
             topic_evidence=match.evidence,
+            fingerprint=f"{fingerprint:016x}" if fingerprint is not None else None,
+            story_id=self.stories.assign(raw.id, fingerprint),
             authors=raw.authors,
             categories=raw.categories,
             published=raw.published,

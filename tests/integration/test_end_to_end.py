@@ -112,6 +112,16 @@ def test_feed_to_searchable_document(env: Env, worker: ServiceProcess, feeds: Fe
     for hit in city["hits"]["hits"]:
         assert "astana_process" not in hit["_source"]["topics"], hit["_source"]["title"]
 
+    copies = search(
+        env,
+        query={"match_phrase": {"text": "trilateral mechanism to monitor the truce"}},
+        size=10,
+    )
+    assert copies["hits"]["total"]["value"] == 2
+    stories = {h["_source"]["domain"]: h["_source"]["story_id"] for h in copies["hits"]["hits"]}
+    assert set(stories) == {"globalaffairs.example", "capitalwire.example"}
+    assert len(set(stories.values())) == 1, "a syndicated copy should share its story id"
+
     english = search(env, query={"term": {"domain": "globalaffairs.example"}}, size=50)
     assert english["hits"]["total"]["value"] == 11
     assert {h["_source"]["lang"] for h in english["hits"]["hits"]} == {"en"}
@@ -209,5 +219,7 @@ def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "articles per language" in proc.stdout
     assert "astana_process" in proc.stdout
-    assert "32 sample articles searchable" in proc.stdout
+    with serve_feeds() as server:
+        total = len(expected_ids(server))
+    assert f"{total} sample articles searchable" in proc.stdout
     assert env.settings.es_url in proc.stdout

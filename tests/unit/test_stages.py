@@ -184,3 +184,27 @@ def test_right_to_left_scripts(
 
     result = enricher.enrich(to_raw(obj))
     assert (result.lang, result.topics) == (lang, topics)
+
+
+def test_near_duplicates_share_a_story_and_restart_keeps_it() -> None:
+    from pipeline.stages.dedupe import StoryIndex, hamming, simhash
+
+    lead = (
+        "Russia, Turkey and Iran, the guarantors of the Astana process, agreed on a trilateral "
+        "mechanism to monitor the truce in Syria. Delegates said the next round would follow "
+        "in February after consultations in Geneva."
+    )
+    copy = lead.replace("agreed on a", "agreed on Tuesday on a").replace(" after", ", after")
+    other = (
+        "The central bank left its benchmark rate unchanged on Monday, citing slowing inflation "
+        "and a stable currency, and said it would review the decision in March."
+    )
+    a, b, c = simhash(lead), simhash(copy), simhash(other)
+    assert a is not None and b is not None and c is not None
+    assert hamming(a, b) <= 10 < hamming(a, c)
+    store: dict[str, list[str]] = {}
+    stories = StoryIndex(store)
+    assert [stories.assign(i, f) for i, f in (("a", a), ("b", b), ("c", c))] == ["a", "a", "c"]
+    assert stories.assign("b", b) == "a"  # re-delivery: same story
+    assert StoryIndex(store).assign("d", b) == "a"  # state reloaded from the store
+    assert simhash("Too short to group") is None
