@@ -102,6 +102,7 @@ class _CompiledRules:
     terms: list[_Phrase]
     contexts: list[_CompiledContext]
     exclude: list[_Phrase]
+    none: list[_Phrase]
 
     @classmethod
     def of(cls, rules: LanguageRules, lang: str) -> _CompiledRules:
@@ -120,9 +121,12 @@ class _CompiledRules:
                 for c in rules.context
             ],
             exclude=[_phrase(t, norm) for t in rules.exclude],
+            none=[_phrase(t, norm) for t in rules.none],
         )
 
     def hits(self, fields: list[_Field]) -> list[Hit]:
+        if self.none and any(fld.find(self.none) for fld in fields):
+            return []
         found: list[Hit] = []
         title_has_context: dict[int, bool] = {}
         for fld in fields:
@@ -134,12 +138,18 @@ class _CompiledRules:
                     continue
                 if n not in title_has_context:
                     title_has_context[n] = bool(fields[0].find(ctx.context))
-                support = [] if title_has_context[n] else fld.find(ctx.context)
-                for anchor in anchors:
-                    if title_has_context[n] or any(
-                        abs(s.first - anchor.first) <= ctx.window for s in support
-                    ):
-                        found.append(anchor)
+                if title_has_context[n]:
+                    found += anchors
+                    continue
+                support = fld.find(ctx.context)
+                if fld is fields[0]:
+                    # A headline names the subject: its anchor holds if the body gives context.
+                    if any(f.find(ctx.context) for f in fields[1:]):
+                        found += anchors
+                    continue
+                found += [
+                    a for a in anchors if any(abs(s.first - a.first) <= ctx.window for s in support)
+                ]
         return found
 
 

@@ -98,6 +98,9 @@ _KK_SUFFIXES = sorted(
 )
 
 
+MIN_STEM = 4
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     text: str  # as written
@@ -164,5 +167,8 @@ def forms(word: str, lang: str) -> frozenset[str]:
                 found.add(base)
         stem = _stemmer(lang)
         if stem is not None:
-            found.add(stem(base))
+            stemmed = stem(base)
+            # Over-stemmed names collide with common words (Persian آستانه -> است, "is").
+            if len(stemmed) >= MIN_STEM:
+                found.add(stemmed)
     return frozenset(found)

@@ -38,7 +38,8 @@ class LanguageRules(BaseModel):
     """How a topic shows in one language. Terms are words or phrases matched on normalized
     forms (lemmas for Russian and Ukrainian, stems elsewhere), case-insensitively; a trailing
     `*` matches any word starting so. `exact` terms match case-sensitively as written (UN,
-    ООН: never the French article "un"). `exclude` phrases are masked first (FC Astana)."""
+    ООН: never the French article "un"). `exclude` phrases are masked first (FC Astana);
+    `none` terms anywhere in the article rule the topic out in this language (hamster)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,8 +47,9 @@ class LanguageRules(BaseModel):
     exact: list[str] = Field(default_factory=list)
     context: list[ContextRule] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    none: list[str] = Field(default_factory=list)
 
-    _check = field_validator("terms", "exact", "exclude")(_terms)
+    _check = field_validator("terms", "exact", "exclude", "none")(_terms)
 
 
 class Topic(BaseModel):

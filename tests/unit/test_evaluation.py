@@ -59,3 +59,30 @@ def test_labeled_item_text_joins_fields(tmp_path: Path) -> None:
     path.write_text('{"title": "T", "text": "Body", "lang": "en"}\n\n')
     (item,) = load_labeled(path)
     assert isinstance(item, LabeledItem) and item.text == "T\n\n\nBody" and item.topics is None
+
+
+def test_quality_targets_on_the_labeled_set() -> None:
+    """Issue targets: F1 >= 0.97 per topic and above the keyword list; language accuracy
+    >= 99.5% on 100+ characters and never below py3langid."""
+    from pipeline.cli.enrich import to_raw
+    from pipeline.evaluation import py3langid_peer
+    from pipeline.stages.enrich import Enricher
+
+    items = load_labeled(FIXTURES / "eval" / "topics.jsonl")
+    assert len(items) >= 240 and len({i.lang for i in items}) >= 9
+    enricher = Enricher.from_path()
+
+    def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+        raw = to_raw({"title": item.raw["title"], "content": item.raw["text"]})
+        result = enricher.enrich(raw)
+        return result.lang, set(result.topics)
+
+    topics = enricher.tagger.topic_ids
+    mine = score("mediamon", items, ours, topics)
+    keywords = score("keyword list", items, keyword_peer, topics)
+    langid = score("py3langid", items, py3langid_peer, topics)
+    for topic in topics:
+        assert mine.topics[topic].f1 >= 0.97, (topic, mine.errors)
+        assert mine.topics[topic].f1 > keywords.topics[topic].f1, topic
+    assert mine.lang_long.accuracy >= 0.995, mine.lang_long.misses
+    assert mine.lang_long.accuracy >= langid.lang_long.accuracy
