@@ -37,7 +37,8 @@ class Enricher:
         detection = detect_language(full, hint=raw.lang_hint)
         match = self.tagger.tag(title, body, detection.lang)
         canon = canonical_url(raw.url)
-        fingerprint = simhash(full)
+        # Copies are often re-titled: fingerprint the body, the title only when the body is short.
+        fingerprint = simhash(body) or simhash(full)
         return EnrichedArticle(
             id=raw.id,
             url=raw.url,
