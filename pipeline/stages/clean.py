@@ -53,6 +53,43 @@ _BLOCKS = (
     "dd",
     "dt",
 )
+# Boilerplate containers, recognised by their class or id.
+_CHROME = re.compile(
+    r"(?:^|[\s_-])(?:share|sharing|social|subscribe|subscription|newsletter|related|read-?also|"
+    r"see-?also|recommend\w*|promo|advert\w*|ads?|banner|cookie\w*|comments?|breadcrumbs?|"
+    r"tags|author-bio|print|footer|sidebar)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+# Short lines that are navigation, not article text ("Read also: ...", "Поделиться").
+_BOILERPLATE_LINE = re.compile(
+    r"^\s*(?:read (?:also|more)|see also|related(?: articles)?|share(?: this)?|subscribe|"
+    r"follow us|читайте (?:также|тоже|нас)|также читайте|смотрите также|поделиться|"
+    r"подписывайтесь|подпишитесь|читайте також|дивіться також|поділитися|lire aussi|"
+    r"à lire aussi|voir aussi|partager|lesen sie auch|mehr zum thema|teilen|"
+    r"ayrıca (?:okuyun|bakınız)|ilgili haberler|paylaş|оқи отырыңыз|сондай-ақ оқыңыз|"
+    r"اقرأ أيضا|اقرأ أيضاً|شارك|بیشتر بخوانید|همچنین بخوانید)\b",
+    re.IGNORECASE,
+)
+MAX_BOILERPLATE_LINE = 160
+# Two characters that UTF-8 read as Latin-1/cp1252 produces (Ð¡, Ã©, â€™): worth ftfy.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+    "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+_QUOTES = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "″": '"',
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+    }
+)
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -71,6 +108,11 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
         for node in tree.css(tag):
             node.insert_before(" ")  # so the words around a removed element stay apart
             node.decompose()
+    for node in tree.css("[class], [id]"):
+        marker = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
+        if _CHROME.search(marker):
+            node.insert_before(" ")
+            node.decompose()
     for node in tree.css("br"):
         node.insert_before("\n")
     for tag in _BLOCKS:
@@ -88,11 +130,27 @@ def scrub(text: str) -> str:
     return _SURROGATES.sub("\ufffd", text)
 
 
+def repair_mojibake(text: str) -> str:
+    """UTF-8 that was decoded as Latin-1/cp1252 somewhere upstream, repaired (ftfy); the
+    cheap check first, because ftfy's own costs ~0.4 ms per 2 KB of clean text."""
+    if not _MOJIBAKE.search(text):
+        return text
+    import ftfy
+
+    return str(ftfy.fix_text(text, normalization="NFC"))
+
+
 def normalize_text(text: str) -> str:
-    """NFC, no control or zero-width characters, single spaces, at most one blank line."""
-    text = unicodedata.normalize("NFC", scrub(text))
+    """Mojibake repaired, NFC, no control or zero-width characters, typographic quotes made
+    plain, single spaces, no "read also"/share lines, at most one blank line."""
+    text = unicodedata.normalize("NFC", repair_mojibake(scrub(text)))
     text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_SPACES.sub(" ", line).strip().translate(_QUOTES) for line in text.split("\n")]
+    lines = [
+        line
+        for line in lines
+        if not (len(line) <= MAX_BOILERPLATE_LINE and _BOILERPLATE_LINE.match(line))
+    ]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 

@@ -208,3 +208,20 @@ def test_near_duplicates_share_a_story_and_restart_keeps_it() -> None:
     assert stories.assign("b", b) == "a"  # re-delivery: same story
     assert StoryIndex(store).assign("d", b) == "a"  # state reloaded from the store
     assert simhash("Too short to group") is None
+
+
+def test_cleaning_repairs_mojibake_and_drops_boilerplate() -> None:
+    mojibake = "Ð\x9fÐµÑ\x80ÐµÐ³Ð¾Ð²Ð¾Ñ\x80Ñ\x8b Ð¿Ð¾ Ð¡Ð¸Ñ\x80Ð¸Ð¸"
+    html = (
+        f"<p>{mojibake}</p>"
+        '<div class="social-share">Share on X</div><ul id="related">Other story</ul>'
+        "<p>Читайте также: Другая новость</p><p>READ MORE: elsewhere</p>"
+        "<p>He said “yes” — it’s fine</p>"
+    )
+    assert html_to_text(html) == 'Переговоры по Сирии\n\nHe said "yes" — it\'s fine'
+
+
+def test_cleaning_keeps_text_that_only_looks_like_boilerplate() -> None:
+    long_line = "Read also the statement, which the ministry published in full on Monday " * 3
+    text = html_to_text(f"<p>{long_line}</p><p>Café crème, déjà vu</p>")
+    assert text.startswith("Read also the statement") and "Café crème, déjà vu" in text
