@@ -4,6 +4,7 @@ side by side in one process, on the same 1,000 generated HTML articles, on one c
 Setup (a separate virtualenv, so the project's .venv stays as requirements.lock made it):
 
     python3.11 -m venv /tmp/benchvenv
+    /tmp/benchvenv/bin/pip install --upgrade pip  # pip 23.2 crashes on lxml's extras
     /tmp/benchvenv/bin/pip install -r requirements.lock
     /tmp/benchvenv/bin/pip install --no-deps -e .
     /tmp/benchvenv/bin/pip install -r benchmarks/requirements-enrich.txt
@@ -11,6 +12,8 @@ Setup (a separate virtualenv, so the project's .venv stays as requirements.lock 
 Run (from the repository root):
 
     /tmp/benchvenv/bin/python benchmarks/enrich.py [--articles 1000] [--passes 5] [--json]
+
+Other options: --save-json PATH (JSON next to the Markdown), --no-pin, --no-isolated.
 
 Without mcmetadata installed (e.g. `.venv/bin/python benchmarks/enrich.py`) only mediamon is
 measured and the peer is reported as missing.
@@ -20,8 +23,12 @@ What is measured:
   language detection, topic tagging and whatever else `enrich` does (fingerprint, story id).
 - peer: `mcmetadata.text.strip_tags` on title and body, then `mcmetadata.languages.from_html`
   (meta-tag regexes plus py3langid's `classify`) on the HTML and the stripped text.
+Inputs are built before the timing (RawArticle records for mediamon, strings for the peer).
 Both systems are loaded once (import, models, a warm-up on 50 articles), then timed over
-`--passes` passes each (passes alternate between the systems) with time.perf_counter.
+`--passes` passes each (passes alternate between the systems) with time.perf_counter, and
+with time.process_time beside it (CPU time: what a busy neighbour on the machine disturbs
+least). Each mediamon pass gets a fresh `Enricher.from_path()` (built outside the timing), so
+its story index starts empty every pass, as it would for 1,000 new articles.
 The process is pinned to one CPU and BLAS/OpenMP thread pools are set to one thread before
 numpy loads; nothing in the benchmark starts threads. RSS comes from /proc/self/status.
 mediamon's time is also split by stage by calling its stage functions directly on the same
@@ -33,6 +40,7 @@ from __future__ import annotations
 import argparse
 import gc
 import html
+import importlib
 import json
 import os
 import platform
@@ -532,6 +540,20 @@ def version_of(distribution: str) -> str:
         return "not installed"
 
 
+def code_fingerprint() -> dict[str, str]:
+    """sha256 (first 12 hex digits) of mediamon's enrich code and taxonomy as measured: the
+    repository changes while people work, and the numbers belong to one state of it."""
+    import hashlib
+
+    files = sorted((REPO / "pipeline" / "stages").glob("*.py"))
+    files += sorted((REPO / "pipeline" / "taxonomy").glob("*"))
+    return {
+        str(f.relative_to(REPO)): hashlib.sha256(f.read_bytes()).hexdigest()[:12]
+        for f in files
+        if f.is_file()
+    }
+
+
 def machine() -> dict[str, Any]:
     mem_gb = 0.0
     try:
@@ -585,6 +607,7 @@ def load_peer(articles: Sequence[Article]) -> tuple[Callable[[], Runner], list[A
     # keep its cache out of $HOME and make it use the snapshot bundled in the wheel.
     cache = Path(tempfile.gettempdir()) / "mediamon-bench-tldextract"
     os.environ.setdefault("TLDEXTRACT_CACHE", str(cache))
+    importlib.import_module("mcmetadata")  # first, so that a missing peer is named as such
     import tldextract.tldextract
     from mcmetadata import languages
     from mcmetadata import text as mc_text
@@ -630,11 +653,13 @@ def mediamon_stages(raws: Sequence[Any], passes: int) -> dict[str, list[float]]:
     same inputs in the same order. Stages that cannot be imported are left out."""
     from pipeline.schema import MAX_TEXT
     from pipeline.stages.clean import html_to_text
+    from pipeline.stages.enrich import Enricher
     from pipeline.stages.language import detect_language
     from pipeline.stages.tagging import Tagger
     from pipeline.taxonomy import cached_taxonomy
 
-    tagger = Tagger(cached_taxonomy())
+    # The Enricher's own tagger: same (cached) taxonomy as the timed passes.
+    tagger = getattr(Enricher.from_path(), "tagger", None) or Tagger(cached_taxonomy(None))
     titles = [html_to_text(r.title, max_chars=1_000).replace("\n", " ") for r in raws]
     bodies = [html_to_text(r.content_html, max_chars=MAX_TEXT) for r in raws]
     fulls = [f"{t}\n\n{b}".strip() for t, b in zip(titles, bodies, strict=True)]
@@ -788,7 +813,11 @@ def _stage_rows(data: dict[str, Any], results: list[SystemResult]) -> list[str]:
             accounted += med
             lines.append(f"| {name} | {med / n * 1e6:,.0f} | {med / total:.0%} |")
         rest = total - accounted
-        lines.append(f"| rest (not timed alone) | {rest / n * 1e6:,.0f} | {rest / total:.0%} |")
+        what = "record, URL, story index" if r.name == "mediamon" else "glue"
+        lines.append(
+            f"| rest: {what}; stages run slower interleaved than alone "
+            f"| {rest / n * 1e6:,.0f} | {rest / total:.0%} |"
+        )
         lines.append(f"| full step (timed passes, CPU time) | {total / n * 1e6:,.0f} | 100% |")
     return lines
 
@@ -808,6 +837,8 @@ def report(data: dict[str, Any], results: list[SystemResult]) -> str:
         "",
         *_system_rows(data, results),
     ]
+    if data["code_changed_during_run"]:
+        lines += ["", "**Warning: mediamon's enrich code changed on disk during this run.**"]
     ratio, ratio_cpu = _ratio(results, n), _ratio(results, n, cpu=True)
     if ratio is not None and ratio_cpu is not None:
         lines += [
@@ -875,6 +906,7 @@ def as_json(data: dict[str, Any], results: list[SystemResult]) -> str:
 def run(count: int, passes: int, pin: bool, isolated: bool) -> tuple[dict[str, Any], list[Any]]:
     cpu = pin_one_core() if pin else None
     loadavg_before = loadavg()
+    code = code_fingerprint()
     checkpoints: list[Checkpoint] = []
     checkpoint("start (interpreter, script)", checkpoints)
     articles = make_articles(count)
@@ -892,7 +924,8 @@ def run(count: int, passes: int, pin: bool, isolated: bool) -> tuple[dict[str, A
         except ImportError as exc:
             if result is mm:
                 raise
-            result.available, result.note = False, f"{exc.name or exc} not importable"
+            missing = exc.name or str(exc)
+            result.available, result.note = False, f"`{missing}` not importable (not installed)"
             continue
         runner = factory()
         for item in inputs[:WARMUP]:
@@ -956,6 +989,8 @@ def run(count: int, passes: int, pin: bool, isolated: bool) -> tuple[dict[str, A
         },
         "checkpoints": checkpoints,
         "rss_added": rss_added,
+        "code_sha256": code,
+        "code_changed_during_run": code != code_fingerprint(),
     }
     return data, [mm, peer]
 
@@ -965,6 +1000,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--save-json", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     parser.add_argument(
         "--no-isolated", action="store_true", help="skip the fresh-process RSS measurement"
@@ -977,6 +1013,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.articles < WARMUP or args.passes < 1:
         parser.error(f"--articles must be at least {WARMUP} and --passes at least 1")
     data, results = run(args.articles, args.passes, not args.no_pin, not args.no_isolated)
+    if args.save_json:
+        args.save_json.write_text(as_json(data, results) + "\n", encoding="utf-8")
     print(as_json(data, results) if args.json else report(data, results))
     return 0
 

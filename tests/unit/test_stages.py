@@ -225,3 +225,27 @@ def test_cleaning_keeps_text_that_only_looks_like_boilerplate() -> None:
     long_line = "Read also the statement, which the ministry published in full on Monday " * 3
     text = html_to_text(f"<p>{long_line}</p><p>Café crème, déjà vu</p>")
     assert text.startswith("Read also the statement") and "Café crème, déjà vu" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Qazaqstan qūramasy Äzerbaijandy 2:0 esebımen jeñdı", "kk"),
+        ("Astanada Siria boiynşa kelıssözderdıñ jaña raundy bastaldy", "kk"),
+        ("استانادا سيريا بويىنشا كەلىسسوزدەر باستالدى", "kk"),
+        ("Үкімет фермерлерге жеңілдікті несие береді", "kk"),
+        ("Україна та Польща підписали угоду про співпрацю", "uk"),
+        ("Урад Беларусі абмеркаваў новы бюджэт на наступны год", "be"),
+    ],
+)
+def test_letters_settle_neighbours(text: str, lang: str) -> None:
+    assert detect_language(text).lang == lang
+
+
+def test_one_quoted_kazakh_name_does_not_make_russian_text_kazakh() -> None:
+    text = (
+        "Президент Казахстана Касым-Жомарт Тоқаев провёл встречу с министром иностранных дел. "
+        "Стороны обсудили подготовку очередного раунда переговоров по сирийскому "
+        "урегулированию, а также вопросы экономического сотрудничества и транзита грузов. "
+    ) * 2
+    assert detect_language(text).lang == "ru"
