@@ -76,6 +76,7 @@ CANDIDATES = [
     "sq",
 ]
 MIN_LETTER_SHARE = 0.01
+MODEL_CHARS = 600
 _KK_CYRILLIC = re.compile("[әғқұһӘҒҚҰҺ]")
 _KK_SOFT = re.compile("[ңөүҢӨҮ]")  # also Kyrgyz: only decisive next to Russian guesses
 _UK = re.compile("[єїґЄЇҐ]")
@@ -131,7 +132,9 @@ def detect_language(text: str, hint: str | None = None) -> Detection:
     sample = text.strip()[:2000]
     if sum(ch.isalpha() for ch in sample) < 3:
         return Detection(UNDETERMINED, 0.0)
-    ranked = _identifier().rank(sample)
+    # The model's cost grows with the text; 600 characters decide as well as 2,000 on the
+    # labeled set (100% of long items either way), the letter rules still see 2,000.
+    ranked = _identifier().rank(sample[:MODEL_CHARS])
     hint = (hint or "").split("-")[0].lower() or None
     if hint:
         ranked = [(lang, p + HINT_WEIGHT if lang == hint else p) for lang, p in ranked]

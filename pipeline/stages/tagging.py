@@ -64,24 +64,44 @@ class Hit:
 
 
 class _Field:
-    """One field's tokens with their forms in one language, computed once per tagging."""
+    """One field's tokens with their forms in one language, computed once per tagging, and
+    an index from each form (and each exact spelling) to where it occurs: a phrase is only
+    checked where its first word is."""
 
     def __init__(self, name: str, text: str, lang: str) -> None:
         self.name = name
         self.text = text
         self.tokens = tokenize(text)
         self.forms = [forms(t.text, lang) for t in self.tokens]
+        self._by_form: dict[str, list[int]] = {}
+        self._by_text: dict[str, list[int]] = {}
+        for i, (token, token_forms) in enumerate(zip(self.tokens, self.forms, strict=True)):
+            self._by_text.setdefault(token.text, []).append(i)
+            for form in token_forms:
+                self._by_form.setdefault(form, []).append(i)
+
+    def _starts(self, word: _Word) -> set[int]:
+        if word.kind == "exact":
+            return {i for v in word.values for i in self._by_text.get(v, ())}
+        if word.kind == "prefix":
+            return {
+                i
+                for form, where in self._by_form.items()
+                if any(form.startswith(v) for v in word.values)
+                for i in where
+            }
+        return {i for v in word.values for i in self._by_form.get(v, ())}
 
     def find(self, phrases: list[_Phrase], masked: set[int] | None = None) -> list[Hit]:
         hits = []
-        for i in range(len(self.tokens)):
-            for phrase in phrases:
-                n = len(phrase.words)
-                if i + n > len(self.tokens) or (masked and masked & set(range(i, i + n))):
+        for phrase in phrases:
+            n = len(phrase.words)
+            for i in sorted(self._starts(phrase.words[0])):
+                if i + n > len(self.tokens) or (masked and not masked.isdisjoint(range(i, i + n))):
                     continue
                 if all(
                     w.matches(self.tokens[i + k], self.forms[i + k])
-                    for k, w in enumerate(phrase.words)
+                    for k, w in enumerate(phrase.words[1:], start=1)
                 ):
                     last = i + n - 1
                     start, end = self.tokens[i].start, self.tokens[last].end
