@@ -52,7 +52,8 @@ def write_index(settings: Settings) -> str:
 async def ensure_articles_index(es: AsyncElasticsearch, settings: Settings) -> str:
     """Install the template and make sure the alias points at a write index (idempotent)."""
     alias = settings.articles_alias
-    await es.indices.put_index_template(name=f"{alias}-template", **articles_template(settings))
+    template = articles_template(settings)
+    await es.indices.put_index_template(name=f"{alias}-template", **template)
     index = write_index(settings)
     if not await es.indices.exists(index=index):
         try:
@@ -60,6 +61,12 @@ async def ensure_articles_index(es: AsyncElasticsearch, settings: Settings) -> s
         except Exception as exc:  # another worker created it between exists() and create()
             if "resource_already_exists_exception" not in str(exc):
                 raise
+    else:
+        # An index made by an older version lacks newer fields, and the strict mapping would
+        # reject every document carrying them: add them (adding fields is always allowed).
+        await es.indices.put_mapping(
+            index=index, properties=template["template"]["mappings"]["properties"]
+        )
     return index
 
 
