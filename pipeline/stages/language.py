@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pycld2
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 UNDETERMINED = "und"
@@ -77,6 +78,9 @@ CANDIDATES = [
     "sq",
 ]
 MIN_LETTER_SHARE = 0.01
+FAST_MIN_CHARS = 200
+_CANDIDATE_SET = frozenset(CANDIDATES)
+_CLD2_CODES = {"zh-Hant": "zh", "iw": "he", "jw": "jv"}
 _LETTER = re.compile(r"[^\W\d_]")
 _THREE_LETTERS = re.compile(r"[^\W\d_](?:.*?[^\W\d_]){2}", re.DOTALL)
 MODEL_CHARS = 600
@@ -96,6 +100,21 @@ _UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")  # ې ۈ ۆ: Uyghur letters Kazakh
 class Detection:
     lang: str
     confidence: float
+
+
+def _cld2(sample: str) -> Detection | None:
+    """CLD2's answer when it is sure (reliable, 90%+ of the text) and among the candidates:
+    ~50 µs for 600 characters against ~350 µs for py3langid; paragraphs only, since CLD2
+    is weak on short Latin-script headlines (docs/language-detection.md)."""
+    try:
+        reliable, _, details = pycld2.detect(sample[:MODEL_CHARS], bestEffort=True)
+    except (pycld2.error, ValueError):  # invalid UTF-8 and the like: the model decides
+        return None
+    _, code, percent, _ = details[0]
+    code = _CLD2_CODES.get(code, code)
+    if not reliable or percent < 90 or code not in _CANDIDATE_SET:
+        return None
+    return Detection(code, round(percent / 100, 4))
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +161,9 @@ def detect_language(text: str, hint: str | None = None) -> Detection:
     sample = text.strip()[:2000]
     if not _THREE_LETTERS.search(sample):
         return Detection(UNDETERMINED, 0.0)
+    fast = _cld2(sample) if len(sample) >= FAST_MIN_CHARS else None
+    if fast is not None:
+        return Detection(_by_letters(sample, fast.lang) or fast.lang, fast.confidence)
     # The model's cost grows with the text; 600 characters decide as well as 2,000 on the
     # labeled set (100% of long items either way), the letter rules still see 2,000.
     ranked = _identifier().rank(sample[:MODEL_CHARS])

@@ -249,3 +249,19 @@ def test_one_quoted_kazakh_name_does_not_make_russian_text_kazakh() -> None:
         "урегулированию, а также вопросы экономического сотрудничества и транзита грузов. "
     ) * 2
     assert detect_language(text).lang == "ru"
+
+
+def test_paragraphs_take_the_fast_detector_and_letters_still_decide() -> None:
+    from pipeline.stages.language import _cld2
+
+    russian = (
+        "Россия, Турция и Иран договорились о создании механизма наблюдения за перемирием "
+        "в Сирии. Делегации встретятся снова в феврале, сообщили дипломаты в Астане."
+    )
+    assert _cld2(russian) is not None and detect_language(russian).lang == "ru"
+    assert _cld2("bad \udcff surrogate " * 20) is None  # refused input falls back
+    kazakh = (
+        "Сирия бойынша келіссөздердің кезекті раунды Астанада басталды. Оған Ресей, Түркия "
+        "және Иран өкілдері қатысып, бітімгершілік режимін талқылады."
+    )
+    assert detect_language(kazakh).lang == "kk"
