@@ -107,3 +107,27 @@ def test_language_accuracy_on_the_labeled_language_set() -> None:
     assert mine.lang_short.accuracy >= 0.97, mine.lang_short.misses
     assert mine.lang_long.accuracy >= peer.lang_long.accuracy
     assert mine.lang_short.accuracy >= peer.lang_short.accuracy
+
+
+def test_held_out_set_floor() -> None:
+    """165 items written independently and never used to tune the rules (2026-11-28:
+    F1 syria 0.983, astana_process 0.950, un 0.944; keyword list 0.795 / 0.679 / 0.797).
+    The issue's 0.97 is not met here for astana_process and un; this guards the floor."""
+    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.enrich import Enricher
+
+    items = load_labeled(FIXTURES / "eval" / "topics-holdout.jsonl")
+    assert len(items) >= 150
+    enricher = Enricher.from_path()
+
+    def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+        raw = to_raw({"title": item.raw["title"], "content": item.raw["text"]})
+        result = enricher.enrich(raw)
+        return result.lang, set(result.topics)
+
+    topics = enricher.tagger.topic_ids
+    mine = score("mediamon", items, ours, topics)
+    keywords = score("keyword list", items, keyword_peer, topics)
+    for topic in topics:
+        assert mine.topics[topic].f1 >= 0.94, (topic, mine.errors)
+        assert mine.topics[topic].f1 > keywords.topics[topic].f1 + 0.1, topic
