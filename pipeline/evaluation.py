@@ -149,6 +149,22 @@ def score(
     return report
 
 
+def mediamon_predictor(
+    enricher: Any,
+) -> Callable[[LabeledItem], tuple[str | None, set[str] | None]]:
+    """mediamon's answer for an item, through the same input path as `mediamon enrich`
+    (a labeled item's `text` counts as its content)."""
+    from pipeline.cli.enrich import to_raw
+
+    def predict(item: LabeledItem) -> tuple[str | None, set[str] | None]:
+        obj = {k: item.raw.get(k) for k in ("id", "url", "title", "summary", "content")}
+        obj["content"] = obj["content"] or item.raw.get("text") or ""
+        result = enricher.enrich(to_raw({k: v for k, v in obj.items() if v}))
+        return result.lang, set(result.topics)
+
+    return predict
+
+
 def keyword_peer(item: LabeledItem) -> tuple[str | None, set[str] | None]:
     return None, {t for t, rx in KEYWORD_PEER.items() if rx.search(item.text)}
 

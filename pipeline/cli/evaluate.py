@@ -17,11 +17,10 @@ def eval_command(
     show_errors: int = typer.Option(0, "--errors", help="List up to N wrong decisions."),
 ) -> None:
     """Score topic tagging and language detection against the labels `topics` and `lang`."""
-    from pipeline.cli.enrich import to_raw
     from pipeline.evaluation import (
-        LabeledItem,
         keyword_peer,
         load_labeled,
+        mediamon_predictor,
         py3langid_peer,
         score,
     )
@@ -31,14 +30,7 @@ def eval_command(
     enricher = Enricher.from_path()
     topic_ids = enricher.tagger.topic_ids
 
-    def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
-        obj = dict(item.raw)
-        obj.setdefault("content", obj.get("text") or "")
-        obj = {k: v for k, v in obj.items() if k in ("id", "url", "title", "summary", "content")}
-        result = enricher.enrich(to_raw(obj))
-        return result.lang, set(result.topics)
-
-    reports = [score("mediamon", items, ours, topic_ids)]
+    reports = [score("mediamon", items, mediamon_predictor(enricher), topic_ids)]
     if peers:
         reports.append(score("keyword list", items, keyword_peer, topic_ids))
         reports.append(score("py3langid", items, py3langid_peer, topic_ids))
