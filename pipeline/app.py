@@ -21,6 +21,8 @@ app = faust.App(
     value_serializer="raw",
     key_serializer="raw",
     store="memory://",
+    # Faust's default datadir is "<app id>-data" in the working directory
+    datadir=str(settings.state_dir / f"{settings.app_id}-data"),
     web_enabled=settings.worker_web_enabled,
     web_port=settings.worker_web_port,
     web_bind="127.0.0.1",
