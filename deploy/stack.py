@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from deploy import maven
+from deploy.esplugin import ensure_analysis_plugin
 from deploy.java import find_java
 from pipeline.errors import StackError
 from pipeline.settings import Settings
@@ -291,6 +292,7 @@ class ElasticsearchServer:
     def start(self) -> None:
         java = find_java(ES_MIN_JAVA, self.settings.java_home)
         home = maven.elasticsearch_home(self.settings.cache_dir, self.settings.es_version)
+        ensure_analysis_plugin(home, java, self.settings.es_version)
         config = self.dir / "config"
         if config.exists():
             shutil.rmtree(config)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     es_shards: int = Field(default=1, ge=1)
     es_replicas: int = Field(default=0, ge=0)
     es_refresh_interval: str = "1s"
+    es_retention_days: int = Field(default=365, ge=0)  # 0 keeps everything; needs ILM (x-pack)
 
     # Connector
     feeds_file: Path = Path("feeds.yaml")
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     # Worker
     index_batch_size: int = Field(default=500, ge=1)
     index_batch_seconds: float = Field(default=1.0, gt=0)
+    # per-document 429/5xx answers before the document is dead-lettered (an unreachable
+    # cluster is retried without limit: the batch waits, offsets do not advance)
+    index_doc_attempts: int = Field(default=20, ge=1)
     taxonomy_path: Path | None = None
     worker_web_port: int = 6066
     worker_web_enabled: bool = False

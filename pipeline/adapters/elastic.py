@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
+from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Per-document statuses worth retrying: the cluster was busy or briefly unavailable.
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def make_client(settings: Settings) -> AsyncElasticsearch:
@@ -34,39 +37,140 @@ def _asset(name: str) -> dict[str, Any]:
     return data
 
 
-def articles_template(settings: Settings) -> dict[str, Any]:
+def _template_properties() -> dict[str, Any]:
+    props: dict[str, Any] = _asset("articles-template.json")["template"]["mappings"]["properties"]
+    return props
+
+
+# Detected language -> analyzer, read off the template's title_<lang>/text_<lang> fields so the
+# mapping file stays the one place that says which languages get their own analysis.
+LANGUAGE_ANALYZERS: dict[str, str] = {
+    name.removeprefix("text_"): spec["analyzer"]
+    for name, spec in _template_properties().items()
+    if name.startswith("text_") and "analyzer" in spec
+}
+
+
+def articles_template(settings: Settings, lifecycle_policy: str | None = None) -> dict[str, Any]:
     body = _asset("articles-template.json")
     body["index_patterns"] = [f"{settings.articles_alias}-*"]
-    body["template"]["settings"] |= {
+    body["template"]["aliases"] = {settings.articles_alias: {}}
+    index_settings = body["template"]["settings"]
+    index_settings |= {
         "number_of_shards": settings.es_shards,
         "number_of_replicas": settings.es_replicas,
         "refresh_interval": settings.es_refresh_interval,
     }
+    if lifecycle_policy:
+        index_settings["lifecycle"] = {"name": lifecycle_policy}
     return body
 
 
-def write_index(settings: Settings) -> str:
-    return f"{settings.articles_alias}-v1"
+def month_of(article: EnrichedArticle) -> datetime:
+    """The month an article is filed under: its publication date, or when it was fetched if
+    the date is missing or not believable (feeds do send 1970 and 2099)."""
+    now = datetime.now(UTC)
+    when = article.published
+    if when is None or not (EARLIEST <= when <= now + timedelta(days=2)):
+        when = article.fetched_at or article.enriched_at
+    return when.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def monthly_index(settings: Settings, month: datetime) -> str:
+    return f"{settings.articles_alias}-{month:%Y.%m}"
+
+
+def to_es_document(article: EnrichedArticle) -> dict[str, Any]:
+    """The indexed form: the record, plus title and text under the field analysed for the
+    detected language (left out of _source by the mapping, so stored once)."""
+    doc = article.to_document()
+    if article.lang in LANGUAGE_ANALYZERS:
+        doc[f"title_{article.lang}"] = article.title
+        doc[f"text_{article.lang}"] = article.text
+    return doc
+
+
+async def lifecycle_available(es: AsyncElasticsearch) -> bool:
+    """Index lifecycle management is the x-pack-ilm module: absent from the integ-test-zip.
+    Asked through the node's module list, because the ILM endpoint itself answers 405 there
+    and the client would mark the node dead for a second."""
+    resp = await es.nodes.info(
+        node_id="_local", metric="plugins", filter_path="nodes.*.modules.name"
+    )
+    modules = {m["name"] for node in resp.get("nodes", {}).values() for m in node["modules"]}
+    return "x-pack-ilm" in modules
+
+
+def lifecycle_policy_name(settings: Settings) -> str:
+    return f"{settings.articles_alias}-retention"
+
+
+async def ensure_lifecycle(es: AsyncElasticsearch, settings: Settings) -> str | None:
+    """Install the retention policy where the cluster can run it; say so where it cannot."""
+    if not settings.es_retention_days:
+        log.info("retention disabled (MEDIAMON_ES_RETENTION_DAYS is 0): indices are kept")
+        return None
+    if not await lifecycle_available(es):
+        log.warning(
+            "this Elasticsearch has no index lifecycle management (no x-pack): the %d-day "
+            "retention is not applied; delete old %s-YYYY.MM indices by hand",
+            settings.es_retention_days,
+            settings.articles_alias,
+        )
+        return None
+    name = lifecycle_policy_name(settings)
+    await es.ilm.put_lifecycle(
+        name=name,
+        policy={
+            "_meta": {"managed_by": "mediamon"},
+            "phases": {
+                "hot": {"actions": {}},
+                # counted from the index's origination date: the end of its month
+                "delete": {
+                    "min_age": f"{settings.es_retention_days}d",
+                    "actions": {"delete": {}},
+                },
+            },
+        },
+    )
+    return name
+
+
+async def ensure_monthly_index(
+    es: AsyncElasticsearch, settings: Settings, month: datetime, lifecycle: bool
+) -> str:
+    """Create the month's index (the template supplies mappings and the alias)."""
+    index = monthly_index(settings, month)
+    if await es.indices.exists(index=index):
+        return index
+    index_settings: dict[str, Any] = {}
+    if lifecycle:
+        # Retention counts from the end of the month the articles belong to, not from
+        # whenever the index happened to be created (a backfill creates old months today).
+        month_end = (month + timedelta(days=32)).replace(day=1)
+        index_settings["index.lifecycle.origination_date"] = int(month_end.timestamp() * 1000)
+    try:
+        await es.indices.create(index=index, settings=index_settings or None)
+    except ApiError as exc:  # another worker created it between exists() and create()
+        if "resource_already_exists_exception" not in str(exc):
+            raise
+    return index
 
 
 async def ensure_articles_index(es: AsyncElasticsearch, settings: Settings) -> str:
-    """Install the template and make sure the alias points at a write index (idempotent)."""
-    alias = settings.articles_alias
-    template = articles_template(settings)
-    await es.indices.put_index_template(name=f"{alias}-template", **template)
-    index = write_index(settings)
-    if not await es.indices.exists(index=index):
-        try:
-            await es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
-        except Exception as exc:  # another worker created it between exists() and create()
-            if "resource_already_exists_exception" not in str(exc):
-                raise
-    else:
-        # An index made by an older version lacks newer fields, and the strict mapping would
-        # reject every document carrying them: add them (adding fields is always allowed).
-        await es.indices.put_mapping(
-            index=index, properties=template["template"]["mappings"]["properties"]
-        )
+    """Retention policy, template, this month's index (so the alias exists) and the newest
+    fields on every existing index. Idempotent; returns this month's index."""
+    policy = await ensure_lifecycle(es, settings)
+    template = articles_template(settings, policy)
+    await es.indices.put_index_template(name=f"{settings.articles_alias}-template", **template)
+    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    index = await ensure_monthly_index(es, settings, month, lifecycle=policy is not None)
+    # Indices made by an older version lack newer fields, and the strict mapping would
+    # reject every document carrying them: add them (adding fields is always allowed).
+    await es.indices.put_mapping(
+        index=f"{settings.articles_alias}-*",
+        properties=template["template"]["mappings"]["properties"],
+    )
     return index
 
 
@@ -78,13 +182,15 @@ class BulkOutcome:
 
 
 async def bulk_index(
-    es: AsyncElasticsearch, index: str, docs: list[tuple[str, dict[str, Any]]]
+    es: AsyncElasticsearch, docs: list[tuple[str, str, dict[str, Any]]]
 ) -> BulkOutcome:
-    """Index (id, document) pairs; sort each per-document result into indexed, retry
-    (429/5xx) and rejected (the mapping or the document is wrong: dead-letter it).
+    """Index (index, id, document) triples; sort each per-document result into indexed,
+    retry (429/5xx) and rejected (the mapping or the document is wrong: dead-letter it).
     Connection-level failures raise, so the caller retries the whole batch."""
-    by_id = {doc_id: doc for doc_id, doc in docs}
-    actions = [{"_op_type": "index", "_index": index, "_id": i, "_source": d} for i, d in docs]
+    by_id = {doc_id: doc for _, doc_id, doc in docs}
+    actions = [
+        {"_op_type": "index", "_index": index, "_id": i, "_source": d} for index, i, d in docs
+    ]
     outcome = BulkOutcome()
     async for ok, item in async_streaming_bulk(
         es, actions, raise_on_error=False, raise_on_exception=True, chunk_size=len(actions) or 1
@@ -98,3 +204,28 @@ async def bulk_index(
         else:
             outcome.rejected.append((by_id.get(doc_id, {}), json.dumps(result.get("error"))))
     return outcome
+
+
+async def remove_stray_copies(es: AsyncElasticsearch, alias: str, placed: dict[str, str]) -> int:
+    """Delete older copies of just-indexed articles that live in another monthly index.
+
+    An update can move an article's date into another month (feeds re-date items, and an
+    undated item is dated when fetched): the new copy is in the right index, the old one
+    must go, or the article would be counted twice."""
+    if not placed:
+        return 0
+    resp = await es.search(
+        index=alias,
+        query={"ids": {"values": list(placed)}},
+        source=False,
+        size=2 * len(placed),
+    )
+    strays = [
+        {"delete": {"_index": hit["_index"], "_id": hit["_id"]}}
+        for hit in resp["hits"]["hits"]
+        if placed.get(hit["_id"]) not in (None, hit["_index"])
+    ]
+    if strays:
+        await es.bulk(operations=strays)
+        log.info("removed %d copies left in another month's index", len(strays))
+    return len(strays)

@@ -39,7 +39,8 @@ def build_query(
             {
                 "query_string": {
                     "query": query,
-                    "fields": ["title^2", "text"],
+                    # no fields: the index's query.default_field (title, text and their
+                    # per-language copies), the same fields Kibana's search bar searches
                     "default_operator": "AND",
                 }
             }

@@ -1,34 +1,126 @@
-"""`mediamon setup elasticsearch` on the real server: idempotent, and it upgrades an index
-an older version created, so new fields are not rejected by the strict mapping."""
+"""The articles index on the real server: setup is idempotent and upgrades older indices,
+monthly indices behind one alias, per-language analysis, updates that change month, and
+documents the mapping refuses."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
 
-from pipeline.adapters.elastic import ensure_articles_index, make_client, write_index
+import pytest
+
+from pipeline.adapters.elastic import ensure_articles_index, make_client
+from pipeline.cli.search import build_query
+from pipeline.indexing import ArticleIndexer
 from pipeline.schema import EnrichedArticle
 from tests.integration.conftest import Env
 
 
-def test_setup_is_idempotent_and_adds_new_fields(env: Env) -> None:
-    async def scenario() -> dict[str, object]:
+def test_setup_is_idempotent_and_adds_new_fields(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    alias = env.settings.articles_alias
+
+    async def scenario() -> tuple[str, dict[str, Any], dict[str, Any]]:
         es = make_client(env.settings)
         try:
-            index = write_index(env.settings)
+            old_index = f"{alias}-2020.01"
             old = {"dynamic": "strict", "properties": {"id": {"type": "keyword"}}}
-            await es.indices.create(
-                index=index,
-                mappings=old,
-                aliases={env.settings.articles_alias: {"is_write_index": True}},
-            )
-            assert await ensure_articles_index(es, env.settings) == index
-            assert await ensure_articles_index(es, env.settings) == index  # twice: harmless
+            await es.indices.create(index=old_index, mappings=old, aliases={alias: {}})
+            first = await ensure_articles_index(es, env.settings)
+            assert await ensure_articles_index(es, env.settings) == first  # twice: harmless
             doc = EnrichedArticle(id="a1", story_id="s1", topics=["un"]).to_document()
-            await es.index(index=index, id="a1", document=doc, refresh=True)
-            got = await es.get(index=env.settings.articles_alias, id="a1")
-            return dict(got["_source"])
+            await es.index(index=old_index, id="a1", document=doc, refresh=True)
+            got = (await es.search(index=alias, query={"ids": {"values": ["a1"]}}))["hits"]["hits"][
+                0
+            ]
+            indices = await es.indices.get_alias(name=alias)
+            return first, dict(got["_source"]), dict(indices)
         finally:
             await es.close()
 
-    source = asyncio.run(scenario())
+    with caplog.at_level(logging.WARNING):
+        index, source, indices = asyncio.run(scenario())
+    assert index == f"{alias}-{datetime.now(UTC):%Y.%m}"
+    assert {index, f"{alias}-2020.01"} <= set(indices)
     assert source["story_id"] == "s1" and source["topics"] == ["un"]
+    # the test server has no x-pack: setup says retention is not applied and carries on
+    assert any("no index lifecycle management" in r.getMessage() for r in caplog.records)
+
+
+def _article(i: str, lang: str, title: str, text: str, published: datetime) -> EnrichedArticle:
+    return EnrichedArticle(id=i, lang=lang, title=title, text=text, published=published)
+
+
+def test_language_analysis_monthly_indices_and_moved_updates(env: Env) -> None:
+    alias = env.settings.articles_alias
+    jan, mar = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    batch = [
+        _article("ru1", "ru", "Переговоры по Сирии в Астане", "Делегации обсудили Сирию.", jan),
+        _article("en1", "en", "Talks resume", "The delegations were talking about Syria.", jan),
+        _article("kk1", "kk", "Сирия туралы келіссөздер", "Астанада келіссөздер өтті.", jan),
+        _article("moved", "en", "Ceasefire monitored", "An early version.", jan),
+    ]
+
+    async def scenario() -> dict[str, Any]:
+        es = make_client(env.settings)
+        indexer = ArticleIndexer(es, env.settings)
+        try:
+            await ensure_articles_index(es, env.settings)
+            first = await indexer.index(batch)
+            await es.indices.refresh(index=alias)
+            # the update moved the article's date into March: one copy must remain, in March
+            moved = _article("moved", "en", "Ceasefire monitored", "Updated text.", mar)
+            second = await indexer.index([moved])
+            await es.indices.refresh(index=alias)
+
+            async def ids(query: str) -> set[str]:
+                resp = await es.search(index=alias, query=build_query(query, [], [], None))
+                return {h["_id"] for h in resp["hits"]["hits"]}
+
+            copies = await es.search(index=alias, query={"ids": {"values": ["moved"]}})
+            ru = await es.search(index=alias, query={"ids": {"values": ["ru1"]}})
+            ru_source = ru["hits"]["hits"][0]["_source"]
+            return {
+                "first": first,
+                "second": second,
+                "сирия": await ids("Сирия"),
+                "сирийский": await ids("Сирию AND переговор"),
+                "talk": await ids("talk"),
+                "moved": [h["_index"] for h in copies["hits"]["hits"]],
+                "ru_source": ru_source,
+            }
+        finally:
+            await es.close()
+
+    got = asyncio.run(scenario())
+    assert got["first"].indexed == 4 and not got["first"].rejected
+    # «Сирия» finds «Сирии» and «Сирию» (Russian analyzer); the Kazakh «Сирия» matches as is
+    assert got["сирия"] == {"ru1", "kk1"}
+    assert got["сирийский"] == {"ru1"}  # «переговор» stems like «Переговоры»
+    assert got["talk"] == {"en1"}  # English stemming: "talking" and "Talks"
+    assert got["moved"] == [f"{alias}-2026.03"]
+    assert got["second"].strays_removed == 1
+    # the language copies are indexed but not stored twice
+    assert "text_ru" not in got["ru_source"] and got["ru_source"]["text"].startswith("Делегации")
+
+
+def test_a_document_the_mapping_refuses_is_reported_not_retried(env: Env) -> None:
+    good = EnrichedArticle(id="ok", title="fine", topic_scores={"syria": 2.0})
+    # a dotted topic id clashes with an existing one in the topic_scores object mapping
+    bad = EnrichedArticle(id="bad", title="clash", topic_scores={"syria": 1.0, "syria.x": 1.0})
+
+    async def scenario() -> Any:
+        es = make_client(env.settings)
+        try:
+            await ensure_articles_index(es, env.settings)
+            return await ArticleIndexer(es, env.settings).index([good, bad])
+        finally:
+            await es.close()
+
+    report = asyncio.run(scenario())
+    assert report.indexed == 1 and report.retries == 0
+    assert [i for i, _ in report.rejected] == ["bad"]
+    assert "mapper" in report.rejected[0][1] or "parsing" in report.rejected[0][1]

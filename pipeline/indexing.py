@@ -1,0 +1,133 @@
+"""Indexing core: enriched articles -> their monthly index, held or explained.
+
+`ArticleIndexer.index` returns only when Elasticsearch holds every article of the batch or
+has refused it for good; the indexing agent acknowledges the Kafka offsets after that, so an
+outage stalls the partition instead of losing articles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from elastic_transport import ConnectionError as ESConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from pipeline.adapters.elastic import (
+    bulk_index,
+    ensure_monthly_index,
+    lifecycle_available,
+    month_of,
+    monthly_index,
+    remove_stray_copies,
+    to_es_document,
+)
+from pipeline.schema import EnrichedArticle
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The cluster is unreachable or answered the whole request with an error: retry the batch.
+TRANSIENT = (ESConnectionError, ConnectionTimeout, ApiError)
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (article id, reason)
+    retries: int = 0
+    strays_removed: int = 0
+
+
+class ArticleIndexer:
+    def __init__(
+        self,
+        es: AsyncElasticsearch,
+        settings: Settings,
+        *,
+        max_backoff: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.es = es
+        self.settings = settings
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+        self._known_indices: set[str] = set()
+        self._lifecycle: bool | None = None
+
+    async def _ensure_indices(self, months: set[datetime]) -> None:
+        if self._lifecycle is None:
+            self._lifecycle = bool(self.settings.es_retention_days) and await lifecycle_available(
+                self.es
+            )
+        for month in months:
+            name = monthly_index(self.settings, month)
+            if name not in self._known_indices:
+                await ensure_monthly_index(self.es, self.settings, month, self._lifecycle)
+                self._known_indices.add(name)
+
+    async def index(self, articles: list[EnrichedArticle]) -> IndexReport:
+        """Index the batch (last copy of an id wins); retry with capped exponential backoff
+        until each document is held, or refused (mapping, or 429/5xx past the attempt limit)."""
+        report = IndexReport()
+        latest = {a.id: a for a in articles}
+        months = {i: month_of(a) for i, a in latest.items()}
+        placed = {i: monthly_index(self.settings, m) for i, m in months.items()}
+        pending: dict[str, tuple[str, dict[str, Any]]] = {
+            i: (placed[i], to_es_document(a)) for i, a in latest.items()
+        }
+        attempts: dict[str, int] = {}
+        delay = 0.5
+        while pending:
+            try:
+                await self._ensure_indices({months[i] for i in pending})
+                outcome = await bulk_index(
+                    self.es, [(index, i, doc) for i, (index, doc) in pending.items()]
+                )
+            except TRANSIENT as exc:
+                report.retries += 1
+                log.warning("bulk failed, retrying in %.1fs: %s", delay, _describe(exc))
+            else:
+                report.indexed += outcome.indexed
+                for doc, reason in outcome.rejected:
+                    report.rejected.append((str(doc.get("id")), reason))
+                retry_ids = {str(r["id"]) for r in outcome.retry}
+                for i in retry_ids:
+                    attempts[i] = attempts.get(i, 0) + 1
+                    if attempts[i] >= self.settings.index_doc_attempts:
+                        report.rejected.append((i, f"still refused after {attempts[i]} attempts"))
+                pending = {
+                    i: v
+                    for i, v in pending.items()
+                    if i in retry_ids and attempts[i] < self.settings.index_doc_attempts
+                }
+                if not pending:
+                    break
+                report.retries += 1
+                log.warning("bulk: %d documents to retry in %.1fs", len(pending), delay)
+            await self.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+        refused = {i for i, _ in report.rejected}
+        report.strays_removed = await self._remove_strays(
+            {i: index for i, index in placed.items() if i not in refused}
+        )
+        return report
+
+    async def _remove_strays(self, placed: dict[str, str]) -> int:
+        while True:
+            try:
+                return await remove_stray_copies(self.es, self.settings.articles_alias, placed)
+            except TRANSIENT as exc:
+                # The batch is held; a stray copy is a double count, not a loss: retry briefly.
+                log.warning("stray-copy check failed, retrying: %s", _describe(exc))
+                await self.sleep(1.0)
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}"
