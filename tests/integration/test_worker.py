@@ -39,10 +39,13 @@ def indexed(env: Env, article_id: str, timeout: float = 90) -> dict[str, Any]:
     async def get() -> dict[str, Any] | None:
         es = make_client(env.settings)
         try:
-            resp = await es.options(ignore_status=404).get(
-                index=env.settings.articles_alias, id=article_id
+            # by search: `get` cannot address an alias over several monthly indices
+            await es.indices.refresh(index=env.settings.articles_alias)
+            resp = await es.search(
+                index=env.settings.articles_alias, query={"ids": {"values": [article_id]}}
             )
-            return dict(resp["_source"]) if resp.get("found") else None
+            hits = resp["hits"]["hits"]
+            return dict(hits[0]["_source"]) if hits else None
         finally:
             await es.close()
 
