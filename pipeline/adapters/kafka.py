@@ -1,13 +1,14 @@
-"""Kafka through aiokafka: producer, admin (topic creation) and a readiness probe."""
+"""Kafka through aiokafka: producer, admin (topic creation), offsets and lag, readiness."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -76,3 +77,60 @@ async def broker_ready(bootstrap: str, wait_seconds: float = 5.0) -> bool:
             await admin.close()
         except Exception:  # closing a client that never connected can raise anything
             log.debug("admin close failed", exc_info=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionOffsets:
+    topic: str
+    partition: int
+    start: int  # oldest offset still held
+    end: int  # next offset to be written
+    committed: int | None  # the consumer group's position, None if it never committed
+
+    @property
+    def messages(self) -> int:
+        return self.end - self.start
+
+    @property
+    def lag(self) -> int | None:
+        return None if self.committed is None else max(0, self.end - self.committed)
+
+
+async def partition_offsets(
+    settings: Settings, topic_names: list[str], group: str | None = None
+) -> list[PartitionOffsets]:
+    """Held offsets per partition of the existing `topic_names`, and `group`'s committed
+    position on each (consumer lag = end - committed)."""
+    admin = AIOKafkaAdminClient(**_common(settings), request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(**_common(settings), enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        existing = set(await admin.list_topics())
+        parts = [
+            TopicPartition(t, p)
+            for t in topic_names
+            if t in existing
+            for p in sorted(consumer.partitions_for_topic(t) or await _partitions(consumer, t))
+        ]
+        if not parts:
+            return []
+        starts = await consumer.beginning_offsets(parts)
+        ends = await consumer.end_offsets(parts)
+        committed: dict[TopicPartition, Any] = {}
+        if group:
+            committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+        rows = []
+        for tp in parts:
+            meta = committed.get(tp)
+            offset = meta.offset if meta is not None and meta.offset >= 0 else None
+            rows.append(PartitionOffsets(tp.topic, tp.partition, starts[tp], ends[tp], offset))
+        return rows
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # not cached for topics never subscribed
+    return consumer.partitions_for_topic(topic) or set()

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from pipeline.cli import demo, enrich, evaluate, feeds, search, services, setup, stack
+from pipeline.cli import demo, enrich, evaluate, feeds, search, services, setup, stack, status
 from pipeline.errors import MediamonError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("enrich")(enrich.enrich)
 app.command("search")(search.search)
 app.command("demo")(demo.demo)
 app.command("eval")(evaluate.eval_command)
+app.command("status")(status.status)
 
 
 @app.callback()

@@ -207,6 +207,26 @@ def test_poison_messages_are_dead_lettered(env: Env, worker: ServiceProcess) -> 
     assert all(dict(m.headers)["mediamon-stage"] == b"enrich" for m in dead)
     assert worker.running
 
+    # `mediamon status` shows them, and the consumer group's position on the raw topic
+    def status() -> dict[str, Any]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli.main", "status", "--json"],
+            env={**os.environ, **env.vars},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        report: dict[str, Any] = json.loads(proc.stdout)
+        return report
+
+    report = wait_for(lambda: (r := status())["lag"] and r, 60, "committed offsets")
+    assert report["healthy"] is True
+    assert report["dead_letters"][dlq_topic] == 3
+    raw_rows = [r for r in report["lag"] if r["topic"] == raw_topic]
+    assert sum(r["end"] for r in raw_rows) == 3
+    assert {r["service"] for r in report["services"]} == {"kafka", "elasticsearch"}
+
 
 def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
     proc = subprocess.run(

@@ -1,0 +1,124 @@
+"""One picture of a running pipeline: services, consumer lag, indices, dead letters, feeds.
+
+Each part is collected on its own, so a server that is down shows as down (with the reason)
+instead of hiding the parts that still answer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipeline import topics
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DLQ_TOPICS = (topics.RAW_DLQ, topics.ENRICHED_DLQ)
+CONSUMED_TOPICS = (topics.RAW, topics.ENRICHED)
+
+
+@dataclass
+class Status:
+    services: list[dict[str, Any]] = field(default_factory=list)
+    lag: list[dict[str, Any]] = field(default_factory=list)
+    indices: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    feeds: dict[str, Any] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return all(s["reachable"] for s in self.services)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "healthy": self.healthy}
+
+
+async def _kafka(settings: Settings, status: Status) -> None:
+    from pipeline.adapters.kafka import broker_ready, partition_offsets
+
+    if not await broker_ready(settings.kafka_bootstrap):
+        status.services.append(
+            {"service": "kafka", "reachable": False, "detail": settings.kafka_bootstrap}
+        )
+        return
+    status.services.append(
+        {"service": "kafka", "reachable": True, "detail": settings.kafka_bootstrap}
+    )
+    consumed = [settings.topic(t) for t in CONSUMED_TOPICS]
+    for row in await partition_offsets(settings, consumed, group=settings.app_id):
+        status.lag.append(
+            {
+                "topic": row.topic,
+                "partition": row.partition,
+                "end": row.end,
+                "committed": row.committed,
+                "lag": row.lag if row.committed is not None else row.messages,
+            }
+        )
+    dlqs = [settings.topic(t) for t in DLQ_TOPICS]
+    counts = dict.fromkeys(dlqs, 0)
+    for row in await partition_offsets(settings, dlqs):
+        counts[row.topic] += row.messages
+    status.dead_letters = counts
+
+
+async def _elasticsearch(settings: Settings, status: Status) -> None:
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    from pipeline.adapters.elastic import make_client
+
+    es = make_client(settings)
+    try:
+        health = await es.cluster.health(timeout="2s")
+        status.services.append(
+            {"service": "elasticsearch", "reachable": True, "detail": health["status"]}
+        )
+        resp = await es.cat.indices(
+            index=f"{settings.articles_alias}-*", format="json", bytes="b", s="index"
+        )
+        rows: list[dict[str, Any]] = resp.body if isinstance(resp.body, list) else []
+        status.indices = [
+            {
+                "index": r["index"],
+                "docs": int(r.get("docs.count") or 0),
+                "size_bytes": int(r.get("store.size") or 0),
+                "health": r.get("health"),
+            }
+            for r in rows
+        ]
+    except (ApiError, TransportError) as exc:
+        status.services.append(
+            {"service": "elasticsearch", "reachable": False, "detail": type(exc).__name__}
+        )
+    finally:
+        await es.close()
+
+
+def _feeds(settings: Settings, status: Status) -> None:
+    from connectors.state import StateStore
+
+    if not settings.connector_state_file.exists():
+        return
+    store = StateStore(settings.connector_state_file)
+    try:
+        states = store.all_feeds()
+    finally:
+        store.close()
+    failing = [s for s in states if s.consecutive_failures]
+    status.feeds = {
+        "feeds": len(states),
+        "failing": len(failing),
+        "failing_ids": [s.feed_id for s in failing][:20],
+        "items_emitted": sum(s.items_emitted for s in states),
+        "last_success": max((s.last_success or "" for s in states), default="") or None,
+    }
+
+
+async def collect(settings: Settings) -> Status:
+    status = Status()
+    await _kafka(settings, status)
+    await _elasticsearch(settings, status)
+    _feeds(settings, status)
+    return status
