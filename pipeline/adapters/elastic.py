@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # Per-document statuses worth retrying: the cluster was busy or briefly unavailable.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_BULK_BYTES = 20 * 1024 * 1024
 
 
 def make_client(settings: Settings) -> AsyncElasticsearch:
@@ -193,7 +194,14 @@ async def bulk_index(
     ]
     outcome = BulkOutcome()
     async for ok, item in async_streaming_bulk(
-        es, actions, raise_on_error=False, raise_on_exception=True, chunk_size=len(actions) or 1
+        es,
+        actions,
+        raise_on_error=False,
+        raise_on_exception=True,
+        chunk_size=len(actions) or 1,
+        # well under the server's 100 MB http.max_content_length: 500 long Cyrillic
+        # articles, each sent twice (text and its language copy), would exceed it
+        max_chunk_bytes=MAX_BULK_BYTES,
     ):
         result = item.get("index", {})
         doc_id = str(result.get("_id"))

@@ -124,3 +124,27 @@ def test_a_document_the_mapping_refuses_is_reported_not_retried(env: Env) -> Non
     assert report.indexed == 1 and report.retries == 0
     assert [i for i, _ in report.rejected] == ["bad"]
     assert "mapper" in report.rejected[0][1] or "parsing" in report.rejected[0][1]
+
+
+def test_a_batch_larger_than_one_bulk_request_is_split(env: Env) -> None:
+    # 60 maximal Cyrillic articles: ~200 KB of UTF-8 each, sent twice (text and text_ru),
+    # about 24 MB in all: more than one bulk request may carry (MAX_BULK_BYTES)
+    text = ("Переговоры по Сирии продолжились в Астане. " * 2400)[:100_000]
+    batch = [
+        EnrichedArticle(id=f"big-{n}", lang="ru", title=f"Большой {n}", text=text)
+        for n in range(60)
+    ]
+
+    async def scenario() -> tuple[Any, int]:
+        es = make_client(env.settings)
+        try:
+            await ensure_articles_index(es, env.settings)
+            report = await ArticleIndexer(es, env.settings).index(batch)
+            await es.indices.refresh(index=env.settings.articles_alias)
+            count = await es.count(index=env.settings.articles_alias)
+            return report, int(count["count"])
+        finally:
+            await es.close()
+
+    report, count = asyncio.run(scenario())
+    assert (report.indexed, report.rejected, report.retries, count) == (60, [], 0, 60)
