@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     es_refresh_interval: str = "1s"
     es_retention_days: int = Field(default=365, ge=0)  # 0 keeps everything; needs ILM (x-pack)
 
+    # Kibana (`mediamon setup kibana` imports the dashboards in deploy/kibana/)
+    kibana_url: str = "http://127.0.0.1:5601"
+    kibana_username: str | None = None
+    kibana_password: SecretStr | None = None
+
     # Connector
     feeds_file: Path = Path("feeds.yaml")
     feeds: str = ""  # extra comma-separated feed URLs, polled with default settings

@@ -1,4 +1,5 @@
-"""`mediamon setup kafka|elasticsearch`: idempotent creation of topics, templates and aliases."""
+"""`mediamon setup kafka|elasticsearch|kibana`: idempotent creation of topics, templates,
+aliases and dashboards."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import asyncio
 
 import typer
 
-from pipeline.cli.output import console
+from pipeline.cli.output import console, err_console
 
-app = typer.Typer(help="Create topics, index templates and aliases (idempotent).")
+app = typer.Typer(help="Create topics, index templates, aliases and dashboards (idempotent).")
 
 
 @app.command("kafka")
@@ -37,3 +38,36 @@ def elasticsearch() -> None:
 
     index = asyncio.run(run())
     console.print(f"template installed; write index {index}")
+
+
+@app.command("kibana")
+def kibana(
+    url: str | None = typer.Option(
+        None, "--url", help="Kibana base URL (default: MEDIAMON_KIBANA_URL)", show_default=False
+    ),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for Kibana to start"),
+) -> None:
+    """Import the data view, visualizations, saved search and dashboard in deploy/kibana/."""
+    from pipeline.adapters.kibana import (
+        DASHBOARD_ID,
+        import_saved_objects,
+        make_client,
+        objects_for,
+        shipped_objects,
+        to_ndjson,
+    )
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    objects = objects_for(settings, shipped_objects())
+    with make_client(settings, url) as client:
+        where = str(client.base_url).rstrip("/")
+        result = import_saved_objects(client, to_ndjson(objects), timeout=timeout)
+    console.print(f"saved objects imported: {result.success_count} of {len(objects)} into {where}")
+    for error in result.errors:
+        err_console.print(f"not imported: {error}", markup=False, highlight=False)
+    if not result.ok:
+        if not result.errors:
+            err_console.print("Kibana reported the import as unsuccessful", markup=False)
+        raise typer.Exit(1)
+    console.print(f"dashboard: {where}/app/dashboards#/view/{DASHBOARD_ID}")

@@ -66,6 +66,7 @@ def test_services_wait_for_setup_and_setup_for_servers(compose: dict[str, Any]) 
     assert services["setup"]["depends_on"] == {
         "kafka": {"condition": "service_healthy"},
         "elasticsearch": {"condition": "service_healthy"},
+        "kibana": {"condition": "service_healthy"},
     }
     for name in ("worker", "connectors"):
         assert services[name]["depends_on"]["setup"] == {
@@ -78,3 +79,18 @@ def test_env_example_lists_every_setting() -> None:
     text = (REPO / ".env.example").read_text()
     for name in Settings.model_fields:
         assert f"MEDIAMON_{name.upper()}=" in text, name
+
+
+def test_setup_imports_the_dashboards_into_the_compose_kibana(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    script = services["setup"]["entrypoint"][-1]
+    steps = [step.strip() for step in script.split("&&")]
+    assert steps == [
+        "mediamon setup kafka",
+        "mediamon setup elasticsearch",
+        "mediamon setup kibana",
+    ]
+    kibana_url = services["setup"]["environment"]["MEDIAMON_KIBANA_URL"]
+    published = {p.split(":")[-1] for p in services["kibana"]["ports"]}
+    assert kibana_url == f"http://kibana:{published.pop()}"
+    assert any((REPO / "deploy/kibana").glob("*.ndjson")), "nothing for setup kibana to import"
