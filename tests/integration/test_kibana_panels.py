@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from connectors.normalize import parse_feed
-from pipeline.adapters.elastic import bulk_index, ensure_articles_index, make_client
+from pipeline.adapters.elastic import ensure_articles_index, make_client
 from pipeline.adapters.kibana import DASHBOARD_ID, objects_for
+from pipeline.indexing import ArticleIndexer
+from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.enrich import Enricher
 from tests.conftest import SAMPLES
@@ -36,24 +38,24 @@ def data_view(settings: Settings) -> dict[str, Any]:
     return next(o for o in objects_for(settings, OBJECTS) if o["type"] == "index-pattern")
 
 
-def sample_documents(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+def sample_articles(settings: Settings) -> list[EnrichedArticle]:
     """The sample feeds through the connector's parser and the worker's enrichment."""
     enricher = Enricher.from_path(settings.taxonomy_path)
-    docs: list[tuple[str, dict[str, Any]]] = []
+    articles: list[EnrichedArticle] = []
     for path in sorted(SAMPLES.iterdir()):
         for raw in parse_feed(path.read_bytes(), f"http://127.0.0.1/{path.name}").articles:
-            article = enricher.enrich(raw)
-            docs.append((article.id, article.to_document()))
-    return docs
+            articles.append(enricher.enrich(raw))
+    return articles
 
 
 async def _index_samples(settings: Settings) -> int:
-    docs = sample_documents(settings)
+    docs = sample_articles(settings)
     es = make_client(settings)
     try:
-        index = await ensure_articles_index(es, settings)
-        outcome = await bulk_index(es, index, docs)
-        assert not outcome.rejected and not outcome.retry, outcome
+        await ensure_articles_index(es, settings)
+        # the worker's own indexing path: monthly indices, language copies
+        report = await ArticleIndexer(es, settings).index(docs)
+        assert not report.rejected and report.indexed == len(docs), report
         await es.indices.refresh(index=settings.articles_alias)
     finally:
         await es.close()

@@ -53,7 +53,7 @@ MIGRATION_VERSIONS = {
     "index-pattern": "8.0.0",
     "search": "10.5.0",
     "lens": "8.9.0",
-    "dashboard": "10.3.0",
+    "dashboard": "10.2.0",
 }
 GRID_COLUMNS = 48  # a dashboard's width in grid units
 
