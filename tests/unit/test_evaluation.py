@@ -122,3 +122,23 @@ def test_held_out_set_floor() -> None:
     for topic in topics:
         assert mine.topics[topic].f1 >= 0.94, (topic, mine.errors)
         assert mine.topics[topic].f1 > keywords.topics[topic].f1 + 0.1, topic
+
+
+def test_mediamon_predictor_passes_the_feed_hint(tmp_path: Path) -> None:
+    """The hint reaches the detector as it would from a feed (it was dropped before)."""
+    from typing import Any
+
+    from pipeline.evaluation import mediamon_predictor
+
+    seen: list[Any] = []
+
+    class Recorder:
+        def enrich(self, raw: Any) -> Any:
+            seen.append(raw)
+            return type("Result", (), {"lang": "bg", "topics": []})()
+
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"text": "Радев и Борисов", "lang": "bg", "lang_hint": "bg"}\n')
+    (item,) = load_labeled(path)
+    assert mediamon_predictor(Recorder())(item) == ("bg", set())
+    assert seen[0].lang_hint == "bg"
