@@ -94,7 +94,8 @@ class Report:
 
 
 def load_labeled(path: Path) -> list[LabeledItem]:
-    """Items with any of title/summary/content/text and labels `lang` and/or `topics`."""
+    """Items with any of title/summary/content/text and labels `lang` and/or `topics`; an
+    optional `lang_hint` is passed on as the feed's language."""
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -153,11 +154,12 @@ def mediamon_predictor(
     enricher: Any,
 ) -> Callable[[LabeledItem], tuple[str | None, set[str] | None]]:
     """mediamon's answer for an item, through the same input path as `mediamon enrich`
-    (a labeled item's `text` counts as its content)."""
+    (a labeled item's `text` counts as its content; `lang_hint` is the feed's language)."""
     from pipeline.cli.enrich import to_raw
 
     def predict(item: LabeledItem) -> tuple[str | None, set[str] | None]:
-        obj = {k: item.raw.get(k) for k in ("id", "url", "title", "summary", "content")}
+        keys = ("id", "url", "title", "summary", "content", "lang_hint")
+        obj = {k: item.raw.get(k) for k in keys}
         obj["content"] = obj["content"] or item.raw.get("text") or ""
         result = enricher.enrich(to_raw({k: v for k, v in obj.items() if v}))
         return result.lang, set(result.topics)

@@ -18,6 +18,7 @@ def eval_command(
 ) -> None:
     """Score topic tagging and language detection against the labels `topics` and `lang`."""
     from pipeline.evaluation import (
+        LangScore,
         keyword_peer,
         load_labeled,
         mediamon_predictor,
@@ -56,12 +57,12 @@ def eval_command(
     print_table(
         f"topics ({len(items)} items)", ["system", "topic", "P", "R", "F1", "tp", "fp", "fn"], rows
     )
+
+    def accuracy(s: LangScore) -> str:
+        return f"{s.accuracy:.4f} ({s.total})" if s.total else "- (0)"  # not a perfect score
+
     lang_rows = [
-        [
-            r.system,
-            f"{r.lang_long.accuracy:.4f} ({r.lang_long.total})",
-            f"{r.lang_short.accuracy:.4f} ({r.lang_short.total})",
-        ]
+        [r.system, accuracy(r.lang_long), accuracy(r.lang_short)]
         for r in reports
         if r.lang_long.total or r.lang_short.total
     ]

@@ -1,7 +1,8 @@
-"""Language detection: ISO 639-1 code plus a confidence. py3langid (model inside its wheel)
-restricted to the languages news monitoring meets, corrected by letters only one language
-of a script has (Kazakh қ ғ ұ, Ukrainian є ї ґ, Belarusian ў, Kazakh Latin ū, Kazakh Arabic),
-with the feed's hint as a prior, never the answer."""
+"""Language detection: ISO 639-1 code plus a confidence. pycld2 for reliable paragraphs,
+else py3langid (model inside its wheel) restricted to the languages news monitoring meets;
+headlines also weigh function words, alphabets and base rates (language_evidence.py). Letters
+only one language of a script has (Kazakh қ ғ ұ, Ukrainian є ї ґ, Belarusian ў, Kazakh Latin
+ū, Kazakh Arabic) correct the model; the feed's hint is a prior, never the answer."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
 import pycld2
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from pipeline.stages import language_evidence as evidence
 
 UNDETERMINED = "und"
 # Below this normalised probability the answer is reported as `und`.
@@ -77,6 +82,16 @@ CANDIDATES = [
     "ug",
     "sq",
 ]
+# Up to this many words the n-gram model alone is unsure (names-only headlines come out sr,
+# et or ku): function words, alphabets and a stronger hint weigh in (_short).
+SHORT_WORDS = 15
+# The hinted language's probability is multiplied by this in a short text: it settles
+# names-only headlines, yet a language the text rules out (another script, a letter its
+# alphabet lacks) stays near zero.
+HINT_FACTOR_SHORT = 5.0
+# Standards of one language the model confuses in Latin script (Serbian Latin comes out hr
+# or sl); the feed's hint picks among them.
+_SAME_LANGUAGE = {"hr": ("sr",), "sr": ("hr",), "ms": ("id",), "id": ("ms",)}
 MIN_LETTER_SHARE = 0.01
 FAST_MIN_CHARS = 200
 _CANDIDATE_SET = frozenset(CANDIDATES)
@@ -91,6 +106,16 @@ _BE = re.compile("[ўЎ]")
 # Kazakh Latin (2021): ū, or ä/ñ next to the Turkic ğ ş ı (Turkish has no ä or ñ, German no
 # ğ ş ı, Spanish no ı); Latvian and Lithuanian also write ū, so their guesses stand.
 _KK_LATIN = re.compile("[ūŪ]|[äÄñÑ].*[ğşıĞŞ]|[ğşıĞŞ].*[äÄñÑ]", re.DOTALL)
+# Kazakh Latin without those letters: y as a vowel (qatty, otyrysy, Qyzylorda) next to q or ı.
+# Turkish has no q and, like Uzbek and Azerbaijani, writes y only as a consonant; Lithuanian
+# and Latvian have no q or ı. Decisive only against these guesses (English writes "by" too).
+# Lower-case only (a capital consonant only to start a word): acronyms such as BMMYK are not
+# words, and a Turkish paragraph quoting one stayed Turkish only by this.
+_Y_VOWEL = re.compile(
+    r"(?:\b[BCDFGHJKLMNPQRSTVZŞ]|[bcdfghjklmnpqrstvzşğñ])y(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
+)
+_Q_OR_DOTLESS = re.compile(r"q(?!u)|ı", re.IGNORECASE)
+_KK_LATIN_NEIGHBOURS = frozenset({"tr", "az", "uz", "lt", "lv", "ku", "et", "fi"})
 _KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")  # high hamza forms of töte jazu
 _SR_MK = re.compile("[ђјљњћџѓќѕЂЈЉЊЋЏЃЌЅ]")  # Serbian/Macedonian letters Russian lacks
 _UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")  # ې ۈ ۆ: Uyghur letters Kazakh does not use
@@ -151,9 +176,27 @@ def _by_letters(text: str, guess: str) -> str | None:
         return "be"
     if guess not in ("lv", "lt") and _KK_LATIN.search(text):
         return "kk"
+    if (
+        guess in _KK_LATIN_NEIGHBOURS
+        and _Q_OR_DOTLESS.search(text)
+        and _share(_Y_VOWEL, text, letters)
+    ):
+        return "kk"
     if (guess == "ug" and not _UG_ONLY.search(text)) or _KK_ARABIC.search(text):
         return "kk"
     return None
+
+
+def _answer(sample: str, lang: str, prob: float, hint: str | None) -> Detection:
+    """The model's choice, corrected by letters, or `und` when it is unsure."""
+    if hint is not None and hint in _SAME_LANGUAGE.get(lang, ()):
+        lang = hint  # one language in two standards: the model cannot tell, the feed can
+    proven = _by_letters(sample, lang)
+    if proven and proven != lang:
+        return Detection(proven, round(max(prob, 0.9), 4))
+    if prob < MIN_CONFIDENCE:
+        return Detection(UNDETERMINED, round(prob, 4))
+    return Detection(lang, round(prob, 4))
 
 
 def detect_language(text: str, hint: str | None = None) -> Detection:
@@ -164,10 +207,12 @@ def detect_language(text: str, hint: str | None = None) -> Detection:
     fast = _cld2(sample) if len(sample) >= FAST_MIN_CHARS else None
     if fast is not None:
         return Detection(_by_letters(sample, fast.lang) or fast.lang, fast.confidence)
+    hint = (hint or "").split("-")[0].lower() or None
+    if len(sample.split(None, SHORT_WORDS)) <= SHORT_WORDS:
+        return _short(sample, hint)
     # The model's cost grows with the text; 600 characters decide as well as 2,000 on the
     # labeled set (100% of long items either way), the letter rules still see 2,000.
     ranked = _identifier().rank(sample[:MODEL_CHARS])
-    hint = (hint or "").split("-")[0].lower() or None
     if hint:
         ranked = [(lang, p + HINT_WEIGHT if lang == hint else p) for lang, p in ranked]
         total = sum(p for _, p in ranked) or 1.0
@@ -176,9 +221,38 @@ def detect_language(text: str, hint: str | None = None) -> Detection:
         # Cyrillic without one Serbian or Macedonian letter: the model's guess is disproved.
         ranked = [r for r in ranked if str(r[0]) not in ("sr", "mk")] or ranked
     lang, prob = str(ranked[0][0]), float(ranked[0][1])
-    proven = _by_letters(sample, lang)
-    if proven and proven != lang:
-        return Detection(proven, round(max(prob, 0.9), 4))
-    if prob < MIN_CONFIDENCE:
-        return Detection(UNDETERMINED, round(prob, 4))
-    return Detection(lang, round(prob, 4))
+    return _answer(sample, lang, prob, hint)
+
+
+@lru_cache(maxsize=1)
+def _columns() -> tuple[dict[str, int], npt.NDArray[np.float64]]:
+    """Each language's column in the model's scores, and the base-rate prior per column."""
+    labels = [str(lang) for lang in _identifier().nb_classes]
+    index: dict[str, int] = {}
+    for i, lang in enumerate(labels):
+        index.setdefault(lang, i)  # aliased columns: py3langid folds them into the first
+    prior = np.array([evidence.prior(lang) for lang in labels], dtype=np.float64)
+    return index, prior
+
+
+def _short(sample: str, hint: str | None) -> Detection:
+    """A headline: the model's probabilities weighed by function words, alphabet and hint.
+    Weighted as one vector rather than through rank(): sorting every candidate and a Python
+    pass over them made headlines 23% slower (docs/language-detection.md)."""
+    identifier = _identifier()
+    index, prior = _columns()
+    # py3langid's normalised scores per column (private, pinned <0.5); rank() sorts them.
+    scores = identifier._decide(sample[:MODEL_CHARS])
+    scores *= prior
+    weights = evidence.weights(sample)
+    if hint:
+        weights[hint] = weights.get(hint, 1.0) * HINT_FACTOR_SHORT
+    for lang, factor in weights.items():
+        column = index.get(lang)
+        if column is not None:
+            scores[column] *= factor
+    best = int(scores.argmax())
+    total = float(scores.sum())
+    lang = str(identifier.nb_classes[best])
+    prob = float(scores[best]) / total if total else 0.0
+    return _answer(sample, lang, prob, hint)

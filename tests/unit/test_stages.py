@@ -80,6 +80,38 @@ def test_detect_language_hint_is_prior_not_answer() -> None:
     assert detect_language(text, hint="en").lang == "ru"
 
 
+def test_detect_language_hint_settles_names_only_headlines() -> None:
+    """Nothing in the text tells Bulgarian names from Russian ones: the feed decides."""
+    assert detect_language("Денков, Митов и Радев", hint="bg").lang == "bg"
+    assert detect_language("Денков, Митов и Радев", hint="ru").lang == "ru"
+    # Serbian Latin reads as Croatian to the model; a Serbian feed settles it.
+    assert detect_language("Vlada usvojila novi zakon o medijima", hint="sr").lang == "sr"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "lang"),
+    [
+        ("Gold hits record", "ru", "en"),  # another script: the hint cannot lift it
+        ("Відключення світла скасували", "ru", "uk"),  # і is not a Russian letter
+        ("Правительство Казахстана утвердило бюджет", "kk", "ru"),
+    ],
+)
+def test_detect_language_short_text_overrides_a_wrong_hint(text: str, hint: str, lang: str) -> None:
+    assert detect_language(text, hint=hint).lang == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Lula, Modi and Ramaphosa", "en"),  # "and", not Kurdish or Estonian n-grams
+        ("Pavlodarda qatty jel soqty", "kk"),  # y as a vowel and q: Kazakh Latin, not Uzbek
+        ("BMMYK: Suriyeli sayısı bir yılda 200 bin azaldı", "tr"),  # an acronym is no word
+    ],
+)
+def test_detect_language_headline_evidence(text: str, lang: str) -> None:
+    assert detect_language(text).lang == lang
+
+
 def _fixture_cases() -> list[dict[str, object]]:
     lines = (FIXTURES / "headlines.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
