@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     # cluster is retried without limit: the batch waits, offsets do not advance)
     index_doc_attempts: int = Field(default=20, ge=1)
     taxonomy_path: Path | None = None
+
+    # Alerts: rules and channels in rules_file; SMTP for e-mail channels
+    rules_file: Path = Path("rules.yaml")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "mediamon@localhost"
+    alert_delivery_attempts: int = Field(default=6, ge=1)  # then dead-lettered, kept
     worker_web_port: int = 6066
     worker_web_enabled: bool = False
 
@@ -105,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def articles_alias(self) -> str:
         return f"{self.namespace}articles"
+
+    @property
+    def alerts_index(self) -> str:
+        return f"{self.namespace}alerts"
 
     @property
     def app_id(self) -> str:

@@ -13,7 +13,7 @@ from pipeline.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of the YAML node at the pydantic error location `loc`."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
@@ -50,7 +50,7 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            line = _line_of(root, tuple(err["loc"]))
+            line = line_of(root, tuple(err["loc"]))
             field = ".".join(str(p) for p in err["loc"]) or "(top level)"
             problems.append(f"{path}:{line or '?'}: {field}: {err['msg']}")
         raise ConfigError("\n".join(problems)) from exc

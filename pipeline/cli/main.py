@@ -7,7 +7,18 @@ import sys
 
 import typer
 
-from pipeline.cli import demo, enrich, evaluate, feeds, search, services, setup, stack, status
+from pipeline.cli import (
+    demo,
+    enrich,
+    evaluate,
+    feeds,
+    rules,
+    search,
+    services,
+    setup,
+    stack,
+    status,
+)
 from pipeline.errors import MediamonError
 
 app = typer.Typer(
@@ -20,6 +31,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(setup.app, name="setup")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(rules.app, name="rules")
 app.add_typer(services.connectors_app, name="connectors")
 app.command("worker")(services.worker)
 app.command("enrich")(enrich.enrich)

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from pipeline.cli.output import print_json, print_table
+from pipeline.query import article_query
 
 _SPAN = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -26,26 +27,9 @@ def parse_since(value: str) -> datetime:
 def build_query(
     query: str, topics: list[str], langs: list[str], since: str | None
 ) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = []
-    if topics:
-        filters.append({"terms": {"topics": topics}})
-    if langs:
-        filters.append({"terms": {"lang": langs}})
-    if since:
-        filters.append({"range": {"published": {"gte": parse_since(since).isoformat()}}})
-    must: list[dict[str, Any]] = []
-    if query.strip() and query.strip() != "*":
-        must.append(
-            {
-                "query_string": {
-                    "query": query,
-                    # no fields: the index's query.default_field (title, text and their
-                    # per-language copies), the same fields Kibana's search bar searches
-                    "default_operator": "AND",
-                }
-            }
-        )
-    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+    return article_query(
+        query, topics=topics, langs=langs, since=parse_since(since) if since else None
+    )
 
 
 def search(
