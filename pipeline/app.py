@@ -50,3 +50,18 @@ stories_table = app.Table(
     partitions=settings.topic_partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
+
+alerts_topic = _topic(topics.ALERTS)
+alerts_dlq_topic = _topic(topics.ALERTS_DLQ)
+# Internal: "look at rule X's digest window" ticks, keyed by rule id like the alerts, so a
+# tick lands on the partition (and the worker) that owns the rule's state.
+alert_ticks_topic = _topic(topics.ALERT_TICKS)
+
+# Alert delivery state: what was sent (once per rule and article), each rule's throttle window
+# and pending digest, the first article of each story per rule. Written only while handling an
+# event of the rule's partition, so it moves with the partition on a rebalance.
+alerts_state = app.Table(
+    "alerts-state",
+    partitions=settings.topic_partitions,
+    schema=faust.Schema(key_serializer="json", value_serializer="json"),
+)

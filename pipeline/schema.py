@@ -104,3 +104,24 @@ class EnrichedArticle(Record):
         doc = self.model_dump(mode="json", by_alias=True)
         doc["indexed_at"] = utcnow().isoformat()
         return doc
+
+
+class AlertEvent(Record):
+    """A rule matched an article: on the `alerts` topic (key: rule id), for the deliverer
+    and for any other consumer. `id` is rule id + article id: the once-per-pair key."""
+
+    id: str
+    rule_id: str
+    rule_name: str = ""
+    article_id: str
+    story_id: str = ""
+    title: str = ""
+    url: str = ""
+    source_name: str = ""
+    domain: str = ""
+    lang: str = ""
+    topics: list[str] = Field(default_factory=list)
+    published: datetime | None = None
+    enriched_at: datetime | None = None  # the article entered articles.enriched: latency origin
+    matched_at: datetime = Field(default_factory=utcnow)
+    channels: list[str] = Field(default_factory=list)

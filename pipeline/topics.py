@@ -9,7 +9,11 @@ ENRICHED = "articles.enriched"
 RAW_DLQ = "articles.raw.dlq"
 ENRICHED_DLQ = "articles.enriched.dlq"
 
-ALL = (RAW, ENRICHED, RAW_DLQ, ENRICHED_DLQ)
+ALERTS = "alerts"
+ALERTS_DLQ = "alerts.dlq"
+ALERT_TICKS = "alerts.ticks"
+
+ALL = (RAW, ENRICHED, RAW_DLQ, ENRICHED_DLQ, ALERTS, ALERTS_DLQ, ALERT_TICKS)
 
 
 def names(settings: Settings) -> dict[str, str]:

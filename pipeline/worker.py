@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
     """Create topics and the Elasticsearch template/alias, waiting for both services."""
-    from pipeline.adapters.elastic import ensure_articles_index, make_client
+    from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
     from pipeline.adapters.kafka import ensure_topics
 
     deadline = time.monotonic() + wait_seconds
@@ -25,6 +25,7 @@ async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
             es = make_client(settings)
             try:
                 await ensure_articles_index(es, settings)
+                await ensure_alerts_index(es, settings)
             finally:
                 await es.close()
             return
@@ -42,7 +43,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.run(prepare(settings))
     import faust
 
-    from pipeline.agents import enrich, index  # noqa: F401  explicit discovery
+    from pipeline.agents import alerts, enrich, index  # noqa: F401  explicit discovery
     from pipeline.app import app
 
     worker = faust.Worker(app, loglevel=loglevel)

@@ -1,7 +1,9 @@
-"""Agent: articles.enriched -> Elasticsearch (pipeline.indexing holds the logic)."""
+"""Agent: articles.enriched -> Elasticsearch, then the alert rules over the indexed batch
+(pipeline.indexing and pipeline.alerts.matching hold the logic)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,7 +11,8 @@ from pydantic import ValidationError
 
 from pipeline.adapters.elastic import make_client
 from pipeline.agents.deadletter import dead_letter
-from pipeline.app import app, enriched_dlq_topic, enriched_topic, settings
+from pipeline.alerts.matching import RuleMatcher, RulesFile
+from pipeline.app import alerts_topic, app, enriched_dlq_topic, enriched_topic, settings
 from pipeline.errors import BadRecordError
 from pipeline.indexing import ArticleIndexer
 from pipeline.schema import EnrichedArticle
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 async def index_articles(stream: Any) -> None:
     es = make_client(settings)
     indexer = ArticleIndexer(es, settings)
+    matcher = RuleMatcher(es, settings, RulesFile(settings.rules_file))
     try:
         async for events in stream.take_events(
             settings.index_batch_size, within=settings.index_batch_seconds
@@ -40,12 +44,21 @@ async def index_articles(stream: Any) -> None:
                 await dead_letter(
                     enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason)
                 )
+            refused = {i for i, _ in report.rejected}
+            alerts = await matcher.match([a for a in articles if a.id not in refused])
+            pending = [
+                await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
+                for a in alerts
+            ]
+            # offsets advance after this body: only once Kafka holds every alert event
+            await asyncio.gather(*pending)
             log.info(
-                "index batch=%d indexed=%d rejected=%d retries=%d",
+                "index batch=%d indexed=%d rejected=%d retries=%d alerts=%d",
                 len(events),
                 report.indexed,
                 len(report.rejected),
                 report.retries,
+                len(alerts),
             )
     finally:
         await es.close()

@@ -24,20 +24,24 @@ def kafka() -> None:
 
 @app.command("elasticsearch")
 def elasticsearch() -> None:
-    """Install the articles index template and the `articles` alias."""
-    from pipeline.adapters.elastic import ensure_articles_index, make_client
+    """Install the index templates, this month's articles index, the `articles` alias, the
+    retention policy (where the cluster has ILM) and the alerts index. Idempotent."""
+    from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
     from pipeline.settings import get_settings
 
-    async def run() -> str:
+    async def run() -> tuple[str, str]:
         settings = get_settings()
         es = make_client(settings)
         try:
-            return await ensure_articles_index(es, settings)
+            return (
+                await ensure_articles_index(es, settings),
+                await ensure_alerts_index(es, settings),
+            )
         finally:
             await es.close()
 
-    index = asyncio.run(run())
-    console.print(f"template installed; write index {index}")
+    index, alerts = asyncio.run(run())
+    console.print(f"templates installed; current articles index {index}; alerts index {alerts}")
 
 
 @app.command("kibana")

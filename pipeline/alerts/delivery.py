@@ -1,0 +1,259 @@
+"""Delivering alert events: once per (rule, article), once per story, throttled into digests.
+
+The state (what was sent, each rule's throttle window and pending digest, which story a rule
+has already reported) is a mapping: a Faust table in the worker, so it survives restarts and
+rebalances; a dict in unit tests. All events of a rule arrive on one partition (key: rule
+id), so one worker owns a rule's state at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from pipeline.adapters.notify import ChannelConfigError, DeliveryError, deliver
+from pipeline.alerts.matching import RulesFile
+from pipeline.alerts.rules import EmailChannel, SlackChannel, Throttle, WebhookChannel
+from pipeline.schema import AlertEvent
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+AnyChannel = WebhookChannel | SlackChannel | EmailChannel
+MAX_BACKOFF = 8.0
+
+
+@dataclass
+class Outcome:
+    """What happened to one event; `documents` go to the alerts index."""
+
+    status: str  # sent | duplicate | story_copy | throttled | failed
+    error: str | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _article(event: AlertEvent, also: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "id": event.article_id,
+        "title": event.title,
+        "url": event.url,
+        "source_name": event.source_name,
+        "domain": event.domain,
+        "lang": event.lang,
+        "topics": event.topics,
+        "published": event.published.isoformat() if event.published else None,
+        "story_id": event.story_id,
+        "also_reported_by": also or [],
+    }
+
+
+class AlertDeliverer:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RulesFile,
+        state: MutableMapping[str, Any],
+        client: httpx.AsyncClient,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.state = state
+        self.client = client
+        self.clock = clock
+        self.sleep = sleep
+
+    def _throttle(self, rule_id: str) -> tuple[str, Throttle]:
+        rule = self.rules.current().get(rule_id)
+        return (rule.name or rule.id, rule.throttle) if rule else (rule_id, Throttle())
+
+    def _window(self, rule_id: str, now: datetime) -> dict[str, Any]:
+        window: dict[str, Any] = dict(self.state.get(f"window:{rule_id}") or {})
+        if not window:
+            window = {"start": now.isoformat(), "count": 0, "pending": [], "copies": {}}
+        return window
+
+    async def handle(self, event: AlertEvent) -> Outcome:
+        if self.state.get(f"sent:{event.id}") == "sent":
+            return Outcome("duplicate")  # re-delivery after a restart or rebalance
+        now = self.clock()
+        name, throttle = self._throttle(event.rule_id)
+        earlier: list[dict[str, Any]] = []
+        if self._expired(event.rule_id):
+            # the window ended: its digest goes out before this event opens a new one
+            flushed = await self.flush(event.rule_id)
+            earlier = flushed.documents if flushed else []
+        story_key = f"story:{event.rule_id}:{event.story_id}"
+        first = self.state.get(story_key)
+        outcome: Outcome
+        window = self._window(event.rule_id, now)
+        documents: list[dict[str, Any]] = list(earlier)
+        if first and first != event.article_id:
+            # another outlet's copy of a story this rule has reported: list it in the digest
+            outlet = event.source_name or event.domain or event.url
+            window["copies"].setdefault(event.story_id, {"first": first, "outlets": []})
+            window["copies"][event.story_id]["outlets"].append(outlet)
+            outcome = Outcome("story_copy")
+        elif window["count"] < throttle.max:
+            note = self._note("alert", event.rule_id, name, [_article(event)])
+            error = await self._deliver(event.channels, note)
+            if error:
+                self.state[f"sent:{event.id}"] = "failed"
+                return Outcome("failed", error, [self._doc(event, "failed", now, error)])
+            window["count"] += 1
+            self.state[story_key] = event.article_id
+            outcome = Outcome("sent")
+        else:
+            window["pending"].append(
+                {"event": event.model_dump(mode="json"), "at": now.isoformat()}
+            )
+            self.state[story_key] = event.article_id
+            outcome = Outcome("throttled")
+        self.state[f"window:{event.rule_id}"] = window
+        self.state[f"sent:{event.id}"] = "sent" if outcome.status != "failed" else "failed"
+        documents.append(self._doc(event, outcome.status, now, None))
+        outcome.documents = documents
+        return outcome
+
+    def _expired(self, rule_id: str) -> bool:
+        window = self.state.get(f"window:{rule_id}")
+        if not window:
+            return False
+        _, throttle = self._throttle(rule_id)
+        started = datetime.fromisoformat(window["start"])
+        return (self.clock() - started).total_seconds() >= throttle.seconds
+
+    def due(self, rule_id: str) -> bool:
+        """Whether the rule's window has ended with something to put in a digest."""
+        window = self.state.get(f"window:{rule_id}")
+        if not window or not (window["pending"] or window["copies"]):
+            return False
+        return self._expired(rule_id)
+
+    async def flush(self, rule_id: str) -> Outcome | None:
+        """Send the rule's digest if its window has ended; start a new window."""
+        if not self.due(rule_id):
+            if self._expired(rule_id):
+                del self.state[f"window:{rule_id}"]  # an ended window with nothing to say
+            return None
+        window = dict(self.state[f"window:{rule_id}"])
+        name, _ = self._throttle(rule_id)
+        events = [AlertEvent.model_validate(p["event"]) for p in window["pending"]]
+        articles = [_article(e) for e in events]
+        for story, copy in window["copies"].items():
+            articles.append(
+                {
+                    "id": copy["first"],
+                    "story_id": story,
+                    "title": "(already reported)",
+                    "url": "",
+                    "source_name": "",
+                    "domain": "",
+                    "lang": "",
+                    "topics": [],
+                    "published": None,
+                    "also_reported_by": copy["outlets"],
+                }
+            )
+        channels = events[0].channels if events else self._channels(rule_id)
+        note = self._note("digest", rule_id, name, articles)
+        error = await self._deliver(channels, note)
+        now = self.clock()
+        if error:
+            return Outcome("failed", error)
+        self.state[f"window:{rule_id}"] = {
+            "start": now.isoformat(),
+            "count": 0,
+            "pending": [],
+            "copies": {},
+        }
+        docs = [self._doc(e, "digest", now, None) for e in events]
+        return Outcome("sent", None, docs)
+
+    def _channels(self, rule_id: str) -> list[str]:
+        rule = self.rules.current().get(rule_id)
+        return rule.channels if rule else []
+
+    def _note(
+        self, kind: str, rule_id: str, name: str, articles: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "rule": {"id": rule_id, "name": name},
+            "articles": articles,
+            "sent_at": self.clock().isoformat(),
+        }
+
+    async def _deliver(self, channel_names: list[str], note: dict[str, Any]) -> str | None:
+        """Every channel, each retried with backoff; the first lasting failure's reason."""
+        channels = self.rules.current().channels
+        for name in channel_names:
+            if self.state.get(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}") == "sent":
+                continue  # delivered before a failure on another channel: not twice
+            channel = channels.get(name)
+            if channel is None:
+                return f"channel {name} is not defined in the rules file"
+            error = await self._with_retries(channel, name, note)
+            if error:
+                return error
+            self.state[f"channel:{note['rule']['id']}:{name}:{_note_key(note)}"] = "sent"
+        for name in channel_names:  # all delivered: the per-channel marks have done their job
+            self.state.pop(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}", None)
+        return None
+
+    async def _with_retries(
+        self, channel: AnyChannel, name: str, note: dict[str, Any]
+    ) -> str | None:
+        delay = 0.5
+        attempts = self.settings.alert_delivery_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await deliver(channel, note, self.client, self.settings)
+                return None
+            except ChannelConfigError as exc:
+                return f"{name}: {exc}"
+            except DeliveryError as exc:
+                log.warning("channel %s attempt %d/%d failed: %s", name, attempt, attempts, exc)
+                if attempt == attempts:
+                    return f"{name}: {exc} (after {attempts} attempts)"
+                await self.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        return None
+
+    def _doc(
+        self, event: AlertEvent, status: str, now: datetime, error: str | None
+    ) -> dict[str, Any]:
+        latency = None
+        if event.enriched_at is not None:
+            latency = int((now - event.enriched_at).total_seconds() * 1000)
+        return {
+            "_id": event.id,
+            "rule_id": event.rule_id,
+            "rule_name": event.rule_name,
+            "article_id": event.article_id,
+            "story_id": event.story_id,
+            "title": event.title,
+            "url": event.url,
+            "source_name": event.source_name,
+            "lang": event.lang,
+            "topics": event.topics,
+            "published": event.published.isoformat() if event.published else None,
+            "matched_at": event.matched_at.isoformat(),
+            "handled_at": now.isoformat(),
+            "latency_ms": latency,
+            "status": status,
+            "channels": event.channels,
+            "error": error,
+        }
+
+
+def _note_key(note: dict[str, Any]) -> str:
+    ids = ",".join(a["id"] for a in note["articles"])
+    return f"{note['kind']}:{ids}"[:500]
