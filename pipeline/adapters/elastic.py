@@ -55,8 +55,19 @@ LANGUAGE_ANALYZERS: dict[str, str] = {
 }
 
 
-def articles_template(settings: Settings, lifecycle_policy: str | None = None) -> dict[str, Any]:
+# Without analysis-common (the integ-test-zip) the template's custom analyzers cannot be
+# built from token filters; the mediamon-analysis plugin provides the same Lucene chains whole.
+LOCAL_ANALYZERS = {"mediamon_russian": {"type": "mediamon_russian_light"}}
+
+
+def articles_template(
+    settings: Settings, lifecycle_policy: str | None = None, analysis_common: bool = True
+) -> dict[str, Any]:
     body = _asset("articles-template.json")
+    if not analysis_common:
+        analysis = body["template"]["settings"]["analysis"]
+        analysis["analyzer"] = {name: LOCAL_ANALYZERS[name] for name in analysis["analyzer"]}
+        analysis.pop("filter", None)
     body["index_patterns"] = [f"{settings.articles_alias}-*"]
     body["template"]["aliases"] = {settings.articles_alias: {}}
     index_settings = body["template"]["settings"]
@@ -94,15 +105,19 @@ def to_es_document(article: EnrichedArticle) -> dict[str, Any]:
     return doc
 
 
-async def lifecycle_available(es: AsyncElasticsearch) -> bool:
-    """Index lifecycle management is the x-pack-ilm module: absent from the integ-test-zip.
-    Asked through the node's module list, because the ILM endpoint itself answers 405 there
-    and the client would mark the node dead for a second."""
+async def cluster_modules(es: AsyncElasticsearch) -> set[str]:
+    """The modules of the node we talk to: what this distribution can do. Asked through the
+    module list because the ILM endpoint answers 405 on the integ-test-zip, and the client
+    would mark the node dead for a second."""
     resp = await es.nodes.info(
         node_id="_local", metric="plugins", filter_path="nodes.*.modules.name"
     )
-    modules = {m["name"] for node in resp.get("nodes", {}).values() for m in node["modules"]}
-    return "x-pack-ilm" in modules
+    return {m["name"] for node in resp.get("nodes", {}).values() for m in node["modules"]}
+
+
+async def lifecycle_available(es: AsyncElasticsearch) -> bool:
+    """Index lifecycle management is the x-pack-ilm module: absent from the integ-test-zip."""
+    return "x-pack-ilm" in await cluster_modules(es)
 
 
 def lifecycle_policy_name(settings: Settings) -> str:
@@ -161,20 +176,47 @@ async def ensure_monthly_index(
     return index
 
 
+# What an index created before a custom analyzer existed uses for fields added later.
+BUILTIN_STAND_INS = {"mediamon_russian": "russian"}
+
+
+def _with_builtins(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v | {"analyzer": BUILTIN_STAND_INS[v["analyzer"]]}
+        if v.get("analyzer") in BUILTIN_STAND_INS
+        else v
+        for k, v in properties.items()
+    }
+
+
 async def ensure_articles_index(es: AsyncElasticsearch, settings: Settings) -> str:
     """Retention policy, template, this month's index (so the alias exists) and the newest
     fields on every existing index. Idempotent; returns this month's index."""
     policy = await ensure_lifecycle(es, settings)
-    template = articles_template(settings, policy)
+    analysis_common = "analysis-common" in await cluster_modules(es)
+    template = articles_template(settings, policy, analysis_common)
     await es.indices.put_index_template(name=f"{settings.articles_alias}-template", **template)
     month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     index = await ensure_monthly_index(es, settings, month, lifecycle=policy is not None)
     # Indices made by an older version lack newer fields, and the strict mapping would
     # reject every document carrying them: add them (adding fields is always allowed).
-    await es.indices.put_mapping(
-        index=f"{settings.articles_alias}-*",
-        properties=template["template"]["mappings"]["properties"],
-    )
+    properties = template["template"]["mappings"]["properties"]
+    existing = await es.indices.get_mapping(index=f"{settings.articles_alias}-*")
+    for name, mapping in existing.body.items():
+        have = mapping.get("mappings", {}).get("properties", {})
+        missing = {k: v for k, v in properties.items() if k not in have}
+        if missing:
+            try:
+                await es.indices.put_mapping(index=name, properties=missing)
+            except ApiError as exc:
+                if "has not been configured" not in str(exc.body):
+                    raise
+                # an index older than a custom analyzer: a built-in stands in for it there
+                await es.indices.put_mapping(index=name, properties=_with_builtins(missing))
+        changed = [k for k, v in properties.items() if k in have and have[k] != v]
+        if changed:
+            # an analyzer or type cannot change in place: the next monthly index has it
+            log.info("%s keeps its older definition of %s", name, ", ".join(sorted(changed)))
     return index
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from pipeline.adapters.elastic import (
@@ -20,7 +21,7 @@ from pipeline.settings import Settings
 
 
 def test_the_languages_the_issue_names_have_their_analyzers() -> None:
-    required = {"ru": "russian", "en": "english", "tr": "turkish", "ar": "arabic"}
+    required = {"ru": "mediamon_russian", "en": "english", "tr": "turkish", "ar": "arabic"}
     required |= {"fa": "persian", "fr": "french", "de": "german"}
     assert required.items() <= LANGUAGE_ANALYZERS.items()
 
@@ -61,6 +62,9 @@ class FakeIndices:
 
     async def put_mapping(self, index: str, properties: dict[str, Any]) -> None:
         return None
+
+    async def get_mapping(self, index: str) -> Any:
+        return SimpleNamespace(body={})
 
 
 class FakeILM:
@@ -108,6 +112,14 @@ def test_without_ilm_no_policy_and_no_lifecycle_setting() -> None:
     assert es.ilm.policies == {}
     assert "lifecycle" not in es.indices.templates[0]["template"]["settings"]
     assert es.indices.created[0]["settings"] is None
+
+
+def test_without_analysis_common_the_plugin_supplies_the_custom_analyzers() -> None:
+    full = articles_template(Settings())["template"]["settings"]["analysis"]
+    local = articles_template(Settings(), analysis_common=False)["template"]["settings"]["analysis"]
+    assert full["analyzer"]["mediamon_russian"]["filter"][-1] == "mediamon_russian_stem"
+    assert full["filter"]["mediamon_russian_stem"]["language"] == "light_russian"
+    assert local == {"analyzer": {"mediamon_russian": {"type": "mediamon_russian_light"}}}
 
 
 def test_template_searches_the_language_fields_by_default() -> None:

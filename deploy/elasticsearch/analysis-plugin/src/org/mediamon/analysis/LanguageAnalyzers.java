@@ -1,6 +1,13 @@
 package org.mediamon.analysis;
 
 import org.apache.lucene.analysis.Analyzer;
+import org.apache.lucene.analysis.LowerCaseFilter;
+import org.apache.lucene.analysis.StopFilter;
+import org.apache.lucene.analysis.TokenStream;
+import org.apache.lucene.analysis.Tokenizer;
+import org.apache.lucene.analysis.ru.RussianAnalyzer;
+import org.apache.lucene.analysis.ru.RussianLightStemFilter;
+import org.apache.lucene.analysis.standard.StandardTokenizer;
 import org.elasticsearch.plugin.NamedComponent;
 import org.elasticsearch.plugin.analysis.AnalyzerFactory;
 
@@ -99,6 +106,30 @@ public final class LanguageAnalyzers {
         @Override
         public Analyzer create() {
             return new org.apache.lucene.analysis.tr.TurkishAnalyzer();
+        }
+    }
+
+    /**
+     * The chain the articles template defines as the custom analyzer mediamon_russian on a
+     * full distribution (standard tokenizer, lowercase, _russian_ stop words, light_russian
+     * stemmer). Snowball's Russian stemmer cuts "Астана" to "аста" but "Астане" to "астан",
+     * so a search for the name misses its inflected forms; the light stemmer gives "астан"
+     * for all of them.
+     */
+    @NamedComponent("mediamon_russian_light")
+    public static final class RussianLight implements AnalyzerFactory {
+        @Override
+        public Analyzer create() {
+            return new Analyzer() {
+                @Override
+                protected TokenStreamComponents createComponents(String fieldName) {
+                    Tokenizer source = new StandardTokenizer();
+                    TokenStream result = new LowerCaseFilter(source);
+                    result = new StopFilter(result, RussianAnalyzer.getDefaultStopSet());
+                    result = new RussianLightStemFilter(result);
+                    return new TokenStreamComponents(source, result);
+                }
+            };
         }
     }
 }

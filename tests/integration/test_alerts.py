@@ -1,0 +1,254 @@
+"""Keyword alerts end to end on the real servers: raw article -> worker (enrich, index, match)
+-> alerts topic -> a local webhook. Inflected Russian forms, the language filter, the
+signature, the alerts index, throttle and digest, a dead channel, and a restart that must
+not notify twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from deploy.processes import ServiceProcess
+from pipeline import topics
+from pipeline.adapters.elastic import make_client
+from pipeline.schema import RawArticle
+from pipeline.worker import prepare
+from tests.integration.conftest import Env
+
+SECRET = "integration-hook-secret"
+
+
+class Hook:
+    """A local webhook receiver: POST /ok records, POST /dead always answers 500."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path == "/dead":
+                    self.send_response(500)
+                else:
+                    hook.received.append((self.path, dict(self.headers), body))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self, path: str = "/ok") -> list[dict[str, Any]]:
+        return [json.loads(b) for p, _, b in self.received if p == path]
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    h = Hook()
+    yield h
+    h.server.shutdown()
+    h.server.server_close()
+
+
+def rules_yaml(url: str) -> str:
+    return f"""\
+channels:
+  ops:
+    type: webhook
+    url: {url}/ok
+    secret_env: MEDIAMON_TEST_HOOK_SECRET
+  digest:
+    type: webhook
+    url: {url}/digest
+  dead:
+    type: webhook
+    url: {url}/dead
+rules:
+  - id: syria-astana-ru
+    name: Syria talks in Astana (Russian media)
+    query: Сирия AND Астана
+    languages: [ru]
+    channels: [ops]
+  - id: ceasefire
+    name: Ceasefire, throttled
+    query: ceasefire
+    channels: [digest]
+    throttle: {{max: 1, window: 5s}}
+  - id: to-nowhere
+    query: Guterres
+    channels: [dead]
+"""
+
+
+def produce(env: Env, articles: list[RawArticle]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=env.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for a in articles:
+                await producer.send_and_wait(
+                    env.settings.topic(topics.RAW), a.to_json(), key=a.id.encode()
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, worker: ServiceProcess) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}\n{worker.tail(60)}")
+
+
+def alert_records(env: Env) -> dict[str, dict[str, Any]]:
+    async def get() -> dict[str, dict[str, Any]]:
+        es = make_client(env.settings)
+        try:
+            await es.indices.refresh(index=env.settings.alerts_index)
+            resp = await es.search(index=env.settings.alerts_index, size=100)
+            return {h["_id"]: h["_source"] for h in resp["hits"]["hits"]}
+        finally:
+            await es.close()
+
+    return asyncio.run(get())
+
+
+def dead_letters(env: Env) -> list[Any]:
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            env.settings.topic(topics.ALERTS_DLQ),
+            bootstrap_servers=env.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=2000)
+            return [m for records in batch.values() for m in records]
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def article(i: str, title: str, body: str, lang: str | None = None) -> RawArticle:
+    return RawArticle(
+        id=i,
+        title=title,
+        content_html=f"<p>{body}</p>",
+        url=f"https://news.example/{i}",
+        source_name="Test Wire",
+        lang_hint=lang,
+    )
+
+
+def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
+    rules = env.logs / "rules.yaml"
+    rules.write_text(rules_yaml(hook.url))
+    variables = {
+        **env.vars,
+        "MEDIAMON_RULES_FILE": str(rules),
+        "MEDIAMON_TEST_HOOK_SECRET": SECRET,
+        "MEDIAMON_ALERT_DELIVERY_ATTEMPTS": "2",
+    }
+    asyncio.run(prepare(env.settings))
+    worker = ServiceProcess("worker", ["worker"], variables, env.logs / "worker.log").start()
+    try:
+        produce(
+            env,
+            [
+                # inflected: «Сирии», «Астане» must match the base forms of the rule
+                article(
+                    "ru-match",
+                    "Переговоры по Сирии возобновились в Астане",
+                    "Делегации гарантов встретились в Астане, чтобы обсудить перемирие в Сирии "
+                    "и работу конституционного комитета.",
+                    "ru",
+                ),
+                article(
+                    "ru-city",
+                    "В Астане открылся зимний фестиваль",
+                    "Столица Казахстана принимает гостей ледового фестиваля на набережной.",
+                    "ru",
+                ),
+                article(
+                    "en-other-lang",
+                    "Syria talks resume in Astana",
+                    "Delegations met in Astana to discuss Syria. Сирия Астана.",
+                    "en",
+                ),
+            ],
+        )
+        first = wait_for(lambda: hook.bodies(), 90, "the first webhook call", worker)
+        assert [a["id"] for b in first for a in b["articles"]] == ["ru-match"]
+        _, headers, raw = next(r for r in hook.received if r[0] == "/ok")
+        expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        assert headers["X-Mediamon-Signature"] == expected
+        assert SECRET not in raw.decode()
+
+        # throttle 1 per 5 s: one alert, then one digest with the other two
+        produce(
+            env,
+            [
+                article(f"cf-{n}", f"Ceasefire holds, day {n}", "The ceasefire held overnight.")
+                for n in range(3)
+            ],
+        )
+        # a channel that always fails: the alert is kept (dead letter and alerts index)
+        produce(env, [article("gt", "Guterres calls for restraint", "Guterres spoke today.")])
+        wait_for(lambda: len(hook.bodies("/digest")) >= 2, 90, "alert and digest", worker)
+        digest_calls = hook.bodies("/digest")
+        assert [b["kind"] for b in digest_calls] == ["alert", "digest"]
+        assert len(digest_calls[0]["articles"]) == 1 and len(digest_calls[1]["articles"]) == 2
+        dead = wait_for(lambda: dead_letters(env), 60, "the dead-lettered alert", worker)
+        assert dict(dead[0].headers)["mediamon-stage"] == b"alerts"
+        records = wait_for(
+            lambda: (r := alert_records(env)).get("to-nowhere:gt") and r, 60, "records", worker
+        )
+        assert records["to-nowhere:gt"]["status"] == "failed"
+        assert records["syria-astana-ru:ru-match"]["status"] == "sent"
+        assert records["syria-astana-ru:ru-match"]["latency_ms"] >= 0
+    finally:
+        assert worker.stop() == 0, worker.tail()
+
+    # a restart re-reads whatever was not committed: nobody is notified twice
+    before = len(hook.received)
+    second = ServiceProcess("worker-2", ["worker"], variables, env.logs / "worker-2.log").start()
+    try:
+        produce(
+            env,
+            [
+                article(
+                    "ru-match-2",
+                    "Астанинский формат: новый раунд по Сирии",
+                    "Встреча по Сирии пройдёт в Астане в феврале.",
+                    "ru",
+                )
+            ],
+        )
+        wait_for(lambda: len(hook.bodies()) >= 2, 90, "the alert after the restart", second)
+        time.sleep(3)
+        ids = [a["id"] for b in hook.bodies() for a in b["articles"]]
+        assert ids == ["ru-match", "ru-match-2"]
+        assert len(hook.received) == before + 1
+    finally:
+        second.stop()
