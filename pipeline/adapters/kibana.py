@@ -201,3 +201,26 @@ def _message(resp: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])[:300]
     return str(body)[:300]
+
+
+SETTINGS_PATH = "/api/kibana/settings"
+# The search bar speaks the query-string syntax of rules and `mediamon search` (Lucene, with
+# proximity and wildcards; KQL has neither) with the same default operator.
+ADVANCED_SETTINGS = {
+    "search:queryLanguage": "lucene",
+    "query:queryString:options": json.dumps({"analyze_wildcard": True, "default_operator": "AND"}),
+}
+
+
+def apply_advanced_settings(client: httpx.Client) -> None:
+    """Set Kibana's advanced settings that make its search bar agree with mediamon's."""
+    where = str(client.base_url).rstrip("/")
+    try:
+        resp = client.post(SETTINGS_PATH, json={"changes": ADVANCED_SETTINGS})
+    except httpx.TransportError as exc:
+        raise TransientError(f"Kibana at {where}: {type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise PermanentError(
+            f"Kibana at {where} refused the advanced settings: HTTP {resp.status_code}: "
+            f"{_message(resp)}"
+        )

@@ -54,6 +54,7 @@ def kibana(
     """Import the data view, visualizations, saved search and dashboard in deploy/kibana/."""
     from pipeline.adapters.kibana import (
         DASHBOARD_ID,
+        apply_advanced_settings,
         import_saved_objects,
         make_client,
         objects_for,
@@ -67,6 +68,9 @@ def kibana(
     with make_client(settings, url) as client:
         where = str(client.base_url).rstrip("/")
         result = import_saved_objects(client, to_ndjson(objects), timeout=timeout)
+        if result.ok:
+            apply_advanced_settings(client)
+            console.print("search bar: Lucene query syntax, default operator AND (as rules)")
     console.print(f"saved objects imported: {result.success_count} of {len(objects)} into {where}")
     for error in result.errors:
         err_console.print(f"not imported: {error}", markup=False, highlight=False)

@@ -178,7 +178,7 @@ def test_lens_layers_are_complete(objects: list[dict[str, Any]]) -> None:
         assert drawn, lens["id"]
         for layer_id, column_id in drawn:
             assert column_id in layers[layer_id]["columns"], f"{lens['id']}: {column_id}"
-        assert state["query"] == {"query": "", "language": "kuery"} and state["filters"] == []
+        assert state["query"] == {"query": "", "language": "lucene"} and state["filters"] == []
 
 
 def test_dashboard_panels(dashboard: dict[str, Any], objects: list[dict[str, Any]]) -> None:
@@ -337,7 +337,10 @@ def fake_kibana(script: list[tuple[int, Any]], port: int = 0) -> Iterator[FakeKi
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             parts = urlsplit(self.path)
-            name, filename, content = _parse_multipart(self.headers["Content-Type"], body)
+            if self.headers["Content-Type"] == "application/json":  # the settings API
+                name, filename, content = None, None, body
+            else:
+                name, filename, content = _parse_multipart(self.headers["Content-Type"], body)
             fake.received.append(
                 Received(
                     parts.path,
@@ -528,13 +531,20 @@ def _run_cli(url: str, timeout: int = 5, **env: str) -> subprocess.CompletedProc
 def test_cli_imports_and_never_prints_the_password() -> None:
     secret = {"MEDIAMON_KIBANA_USERNAME": "analyst", "MEDIAMON_KIBANA_PASSWORD": "pa55-w0rd"}
     count = len(shipped_objects())
-    with fake_kibana([(503, {}), ok(count)]) as kibana:
+    with fake_kibana([(503, {}), ok(count), (200, {"settings": {}})]) as kibana:
         proc = _run_cli(kibana.url, MEDIAMON_NAMESPACE="t9-", **secret)
     assert proc.returncode == 0, proc.stderr
     assert f"saved objects imported: {count} of {count}" in proc.stdout
     assert f"/app/dashboards#/view/{DASHBOARD_ID}" in proc.stdout
     assert "pa55-w0rd" not in proc.stdout + proc.stderr
-    sent = parse_ndjson(kibana.received[-1].content.decode())
+    # the search bar is switched to the query syntax and operator that rules use
+    settings_call = kibana.received[-1]
+    assert settings_call.path == "/api/kibana/settings"
+    assert settings_call.headers["kbn-xsrf"]
+    changes = json.loads(settings_call.content)["changes"]
+    assert changes["search:queryLanguage"] == "lucene"
+    assert json.loads(changes["query:queryString:options"])["default_operator"] == "AND"
+    sent = parse_ndjson(kibana.received[-2].content.decode())
     assert next(o for o in sent if o["id"] == DATA_VIEW)["attributes"]["title"] == "t9-articles*"
 
 
