@@ -55,7 +55,7 @@ _BLOCKS = (
 )
 # One selector each: 41 separate css() walks cost twice as much (measured: 174 -> 94 µs).
 _DROP_SELECTOR = ", ".join(_DROP)
-_BLOCK_SELECTOR = ", ".join(_BLOCKS)
+_BREAK_SELECTOR = ", ".join(("br", *_BLOCKS))
 # Boilerplate containers, recognised by their class or id.
 _CHROME = re.compile(
     r"(?:^|[\s_-])(?:share|sharing|social|subscribe|subscription|newsletter|related|read-?also|"
@@ -93,11 +93,15 @@ _QUOTES = str.maketrans(
         "′": "'",
     }
 )
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+# A run of spaces becomes one space; matching single plain spaces too (every word gap) made
+# this the costliest pass of normalize_text (17 -> 13 µs per 2 KB article).
+_SPACE_CHARS = r"\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000"  # and " "
+_SPACES = re.compile(f"[ {_SPACE_CHARS}]{{2,}}|[{_SPACE_CHARS}]")
+_QUOTE_CHARS = re.compile("[" + "".join(chr(c) for c in _QUOTES) + "]")
+# Zero-width and control characters (but \t \n \r), removed in one pass.
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def html_to_text(html: str, max_chars: int = 100_000) -> str:
@@ -107,19 +111,26 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
     if "<" not in html and "&" not in html:
         return normalize_text(html)[:max_chars]
     tree = LexborHTMLParser(html)
+    # A node without a parent is inside a subtree removed already (decompose detaches every
+    # node of it): editing it would change nothing, so it is skipped.
     for node in tree.css(_DROP_SELECTOR):
-        node.insert_before(" ")  # so the words around a removed element stay apart
-        node.decompose()
+        if node.parent is not None:
+            node.insert_before(" ")  # so the words around a removed element stay apart
+            node.decompose()
     for node in tree.css("[class], [id]"):
-        marker = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
-        if _CHROME.search(marker):
+        if node.parent is None:
+            continue
+        attrs = node.attrs
+        if _CHROME.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}"):
             node.insert_before(" ")
             node.decompose()
-    for node in tree.css("br"):
-        node.insert_before("\n")
-    for node in tree.css(_BLOCK_SELECTOR):
-        node.insert_before("\n\n")
-        node.insert_after("\n\n")
+    # Breaks and blocks in one walk, in document order: the same text as one walk each.
+    for node in tree.css(_BREAK_SELECTOR):
+        if node.tag == "br":
+            node.insert_before("\n")
+        else:
+            node.insert_before("\n\n")
+            node.insert_after("\n\n")
     root = tree.body or tree.root
     text = root.text(deep=True, separator="") if root is not None else ""
     return normalize_text(text)[:max_chars]
@@ -145,12 +156,16 @@ def normalize_text(text: str) -> str:
     """Mojibake repaired, NFC, no control or zero-width characters, typographic quotes made
     plain, single spaces, no "read also"/share lines, at most one blank line."""
     text = unicodedata.normalize("NFC", repair_mojibake(scrub(text)))
-    text = _CONTROL.sub("", _ZERO_WIDTH.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_SPACES.sub(" ", line).strip().translate(_QUOTES) for line in text.split("\n")]
+    text = _INVISIBLE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    # Whole text at once, not line by line (81 -> 41 µs per 2 KB article): neither the
+    # spaces nor the quotes include "\n", so no run crosses a line.
+    text = _SPACES.sub(" ", text)
+    if _QUOTE_CHARS.search(text):  # translate() costs 35 µs even with nothing to replace
+        text = text.translate(_QUOTES)
+    match = _BOILERPLATE_LINE.match
+    lines = [line.strip() for line in text.split("\n")]
     lines = [
-        line
-        for line in lines
-        if not (len(line) <= MAX_BOILERPLATE_LINE and _BOILERPLATE_LINE.match(line))
+        line for line in lines if not (line and len(line) <= MAX_BOILERPLATE_LINE and match(line))
     ]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
