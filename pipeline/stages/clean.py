@@ -53,9 +53,8 @@ _BLOCKS = (
     "dd",
     "dt",
 )
-# One selector each: 41 separate css() walks cost twice as much (measured: 174 -> 94 µs).
-_DROP_SELECTOR = ", ".join(_DROP)
-_BREAK_SELECTOR = ", ".join(("br", *_BLOCKS))
+_DROP_TAGS = frozenset(_DROP)
+_BLOCK_TAGS = frozenset(_BLOCKS)
 # Boilerplate containers, recognised by their class or id.
 _CHROME = re.compile(
     r"(?:^|[\s_-])(?:share|sharing|social|subscribe|subscription|newsletter|related|read-?also|"
@@ -111,24 +110,26 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
     if "<" not in html and "&" not in html:
         return normalize_text(html)[:max_chars]
     tree = LexborHTMLParser(html)
-    # A node without a parent is inside a subtree removed already (decompose detaches every
-    # node of it): editing it would change nothing, so it is skipped.
-    for node in tree.css(_DROP_SELECTOR):
-        if node.parent is not None:
+    # One walk in Python instead of three css() queries (55 -> 33 µs per 2 KB article: a
+    # parser's first query builds a selector engine, each parses its selector list). Removing
+    # or marking nodes in document order leaves the same text as one pass per kind: every
+    # insertion is anchored to its node, and a removed subtree's nodes are detached (no parent),
+    # so they are skipped.
+    for node in list(tree.root.traverse()) if tree.root is not None else ():
+        tag = node.tag
+        if not tag or tag[0] == "-" or node.parent is None:  # comments; removed subtrees
+            continue
+        if tag in _DROP_TAGS:
             node.insert_before(" ")  # so the words around a removed element stay apart
             node.decompose()
-    for node in tree.css("[class], [id]"):
-        if node.parent is None:
             continue
-        attrs = node.attrs
-        if _CHROME.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}"):
+        attrs = node.attributes
+        if attrs and _CHROME.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}"):
             node.insert_before(" ")
             node.decompose()
-    # Breaks and blocks in one walk, in document order: the same text as one walk each.
-    for node in tree.css(_BREAK_SELECTOR):
-        if node.tag == "br":
+        elif tag == "br":
             node.insert_before("\n")
-        else:
+        elif tag in _BLOCK_TAGS:
             node.insert_before("\n\n")
             node.insert_after("\n\n")
     root = tree.body or tree.root
