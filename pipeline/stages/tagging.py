@@ -239,7 +239,7 @@ class _CompiledRules:
 
     def hits(self, fields: list[_Field]) -> list[Hit]:
         if all(self.ids.isdisjoint(fld.matches) for fld in fields):
-            return []  # what the rules below conclude when no phrase matched, in a tenth
+            return []  # what the rules below conclude when none of their phrases matched
         if self.none.items and any(fld.find(self.none) for fld in fields):
             return []
         found: list[Hit] = []
