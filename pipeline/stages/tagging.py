@@ -12,8 +12,9 @@ from pipeline.taxonomy import ANY_LANGUAGE, LanguageRules, Taxonomy
 
 MAX_EVIDENCE = 10
 # Token spellings remembered per language with the phrases they can start; cleared when full,
-# so a long-running worker's memory stays bounded (news vocabulary keeps growing).
-MAX_CACHED_WORDS = 200_000
+# so a long-running worker's memory stays bounded (news vocabulary keeps growing): 40 bytes
+# an entry measured (the word itself is shared with the forms cache), at most ~130 bytes.
+MAX_CACHED_WORDS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,8 @@ class _Vocabulary:
         self._by_form: dict[str, list[int]] = {}
         self._by_text: dict[str, list[int]] = {}
         self._prefixes: list[_Phrase] = []
-        # token text -> (phrase id, words after the first, those words) it can start
+        # token text -> (phrase id, number of words after the first, those words) per phrase
+        # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
 
     def phrase(self, term: str, exact: bool = False) -> _Phrase:
