@@ -4,12 +4,17 @@ exclusions, a title weight and a minimum score; every decision carries its evide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
-from pipeline.stages.tokens import Token, fold, forms, tokenize
+from pipeline.stages.tokens import fold, forms, split, tokenize
 from pipeline.taxonomy import ANY_LANGUAGE, LanguageRules, Taxonomy
 
 MAX_EVIDENCE = 10
+# Token spellings remembered per language with the phrases they can start; cleared when full,
+# so a long-running worker's memory stays bounded (news vocabulary keeps growing): 40 bytes
+# an entry measured (the word itself is shared with the forms cache), at most ~130 bytes.
+MAX_CACHED_WORDS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +22,21 @@ class _Word:
     kind: str  # "forms", "prefix" or "exact"
     values: frozenset[str]
 
-    def matches(self, token: Token, token_forms: frozenset[str]) -> bool:
+    def matches(self, text: str, lang: str) -> bool:
         if self.kind == "exact":
-            return token.text in self.values
+            return text in self.values
         if self.kind == "prefix":
-            folded = fold(token.text)
+            folded = fold(text)
             return any(folded.startswith(v) for v in self.values)
+        return not self.values.isdisjoint(forms(text, lang))
+
+    def starts(self, text: str, token_forms: frozenset[str]) -> bool:
+        """Whether a phrase can start at a token: a prefix is tried on every form of the
+        first word (lemmas and stems too), unlike later words, which match the folded text."""
+        if self.kind == "exact":
+            return text in self.values
+        if self.kind == "prefix":
+            return any(f.startswith(v) for f in token_forms for v in self.values)
         return not self.values.isdisjoint(token_forms)
 
 
@@ -30,18 +44,102 @@ class _Word:
 class _Phrase:
     term: str
     words: tuple[_Word, ...]
+    pid: int  # per vocabulary; one id for one (term, exactness): equal words, equal matches
+
+    @property
+    def rest(self) -> tuple[_Word, ...]:
+        return self.words[1:]
 
 
-def _phrase(term: str, lang: str, exact: bool = False) -> _Phrase:
-    words = []
-    for token in tokenize(term):
-        if exact:
-            words.append(_Word("exact", frozenset({token.text})))
-        elif term[token.end : token.end + 1] == "*":
-            words.append(_Word("prefix", frozenset({fold(token.text)})))
-        else:
-            words.append(_Word("forms", forms(token.text, lang)))
-    return _Phrase(term, tuple(words))
+@dataclass(frozen=True, slots=True)
+class _Phrases:
+    """A rule's phrase list, in order, and the ids in it (most lists match nothing)."""
+
+    items: tuple[_Phrase, ...]
+    ids: frozenset[int]
+
+    @classmethod
+    def of(cls, items: list[_Phrase]) -> _Phrases:
+        return cls(tuple(items), frozenset(p.pid for p in items))
+
+
+class _Vocabulary:
+    """Every phrase of one normalization language, indexed by what its first word matches,
+    so that one pass over a field's tokens finds all matches of all topics' phrases."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.phrases: dict[int, _Phrase] = {}
+        self._by_key: dict[tuple[str, bool], _Phrase] = {}
+        self._by_form: dict[str, list[int]] = {}
+        self._by_text: dict[str, list[int]] = {}
+        self._prefixes: list[_Phrase] = []
+        # token text -> (phrase id, number of words after the first, those words) per phrase
+        # that can start at a token so written
+        self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
+
+    def phrase(self, term: str, exact: bool = False) -> _Phrase:
+        known = self._by_key.get((term, exact))
+        if known is not None:
+            return known
+        pid = len(self.phrases)
+        compiled: list[_Word] = []
+        for token in tokenize(term):
+            if exact:
+                compiled.append(_Word("exact", frozenset({token.text})))
+            elif term[token.end : token.end + 1] == "*":
+                compiled.append(_Word("prefix", frozenset({fold(token.text)})))
+            else:
+                compiled.append(_Word("forms", forms(token.text, self.lang)))
+        phrase = _Phrase(term, tuple(compiled), pid)
+        self._by_key[(term, exact)] = phrase
+        self.phrases[pid] = phrase
+        self._starting.clear()
+        if compiled:  # a term without a single word ("...") matches nothing
+            first = compiled[0]
+            if first.kind == "prefix":
+                self._prefixes.append(phrase)
+            else:
+                index = self._by_text if first.kind == "exact" else self._by_form
+                for value in first.values:
+                    index.setdefault(value, []).append(pid)
+        return phrase
+
+    def _starts(self, text: str) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
+        token_forms = forms(text, self.lang)
+        pids = {pid for form in token_forms for pid in self._by_form.get(form, ())}
+        pids.update(self._by_text.get(text, ()))
+        pids.update(p.pid for p in self._prefixes if p.words[0].starts(text, token_forms))
+        phrases = [self.phrases[pid] for pid in sorted(pids)]
+        found = tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases)
+        if len(self._starting) >= MAX_CACHED_WORDS:
+            self._starting.clear()
+        self._starting[text] = found
+        return found
+
+    def find(self, tokens: list[str]) -> dict[int, list[tuple[int, int]]]:
+        """Phrase id -> (first, last) token positions of its every match, in text order."""
+        found: dict[int, list[tuple[int, int]]] = {}
+        starting = self._starting
+        lang = self.lang
+        size = len(tokens)
+        for i, text in enumerate(tokens):
+            candidates = starting.get(text)
+            if candidates is None:
+                candidates = self._starts(text)
+            for pid, length, rest in candidates:
+                last = i + length
+                if last >= size:
+                    continue
+                if rest and not all(
+                    w.matches(tokens[i + k], lang) for k, w in enumerate(rest, start=1)
+                ):
+                    continue
+                if pid in found:
+                    found[pid].append((i, last))
+                else:
+                    found[pid] = [(i, last)]
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,89 +161,88 @@ class Hit:
         }
 
 
-class _Field:
-    """One field's tokens with their forms in one language, computed once per tagging, and
-    an index from each form (and each exact spelling) to where it occurs: a phrase is only
-    checked where its first word is."""
+class _Text:
+    """A field's text and tokens, shared by every normalization language."""
 
-    def __init__(self, name: str, text: str, lang: str) -> None:
+    def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
-        self.tokens = tokenize(text)
-        self.forms = [forms(t.text, lang) for t in self.tokens]
-        self._by_form: dict[str, list[int]] = {}
-        self._by_text: dict[str, list[int]] = {}
-        for i, (token, token_forms) in enumerate(zip(self.tokens, self.forms, strict=True)):
-            self._by_text.setdefault(token.text, []).append(i)
-            for form in token_forms:
-                self._by_form.setdefault(form, []).append(i)
+        self._parts = split(text)
+        self.tokens = self._parts[1::2]
+        self._offsets: list[int] | None = None
 
-    def _starts(self, word: _Word) -> set[int]:
-        if word.kind == "exact":
-            return {i for v in word.values for i in self._by_text.get(v, ())}
-        if word.kind == "prefix":
-            return {
-                i
-                for form, where in self._by_form.items()
-                if any(form.startswith(v) for v in word.values)
-                for i in where
-            }
-        return {i for v in word.values for i in self._by_form.get(v, ())}
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Character offsets of tokens first..last (computed for articles with a hit only)."""
+        if self._offsets is None:
+            self._offsets = list(accumulate(map(len, self._parts), initial=0))
+        return self._offsets[2 * first + 1], self._offsets[2 * last + 2]
 
-    def find(self, phrases: list[_Phrase], masked: set[int] | None = None) -> list[Hit]:
+
+class _Field:
+    """One field in one language: where each phrase of that language matches, found once per
+    tagging for all topics and roles."""
+
+    def __init__(self, text: _Text, vocabulary: _Vocabulary) -> None:
+        self.source = text
+        self.name = text.name
+        self.matches = vocabulary.find(text.tokens)
+
+    def find(self, phrases: _Phrases, masked: set[int] | None = None) -> list[Hit]:
+        if phrases.ids.isdisjoint(self.matches):
+            return []
         hits = []
-        for phrase in phrases:
-            n = len(phrase.words)
-            for i in sorted(self._starts(phrase.words[0])):
-                if i + n > len(self.tokens) or (masked and not masked.isdisjoint(range(i, i + n))):
+        span = self.source.span
+        for phrase in phrases.items:
+            for first, last in self.matches.get(phrase.pid, ()):
+                if masked and not masked.isdisjoint(range(first, last + 1)):
                     continue
-                if all(
-                    w.matches(self.tokens[i + k], self.forms[i + k])
-                    for k, w in enumerate(phrase.words[1:], start=1)
-                ):
-                    last = i + n - 1
-                    start, end = self.tokens[i].start, self.tokens[last].end
-                    hits.append(Hit(phrase.term, self.name, i, last, start, end))
+                hits.append(Hit(phrase.term, self.name, first, last, *span(first, last)))
         return hits
 
 
 @dataclass(frozen=True)
 class _CompiledContext:
-    anchors: list[_Phrase]
-    context: list[_Phrase]
+    anchors: _Phrases
+    context: _Phrases
     window: int
 
 
 @dataclass(frozen=True)
 class _CompiledRules:
     lang: str
-    terms: list[_Phrase]
+    terms: _Phrases
     contexts: list[_CompiledContext]
-    exclude: list[_Phrase]
-    none: list[_Phrase]
+    exclude: _Phrases
+    none: _Phrases
+    ids: frozenset[int] = frozenset()  # every phrase of these rules
 
     @classmethod
-    def of(cls, rules: LanguageRules, lang: str) -> _CompiledRules:
+    def of(
+        cls, rules: LanguageRules, lang: str, vocabularies: dict[str, _Vocabulary]
+    ) -> _CompiledRules:
         # "*" rules have no language of their own: English normalization is a neutral choice.
         norm = "en" if lang == ANY_LANGUAGE else lang
-        return cls(
-            lang=norm,
-            terms=[_phrase(t, norm) for t in rules.terms]
-            + [_phrase(t, norm, exact=True) for t in rules.exact],
-            contexts=[
-                _CompiledContext(
-                    [_phrase(t, norm) for t in c.terms],
-                    [_phrase(t, norm) for t in c.with_],
-                    c.window,
-                )
-                for c in rules.context
-            ],
-            exclude=[_phrase(t, norm) for t in rules.exclude],
-            none=[_phrase(t, norm) for t in rules.none],
-        )
+        vocabulary = vocabularies.setdefault(norm, _Vocabulary(norm))
+
+        def phrases(terms: list[str], exact: bool = False) -> list[_Phrase]:
+            return [vocabulary.phrase(t, exact) for t in terms]
+
+        terms = _Phrases.of(phrases(rules.terms) + phrases(rules.exact, exact=True))
+        contexts = [
+            _CompiledContext(_Phrases.of(phrases(c.terms)), _Phrases.of(phrases(c.with_)), c.window)
+            for c in rules.context
+        ]
+        exclude = _Phrases.of(phrases(rules.exclude))
+        none = _Phrases.of(phrases(rules.none))
+        ids = terms.ids | exclude.ids | none.ids
+        for c in contexts:
+            ids |= c.anchors.ids | c.context.ids
+        return cls(norm, terms, contexts, exclude, none, ids)
 
     def hits(self, fields: list[_Field]) -> list[Hit]:
-        if self.none and any(fld.find(self.none) for fld in fields):
+        if all(self.ids.isdisjoint(fld.matches) for fld in fields):
+            return []  # what the rules below conclude when none of their phrases matched
+        if self.none.items and any(fld.find(self.none) for fld in fields):
             return []
         found: list[Hit] = []
         title_has_context: dict[int, bool] = {}
@@ -185,8 +282,15 @@ class Tagger:
     no rules in that language (or an undetermined one) all of its languages are tried."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
+        self._vocabularies: dict[str, _Vocabulary] = {}
         self._topics = [
-            (topic, {lang: _CompiledRules.of(r, lang) for lang, r in topic.rules.items()})
+            (
+                topic,
+                {
+                    lang: _CompiledRules.of(r, lang, self._vocabularies)
+                    for lang, r in topic.rules.items()
+                },
+            )
             for topic in taxonomy.topics
         ]
 
@@ -199,6 +303,7 @@ class Tagger:
         scores: dict[str, float] = {}
         evidence: dict[str, list[dict[str, Any]]] = {}
         fields_by_lang: dict[str, list[_Field]] = {}
+        sources = [_Text("title", title), _Text("text", text)]
         for topic, by_lang in self._topics:
             chosen = [r for code, r in by_lang.items() if code in (lang, ANY_LANGUAGE)]
             if lang not in by_lang:
@@ -206,10 +311,8 @@ class Tagger:
             hits: dict[tuple[str, int], Hit] = {}
             for rules in chosen:
                 if rules.lang not in fields_by_lang:
-                    fields_by_lang[rules.lang] = [
-                        _Field("title", title, rules.lang),
-                        _Field("text", text, rules.lang),
-                    ]
+                    vocabulary = self._vocabularies[rules.lang]
+                    fields_by_lang[rules.lang] = [_Field(t, vocabulary) for t in sources]
                 for hit in rules.hits(fields_by_lang[rules.lang]):
                     hits.setdefault((hit.field, hit.first), hit)  # one position counts once
             score = sum(topic.title_weight if h.field == "title" else 1.0 for h in hits.values())

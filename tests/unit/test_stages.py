@@ -253,6 +253,22 @@ def test_cleaning_repairs_mojibake_and_drops_boilerplate() -> None:
     assert html_to_text(html) == 'Переговоры по Сирии\n\nHe said "yes" — it\'s fine'
 
 
+def test_cleaning_nested_removals_and_breaks_next_to_blocks() -> None:
+    # Elements inside a subtree removed already are skipped, not edited; breaks and blocks
+    # get their newlines in one walk.
+    html = (
+        "<form>a<button>b</button></form>x<nav><svg>s</svg></nav>y"
+        '<div class="share"><a class="share-x">X</a><script>z</script></div>w'
+        "<p>one<br></p><br><p>two</p>three<br>four"
+    )
+    assert html_to_text(html) == "x y w\n\none\n\ntwo\n\nthree\nfour"
+
+
+def test_cleaning_whitespace_and_quotes_line_by_line() -> None:
+    text = "  a \u00a0\t b  \n\u2003\u201cq\u201d\u2032\x85\n\n\n\n \u200b\x07c\r\nshare this\n"
+    assert html_to_text(text) == 'a b\n"q"\'\n\nc'
+
+
 def test_cleaning_keeps_text_that_only_looks_like_boilerplate() -> None:
     long_line = "Read also the statement, which the ministry published in full on Monday " * 3
     text = html_to_text(f"<p>{long_line}</p><p>Café crème, déjà vu</p>")

@@ -59,3 +59,26 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     path.write_text("topics:\n  - id: x\n   label: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"broken\.yaml:\d+: invalid YAML"):
         load_taxonomy(path)
+
+
+def test_overlapping_terms_and_any_language_rules(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "topics:\n"
+        "  - id: talks\n"
+        "    label: Talks\n"
+        "    rules:\n"
+        '      "*": {terms: [Astana], exact: [UN]}\n'
+        "      ru: {terms: [переговоры в Астане, переговоры, Астана]}\n",
+        encoding="utf-8",
+    )
+    tagger = Tagger(load_taxonomy(path))
+    match = tagger.tag("Переговоры в Астане", "UN and Astana; un", "ru")
+    # One hit per position, the first listed term keeping it; "*" rules apply in English.
+    assert [(e["term"], e["text"], e["field"]) for e in match.evidence["talks"]] == [
+        ("переговоры в Астане", "Переговоры в Астане", "title"),
+        ("Астана", "Астане", "title"),
+        ("UN", "UN", "text"),
+        ("Astana", "Astana", "text"),
+    ]
+    assert match.scores == {"talks": 6.0}
