@@ -113,6 +113,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
+_PAGE_TAGS = frozenset({"html", "body", "main", "article"})
+
+
 def html_to_text(html: str, max_chars: int = 100_000) -> str:
     """Plain text of an HTML fragment: paragraphs separated by a blank line, NFC, trimmed."""
     if not html or not html.strip():
@@ -134,7 +137,13 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
             node.decompose()
             continue
         attrs = node.attributes
-        if attrs and _CHROME.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}"):
+        # a page-level element with a "share"/"related" class is the whole article, not chrome
+        # (and lexbor refuses to decompose the root)
+        if (
+            attrs
+            and tag not in _PAGE_TAGS
+            and _CHROME.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+        ):
             node.insert_before(" ")
             node.decompose()
         elif tag == "br":

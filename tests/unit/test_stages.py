@@ -313,3 +313,15 @@ def test_paragraphs_take_the_fast_detector_and_letters_still_decide() -> None:
         "және Иран өкілдері қатысып, бітімгершілік режимін талқылады."
     )
     assert detect_language(kazakh).lang == "kk"
+
+
+def test_chrome_classes_on_page_elements_do_not_remove_the_article() -> None:
+    from pipeline.stages.clean import html_to_text
+
+    for html in (
+        '<html class="share"><body><p>Talks on Syria resumed.</p></body></html>',
+        '<body id="related-page"><p>Talks on Syria resumed.</p>'
+        '<div class="share">Tweet</div></body>',
+        '<article class="share-article"><p>Talks on Syria resumed.</p></article>',
+    ):
+        assert html_to_text(html) == "Talks on Syria resumed."
