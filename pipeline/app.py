@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import faust
 
 from pipeline import topics
@@ -62,6 +64,20 @@ alert_ticks_topic = _topic(topics.ALERT_TICKS)
 # event of the rule's partition, so it moves with the partition on a rebalance.
 alerts_state = app.Table(
     "alerts-state",
+    partitions=settings.topic_partitions,
+    schema=faust.Schema(key_serializer="json", value_serializer="json"),
+)
+
+alerts_volume_topic = _topic(topics.ALERTS_VOLUME)
+# Volume rules: articles counted per rule in tumbling time buckets (by message time), kept long
+# enough for the longest baseline; and when each rule last fired, so a surge notifies once.
+volume_counts = (
+    app.Table("volume-counts", default=int, partitions=settings.topic_partitions)
+    .tumbling(settings.volume_bucket_seconds, expires=timedelta(days=settings.volume_history_days))
+    .relative_to_stream()
+)
+volume_state = app.Table(
+    "volume-state",
     partitions=settings.topic_partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )

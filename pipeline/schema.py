@@ -111,6 +111,7 @@ class AlertEvent(Record):
     and for any other consumer. `id` is rule id + article id: the once-per-pair key."""
 
     id: str
+    kind: str = "match"  # or "volume": a surge of coverage, `detail` says how much
     rule_id: str
     rule_name: str = ""
     article_id: str
@@ -125,3 +126,12 @@ class AlertEvent(Record):
     enriched_at: datetime | None = None  # the article entered articles.enriched: latency origin
     matched_at: datetime = Field(default_factory=utcnow)
     channels: list[str] = Field(default_factory=list)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class VolumeCount(Record):
+    """Articles of one indexed batch that a volume rule's query and filters found; on
+    `alerts.volume`, keyed by rule id, counted into time buckets by the volume agent."""
+
+    rule_id: str
+    count: int = Field(ge=1)

@@ -14,8 +14,8 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPICS = (topics.RAW_DLQ, topics.ENRICHED_DLQ)
-CONSUMED_TOPICS = (topics.RAW, topics.ENRICHED)
+DLQ_TOPICS = (topics.RAW_DLQ, topics.ENRICHED_DLQ, topics.ALERTS_DLQ)
+CONSUMED_TOPICS = (topics.RAW, topics.ENRICHED, topics.ALERTS, topics.ALERTS_VOLUME)
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Status:
     indices: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     feeds: dict[str, Any] | None = None
+    last_alert: dict[str, Any] | None = None
+    alerts_failed: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -88,6 +90,17 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
             }
             for r in rows
         ]
+        if await es.indices.exists(index=settings.alerts_index):
+            latest = await es.search(
+                index=settings.alerts_index,
+                size=1,
+                sort=[{"handled_at": {"order": "desc"}}],
+                source_includes=["rule_id", "title", "status", "handled_at"],
+                aggs={"failed": {"filter": {"term": {"status": "failed"}}}},
+            )
+            hits = latest["hits"]["hits"]
+            status.last_alert = hits[0]["_source"] if hits else None
+            status.alerts_failed = int(latest["aggregations"]["failed"]["doc_count"])
     except (ApiError, TransportError) as exc:
         status.services.append(
             {"service": "elasticsearch", "reachable": False, "detail": type(exc).__name__}

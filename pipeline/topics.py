@@ -12,8 +12,9 @@ ENRICHED_DLQ = "articles.enriched.dlq"
 ALERTS = "alerts"
 ALERTS_DLQ = "alerts.dlq"
 ALERT_TICKS = "alerts.ticks"
+ALERTS_VOLUME = "alerts.volume"
 
-ALL = (RAW, ENRICHED, RAW_DLQ, ENRICHED_DLQ, ALERTS, ALERTS_DLQ, ALERT_TICKS)
+ALL = (RAW, ENRICHED, RAW_DLQ, ENRICHED_DLQ, ALERTS, ALERTS_DLQ, ALERT_TICKS, ALERTS_VOLUME)
 
 
 def names(settings: Settings) -> dict[str, str]:

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from pipeline.adapters.elastic import index_alert_documents, make_client
-from pipeline.agents.deadletter import dead_letter
+from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
+from pipeline.alerts.rules import VolumeRule, parse_span
+from pipeline.alerts.volume import evaluate
 from pipeline.app import (
     alert_ticks_topic,
     alerts_dlq_topic,
     alerts_state,
     alerts_topic,
+    alerts_volume_topic,
     app,
     settings,
+    volume_counts,
+    volume_state,
 )
 from pipeline.errors import BadRecordError
-from pipeline.schema import AlertEvent
+from pipeline.schema import AlertEvent, VolumeCount, utcnow
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 5.0
@@ -43,10 +48,8 @@ async def deliver_alerts(stream: Any) -> None:
     try:
         # one event at a time: the state table writes go to this event's partition
         async for event in stream.events():
-            try:
-                alert = AlertEvent.from_json(event.value or b"")
-            except (ValidationError, BadRecordError) as exc:
-                await dead_letter(alerts_dlq_topic, event, "alerts", BadRecordError(str(exc)))
+            alert = await parse_or_dead_letter(event, AlertEvent, alerts_dlq_topic, "alerts")
+            if alert is None:
                 continue
             outcome = await deliverer().handle(alert)
             if outcome.status == "failed":
@@ -82,3 +85,48 @@ async def digest_ticks() -> None:
             rule_id = key.removeprefix("window:")
             if deliverer().due(rule_id):
                 await alert_ticks_topic.send(key=rule_id.encode(), value=rule_id.encode())
+
+
+@app.agent(alerts_volume_topic)
+async def watch_volume(stream: Any) -> None:
+    """Count each volume rule's articles into time buckets; when the last window is a surge
+    against the baseline, raise one alert (once per window) through the alerts topic."""
+    bucket = settings.volume_bucket_seconds
+    async for event in stream.events():
+        hit = await parse_or_dead_letter(event, VolumeCount, alerts_dlq_topic, "volume")
+        if hit is None:
+            continue
+        volume_counts[hit.rule_id] += hit.count
+        rule = deliverer().rules.current().get(hit.rule_id)
+        if not isinstance(rule, VolumeRule) or not rule.enabled:
+            continue
+        counts = volume_counts[hit.rule_id]
+
+        def bucket_count(k: int, counts: Any = counts) -> int:
+            return int(counts.delta(k * bucket))  # k buckets before this message's bucket
+
+        surge = evaluate(rule, bucket_count, bucket)
+        if surge is None:
+            continue
+        now = utcnow()
+        last = volume_state.get(rule.id)
+        window = parse_span(rule.window)
+        if last and now - datetime.fromisoformat(last) < window:
+            continue  # this surge has been reported
+        volume_state[rule.id] = now.isoformat()
+        key = f"volume:{now:%Y%m%dT%H%M%S}"
+        alert = AlertEvent(
+            id=f"{rule.id}:{key}",
+            kind="volume",
+            rule_id=rule.id,
+            rule_name=rule.name or rule.id,
+            article_id=key,
+            story_id=key,
+            title=f"{rule.name or rule.id}: {surge.describe(rule)}",
+            enriched_at=now,
+            channels=rule.channels,
+            detail={"current": surge.current, "baseline": surge.baseline, "ratio": surge.ratio},
+        )
+        log.info("volume rule %s: %s", rule.id, surge.describe(rule))
+        fut = await alerts_topic.send(key=rule.id.encode(), value=alert.to_json(), force=True)
+        await fut

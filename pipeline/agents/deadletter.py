@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from pipeline.errors import BadRecordError
+from pipeline.schema import Record
+
+R = TypeVar("R", bound=Record)
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +41,13 @@ async def dead_letter(topic: Any, event: Any, stage: str, error: BaseException) 
         force=True,
     )
     await fut
+
+
+async def parse_or_dead_letter(event: Any, record: type[R], topic: Any, stage: str) -> R | None:
+    """The event's record, or None after dead-lettering a payload that is not one."""
+    try:
+        parsed: R = record.from_json(event.value or b"")
+    except (ValidationError, BadRecordError) as exc:
+        await dead_letter(topic, event, stage, BadRecordError(str(exc)))
+        return None
+    return parsed

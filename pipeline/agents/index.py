@@ -7,15 +7,20 @@ import asyncio
 import logging
 from typing import Any
 
-from pydantic import ValidationError
-
 from pipeline.adapters.elastic import make_client
-from pipeline.agents.deadletter import dead_letter
+from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter
 from pipeline.alerts.matching import RuleMatcher, RulesFile
-from pipeline.app import alerts_topic, app, enriched_dlq_topic, enriched_topic, settings
+from pipeline.app import (
+    alerts_topic,
+    alerts_volume_topic,
+    app,
+    enriched_dlq_topic,
+    enriched_topic,
+    settings,
+)
 from pipeline.errors import BadRecordError
 from pipeline.indexing import ArticleIndexer
-from pipeline.schema import EnrichedArticle
+from pipeline.schema import EnrichedArticle, VolumeCount
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +37,10 @@ async def index_articles(stream: Any) -> None:
             articles: list[EnrichedArticle] = []
             event_of: dict[str, Any] = {}
             for event in events:
-                try:
-                    article = EnrichedArticle.from_json(event.value or b"")
-                except (ValidationError, BadRecordError) as exc:
-                    await dead_letter(enriched_dlq_topic, event, "index", BadRecordError(str(exc)))
+                article = await parse_or_dead_letter(
+                    event, EnrichedArticle, enriched_dlq_topic, "index"
+                )
+                if article is None:
                     continue
                 articles.append(article)
                 event_of[article.id] = event
@@ -45,10 +50,18 @@ async def index_articles(stream: Any) -> None:
                     enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason)
                 )
             refused = {i for i, _ in report.rejected}
-            alerts = await matcher.match([a for a in articles if a.id not in refused])
+            matched = await matcher.match([a for a in articles if a.id not in refused])
             pending = [
                 await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
-                for a in alerts
+                for a in matched.events
+            ]
+            pending += [
+                await alerts_volume_topic.send(
+                    key=rule_id.encode(),
+                    value=VolumeCount(rule_id=rule_id, count=n).to_json(),
+                    force=True,
+                )
+                for rule_id, n in matched.volume.items()
             ]
             # offsets advance after this body: only once Kafka holds every alert event
             await asyncio.gather(*pending)
@@ -58,7 +71,7 @@ async def index_articles(stream: Any) -> None:
                 report.indexed,
                 len(report.rejected),
                 report.retries,
-                len(alerts),
+                len(matched.events),
             )
     finally:
         await es.close()

@@ -49,6 +49,8 @@ def _article(event: AlertEvent, also: list[str] | None = None) -> dict[str, Any]
         "published": event.published.isoformat() if event.published else None,
         "story_id": event.story_id,
         "also_reported_by": also or [],
+        "kind": event.kind,  # "match", or "volume" with the counts in `detail`
+        "detail": event.detail,
     }
 
 

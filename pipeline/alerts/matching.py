@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from pipeline.alerts.rules import KeywordRule, RuleSet, load_rules
+from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle
 from pipeline.settings import Settings
@@ -51,6 +52,12 @@ class RulesFile:
             log.info("rules: %d enabled from %s", len(ruleset.enabled()), self.path)
             self._ruleset = ruleset
         return self._ruleset
+
+
+@dataclass
+class MatchResult:
+    events: list[AlertEvent] = field(default_factory=list)
+    volume: dict[str, int] = field(default_factory=dict)  # volume rule id -> articles counted
 
 
 def event_for(rule: KeywordRule, article: EnrichedArticle) -> AlertEvent:
@@ -85,9 +92,10 @@ class RuleMatcher:
         self.rules = rules
         self.sleep = sleep
 
-    async def match(self, articles: list[EnrichedArticle]) -> list[AlertEvent]:
-        """Alert events for the (already indexed) articles, in rule order. An unreachable
-        cluster is retried (capped backoff) until it answers: the batch's offsets wait."""
+    async def match(self, articles: list[EnrichedArticle]) -> MatchResult:
+        """Alert events of keyword rules for the (already indexed) articles, in rule order,
+        and how many articles each volume rule counted. An unreachable cluster is retried
+        (capped backoff) until it answers: the batch's offsets wait."""
         delay = 0.5
         while True:
             try:
@@ -99,14 +107,14 @@ class RuleMatcher:
                 await self.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def _match(self, articles: list[EnrichedArticle]) -> list[AlertEvent]:
-        rules = [r for r in self.rules.current().enabled() if isinstance(r, KeywordRule)]
+    async def _match(self, articles: list[EnrichedArticle]) -> MatchResult:
+        rules = self.rules.current().enabled()
+        result = MatchResult()
         if not rules or not articles:
-            return []
+            return result
         by_id = {a.id: a for a in articles}
         alias = self.settings.articles_alias
         await self.es.indices.refresh(index=alias)  # the batch must be searchable
-        events: list[AlertEvent] = []
         for start in range(0, len(rules), RULES_PER_REQUEST):
             chunk = rules[start : start + RULES_PER_REQUEST]
             searches: list[dict[str, Any]] = []
@@ -123,13 +131,15 @@ class RuleMatcher:
                     {"query": query, "size": len(by_id), "_source": False},
                 ]
             resp = await self.es.msearch(searches=searches)
-            for rule, result in zip(chunk, resp["responses"], strict=True):
-                if "error" in result:
-                    reason = result["error"].get("reason") or result["error"].get("type")
+            for rule, answer in zip(chunk, resp["responses"], strict=True):
+                if "error" in answer:
+                    reason = answer["error"].get("reason") or answer["error"].get("type")
                     log.warning("rule %s: the server refused its query: %s", rule.id, reason)
                     continue
-                for hit in result["hits"]["hits"]:
-                    article = by_id.get(hit["_id"])
-                    if article is not None:
-                        events.append(event_for(rule, article))
-        return events
+                hits = [by_id[h["_id"]] for h in answer["hits"]["hits"] if h["_id"] in by_id]
+                if isinstance(rule, VolumeRule):
+                    if hits:
+                        result.volume[rule.id] = len(hits)
+                    continue
+                result.events += [event_for(rule, article) for article in hits]
+        return result

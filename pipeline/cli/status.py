@@ -44,6 +44,16 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
             ["topic", "messages"],
             list(report.dead_letters.items()),
         )
+        last = report.last_alert
+        console.print(
+            f"last alert: {last['handled_at'][:19]} {last['rule_id']} ({last['status']}): "
+            f"{last['title'][:60]}"
+            if last
+            else "last alert: none yet",
+            markup=False,
+        )
+        if report.alerts_failed:
+            console.print(f"alerts not delivered (kept, status failed): {report.alerts_failed}")
         if report.feeds is None:
             console.print("feeds: no connector state on this machine")
         else:

@@ -9,6 +9,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,6 +230,17 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert records["to-nowhere:gt"]["status"] == "failed"
         assert records["syria-astana-ru:ru-match"]["status"] == "sent"
         assert records["syria-astana-ru:ru-match"]["latency_ms"] >= 0
+        status = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli.main", "status", "--json"],
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        report = json.loads(status.stdout)
+        assert report["alerts_failed"] == 1 and report["last_alert"] is not None
+        assert report["dead_letters"][env.settings.topic(topics.ALERTS_DLQ)] == 1
+        assert SECRET not in status.stdout + status.stderr
     finally:
         assert worker.stop() == 0, worker.tail()
 
@@ -252,3 +266,51 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert len(hook.received) == before + 1
     finally:
         second.stop()
+
+
+def test_volume_rule_fires_once_on_a_surge(env: Env, hook: Hook) -> None:
+    rules = env.logs / "rules.yaml"
+    rules.write_text(
+        f"""\
+channels:
+  ops:
+    type: webhook
+    url: {hook.url}/ok
+rules:
+  - id: floods-surge
+    type: volume
+    name: Flood coverage surge
+    query: flood
+    window: 4s
+    baseline: 20s
+    factor: 3
+    min_count: 5
+    channels: [ops]
+"""
+    )
+    variables = {
+        **env.vars,
+        "MEDIAMON_RULES_FILE": str(rules),
+        "MEDIAMON_VOLUME_BUCKET_SECONDS": "1",
+    }
+    asyncio.run(prepare(env.settings))
+    worker = ServiceProcess("worker", ["worker"], variables, env.logs / "worker.log").start()
+    try:
+        time.sleep(8)  # the worker joins its group
+        for n in range(5):  # the baseline: one article per window
+            produce(env, [article(f"base-{n}", f"Flood warning {n}", "A flood warning.")])
+            time.sleep(4)
+        assert hook.bodies() == [], "fired on the baseline"
+        burst = [
+            article(f"burst-{n}", f"Flood emergency {n}", "The flood spreads.") for n in range(10)
+        ]
+        produce(env, burst)
+        bodies = wait_for(lambda: hook.bodies(), 60, "the volume alert", worker)
+        time.sleep(3)
+        bodies = hook.bodies()
+    finally:
+        worker.stop()
+    assert len(bodies) == 1, bodies  # once per surge, however many burst articles follow
+    (item,) = bodies[0]["articles"]
+    assert item["kind"] == "volume" and item["detail"]["current"] >= 5
+    assert "Flood coverage surge" in item["title"]

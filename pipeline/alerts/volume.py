@@ -1,0 +1,45 @@
+"""Volume rules: is a rule's coverage in its last window a surge against its baseline?
+
+Counts live in time buckets (a tumbling windowed Faust table in the worker); this module
+only does the arithmetic, on a function that returns the count of the bucket `k` buckets
+before the current one, so it is tested without Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.alerts.rules import VolumeRule, parse_span
+
+
+@dataclass(frozen=True)
+class Surge:
+    current: int  # articles in the last window
+    baseline: float  # average articles per window over the baseline span before it
+    ratio: float | None  # current / baseline; None when the baseline saw nothing
+
+    def describe(self, rule: VolumeRule) -> str:
+        times = f"{self.ratio:.1f}x" if self.ratio is not None else "up from none"
+        return (
+            f"{self.current} articles in the last {rule.window} ({times} the average of "
+            f"{self.baseline:.1f} per {rule.window} over the previous {rule.baseline})"
+        )
+
+
+def buckets(span: str, bucket_seconds: float) -> int:
+    return max(1, round(parse_span(span).total_seconds() / bucket_seconds))
+
+
+def evaluate(rule: VolumeRule, count: Callable[[int], int], bucket_seconds: float) -> Surge | None:
+    """A Surge when the last window has at least `min_count` articles and at least `factor`
+    times the baseline average; None otherwise."""
+    window = buckets(rule.window, bucket_seconds)
+    baseline = buckets(rule.baseline, bucket_seconds)
+    current = sum(count(k) for k in range(window))
+    if current < rule.min_count:
+        return None
+    before = sum(count(k) for k in range(window, window + baseline))
+    average = before / (baseline / window)
+    if average and current < rule.factor * average:
+        return None
+    return Surge(current, average, current / average if average else None)
