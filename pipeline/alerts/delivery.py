@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 AnyChannel = WebhookChannel | SlackChannel | EmailChannel
 MAX_BACKOFF = 8.0
+MEMORY_DAYS = 8
 
 
 @dataclass
@@ -83,7 +84,7 @@ class AlertDeliverer:
         return window
 
     async def handle(self, event: AlertEvent) -> Outcome:
-        if self.state.get(f"sent:{event.id}") == "sent":
+        if self._memory(event.rule_id, "a", event.article_id) == "sent":
             return Outcome("duplicate")  # re-delivery after a restart or rebalance
         now = self.clock()
         name, throttle = self._throttle(event.rule_id)
@@ -92,8 +93,7 @@ class AlertDeliverer:
             # the window ended: its digest goes out before this event opens a new one
             flushed = await self.flush(event.rule_id)
             earlier = flushed.documents if flushed else []
-        story_key = f"story:{event.rule_id}:{event.story_id}"
-        first = self.state.get(story_key)
+        first = self._memory(event.rule_id, "s", event.story_id)
         outcome: Outcome
         window = self._window(event.rule_id, now)
         documents: list[dict[str, Any]] = list(earlier)
@@ -107,22 +107,44 @@ class AlertDeliverer:
             note = self._note("alert", event.rule_id, name, [_article(event)])
             error = await self._deliver(event.channels, note)
             if error:
-                self.state[f"sent:{event.id}"] = "failed"
+                self._remember(event.rule_id, "a", event.article_id, "failed")
                 return Outcome("failed", error, [self._doc(event, "failed", now, error)])
             window["count"] += 1
-            self.state[story_key] = event.article_id
+            self._remember(event.rule_id, "s", event.story_id, event.article_id)
             outcome = Outcome("sent")
         else:
             window["pending"].append(
                 {"event": event.model_dump(mode="json"), "at": now.isoformat()}
             )
-            self.state[story_key] = event.article_id
+            self._remember(event.rule_id, "s", event.story_id, event.article_id)
             outcome = Outcome("throttled")
         self.state[f"window:{event.rule_id}"] = window
-        self.state[f"sent:{event.id}"] = "sent" if outcome.status != "failed" else "failed"
+        self._remember(event.rule_id, "a", event.article_id, "sent")
         documents.append(self._doc(event, outcome.status, now, None))
         outcome.documents = documents
         return outcome
+
+    # What a rule has sent (articles "a") and which article opened each story ("s") is kept
+    # per rule and UTC day for MEMORY_DAYS: a re-delivery comes within minutes of the first
+    # (a restart or rebalance), and unbounded keys would grow the table and its changelog.
+    def _day_keys(self, rule_id: str) -> list[str]:
+        today = self.clock().date()
+        return [f"seen:{rule_id}:{today - timedelta(days=d)}" for d in range(MEMORY_DAYS)]
+
+    def _memory(self, rule_id: str, kind: str, key: str) -> Any:
+        for day_key in self._day_keys(rule_id):
+            value = (self.state.get(day_key) or {}).get(kind, {}).get(key)
+            if value is not None:
+                return value
+        return None
+
+    def _remember(self, rule_id: str, kind: str, key: str, value: str) -> None:
+        today_key, *_ = self._day_keys(rule_id)
+        day = dict(self.state.get(today_key) or {"a": {}, "s": {}})
+        day[kind] = {**day.get(kind, {}), key: value}
+        self.state[today_key] = day
+        expired = f"seen:{rule_id}:{self.clock().date() - timedelta(days=MEMORY_DAYS)}"
+        self.state.pop(expired, None)
 
     def _expired(self, rule_id: str) -> bool:
         window = self.state.get(f"window:{rule_id}")

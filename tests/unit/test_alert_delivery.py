@@ -165,12 +165,12 @@ def test_retries_then_a_dead_channel_keeps_the_alert(
     assert run(deliverer.handle(event("astana", "a1"))).status == "sent"  # third attempt
 
     dead = Receiver(fail={"hooks.example": 99})
-    deliverer, state, _ = make(tmp_path, dead, monkeypatch, attempts=3)
+    deliverer, _, _ = make(tmp_path, dead, monkeypatch, attempts=3)
     outcome = run(deliverer.handle(event("astana", "a1")))
     assert outcome.status == "failed" and "503" in (outcome.error or "")
     assert outcome.documents[0]["status"] == "failed"
     # not marked sent: a replay from the dead-letter topic will deliver it
-    assert state["sent:astana:a1"] == "failed"
+    assert deliverer._memory("astana", "a", "a1") == "failed"
     dead.fail = {}
     assert run(deliverer.handle(event("astana", "a1"))).status == "sent"
 
@@ -198,3 +198,18 @@ def test_missing_secret_fails_without_retrying(
     outcome = run(deliverer.handle(event("astana", "a1")))
     assert outcome.status == "failed" and "MM_TEST_HOOK_SECRET is not set" in (outcome.error or "")
     assert receiver.requests == []
+
+
+def test_the_memory_of_sent_alerts_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver()
+    deliverer, state, clock = make(tmp_path, receiver, monkeypatch)
+    assert run(deliverer.handle(event("astana", "a1"))).status == "sent"
+    clock.now += timedelta(days=1)
+    assert run(deliverer.handle(event("astana", "a1"))).status == "duplicate"  # still known
+    for day in range(9):  # one alert a day for nine days
+        clock.now += timedelta(days=1, minutes=20)
+        run(deliverer.handle(event("astana", f"d{day}")))
+    days = [k for k in state if k.startswith("seen:astana:")]
+    assert len(days) <= 8, days  # a day older than the memory is dropped
