@@ -45,6 +45,25 @@ def article_query(
     if feeds:
         filters.append({"terms": {"feed_id": list(feeds)}})
     if since is not None:
-        filters.append({"range": {"published": {"gte": since.isoformat()}}})
+        # an article without a publication date counts from when it was fetched
+        undated = {"bool": {"must_not": {"exists": {"field": "published"}}}}
+        filters.append(
+            {
+                "bool": {
+                    "should": [
+                        {"range": {"published": {"gte": since.isoformat()}}},
+                        {
+                            "bool": {
+                                "filter": [
+                                    undated,
+                                    {"range": {"fetched_at": {"gte": since.isoformat()}}},
+                                ]
+                            }
+                        },
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     clause = text_clause(query)
     return {"bool": {"must": [clause] if clause else [{"match_all": {}}], "filter": filters}}

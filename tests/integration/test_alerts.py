@@ -241,6 +241,21 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert report["alerts_failed"] == 1 and report["last_alert"] is not None
         assert report["dead_letters"][env.settings.topic(topics.ALERTS_DLQ)] == 1
         assert SECRET not in status.stdout + status.stderr
+
+        # `rules test`: what a rule would have matched among indexed articles, nothing sent
+        sent_before = len(hook.received)
+        command = ["rules", "test", "syria-astana-ru", "--since", "1d", "--json"]
+        tested = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli.main", *command],
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert tested.returncode == 0, tested.stderr
+        rows = [json.loads(line) for line in tested.stdout.splitlines()]
+        assert [(r["rule"], r["id"]) for r in rows] == [("syria-astana-ru", "ru-match")]
+        assert len(hook.received) == sent_before
     finally:
         assert worker.stop() == 0, worker.tail()
 
