@@ -9,6 +9,7 @@ import typer
 
 from pipeline.cli import (
     demo,
+    dlq,
     enrich,
     evaluate,
     feeds,
@@ -32,6 +33,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(setup.app, name="setup")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(rules.app, name="rules")
+app.add_typer(dlq.app, name="dlq")
 app.add_typer(services.connectors_app, name="connectors")
 app.command("worker")(services.worker)
 app.command("enrich")(enrich.enrich)

@@ -329,3 +329,56 @@ rules:
     (item,) = bodies[0]["articles"]
     assert item["kind"] == "volume" and item["detail"]["current"] >= 5
     assert "Flood coverage surge" in item["title"]
+
+
+def test_a_dead_lettered_alert_is_replayed_after_the_fix_and_sent_once(
+    env: Env, hook: Hook
+) -> None:
+    rules = env.logs / "rules.yaml"
+    broken = f"""\
+channels:
+  ops:
+    type: webhook
+    url: {hook.url}/dead
+rules:
+  - id: guterres
+    query: Guterres
+    channels: [ops]
+"""
+    rules.write_text(broken)
+    variables = {
+        **env.vars,
+        "MEDIAMON_RULES_FILE": str(rules),
+        "MEDIAMON_ALERT_DELIVERY_ATTEMPTS": "1",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.cli.main", *args],
+            env={**os.environ, **variables, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    asyncio.run(prepare(env.settings))
+    worker = ServiceProcess("worker", ["worker"], variables, env.logs / "worker.log").start()
+    try:
+        produce(env, [article("gt-1", "Guterres urges talks", "Guterres spoke in Geneva.")])
+        wait_for(lambda: dead_letters(env), 90, "the dead-lettered alert", worker)
+        listed = cli("dlq", "list", "--topic", "alerts.dlq", "--json")
+        (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert row["stage"] == "alerts" and "500" in row["error"]
+        shown = cli("dlq", "show", row["ref"])
+        assert '"article_id": "gt-1"' in shown.stdout
+
+        rules.write_text(broken.replace("/dead", "/ok"))  # the fix
+        replayed = cli("dlq", "replay", "--topic", "alerts.dlq")
+        assert "replayed 1 of 1" in replayed.stdout, replayed.stderr
+        wait_for(lambda: hook.bodies(), 60, "the replayed alert", worker)
+        again = cli("dlq", "replay", "--topic", "alerts.dlq")  # nothing new to replay
+        assert "replayed 0 of 0" in again.stdout, again.stderr
+        time.sleep(3)
+    finally:
+        worker.stop()
+    assert [a["id"] for b in hook.bodies() for a in b["articles"]] == ["gt-1"]
