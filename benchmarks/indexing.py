@@ -500,13 +500,16 @@ async def drop_namespace(settings: Settings) -> None:
     """Delete the phase's indices and topics: a long run would otherwise fill the disk."""
     es = make_client(settings)
     try:
-        # deletion by wildcard is refused (action.destructive_requires_name): name them
-        found = await es.indices.get(index=f"{settings.articles_alias}-*", features="settings")
+        # everything named with the phase's unique prefix (articles, alerts, whatever setup
+        # adds); deletion by wildcard is refused (action.destructive_requires_name): name them
+        found = await es.indices.get(index=f"{settings.namespace}*", features="settings")
         if found:
             await es.indices.delete(index=",".join(found))
-        await es.options(ignore_status=404).indices.delete_index_template(
-            name=f"{settings.articles_alias}-template"
+        templates = await es.options(ignore_status=404).indices.get_index_template(
+            name=f"{settings.namespace}*"
         )
+        for template in templates.get("index_templates", []):
+            await es.indices.delete_index_template(name=template["name"])
     except Exception as exc:  # clean-up must not hide the results
         print(f"warning: could not delete the namespace's indices: {exc}", file=sys.stderr)
     finally:
