@@ -11,9 +11,29 @@ from pipeline.settings import get_settings
 
 settings = get_settings()
 
+
+def _credentials() -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The same security settings as pipeline.adapters.kafka gives aiokafka."""
+    from pipeline.adapters.kafka import _common
+
+    opts = _common(settings)  # validates the combination
+    protocol = opts["security_protocol"]
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=opts["sasl_plain_username"],
+            password=opts["sasl_plain_password"],
+            ssl_context=opts.get("ssl_context"),
+            mechanism=opts["sasl_mechanism"],
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(opts["ssl_context"])
+    return None
+
+
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+    broker_credentials=_credentials(),
     autodiscover=False,  # the worker imports its agents explicitly (pipeline.worker)
     processing_guarantee="at_least_once",  # exactly_once has open duplicate/crash bugs
     topic_partitions=settings.topic_partitions,

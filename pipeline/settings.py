@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,11 +33,18 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
+    # default: SASL_PLAINTEXT when a username is set, else PLAINTEXT
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_ca_file: Path | None = None  # CA bundle for SSL/SASL_SSL (default: the system's)
 
     # Elasticsearch
     es_url: str = "http://127.0.0.1:9200"
     es_username: str | None = None
     es_password: SecretStr | None = None
+    es_api_key: SecretStr | None = None  # preferred over username/password when both are set
+    es_ca_certs: Path | None = None  # CA bundle for https:// (default: the system's)
+    es_verify_certs: bool = True  # turning this off is logged as a warning at every start
     es_shards: int = Field(default=1, ge=1)
     es_replicas: int = Field(default=0, ge=0)
     es_refresh_interval: str = "1s"
@@ -113,6 +121,12 @@ class Settings(BaseSettings):
     @property
     def connector_state_file(self) -> Path:
         return self.connector_state_path or self.state_dir / f"{self.namespace}connector.sqlite"
+
+    @property
+    def kafka_protocol(self) -> str:
+        if self.kafka_security_protocol:
+            return self.kafka_security_protocol
+        return "SASL_PLAINTEXT" if self.kafka_username else "PLAINTEXT"
 
     @property
     def articles_alias(self) -> str:

@@ -39,7 +39,7 @@ class Status:
 async def _kafka(settings: Settings, status: Status) -> None:
     from pipeline.adapters.kafka import broker_ready, partition_offsets
 
-    if not await broker_ready(settings.kafka_bootstrap):
+    if not await broker_ready(settings.kafka_bootstrap, settings=settings):
         status.services.append(
             {"service": "kafka", "reachable": False, "detail": settings.kafka_bootstrap}
         )

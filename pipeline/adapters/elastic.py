@@ -26,12 +26,33 @@ EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_BULK_BYTES = 20 * 1024 * 1024
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Authentication and TLS for the Elasticsearch client, from the settings only."""
+    opts: dict[str, Any] = {}
+    if settings.es_api_key:
+        opts["api_key"] = settings.es_api_key.get_secret_value()
+    elif settings.es_username and settings.es_password:
+        opts["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
+    if settings.es_url.startswith("https://"):
+        if settings.es_ca_certs:
+            opts["ca_certs"] = str(settings.es_ca_certs)
+        if not settings.es_verify_certs:
+            log.warning(
+                "TLS certificate verification for %s is OFF (MEDIAMON_ES_VERIFY_CERTS=false): "
+                "anyone on the path can read and alter what is indexed",
+                settings.es_url,
+            )
+            opts |= {"verify_certs": False, "ssl_show_warn": False}
+    return opts
+
+
 def make_client(settings: Settings) -> AsyncElasticsearch:
-    auth: dict[str, Any] = {}
-    if settings.es_username and settings.es_password:
-        auth["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
     return AsyncElasticsearch(
-        settings.es_url, request_timeout=30, retry_on_timeout=False, max_retries=0, **auth
+        settings.es_url,
+        request_timeout=30,
+        retry_on_timeout=False,
+        max_retries=0,
+        **client_options(settings),
     )
 
 

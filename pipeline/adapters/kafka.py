@@ -5,25 +5,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from pipeline import topics
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """Certificate-verifying TLS context for SSL and SASL_SSL (the CA file, or the system's)."""
+    if settings.kafka_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    cafile = str(settings.kafka_ca_file) if settings.kafka_ca_file else None
+    context: ssl.SSLContext = create_ssl_context(cafile=cafile)
+    return context
+
+
 def _common(settings: Settings) -> dict[str, Any]:
+    """Connection options shared by every aiokafka client (Faust gets the same through
+    pipeline.app's credentials)."""
+    protocol = settings.kafka_protocol
     opts: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap}
-    if settings.kafka_username and settings.kafka_password:
+    opts["security_protocol"] = protocol
+    context = ssl_context(settings)
+    if context is not None:
+        opts["ssl_context"] = context
+    if protocol.startswith("SASL"):
+        if not (settings.kafka_username and settings.kafka_password):
+            raise ConfigError(
+                f"MEDIAMON_KAFKA_SECURITY_PROTOCOL={protocol} needs MEDIAMON_KAFKA_USERNAME "
+                "and MEDIAMON_KAFKA_PASSWORD"
+            )
         opts |= {
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "PLAIN",
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
             "sasl_plain_username": settings.kafka_username,
             "sasl_plain_password": settings.kafka_password.get_secret_value(),
         }
@@ -60,10 +83,15 @@ async def ensure_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
-async def broker_ready(bootstrap: str, wait_seconds: float = 5.0) -> bool:
-    """True when the broker answers a metadata request."""
+async def broker_ready(
+    bootstrap: str, wait_seconds: float = 5.0, settings: Settings | None = None
+) -> bool:
+    """True when the broker answers a metadata request (with the settings' credentials and
+    TLS when given: a secured broker refuses anonymous clients)."""
+    opts = _common(settings) | {"bootstrap_servers": bootstrap} if settings else {}
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(wait_seconds * 1000)
+        **(opts or {"bootstrap_servers": bootstrap}),
+        request_timeout_ms=int(wait_seconds * 1000),
     )
     try:
         async with asyncio.timeout(wait_seconds * 2):
