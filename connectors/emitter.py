@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -28,6 +29,7 @@ class KafkaEmitter:
         self.settings = settings
         self.topic = settings.topic(topics.RAW)
         self._stopping = stopping
+        self.failing_since: float | None = None  # first unacknowledged send of an outage
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -76,11 +78,19 @@ class KafkaEmitter:
                 if not isinstance(r, BaseException)
             }
             pending = [a for a in pending if a.id not in acked]
+            if not pending:
+                self.failing_since = None
+            elif self.failing_since is None:
+                self.failing_since = time.monotonic()
             if pending:
                 metrics.KAFKA_RETRIES.inc()
                 log.warning("%d articles not acknowledged; retrying in %.1fs", len(pending), delay)
                 await self._wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+
+    def healthy(self, grace: float = 60.0) -> bool:
+        """Kafka takes what is sent (or has failed for less than `grace` seconds)."""
+        return self.failing_since is None or time.monotonic() - self.failing_since < grace
 
     async def close(self) -> None:
         if self._producer is not None:

@@ -1,10 +1,11 @@
-"""Prometheus metrics of the connector, per feed and in total (sum over the feed label)."""
+"""Prometheus metrics of the connector, per feed and in total (sum over the feed label);
+served by pipeline.health with /healthz and /readyz."""
 
 from __future__ import annotations
 
 import logging
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +21,3 @@ LATENCY = Histogram(
 )
 FEEDS = Gauge("mediamon_feeds_configured", "Enabled feeds")
 KAFKA_RETRIES = Counter("mediamon_kafka_emit_retries_total", "Emit attempts retried")
-
-
-def serve(port: int) -> bool:
-    """Expose /metrics on 127.0.0.1:`port` (0 disables); False when the port is taken."""
-    if port <= 0:
-        return False
-    try:
-        start_http_server(port, addr="127.0.0.1")
-    except OSError as exc:
-        log.warning("metrics endpoint not started on port %d: %s", port, exc)
-        return False
-    log.info("metrics on http://127.0.0.1:%d/metrics", port)
-    return True

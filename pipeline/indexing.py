@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +60,11 @@ class ArticleIndexer:
         self.sleep = sleep
         self._known_indices: set[str] = set()
         self._lifecycle: bool | None = None
+        self.failing_since: float | None = None  # first failed request of an outage
+
+    def healthy(self, grace: float = 60.0) -> bool:
+        """Elasticsearch takes batches (or has failed for less than `grace` seconds)."""
+        return self.failing_since is None or time.monotonic() - self.failing_since < grace
 
     async def _ensure_indices(self, months: set[datetime]) -> None:
         if self._lifecycle is None:
@@ -91,8 +97,11 @@ class ArticleIndexer:
                 )
             except TRANSIENT as exc:
                 report.retries += 1
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 log.warning("bulk failed, retrying in %.1fs: %s", delay, _describe(exc))
             else:
+                self.failing_since = None
                 report.indexed += outcome.indexed
                 for doc, reason in outcome.rejected:
                     report.rejected.append((str(doc.get("id")), reason))

@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     backoff_cap: float = Field(default=6 * 3600.0, gt=0)  # longest wait after failures
     unconditional_every: float = Field(default=24 * 3600.0, gt=0)  # catch feeds stuck on 304
     connector_state_path: Path | None = None  # default: <state_dir>/<namespace>connector.sqlite
-    connector_metrics_port: int = Field(default=9464, ge=0)  # Prometheus; 0 turns it off
+    # /healthz, /readyz and /metrics (Prometheus); 0 turns them off
+    connector_metrics_port: int = Field(default=9464, ge=0)
+    worker_metrics_port: int = Field(default=9465, ge=0)
+    health_bind: str = "127.0.0.1"  # 0.0.0.0 in containers, so the orchestrator can probe
 
     # Worker
     index_batch_size: int = Field(default=500, ge=1)

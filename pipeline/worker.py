@@ -43,8 +43,12 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.run(prepare(settings))
     import faust
 
-    from pipeline.agents import alerts, enrich, index  # noqa: F401  explicit discovery
+    from pipeline.agents import alerts, enrich, heartbeat, index  # noqa: F401  explicit discovery
     from pipeline.app import app
+    from pipeline.health import serve
+
+    heartbeat.health.check("elasticsearch", index.elasticsearch_ready)
+    serve(heartbeat.health, settings.worker_metrics_port, settings.health_bind)
 
     worker = faust.Worker(app, loglevel=loglevel)
     worker.execute_from_commandline()

@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 IMPORT_PATH = "/api/saved_objects/_import"
 DASHBOARD_ID = "mediamon-articles-overview"
-# The shipped data view's title starts with the default alias; a namespaced deployment's
-# data view must match its own indices instead.
+# The shipped data views' titles start with the default (namespace-less) index names; a
+# namespaced deployment's data views must match its own indices instead.
 DEFAULT_ALIAS = "articles"
+DEFAULT_ALERTS_INDEX = "alerts"
 # Kibana answers 503 ("Kibana server is not ready yet") while it starts and migrates its own
 # index, which takes a minute or two after the container is up; a proxy in front says 502/504.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -49,14 +50,19 @@ def to_ndjson(objects: list[dict[str, Any]]) -> bytes:
 
 
 def objects_for(settings: Settings, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The objects with each data view's title pointed at this deployment's alias."""
-    alias = settings.articles_alias
+    """The objects with each data view's title pointed at this deployment's indices: the
+    articles alias (`articles*` -> `<namespace>articles*`) and the alerts index
+    (`alerts` -> `<namespace>alerts`)."""
+    names = {DEFAULT_ALIAS: settings.articles_alias, DEFAULT_ALERTS_INDEX: settings.alerts_index}
     adapted: list[dict[str, Any]] = []
     for obj in objects:
         title = str(obj.get("attributes", {}).get("title", ""))
-        if obj.get("type") == "index-pattern" and title.startswith(DEFAULT_ALIAS):
-            attributes = {**obj["attributes"], "title": alias + title[len(DEFAULT_ALIAS) :]}
-            obj = {**obj, "attributes": attributes}
+        if obj.get("type") == "index-pattern":
+            for default, actual in names.items():
+                if title.startswith(default):
+                    attributes = {**obj["attributes"], "title": actual + title[len(default) :]}
+                    obj = {**obj, "attributes": attributes}
+                    break
         adapted.append(obj)
     return adapted
 

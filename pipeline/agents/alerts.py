@@ -26,6 +26,7 @@ from pipeline.app import (
     volume_state,
 )
 from pipeline.errors import BadRecordError
+from pipeline.metrics import ALERT_LATENCY, ALERTS_HANDLED, ALERTS_MATCHED
 from pipeline.schema import AlertEvent, VolumeCount, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ async def deliver_alerts(stream: Any) -> None:
             if alert is None:
                 continue
             outcome = await deliverer().handle(alert)
+            ALERTS_HANDLED.labels(outcome.status).inc()
+            if outcome.status == "sent" and alert.enriched_at is not None:
+                ALERT_LATENCY.observe((utcnow() - alert.enriched_at).total_seconds())
             if outcome.status == "failed":
                 await dead_letter(
                     alerts_dlq_topic, event, "alerts", BadRecordError(outcome.error or "failed")
@@ -128,5 +132,6 @@ async def watch_volume(stream: Any) -> None:
             detail={"current": surge.current, "baseline": surge.baseline, "ratio": surge.ratio},
         )
         log.info("volume rule %s: %s", rule.id, surge.describe(rule))
+        ALERTS_MATCHED.labels("volume").inc()
         fut = await alerts_topic.send(key=rule.id.encode(), value=alert.to_json(), force=True)
         await fut

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from pipeline.errors import BadRecordError
+from pipeline.metrics import DEAD_LETTERS
 from pipeline.schema import Record
 
 R = TypeVar("R", bound=Record)
@@ -34,6 +35,7 @@ async def dead_letter(topic: Any, event: Any, stage: str, error: BaseException) 
         event.message.topic,
         event.message.offset,
     )
+    DEAD_LETTERS.labels(stage).inc()
     fut = await topic.send(
         key=event.message.key,
         value=event.message.value,

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from pipeline.agents.deadletter import dead_letter
 from pipeline.app import app, enriched_topic, raw_dlq_topic, raw_topic, settings, stories_table
 from pipeline.errors import BadRecordError
+from pipeline.metrics import ENRICHED
 from pipeline.schema import RawArticle
 from pipeline.stages.dedupe import StoryIndex
 from pipeline.stages.enrich import Enricher
@@ -67,4 +68,5 @@ async def enrich_articles(stream: Any) -> None:
             )
         # The batch is acknowledged (offsets may advance) only once Kafka holds every output.
         await asyncio.gather(*pending)
+        ENRICHED.labels("ok").inc(len(pending))
         log.info("enrich batch=%d published=%d", len(events), len(pending))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from pipeline.adapters.elastic import make_client
@@ -20,15 +21,23 @@ from pipeline.app import (
 )
 from pipeline.errors import BadRecordError
 from pipeline.indexing import ArticleIndexer
+from pipeline.metrics import ALERTS_MATCHED, INDEX_BATCH, INDEX_RETRIES, INDEXED
 from pipeline.schema import EnrichedArticle, VolumeCount
 
 log = logging.getLogger(__name__)
+_indexer: ArticleIndexer | None = None
+
+
+def elasticsearch_ready() -> bool:
+    """For /readyz: the last bulk request went through, or the outage is young."""
+    return _indexer is None or _indexer.healthy()
 
 
 @app.agent(enriched_topic)
 async def index_articles(stream: Any) -> None:
     es = make_client(settings)
-    indexer = ArticleIndexer(es, settings)
+    global _indexer
+    indexer = _indexer = ArticleIndexer(es, settings)
     matcher = RuleMatcher(es, settings, RulesFile(settings.rules_file))
     try:
         async for events in stream.take_events(
@@ -44,6 +53,7 @@ async def index_articles(stream: Any) -> None:
                     continue
                 articles.append(article)
                 event_of[article.id] = event
+            started = time.monotonic()
             report = await indexer.index(articles)
             for article_id, reason in report.rejected:
                 await dead_letter(
@@ -65,6 +75,11 @@ async def index_articles(stream: Any) -> None:
             ]
             # offsets advance after this body: only once Kafka holds every alert event
             await asyncio.gather(*pending)
+            INDEXED.labels("indexed").inc(report.indexed)
+            INDEXED.labels("rejected").inc(len(report.rejected))
+            INDEX_RETRIES.inc(report.retries)
+            ALERTS_MATCHED.labels("match").inc(len(matched.events))
+            INDEX_BATCH.observe(time.monotonic() - started)
             log.info(
                 "index batch=%d indexed=%d rejected=%d retries=%d alerts=%d",
                 len(events),

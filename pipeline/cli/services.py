@@ -29,9 +29,10 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print poll reports as JSON."),
 ) -> None:
     """Poll RSS/Atom feeds and produce raw articles to Kafka."""
-    from connectors import metrics
     from connectors.feeds import adhoc_feeds, configured_feeds
     from connectors.rss import RssConnector
+    from pipeline.health import Health, beat
+    from pipeline.health import serve as serve_health
     from pipeline.settings import get_settings
 
     settings = get_settings()
@@ -39,18 +40,22 @@ def run(
         feeds = adhoc_feeds(feed, settings.poll_interval)
     else:
         feeds = configured_feeds(settings.feeds_file, settings.feed_urls, settings.poll_interval)
+    health = Health()
     if not once:
-        metrics.serve(settings.connector_metrics_port)
+        serve_health(health, settings.connector_metrics_port, settings.health_bind)
 
     async def main() -> list[dict[str, object]]:
         connector = RssConnector(settings, feeds)
         await connector.setup()
+        health.check("kafka", connector.emitter.healthy)
+        heartbeat = asyncio.create_task(beat(health))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, connector.request_stop)
         try:
             reports = await connector.run(once=once)
         finally:
+            heartbeat.cancel()
             await connector.stop()
         return [r.__dict__ for r in reports]
 

@@ -1,0 +1,26 @@
+"""Prometheus metrics of the worker's stages (served by pipeline.health with the probes)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ENRICHED = Counter("mediamon_enrich_articles_total", "Raw articles by outcome", ["result"])
+INDEXED = Counter("mediamon_index_documents_total", "Documents by outcome", ["result"])
+INDEX_RETRIES = Counter("mediamon_index_retries_total", "Bulk requests retried")
+INDEX_BATCH = Histogram(
+    "mediamon_index_batch_seconds",
+    "Indexing of one batch until Elasticsearch holds it, rule matching included",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+ALERTS_MATCHED = Counter("mediamon_alerts_matched_total", "Alert events raised", ["kind"])
+ALERTS_HANDLED = Counter(
+    "mediamon_alerts_handled_total",
+    "Alert events by outcome (sent, duplicate, story_copy, throttled, failed)",
+    ["status"],
+)
+ALERT_LATENCY = Histogram(
+    "mediamon_alert_latency_seconds",
+    "From an article's enrichment to its alert's delivery",
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+DEAD_LETTERS = Counter("mediamon_dead_letters_total", "Messages dead-lettered", ["stage"])
