@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO
 
 KIBANA_DIR = REPO / "deploy" / "kibana"
-TEMPLATE = REPO / "deploy" / "elasticsearch" / "articles-template.json"
+TEMPLATES_DIR = REPO / "deploy" / "elasticsearch"
+TEMPLATE = TEMPLATES_DIR / "articles-template.json"
+ALERTS_TEMPLATE = TEMPLATES_DIR / "alerts-template.json"
 
 DATE_TYPES = frozenset({"date", "date_nanos"})
 NUMERIC_TYPES = frozenset(
@@ -32,10 +36,10 @@ def load_objects() -> list[dict[str, Any]]:
     return objects
 
 
-def mapping_fields() -> dict[str, str]:
-    """Every field path of the articles mapping and its type, multi-fields (title.raw)
-    and object sub-properties included."""
-    template = json.loads(TEMPLATE.read_text("utf-8"))
+def mapping_fields(template_path: Path = TEMPLATE) -> dict[str, str]:
+    """Every field path of an index template's mapping (the articles one by default) and its
+    type, multi-fields (title.raw) and object sub-properties included."""
+    template = json.loads(template_path.read_text("utf-8"))
     fields: dict[str, str] = {}
 
     def walk(properties: dict[str, Any], prefix: str) -> None:
@@ -48,6 +52,55 @@ def mapping_fields() -> dict[str, str]:
 
     walk(template["template"]["mappings"]["properties"], "")
     return fields
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The mapping a data view's fields are checked against: `name` is the template's file
+    name without `-template.json` (articles, alerts)."""
+
+    name: str
+    fields: dict[str, str]
+
+
+def index_templates() -> dict[Path, list[str]]:
+    """Each index template in deploy/elasticsearch/ and its index patterns."""
+    templates: dict[Path, list[str]] = {}
+    for path in sorted(TEMPLATES_DIR.glob("*.json")):
+        body = json.loads(path.read_text("utf-8"))
+        if isinstance(body, dict) and "index_patterns" in body:
+            templates[path] = list(body["index_patterns"])
+    return templates
+
+
+def templates_covered_by(pattern: str) -> list[Path]:
+    """The templates whose indices a data view's pattern (its title, e.g. `articles*`) matches;
+    a `*` in a template's pattern stands for some index name's remainder."""
+    return [
+        path
+        for path, patterns in index_templates().items()
+        if any(fnmatchcase(p.replace("*", "2017-01"), pattern) for p in patterns)
+    ]
+
+
+def data_view_mappings(objects: list[dict[str, Any]]) -> dict[str, Mapping]:
+    """Data view id -> the mapping of the one template its pattern covers. A data view that
+    covers no template or several is left out (field_problems reports it)."""
+    mappings: dict[str, Mapping] = {}
+    for obj in objects:
+        if obj.get("type") == "index-pattern":
+            found = templates_covered_by(str(obj.get("attributes", {}).get("title", "")))
+            if len(found) == 1:
+                name = found[0].name.removesuffix(".json").removesuffix("-template")
+                mappings[obj["id"]] = Mapping(name, mapping_fields(found[0]))
+    return mappings
+
+
+def search_data_view(obj: dict[str, Any]) -> str:
+    """The id of the data view a saved search reads, through its `indexRefName` reference."""
+    meta = obj["attributes"].get("kibanaSavedObjectMeta", {})
+    ref_name = json.loads(meta.get("searchSourceJSON") or "{}").get("indexRefName")
+    return next((r["id"] for r in obj.get("references", []) if r["name"] == ref_name), "")
 
 
 @dataclass(frozen=True)
@@ -73,6 +126,7 @@ class Layer:
     lens_id: str
     id: str
     columns: list[Column]  # in the layer's columnOrder, which is the order Lens nests them
+    data_view: str = ""  # id of the data view its reference names ("" when it has none)
 
     @property
     def buckets(self) -> list[Column]:
@@ -85,48 +139,78 @@ class Layer:
 
 def lens_layers(obj: dict[str, Any]) -> list[Layer]:
     layers = obj["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+    # Lens finds a layer's data view by this reference name and no other.
+    views = {r["name"]: r["id"] for r in obj.get("references", [])}
     return [
-        Layer(obj["id"], layer_id, [Column(c, layer["columns"][c]) for c in layer["columnOrder"]])
+        Layer(
+            obj["id"],
+            layer_id,
+            [Column(c, layer["columns"][c]) for c in layer["columnOrder"]],
+            views.get(f"indexpattern-datasource-layer-{layer_id}", ""),
+        )
         for layer_id, layer in layers.items()
     ]
 
 
-def field_problems(objects: list[dict[str, Any]], fields: dict[str, str]) -> list[str]:
-    """Each use of a field the mapping lacks, or whose type cannot serve that use."""
+def field_problems(
+    objects: list[dict[str, Any]], mappings: dict[str, Mapping] | None = None
+) -> list[str]:
+    """Each use of a field the mapping lacks, or whose type cannot serve that use. Each use is
+    looked up in the mapping of the data view it reads (`mappings`, by data view id; by
+    default each data view's template in deploy/elasticsearch/, see data_view_mappings)."""
+    if mappings is None:
+        mappings = data_view_mappings(objects)
     problems: list[str] = []
 
-    def need(where: str, name: str, allowed: frozenset[str] | None, use: str) -> None:
-        kind = fields.get(name)
+    def need(where: str, view: str, name: str, allowed: frozenset[str] | None, use: str) -> None:
+        mapping = mappings.get(view)
+        if mapping is None:
+            problems.append(f"{where}: data view {view!r} has no mapping to check {name!r}")
+            return
+        kind = mapping.fields.get(name)
         if kind is None:
-            problems.append(f"{where}: {name!r} is not in the articles mapping")
+            problems.append(f"{where}: {name!r} is not in the {mapping.name} mapping")
         elif allowed is not None and kind not in allowed:
-            problems.append(f"{where}: {name!r} is {kind}, which cannot be used for {use}")
+            problems.append(
+                f"{where}: {name!r} is {kind} in the {mapping.name} mapping, "
+                f"which cannot be used for {use}"
+            )
 
     for obj in objects:
         where = f"{obj.get('type')}/{obj.get('id')}"
         attributes = obj.get("attributes", {})
         if obj.get("type") == "index-pattern":
-            need(where, attributes.get("timeFieldName", ""), DATE_TYPES, "the time field")
+            view = str(obj.get("id"))
+            if view not in mappings:
+                covered = templates_covered_by(str(attributes.get("title", "")))
+                problems.append(
+                    f"{where}: pattern {attributes.get('title')!r} covers {len(covered)} "
+                    "index templates in deploy/elasticsearch/, not exactly one"
+                )
+                continue
+            need(where, view, attributes.get("timeFieldName", ""), DATE_TYPES, "the time field")
             for name in json.loads(attributes.get("fieldFormatMap") or "{}"):
-                need(where, name, None, "a field format")
+                need(where, view, name, None, "a field format")
         elif obj.get("type") == "search":
+            view = search_data_view(obj)
             for name in attributes.get("columns", []):
-                need(where, name, None, "a column")  # display only: text is fine
+                need(where, view, name, None, "a column")  # display only: text is fine
             for name, _direction in attributes.get("sort", []):
-                need(where, name, AGGREGATABLE_TYPES, "sorting")
+                need(where, view, name, AGGREGATABLE_TYPES, "sorting")
         elif obj.get("type") == "lens":
             for layer in lens_layers(obj):
+                view = layer.data_view
                 for column in layer.columns:
                     at = f"{where} column {column.id}"
                     if column.operation == "count":
                         if column.field != RECORDS:
-                            need(at, column.field, AGGREGATABLE_TYPES, "a count")
+                            need(at, view, column.field, AGGREGATABLE_TYPES, "a count")
                     elif column.operation == "date_histogram":
-                        need(at, column.field, DATE_TYPES, "a date histogram")
+                        need(at, view, column.field, DATE_TYPES, "a date histogram")
                     elif column.operation in ("terms", "unique_count"):
-                        need(at, column.field, AGGREGATABLE_TYPES, column.operation)
+                        need(at, view, column.field, AGGREGATABLE_TYPES, column.operation)
                     elif column.operation in ("sum", "average", "min", "max", "median"):
-                        need(at, column.field, NUMERIC_TYPES, column.operation)
+                        need(at, view, column.field, NUMERIC_TYPES, column.operation)
                     else:
                         problems.append(f"{at}: operation {column.operation!r} is not checked")
     return problems

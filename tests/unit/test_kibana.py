@@ -1,6 +1,6 @@
 """The shipped Kibana saved objects (Kibana cannot run here): what its import API requires,
-references that resolve, fields that exist in the articles mapping with a usable type; and
-the importer against a local fake Kibana."""
+references that resolve, fields that exist with a usable type in the mapping of the data view
+that uses them (articles or alerts); and the importer against a local fake Kibana."""
 
 from __future__ import annotations
 
@@ -38,13 +38,19 @@ from pipeline.adapters.kibana import (
 from pipeline.errors import ConfigError, PermanentError, TransientError
 from pipeline.settings import Settings
 from tests.kibana_objects import (
+    ALERTS_TEMPLATE,
+    TEMPLATE,
+    data_view_mappings,
     field_problems,
     lens_layers,
     load_objects,
     mapping_fields,
+    search_data_view,
 )
 
 DATA_VIEW = "mediamon-articles-data-view"
+ALERTS_DATA_VIEW = "mediamon-alerts-data-view"
+DATA_VIEWS = {DATA_VIEW, ALERTS_DATA_VIEW}
 # What Kibana 8.19 writes into an export: core 8.8.0 for every type since model versions
 # replaced the per-release migrations; per type, the last migration or model version it knows.
 # Kibana refuses an object whose version is newer than its own, and runs every migration
@@ -104,12 +110,22 @@ def test_every_reference_resolves_inside_the_file(
             assert (ref["type"], ref["id"]) in by_key, f"{obj['id']}: {ref} points nowhere"
 
 
-def test_data_view(by_key: dict[tuple[str, str], dict[str, Any]]) -> None:
-    attributes = by_key[("index-pattern", DATA_VIEW)]["attributes"]
-    assert attributes["title"] == "articles*"
-    assert attributes["timeFieldName"] == "published"
+@pytest.mark.parametrize(
+    ("view", "title", "time_field"),
+    [(DATA_VIEW, "articles*", "published"), (ALERTS_DATA_VIEW, "alerts", "matched_at")],
+)
+def test_data_view(
+    by_key: dict[tuple[str, str], dict[str, Any]], view: str, title: str, time_field: str
+) -> None:
+    attributes = by_key[("index-pattern", view)]["attributes"]
+    assert attributes["title"] == title
+    assert attributes["timeFieldName"] == time_field
     for key in ("fieldAttrs", "fieldFormatMap", "runtimeFieldMap", "sourceFilters", "fields"):
         json.loads(attributes[key])  # Kibana stores these as JSON strings
+
+
+def test_only_the_shipped_data_views(objects: list[dict[str, Any]]) -> None:
+    assert {o["id"] for o in objects if o["type"] == "index-pattern"} == DATA_VIEWS
 
 
 def test_saved_search_points_at_the_data_view(
@@ -166,7 +182,7 @@ def test_lens_layers_are_complete(objects: list[dict[str, Any]]) -> None:
         for layer_id, layer in layers.items():
             # Lens finds a layer's data view by this reference name and no other.
             ref = refs[f"indexpattern-datasource-layer-{layer_id}"]
-            assert (ref["type"], ref["id"]) == ("index-pattern", DATA_VIEW), lens["id"]
+            assert ref["type"] == "index-pattern" and ref["id"] in DATA_VIEWS, lens["id"]
             assert sorted(layer["columnOrder"]) == sorted(layer["columns"]), lens["id"]
             for column in layer["columns"].values():
                 order_by = column.get("params", {}).get("orderBy", {})
@@ -212,11 +228,13 @@ def test_dashboard_panels(dashboard: dict[str, Any], objects: list[dict[str, Any
 def test_dashboard_has_the_panels_analysts_asked_for(
     dashboard: dict[str, Any], by_key: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
-    uses: list[list[tuple[str, str]]] = []  # per lens layer: (operation, field) in order
+    uses: list[list[tuple[str, str]]] = []  # per articles lens layer: (operation, field)
+    alert_uses: list[list[tuple[str, str]]] = []  # the same for the alerts data view's layers
     for ref in dashboard["references"]:
         if ref["type"] == "lens":
             for layer in lens_layers(by_key[("lens", ref["id"])]):
-                uses.append([(c.operation, c.field) for c in layer.columns])
+                columns = [(c.operation, c.field) for c in layer.columns]
+                (alert_uses if layer.data_view == ALERTS_DATA_VIEW else uses).append(columns)
     assert [
         ("terms", "topics"),
         ("date_histogram", "published"),
@@ -231,6 +249,13 @@ def test_dashboard_has_the_panels_analysts_asked_for(
     assert ("search", "mediamon-latest-articles") in {
         (r["type"], r["id"]) for r in dashboard["references"]
     }
+    # alerts over time by rule, and by delivery status
+    assert [
+        ("terms", "rule_id"),
+        ("date_histogram", "matched_at"),
+        ("count", "___records___"),
+    ] in alert_uses
+    assert [("terms", "status"), ("count", "___records___")] in alert_uses
 
 
 # --- fields against the mapping ------------------------------------------------------------
@@ -240,32 +265,121 @@ def test_mapping_is_read_with_multi_fields() -> None:
     fields = mapping_fields()
     assert fields["title"] == "text" and fields["title.raw"] == "keyword"
     assert fields["published"] == "date"
+    alerts = mapping_fields(ALERTS_TEMPLATE)
+    assert alerts["title"] == "text" and alerts["title.raw"] == "keyword"
+    assert alerts["matched_at"] == "date" and alerts["rule_id"] == "keyword"
+
+
+def test_each_data_view_is_checked_against_its_own_template(
+    objects: list[dict[str, Any]], by_key: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    mappings = data_view_mappings(objects)
+    assert set(mappings) == DATA_VIEWS
+    assert mappings[DATA_VIEW].name == "articles"
+    assert mappings[DATA_VIEW].fields == mapping_fields(TEMPLATE)
+    assert mappings[ALERTS_DATA_VIEW].name == "alerts"
+    assert mappings[ALERTS_DATA_VIEW].fields == mapping_fields(ALERTS_TEMPLATE)
+    assert search_data_view(by_key[("search", "mediamon-latest-articles")]) == DATA_VIEW
+    views = {
+        o["id"]: {layer.data_view for layer in lens_layers(o)}
+        for o in objects
+        if o["type"] == "lens"
+    }
+    assert views["mediamon-alerts-over-time-by-rule"] == {ALERTS_DATA_VIEW}
+    assert views["mediamon-alerts-by-status"] == {ALERTS_DATA_VIEW}
+    assert views["mediamon-articles-over-time-by-topic"] == {DATA_VIEW}
 
 
 def test_every_field_used_exists_with_a_usable_type(objects: list[dict[str, Any]]) -> None:
-    assert field_problems(objects, mapping_fields()) == []
+    assert field_problems(objects) == []
+
+
+def _break_column(
+    objects: list[dict[str, Any]],
+    lens_id: str,
+    layer_id: str,
+    column_id: str,
+    operation: str,
+    field: str,
+) -> list[dict[str, Any]]:
+    broken = copy.deepcopy(objects)
+    lens = next(o for o in broken if o["id"] == lens_id)
+    layers = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+    column = layers[layer_id]["columns"][column_id]
+    column["operationType"] = operation
+    column["sourceField"] = field
+    return broken
 
 
 @pytest.mark.parametrize(
     ("column_id", "operation", "field", "expected"),
     [
         ("col-topics", "terms", "headline", "not in the articles mapping"),
-        ("col-topics", "terms", "title", "is text, which cannot be used for terms"),
-        ("col-count", "unique_count", "text", "is text, which cannot be used for unique_count"),
-        ("col-published", "date_histogram", "lang", "is keyword, which cannot be used for a date"),
+        ("col-topics", "terms", "title", "is text in the articles mapping, which cannot"),
+        ("col-topics", "terms", "rule_id", "'rule_id' is not in the articles mapping"),
+        ("col-count", "unique_count", "text", "is text in the articles mapping, which cannot"),
+        ("col-published", "date_histogram", "lang", "is keyword in the articles mapping"),
     ],
 )
 def test_a_panel_on_a_wrong_field_is_caught(
     objects: list[dict[str, Any]], column_id: str, operation: str, field: str, expected: str
 ) -> None:
-    broken = copy.deepcopy(objects)
-    lens = next(o for o in broken if o["id"] == "mediamon-articles-over-time-by-topic")
-    layers = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
-    column = layers["layer-timeline"]["columns"][column_id]
-    column["operationType"] = operation
-    column["sourceField"] = field
-    problems = field_problems(broken, mapping_fields())
+    broken = _break_column(
+        objects,
+        "mediamon-articles-over-time-by-topic",
+        "layer-timeline",
+        column_id,
+        operation,
+        field,
+    )
+    problems = field_problems(broken)
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("column_id", "operation", "field", "expected"),
+    [
+        # text in the alerts mapping too: no doc values, so no terms
+        ("col-rule", "terms", "title", "'title' is text in the alerts mapping, which cannot"),
+        # a keyword of the articles mapping that alert records do not have
+        ("col-rule", "terms", "domain", "'domain' is not in the alerts mapping"),
+        ("col-matched", "date_histogram", "published_at", "not in the alerts mapping"),
+        ("col-matched", "date_histogram", "status", "is keyword in the alerts mapping"),
+        ("col-count", "unique_count", "error", "'error' is text in the alerts mapping"),
+    ],
+)
+def test_an_alerts_panel_on_a_wrong_field_is_caught(
+    objects: list[dict[str, Any]], column_id: str, operation: str, field: str, expected: str
+) -> None:
+    broken = _break_column(
+        objects,
+        "mediamon-alerts-over-time-by-rule",
+        "layer-alerts-timeline",
+        column_id,
+        operation,
+        field,
+    )
+    problems = field_problems(broken)
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert "mediamon-alerts-over-time-by-rule" in problems[0]
+
+
+def test_a_layer_without_a_data_view_is_caught(objects: list[dict[str, Any]]) -> None:
+    broken = copy.deepcopy(objects)
+    lens = next(o for o in broken if o["id"] == "mediamon-alerts-by-status")
+    lens["references"] = []
+    problems = field_problems(broken)
+    assert problems and all("data view '' has no mapping" in p for p in problems), problems
+
+
+def test_a_data_view_without_a_template_is_caught(objects: list[dict[str, Any]]) -> None:
+    broken = copy.deepcopy(objects)
+    view = next(o for o in broken if o["id"] == ALERTS_DATA_VIEW)
+    view["attributes"]["title"] = "alert-records"
+    problems = field_problems(broken)
+    assert any("'alert-records' covers 0 index templates" in p for p in problems), problems
+    # and every use of its fields is reported rather than checked against another mapping
+    assert any("mediamon-alerts-by-status" in p and "has no mapping" in p for p in problems)
 
 
 def test_a_wrong_time_field_or_sort_is_caught(objects: list[dict[str, Any]]) -> None:
@@ -275,9 +389,13 @@ def test_a_wrong_time_field_or_sort_is_caught(objects: list[dict[str, Any]]) -> 
             obj["attributes"]["timeFieldName"] = "published_at"
         if obj["type"] == "search":
             obj["attributes"]["sort"] = [["title", "desc"]]
-    problems = field_problems(broken, mapping_fields())
-    assert any("'published_at' is not in" in p for p in problems), problems
-    assert any("'title' is text, which cannot be used for sorting" in p for p in problems)
+    problems = field_problems(broken)
+    assert any("'published_at' is not in the articles mapping" in p for p in problems), problems
+    assert any("'published_at' is not in the alerts mapping" in p for p in problems), problems
+    assert any(
+        "'title' is text in the articles mapping, which cannot be used for sorting" in p
+        for p in problems
+    )
 
 
 # --- the importer --------------------------------------------------------------------------
@@ -287,17 +405,34 @@ def test_shipped_objects_are_the_files(objects: list[dict[str, Any]]) -> None:
     assert shipped_objects() == objects
 
 
-def test_namespace_rewrites_the_data_view_title_only(objects: list[dict[str, Any]]) -> None:
+def test_namespace_rewrites_the_data_view_titles_only(objects: list[dict[str, Any]]) -> None:
     default = objects_for(Settings(), objects)
     assert default == objects
     namespaced = objects_for(Settings(namespace="t1-"), objects)
     titles = {o["id"]: o["attributes"]["title"] for o in namespaced}
     assert titles[DATA_VIEW] == "t1-articles*"
-    assert [o for o in namespaced if o["id"] != DATA_VIEW] == [
-        o for o in objects if o["id"] != DATA_VIEW
+    assert [o for o in namespaced if o["id"] not in DATA_VIEWS] == [
+        o for o in objects if o["id"] not in DATA_VIEWS
     ]
     assert next(o for o in objects if o["id"] == DATA_VIEW)["attributes"]["title"] == "articles*"
     assert parse_ndjson(to_ndjson(namespaced).decode()) == namespaced
+
+
+def test_namespace_rewrites_the_alerts_data_view_to_the_alerts_index(
+    objects: list[dict[str, Any]],
+) -> None:
+    settings = Settings(namespace="t1-")
+    namespaced = {o["id"]: o for o in objects_for(settings, objects)}
+    shipped = next(o for o in objects if o["id"] == ALERTS_DATA_VIEW)
+    view = namespaced[ALERTS_DATA_VIEW]
+    assert view["attributes"]["title"] == settings.alerts_index == "t1-alerts"
+    # only the title changes: time field, formats and the id the panels reference stay
+    assert {**view["attributes"], "title": "alerts"} == shipped["attributes"]
+    assert {k: v for k, v in view.items() if k != "attributes"} == {
+        k: v for k, v in shipped.items() if k != "attributes"
+    }
+    assert shipped["attributes"]["title"] == "alerts"  # the shipped object is not modified
+    assert objects_for(Settings(), [shipped]) == [shipped]
 
 
 @dataclass
@@ -546,6 +681,8 @@ def test_cli_imports_and_never_prints_the_password() -> None:
     assert json.loads(changes["query:queryString:options"])["default_operator"] == "AND"
     sent = parse_ndjson(kibana.received[-2].content.decode())
     assert next(o for o in sent if o["id"] == DATA_VIEW)["attributes"]["title"] == "t9-articles*"
+    alerts_view = next(o for o in sent if o["id"] == ALERTS_DATA_VIEW)
+    assert alerts_view["attributes"]["title"] == "t9-alerts"
 
 
 def test_cli_exits_non_zero_and_lists_object_errors() -> None:
