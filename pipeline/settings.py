@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     host_spacing: float = Field(default=1.0, ge=0)  # seconds between requests to one host
     backoff_cap: float = Field(default=6 * 3600.0, gt=0)  # longest wait after failures
     unconditional_every: float = Field(default=24 * 3600.0, gt=0)  # catch feeds stuck on 304
+    # refuse feed hosts that resolve to private/loopback addresses (SSRF guard for feed URLs
+    # that arrive at run time: redirects, OPML imports); off so the local demo can run
+    feeds_refuse_private: bool = False
     connector_state_path: Path | None = None  # default: <state_dir>/<namespace>connector.sqlite
     # /healthz, /readyz and /metrics (Prometheus); 0 turns them off
     connector_metrics_port: int = Field(default=9464, ge=0)

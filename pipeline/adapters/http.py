@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -62,8 +63,47 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+class BlockedAddressError(PermanentError):
+    """The feed's host resolves to a private, loopback or otherwise internal address."""
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+class PublicOnlyTransport(httpx.AsyncHTTPTransport):
+    """Refuses any request (each redirect hop is one) whose host resolves to a non-public
+    address: a feed URL found at run time must not reach the internal network (SSRF).
+    The check resolves before the connection does; a DNS answer that changes in between is
+    not caught, which is why this is a guard for feed URLs, not a network boundary."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, request.url.port)
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
+        blocked = sorted({str(i[4][0]) for i in infos if not is_public(str(i[4][0]))})
+        if blocked:
+            raise BlockedAddressError(
+                f"{request.url}: {host} resolves to a non-public address ({', '.join(blocked)});"
+                " refused (MEDIAMON_FEEDS_REFUSE_PRIVATE)"
+            )
+        return await super().handle_async_request(request)
+
+
 def make_client(settings: Settings) -> httpx.AsyncClient:
+    transport = PublicOnlyTransport() if settings.feeds_refuse_private else None
     return httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout)),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -99,6 +139,8 @@ async def fetch(
             return await _read(resp, url, max_bytes, started)
     except TimeoutError as exc:
         raise TransientError(f"{url}: no complete answer within {total_timeout:.0f}s") from exc
+    except BlockedAddressError:
+        raise
     except httpx.TooManyRedirects as exc:
         raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)") from exc
     except httpx.HTTPError as exc:
