@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,11 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A placed copy becomes searchable within a refresh interval (1 s by default): remember
+# placements well beyond that, and never more than this many.
+RECENT_SECONDS = 60.0
+RECENT_MAX = 200_000
+
 # The cluster is unreachable or answered the whole request with an error: retry the batch.
 TRANSIENT = (ESConnectionError, ConnectionTimeout, ApiError)
 
@@ -43,6 +49,7 @@ class IndexReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (article id, reason)
     retries: int = 0
     strays_removed: int = 0
+    indices: set[str] = field(default_factory=set)  # where the held documents went
 
 
 class ArticleIndexer:
@@ -61,6 +68,9 @@ class ArticleIndexer:
         self._known_indices: set[str] = set()
         self._lifecycle: bool | None = None
         self.failing_since: float | None = None  # first failed request of an outage
+        # id -> (index, when) of what this indexer placed lately: a copy written moments ago
+        # is not searchable yet, so a quick re-dated update must find it here
+        self._recent: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def healthy(self, grace: float = 60.0) -> bool:
         """Elasticsearch takes batches (or has failed for less than `grace` seconds)."""
@@ -122,15 +132,30 @@ class ArticleIndexer:
             await self.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
         refused = {i for i, _ in report.rejected}
-        report.strays_removed = await self._remove_strays(
-            {i: index for i, index in placed.items() if i not in refused}
-        )
+        held = {i: index for i, index in placed.items() if i not in refused}
+        report.indices = set(held.values())
+        known = [(self._recent[i][0], i) for i in held if i in self._recent]
+        report.strays_removed = await self._remove_strays(held, known)
+        self._remember(held)
         return report
 
-    async def _remove_strays(self, placed: dict[str, str]) -> int:
+    def _remember(self, held: dict[str, str]) -> None:
+        now = time.monotonic()
+        for i, index in held.items():
+            self._recent.pop(i, None)
+            self._recent[i] = (index, now)
+        while self._recent and (
+            len(self._recent) > RECENT_MAX
+            or now - next(iter(self._recent.values()))[1] > RECENT_SECONDS
+        ):
+            self._recent.popitem(last=False)
+
+    async def _remove_strays(self, placed: dict[str, str], known: list[tuple[str, str]]) -> int:
         while True:
             try:
-                return await remove_stray_copies(self.es, self.settings.articles_alias, placed)
+                return await remove_stray_copies(
+                    self.es, self.settings.articles_alias, placed, known
+                )
             except TRANSIENT as exc:
                 # The batch is held; a stray copy is a double count, not a loss: retry briefly.
                 log.warning("stray-copy check failed, retrying: %s", _describe(exc))

@@ -78,7 +78,9 @@ class Settings(BaseSettings):
 
     # Worker
     index_batch_size: int = Field(default=500, ge=1)
-    index_batch_seconds: float = Field(default=1.0, gt=0)
+    # a batch waits at most this long to fill: with the 1 s refresh it sets the latency to
+    # searchable (measured p95 at 500 docs/s: 2.5 s with 1.0, 1.6 s with 0.25)
+    index_batch_seconds: float = Field(default=0.25, gt=0)
     # per-document 429/5xx answers before the document is dead-lettered (an unreachable
     # cluster is retried without limit: the batch waits, offsets do not advance)
     index_doc_attempts: int = Field(default=20, ge=1)

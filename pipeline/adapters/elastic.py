@@ -280,12 +280,18 @@ async def bulk_index(
     return outcome
 
 
-async def remove_stray_copies(es: AsyncElasticsearch, alias: str, placed: dict[str, str]) -> int:
+async def remove_stray_copies(
+    es: AsyncElasticsearch,
+    alias: str,
+    placed: dict[str, str],
+    known: list[tuple[str, str]] | None = None,
+) -> int:
     """Delete older copies of just-indexed articles that live in another monthly index.
 
     An update can move an article's date into another month (feeds re-date items, and an
     undated item is dated when fetched): the new copy is in the right index, the old one
-    must go, or the article would be counted twice."""
+    must go, or the article would be counted twice. `known` (index, id) pairs are copies the
+    caller placed itself moments ago: the search below cannot see them until a refresh."""
     if not placed:
         return 0
     resp = await es.search(
@@ -294,15 +300,18 @@ async def remove_stray_copies(es: AsyncElasticsearch, alias: str, placed: dict[s
         source=False,
         size=2 * len(placed),
     )
-    strays = [
-        {"delete": {"_index": hit["_index"], "_id": hit["_id"]}}
+    pairs = {
+        (hit["_index"], hit["_id"])
         for hit in resp["hits"]["hits"]
         if placed.get(hit["_id"]) not in (None, hit["_index"])
-    ]
-    if strays:
-        await es.bulk(operations=strays)
-        log.info("removed %d copies left in another month's index", len(strays))
-    return len(strays)
+    }
+    pairs |= {(index, i) for index, i in known or [] if placed.get(i) not in (None, index)}
+    if pairs:
+        await es.bulk(
+            operations=[{"delete": {"_index": index, "_id": i}} for index, i in sorted(pairs)]
+        )
+        log.info("removed %d copies left in another month's index", len(pairs))
+    return len(pairs)
 
 
 async def ensure_alerts_index(es: AsyncElasticsearch, settings: Settings) -> str:

@@ -60,7 +60,9 @@ async def index_articles(stream: Any) -> None:
                     enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason)
                 )
             refused = {i for i, _ in report.rejected}
-            matched = await matcher.match([a for a in articles if a.id not in refused])
+            matched = await matcher.match(
+                [a for a in articles if a.id not in refused], report.indices
+            )
             pending = [
                 await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
                 for a in matched.events

@@ -92,14 +92,16 @@ class RuleMatcher:
         self.rules = rules
         self.sleep = sleep
 
-    async def match(self, articles: list[EnrichedArticle]) -> MatchResult:
+    async def match(
+        self, articles: list[EnrichedArticle], indices: set[str] | None = None
+    ) -> MatchResult:
         """Alert events of keyword rules for the (already indexed) articles, in rule order,
         and how many articles each volume rule counted. An unreachable cluster is retried
         (capped backoff) until it answers: the batch's offsets wait."""
         delay = 0.5
         while True:
             try:
-                return await self._match(articles)
+                return await self._match(articles, indices)
             except (ESConnectionError, ConnectionTimeout, ApiError) as exc:
                 log.warning(
                     "rule matching failed, retrying in %.1fs: %s", delay, type(exc).__name__
@@ -107,14 +109,18 @@ class RuleMatcher:
                 await self.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def _match(self, articles: list[EnrichedArticle]) -> MatchResult:
+    async def _match(
+        self, articles: list[EnrichedArticle], indices: set[str] | None
+    ) -> MatchResult:
         rules = self.rules.current().enabled()
         result = MatchResult()
         if not rules or not articles:
             return result
         by_id = {a.id: a for a in articles}
         alias = self.settings.articles_alias
-        await self.es.indices.refresh(index=alias)  # the batch must be searchable
+        # the batch must be searchable; refreshing only the indices it went to spares the
+        # others a refresh per batch (measured: rules halved indexing throughput before)
+        await self.es.indices.refresh(index=sorted(indices) if indices else alias)
         for start in range(0, len(rules), RULES_PER_REQUEST):
             chunk = rules[start : start + RULES_PER_REQUEST]
             searches: list[dict[str, Any]] = []

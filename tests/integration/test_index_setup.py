@@ -151,3 +151,27 @@ def test_a_batch_larger_than_one_bulk_request_is_split(env: Env) -> None:
 
     report, count = asyncio.run(scenario())
     assert (report.indexed, report.rejected, report.retries, count) == (60, [], 0, 60)
+
+
+def test_an_update_redated_before_a_refresh_still_leaves_one_copy(env: Env) -> None:
+    # the first copy is not searchable yet when the re-dated one arrives (refresh is 1 s)
+    first = _article("quick", "en", "Talks", "v1", datetime(2026, 9, 30, 23, tzinfo=UTC))
+    second = _article("quick", "en", "Talks", "v2", datetime(2026, 10, 1, 1, tzinfo=UTC))
+
+    async def scenario() -> tuple[list[str], int]:
+        es = make_client(env.settings)
+        indexer = ArticleIndexer(es, env.settings)
+        try:
+            await ensure_articles_index(es, env.settings)
+            await indexer.index([first])
+            report = await indexer.index([second])
+            await es.indices.refresh(index=env.settings.articles_alias)
+            copies = await es.search(
+                index=env.settings.articles_alias, query={"ids": {"values": ["quick"]}}
+            )
+            return [h["_index"] for h in copies["hits"]["hits"]], report.strays_removed
+        finally:
+            await es.close()
+
+    indices, removed = asyncio.run(scenario())
+    assert indices == [f"{env.settings.articles_alias}-2026.10"] and removed == 1
