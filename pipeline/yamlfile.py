@@ -32,19 +32,23 @@ def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def parse_yaml(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
+    """The data and the node tree (for line numbers); a syntax error names file and line."""
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Parse `path` as YAML and validate it as `model`; every problem listed with its line."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        data: Any = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    data, root = parse_yaml(path, text)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
-from pipeline.yamlfile import line_of
+from pipeline.yamlfile import line_of, parse_yaml
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _SPAN = re.compile(r"^(\d+)([smhd])$")
@@ -201,13 +201,7 @@ def _problems(
 
 def parse_rules(path: Path, text: str) -> RuleSet:
     """Validate each channel and rule on its own: a bad one is reported, not fatal."""
-    try:
-        data: Any = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    data, root = parse_yaml(path, text)
     data = data or {}
     if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
         raise ConfigError(f"{path}: a mapping whose key 'rules' holds a list of rules")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,6 +15,7 @@ from pipeline.adapters.elastic import make_client
 from pipeline.schema import RawArticle
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
+from tests.netutil import free_port, http_get
 
 LEAD = (
     "<p>Russia, Turkey and Iran, the guarantors of the Astana process, agreed on a trilateral "
@@ -62,33 +60,19 @@ def indexed(env: Env, article_id: str, timeout: float = 90) -> dict[str, Any]:
     raise AssertionError(f"{article_id} not indexed within {timeout}s")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_story_grouping_survives_a_worker_restart(env: Env) -> None:
     asyncio.run(prepare(env.settings))
-    port = _free_port()
+    port = free_port()
     variables = {**env.vars, "MEDIAMON_WORKER_METRICS_PORT": str(port)}
     first = ServiceProcess("worker-1", ["worker"], variables, env.logs / "worker-1.log").start()
     try:
         produce(env, RawArticle(id="original", title="Truce monitoring agreed", content_html=LEAD))
         assert indexed(env, "original")["story_id"] == "original"
         # the probes and the stage metrics of a working worker
-        assert _get(port, "/healthz")[0] == 200
-        status, body = _get(port, "/readyz")
+        assert http_get(port, "/healthz")[0] == 200
+        status, body = http_get(port, "/readyz")
         assert status == 200 and json.loads(body)["elasticsearch"] is True
-        metrics = _get(port, "/metrics")[1]
+        metrics = http_get(port, "/metrics")[1]
         assert 'mediamon_index_documents_total{result="indexed"} 1.0' in metrics
         assert 'mediamon_enrich_articles_total{result="ok"} 1.0' in metrics
     finally:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import urllib.error
-import urllib.request
 
 from connectors import metrics
 from pipeline.health import Health, serve
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+from tests.netutil import free_port, http_get
 
 
 def test_metrics_endpoint_serves_per_feed_counters() -> None:
-    port = _free_port()
+    port = free_port()
     server = serve(Health(), port)
     assert server is not None
     metrics.POLLS.labels("feed-a", "not_modified").inc()
@@ -34,7 +18,7 @@ def test_metrics_endpoint_serves_per_feed_counters() -> None:
     metrics.ITEMS.labels("feed-a").inc(3)
     metrics.ERRORS.labels("feed-b", "transient").inc()
     metrics.LATENCY.labels("feed-a").observe(0.2)
-    status, text = _get(port, "/metrics")
+    status, text = http_get(port, "/metrics")
     assert status == 200
     assert 'mediamon_feed_polls_total{feed="feed-a",result="not_modified"} 1.0' in text
     assert 'mediamon_feed_items_emitted_total{feed="feed-a"} 3.0' in text
@@ -46,7 +30,7 @@ def test_metrics_endpoint_serves_per_feed_counters() -> None:
 
 
 def test_liveness_follows_the_heartbeat_and_readiness_the_checks() -> None:
-    port = _free_port()
+    port = free_port()
     health = Health(stale_after=0.5)
     kafka_ok = {"value": True}
     health.check("kafka", lambda: kafka_ok["value"])
@@ -54,16 +38,16 @@ def test_liveness_follows_the_heartbeat_and_readiness_the_checks() -> None:
     server = serve(health, port)
     assert server is not None
     try:
-        assert _get(port, "/healthz")[0] == 200
-        status, body = _get(port, "/readyz")
+        assert http_get(port, "/healthz")[0] == 200
+        status, body = http_get(port, "/readyz")
         assert status == 503 and json.loads(body)["broken"] is False
         health.check("broken", lambda: True)
-        assert _get(port, "/readyz")[0] == 200
+        assert http_get(port, "/readyz")[0] == 200
         kafka_ok["value"] = False
-        assert _get(port, "/readyz")[0] == 503
+        assert http_get(port, "/readyz")[0] == 503
         health._beat -= 10  # the loop stopped turning
-        assert _get(port, "/healthz")[0] == 503
-        assert _get(port, "/nope")[0] == 404
+        assert http_get(port, "/healthz")[0] == 503
+        assert http_get(port, "/nope")[0] == 404
     finally:
         server.shutdown()
         server.server_close()
