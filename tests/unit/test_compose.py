@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from typing import Any
 
 import elasticsearch
 import pytest
 import yaml
 
+from pipeline.adapters.elastic import client_options
 from pipeline.settings import Settings
 from tests.conftest import REPO
 
@@ -94,3 +98,138 @@ def test_setup_imports_the_dashboards_into_the_compose_kibana(compose: dict[str,
     published = {p.split(":")[-1] for p in services["kibana"]["ports"]}
     assert kibana_url == f"http://kibana:{published.pop()}"
     assert any((REPO / "deploy/kibana").glob("*.ndjson")), "nothing for setup kibana to import"
+
+
+# --- docker-compose.secure.yml: the override with Elasticsearch security on ---------------
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """Compose's merge tags (!override, !reset) on top of plain YAML."""
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag_name in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag_name, _tagged)
+
+
+@pytest.fixture(scope="module")
+def secure() -> dict[str, Any]:
+    text = (REPO / "docker-compose.secure.yml").read_text()
+    data: dict[str, Any] = yaml.load(text, Loader=_ComposeLoader)  # a SafeLoader subclass
+    return data
+
+
+SECRET_WORDS = ("PASSWORD", "API_KEY", "SECRET", "TOKEN")
+INTERPOLATION = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:\?[^}]*)?\}$")
+
+
+def _env_items(service: dict[str, Any]) -> list[tuple[str, str]]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return [tuple(e.split("=", 1)) if "=" in e else (e, "") for e in env]  # type: ignore[misc]
+    return [(str(k), str(v)) for k, v in env.items()]
+
+
+def test_every_secure_password_comes_from_the_env_file(secure: dict[str, Any]) -> None:
+    seen = set()
+    for name, service in secure["services"].items():
+        for key, value in _env_items(service):
+            if any(word in key.upper() for word in SECRET_WORDS):
+                assert INTERPOLATION.match(value), f"{name}: {key} is not ${{VAR}}: {value!r}"
+                # a required variable: compose refuses to start without it, never runs empty
+                assert ":?" in value, f"{name}: {key} has no :? (would start with no password)"
+                seen.add(value.split(":?")[0].removeprefix("${"))
+    assert seen == {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "MEDIAMON_ES_PASSWORD"}
+
+
+def test_no_literal_secret_in_either_compose_file() -> None:
+    for path in ("docker-compose.yml", "docker-compose.secure.yml"):
+        text = (REPO / path).read_text()
+        # scripts read passwords from their environment ($$VAR at run time) or from
+        # ${VAR} interpolation; nothing like password: hunter2 or -u elastic:changeme
+        assert not re.search(r"(?i)(password|api_key)[\"']?\s*[:=]\s*[\"']?[a-z0-9]", text), path
+        assert not re.search(r"-u\s+\"?\w+:[^$\"]", text), path
+        # a secret interpolated into a command would show in `docker inspect` and ps
+        for name, service in yaml.load(text, Loader=_ComposeLoader)["services"].items():
+            command = json.dumps([service.get("command"), service.get("entrypoint")])
+            assert "${" not in command, f"{path}: {name}: interpolation in a command"
+
+
+def test_env_file_is_ignored_and_the_example_names_the_secrets() -> None:
+    ignored = (REPO / ".gitignore").read_text().split()
+    assert ".env" in ignored
+    tracked = subprocess.run(
+        ["git", "ls-files", ".env"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert tracked.stdout.strip() == "", ".env is committed"
+    example = (REPO / ".env.example").read_text()
+    for name in ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "MEDIAMON_ES_PASSWORD"):
+        # documented, and empty: the example holds no password of its own
+        lines = [ln for ln in example.splitlines() if re.match(rf"#?\s*{name}=", ln)]
+        assert lines, f".env.example does not name {name}"
+        assert all(ln.split("=", 1)[1].strip() == "" for ln in lines), lines
+
+
+def test_secure_elasticsearch_has_security_and_tls_on(secure: dict[str, Any]) -> None:
+    services = secure["services"]
+    es = services["elasticsearch"]["environment"]
+    assert es["xpack.security.enabled"] == "true"
+    assert es["xpack.security.http.ssl.enabled"] == "true"
+    assert es["xpack.security.http.ssl.certificate_authorities"] == "certs/ca/ca.crt"
+    assert services["elasticsearch"]["depends_on"]["es-certs"] == {
+        "condition": "service_completed_successfully"
+    }
+    certs = " ".join(services["es-certs"]["command"])
+    assert "elasticsearch-certutil ca" in certs and "elasticsearch-certutil cert" in certs
+    assert "--cacert" in services["elasticsearch"]["healthcheck"]["test"][-1]
+    kibana = services["kibana"]["environment"]
+    assert kibana["ELASTICSEARCH_HOSTS"] == '["https://elasticsearch:9200"]'
+    assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert kibana["ELASTICSEARCH_SSL_VERIFICATIONMODE"] == "full"
+    users = " ".join(services["es-users"]["command"])
+    assert "kibana_system/_password" in users and "_security/user/mediamon" in users
+    assert "--cacert" in users and "-k " not in users and "--insecure" not in users
+    for image in (services["es-certs"]["image"], services["es-users"]["image"]):
+        assert _tag(image) == Settings().es_version
+
+
+def test_secure_mediamon_services_log_in_and_verify_the_ca(
+    compose: dict[str, Any], secure: dict[str, Any]
+) -> None:
+    fields = {f"MEDIAMON_{name.upper()}" for name in Settings.model_fields}
+    base_mediamon = {"setup", "worker", "connectors"}
+    for name in base_mediamon:
+        env = dict(compose["services"][name]["environment"])
+        env |= secure["services"][name]["environment"]  # compose merges the mappings
+        for key in env:
+            assert key in fields, f"{name}: {key} is not a setting"
+        assert env["MEDIAMON_ES_URL"].startswith("https://")
+        assert env["MEDIAMON_ES_VERIFY_CERTS"] == "true"
+        assert env["MEDIAMON_ES_USERNAME"] and env["MEDIAMON_ES_PASSWORD"]
+        mount = next(v for v in secure["services"][name]["volumes"] if v.startswith("es-certs:"))
+        target = mount.split(":")[1]
+        assert env["MEDIAMON_ES_CA_CERTS"].startswith(target + "/") and mount.endswith(":ro")
+        # the settings take it: an https URL with the CA, verification on
+        settings = Settings(
+            es_url=env["MEDIAMON_ES_URL"],
+            es_username=env["MEDIAMON_ES_USERNAME"],
+            es_password="x",
+            es_ca_certs=env["MEDIAMON_ES_CA_CERTS"],
+            es_verify_certs=env["MEDIAMON_ES_VERIFY_CERTS"],
+        )
+        opts = client_options(settings)
+        assert opts["ca_certs"] == env["MEDIAMON_ES_CA_CERTS"] and "verify_certs" not in opts
+    # every service the override names exists in the base file or is one it adds
+    assert set(secure["services"]) - set(compose["services"]) == {"es-certs", "es-users"}
+    assert "es-certs" in secure["volumes"]
+
+
+def test_secure_kafka_port_only_on_loopback(secure: dict[str, Any]) -> None:
+    assert secure["services"]["kafka"]["ports"] == ["127.0.0.1:9092:9092"]
