@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +29,19 @@ def _mvn() -> str:
     return mvn
 
 
+@contextmanager
+def _resolving(cache_dir: Path, name: str) -> Iterator[None]:
+    """One process resolves `name` into the cache at a time: two stacks started together on
+    a fresh machine (the tests' and a benchmark's) would otherwise unpack into one folder."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _run_mvn(args: list[str], what: str) -> None:
     cmd = [_mvn(), "-B", "-q", *args]
     log.info("resolving %s: %s", what, " ".join(cmd))
@@ -41,6 +57,13 @@ def kafka_lib(cache_dir: Path, version: str) -> Path:
     lib = home / "lib"
     if (home / _DONE).exists():
         return lib
+    with _resolving(cache_dir, home.name):
+        if not (home / _DONE).exists():
+            _fetch_kafka(home, lib, version)
+    return lib
+
+
+def _fetch_kafka(home: Path, lib: Path, version: str) -> None:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     pom = home / "pom.xml"
@@ -57,7 +80,6 @@ def kafka_lib(cache_dir: Path, version: str) -> Path:
         f"Kafka {version}",
     )
     (home / _DONE).write_text(version)
-    return lib
 
 
 def _unzip(archive: Path, dest: Path) -> None:
@@ -77,6 +99,13 @@ def elasticsearch_home(cache_dir: Path, version: str) -> Path:
     home = root / f"elasticsearch-{version}"
     if (root / _DONE).exists():
         return home
+    with _resolving(cache_dir, root.name):
+        if not (root / _DONE).exists():
+            _fetch_elasticsearch(root, home, version)
+    return home
+
+
+def _fetch_elasticsearch(root: Path, home: Path, version: str) -> None:
     shutil.rmtree(root, ignore_errors=True)
     downloads = root / "download"
     downloads.mkdir(parents=True)
@@ -96,4 +125,3 @@ def elasticsearch_home(cache_dir: Path, version: str) -> Path:
     for script in (home / "bin").iterdir():
         script.chmod(0o755)
     (root / _DONE).write_text(version)
-    return home

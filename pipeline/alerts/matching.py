@@ -1,11 +1,11 @@
 """Matching enriched articles against the enabled keyword rules, in batches.
 
 The local Elasticsearch (integ-test-zip) has no percolator module, so a batch is matched
-the other way round: once the batch is indexed and refreshed, every rule's query runs as a
-search restricted to the batch's ids (one _msearch for all rules). The query, the analyzers
-and the index are exactly those of `mediamon search` and Kibana, so a rule matches what the
-same search finds, inflected forms included. A rule whose query the server refuses is
-logged and skipped; the other rules still match.
+the other way round: once the batch is indexed and refreshed, the rules' queries run as
+searches restricted to the batch's ids (one _msearch, ten rules per search as named
+queries). The query, the analyzers and the index are exactly those of `mediamon search` and
+Kibana, so a rule matches what the same search finds, inflected forms included. A rule whose
+query the server refuses is logged and skipped; the other rules still match.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
@@ -23,11 +24,18 @@ from elasticsearch import ApiError, AsyncElasticsearch
 
 from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
 from pipeline.query import article_query
-from pipeline.schema import AlertEvent, EnrichedArticle
+from pipeline.schema import AlertEvent, EnrichedArticle, utcnow
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-RULES_PER_REQUEST = 200
+# Rules per search of the batch's _msearch, as named queries. One search per rule cost a
+# shard-level search each (1,000 per batch); more than ~10 per search moves the cost into the
+# fetch phase, where matched_queries is computed (docs/benchmark-alerts.md).
+RULES_PER_SEARCH = 10
+
+
+class RuleSource(Protocol):
+    def current(self) -> RuleSet: ...
 
 
 class RulesFile:
@@ -60,7 +68,9 @@ class MatchResult:
     volume: dict[str, int] = field(default_factory=dict)  # volume rule id -> articles counted
 
 
-def event_for(rule: KeywordRule, article: EnrichedArticle) -> AlertEvent:
+def event_for(
+    rule: KeywordRule, article: EnrichedArticle, matched_at: datetime | None = None
+) -> AlertEvent:
     return AlertEvent(
         id=f"{rule.id}:{article.id}",
         rule_id=rule.id,
@@ -75,6 +85,7 @@ def event_for(rule: KeywordRule, article: EnrichedArticle) -> AlertEvent:
         topics=article.topics,
         published=article.published,
         enriched_at=article.enriched_at,
+        matched_at=matched_at or utcnow(),
         channels=rule.channels,
     )
 
@@ -84,7 +95,7 @@ class RuleMatcher:
         self,
         es: AsyncElasticsearch,
         settings: Settings,
-        rules: RulesFile,
+        rules: RuleSource,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.es = es
@@ -121,31 +132,70 @@ class RuleMatcher:
         # the batch must be searchable; refreshing only the indices it went to spares the
         # others a refresh per batch (measured: rules halved indexing throughput before)
         await self.es.indices.refresh(index=sorted(indices) if indices else alias)
-        for start in range(0, len(rules), RULES_PER_REQUEST):
-            chunk = rules[start : start + RULES_PER_REQUEST]
-            searches: list[dict[str, Any]] = []
-            for rule in chunk:
-                query = article_query(
-                    rule.query,
-                    topics=rule.topics,
-                    langs=rule.languages,
-                    feeds=rule.feeds,
-                    ids=list(by_id),
-                )
-                searches += [
-                    {"index": alias},
-                    {"query": query, "size": len(by_id), "_source": False},
-                ]
-            resp = await self.es.msearch(searches=searches)
-            for rule, answer in zip(chunk, resp["responses"], strict=True):
-                if "error" in answer:
-                    reason = answer["error"].get("reason") or answer["error"].get("type")
-                    log.warning("rule %s: the server refused its query: %s", rule.id, reason)
-                    continue
-                hits = [by_id[h["_id"]] for h in answer["hits"]["hits"] if h["_id"] in by_id]
-                if isinstance(rule, VolumeRule):
-                    if hits:
-                        result.volume[rule.id] = len(hits)
-                    continue
-                result.events += [event_for(rule, article) for article in hits]
+        chunks = [rules[i : i + RULES_PER_SEARCH] for i in range(0, len(rules), RULES_PER_SEARCH)]
+        searches: list[dict[str, Any]] = []
+        for chunk in chunks:
+            searches += [{"index": alias}, named_search(chunk, list(by_id))]
+        resp = await self.es.msearch(searches=searches)
+        found: dict[str, list[str]] = {}
+        for chunk, answer in zip(chunks, resp["responses"], strict=True):
+            if "error" in answer:
+                # one refused query fails its whole search: match those rules one by one so
+                # the refused one is logged and skipped and the others still match
+                found |= await self._one_by_one(alias, chunk, list(by_id))
+                continue
+            for hit in answer["hits"]["hits"]:
+                for name in hit.get("matched_queries", []):
+                    found.setdefault(name, []).append(hit["_id"])
+        # stamped once the whole batch is matched: the events are produced right after
+        matched_at = utcnow()
+        for rule in rules:
+            hits = [by_id[i] for i in found.get(rule.id, []) if i in by_id]
+            if isinstance(rule, VolumeRule):
+                if hits:
+                    result.volume[rule.id] = len(hits)
+                continue
+            result.events += [event_for(rule, article, matched_at) for article in hits]
         return result
+
+    async def _one_by_one(
+        self, alias: str, rules: list[KeywordRule | VolumeRule], ids: list[str]
+    ) -> dict[str, list[str]]:
+        searches: list[dict[str, Any]] = []
+        for rule in rules:
+            query = article_query(
+                rule.query, topics=rule.topics, langs=rule.languages, feeds=rule.feeds, ids=ids
+            )
+            searches += [{"index": alias}, {"query": query, "size": len(ids), "_source": False}]
+        resp = await self.es.msearch(searches=searches)
+        found: dict[str, list[str]] = {}
+        for rule, answer in zip(rules, resp["responses"], strict=True):
+            if "error" in answer:
+                reason = answer["error"].get("reason") or answer["error"].get("type")
+                log.warning("rule %s: the server refused its query: %s", rule.id, reason)
+                continue
+            found[rule.id] = [h["_id"] for h in answer["hits"]["hits"]]
+        return found
+
+
+def named_search(rules: list[KeywordRule | VolumeRule], ids: list[str]) -> dict[str, Any]:
+    """One search for several rules over the batch: each rule's query is a named clause, and
+    every hit lists the rules it satisfies (`matched_queries`)."""
+    should = []
+    for rule in rules:
+        query = article_query(
+            rule.query, topics=rule.topics, langs=rule.languages, feeds=rule.feeds
+        )
+        query["bool"]["_name"] = rule.id
+        should.append(query)
+    return {
+        "query": {
+            "bool": {
+                "filter": [{"ids": {"values": ids}}],
+                "should": should,
+                "minimum_should_match": 1,
+            }
+        },
+        "size": len(ids),
+        "_source": False,
+    }

@@ -58,8 +58,11 @@ def check_query_syntax(query: str) -> str:
     unescaped = re.sub(r"\\.", "", query)
     if unescaped.count('"') % 2:
         raise ValueError("unbalanced double quote")
+    unquoted = re.sub(r'"[^"]*"', "", unescaped)
+    if re.search(r"\(\s*\)", unquoted):
+        raise ValueError("empty parentheses '()'")
     depth = 0
-    for char in re.sub(r'"[^"]*"', "", unescaped):
+    for char in unquoted:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             raise ValueError("')' without '('")

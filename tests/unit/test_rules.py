@@ -96,6 +96,8 @@ def test_secrets_are_not_accepted_inline() -> None:
         ("Syria)", False),
         ('"open', False),
         ("Syria AND", False),
+        ("() AND Syria", False),  # Elasticsearch refuses it at every batch
+        ('"( )" AND Syria', True),
         ("  ", False),
     ],
 )
