@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "mediamon@localhost"
     alert_delivery_attempts: int = Field(default=6, ge=1)  # then dead-lettered, kept
+    # rules delivered at once; one rule's alerts stay in order (its throttle and digest)
+    alert_delivery_concurrency: int = Field(default=16, ge=1)
     volume_bucket_seconds: float = Field(default=60.0, ge=1)  # resolution of volume rules
     volume_history_days: int = Field(default=8, ge=1)  # longest baseline + window kept
     worker_web_port: int = 6066

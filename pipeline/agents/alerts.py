@@ -10,6 +10,7 @@ import httpx
 
 from pipeline.adapters.elastic import index_alert_documents, make_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter
+from pipeline.agents.events import as_current, by_key_concurrently
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
 from pipeline.alerts.rules import VolumeRule, parse_span
@@ -46,22 +47,42 @@ def deliverer() -> AlertDeliverer:
 @app.agent(alerts_topic)
 async def deliver_alerts(stream: Any) -> None:
     es = make_client(settings)
-    try:
-        # one event at a time: the state table writes go to this event's partition
-        async for event in stream.events():
-            alert = await parse_or_dead_letter(event, AlertEvent, alerts_dlq_topic, "alerts")
-            if alert is None:
-                continue
+
+    async def deliver(event: Any) -> list[dict[str, Any]]:
+        as_current(event)  # the state table writes go to this event's partition
+        alert = await parse_or_dead_letter(event, AlertEvent, alerts_dlq_topic, "alerts")
+        if alert is None:
+            return []
+        try:
             outcome = await deliverer().handle(alert)
-            ALERTS_HANDLED.labels(outcome.status).inc()
-            if outcome.status == "sent" and alert.enriched_at is not None:
-                ALERT_LATENCY.observe((utcnow() - alert.enriched_at).total_seconds())
-            if outcome.status == "failed":
-                await dead_letter(
-                    alerts_dlq_topic, event, "alerts", BadRecordError(outcome.error or "failed")
-                )
-            await index_alert_documents(es, settings.alerts_index, outcome.documents)
-            log.info("alert %s: %s", alert.id, outcome.status)
+        except Exception as exc:  # a bug on one alert must not stop the others
+            log.exception("alert %s: delivery raised", alert.id)
+            await dead_letter(alerts_dlq_topic, event, "alerts", exc)
+            return []
+        ALERTS_HANDLED.labels(outcome.status).inc()
+        if outcome.status == "sent" and alert.enriched_at is not None:
+            ALERT_LATENCY.observe((utcnow() - alert.enriched_at).total_seconds())
+        if outcome.status == "failed":
+            await dead_letter(
+                alerts_dlq_topic, event, "alerts", BadRecordError(outcome.error or "failed")
+            )
+        log.info("alert %s: %s", alert.id, outcome.status)
+        return outcome.documents
+
+    try:
+        # A slow endpoint must not hold up every rule: one rule's alerts are delivered in
+        # order (its throttle window and digest), different rules' at the same time.
+        async for events in stream.take_events(100, within=0.05):
+            results = await by_key_concurrently(
+                events,
+                key=lambda e: e.key,  # the rule id
+                handle=deliver,
+                limit=settings.alert_delivery_concurrency,
+            )
+            # the batch's alert records in one request; offsets advance after this body
+            await index_alert_documents(
+                es, settings.alerts_index, [d for docs in results for d in docs]
+            )
     finally:
         await es.close()
 

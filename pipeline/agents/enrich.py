@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
-from faust.streams import _current_event
 from pydantic import ValidationError
 
 from pipeline.agents.deadletter import dead_letter
+from pipeline.agents.events import as_current
 from pipeline.app import app, enriched_topic, raw_dlq_topic, raw_topic, settings, stories_table
 from pipeline.errors import BadRecordError
 from pipeline.metrics import ENRICHED
@@ -30,12 +29,6 @@ def enricher() -> Enricher:
     return _enricher
 
 
-def _as_current(event: Any) -> None:
-    # take_events buffers in the background, so Faust's "current event" is not the one being
-    # handled; a table write needs it to pick the changelog partition (the event's own).
-    _current_event.set(weakref.ref(event))
-
-
 def parse_raw(payload: bytes | None) -> RawArticle:
     if not payload:
         raise BadRecordError("empty message")
@@ -52,7 +45,7 @@ async def enrich_articles(stream: Any) -> None:
         pending = []
         for event in events:
             try:
-                _as_current(event)
+                as_current(event)
                 article = enricher().enrich(parse_raw(event.value))
             except BadRecordError as exc:
                 await dead_letter(raw_dlq_topic, event, "enrich", exc)
