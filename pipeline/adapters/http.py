@@ -143,6 +143,8 @@ async def fetch(
         raise
     except httpx.TooManyRedirects as exc:
         raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)") from exc
+    except httpx.UnsupportedProtocol as exc:  # a redirect to file://, ftp://...: not followed
+        raise PermanentError(f"{url}: redirected to a URL that is not http/https") from exc
     except httpx.HTTPError as exc:
         raise TransientError(f"{url}: {type(exc).__name__}: {exc}") from exc
 

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import smtplib
 import ssl
@@ -22,7 +23,31 @@ from pipeline.alerts.rules import EmailChannel, SlackChannel, WebhookChannel
 from pipeline.settings import Settings
 
 SIGNATURE_HEADER = "X-Mediamon-Signature"
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # connect, and each read or write
+TOTAL_TIMEOUT = 30.0  # the whole request, however slowly the server trickles its answer
+# Only the status is used; the body is never read (a channel that answers with an endless
+# body costs nothing). Redirects are not followed: the signed alert goes where the channel
+# says, or it is a failed delivery (the 3xx is the reason).
+
+
+class _SecretURLFilter(logging.Filter):
+    """httpx logs each request's full URL at INFO; a Slack incoming-webhook URL is a
+    credential, so the URLs read from a channel's secret variable are logged as their host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.urls and isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{_host(str(a))} (URL withheld)" if str(a) in self.urls else a for a in record.args
+            )
+        return True
+
+
+_SECRET_URLS = _SecretURLFilter()
+logging.getLogger("httpx").addFilter(_SECRET_URLS)
 
 
 class DeliveryError(Exception):
@@ -48,13 +73,32 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.rsplit("@", 1)[-1] or "?"
 
 
+def _secret_url(name: str) -> str:
+    """A URL that is itself a credential (a Slack incoming webhook), from its variable."""
+    url = _env(name)
+    if not url.startswith(("http://", "https://")):
+        raise ChannelConfigError(f"environment variable {name} is not an http(s) URL")
+    _SECRET_URLS.urls.add(str(httpx.URL(url)))
+    return url
+
+
 async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ChannelConfigError(f"{_host(url)}: only http/https channels")
     try:
-        resp = await client.post(url, content=body, headers=headers, timeout=TIMEOUT)
+        async with (
+            asyncio.timeout(TOTAL_TIMEOUT),
+            client.stream(
+                "POST", url, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False
+            ) as resp,
+        ):
+            status = resp.status_code
+    except TimeoutError:
+        raise DeliveryError(f"{_host(url)}: no answer within {TOTAL_TIMEOUT:.0f}s") from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{_host(url)}: {type(exc).__name__}") from None
-    if resp.status_code >= 300:
-        raise DeliveryError(f"{_host(url)} answered {resp.status_code}")
+    if status >= 300:
+        raise DeliveryError(f"{_host(url)} answered {status}")
 
 
 def text_of(note: dict[str, Any]) -> str:
@@ -86,7 +130,8 @@ async def deliver(
         await _post(client, channel.url, body, headers)
     elif isinstance(channel, SlackChannel):
         body = json.dumps({"text": text_of(note)}, ensure_ascii=False).encode()
-        await _post(client, _env(channel.url_env), body, {"content-type": "application/json"})
+        url = _secret_url(channel.url_env)
+        await _post(client, url, body, {"content-type": "application/json"})
     else:
         await asyncio.to_thread(_send_mail, channel, note, settings)
 
