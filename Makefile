@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration lint audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,10 +33,14 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 test-integration: $(STAMP) ## Integration and end-to-end tests (real servers)
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy
+lint: $(STAMP) ## ruff (lint and format check), mypy and the dependency audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory audit
+
+audit: $(STAMP) ## pip-audit of requirements.lock (exceptions: audit-exceptions.toml); says so when it cannot
+	$(BIN)/python -m deploy.audit
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
@@ -55,4 +59,4 @@ stack-down: $(STAMP) ## Stop them
 	$(BIN)/mediamon stack down
 
 clean: ## Remove the virtualenv and local state (not the jar cache)
-	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .audit-venv .state .pytest_cache .mypy_cache .ruff_cache
