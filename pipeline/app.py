@@ -64,6 +64,7 @@ raw_topic = _topic(topics.RAW)
 enriched_topic = _topic(topics.ENRICHED)
 raw_dlq_topic = _topic(topics.RAW_DLQ)
 enriched_dlq_topic = _topic(topics.ENRICHED_DLQ)
+enriched_retry_topic = _topic(topics.ENRICHED_RETRY)
 
 # Near-duplicate grouping state (article id -> [fingerprint, story id]); its changelog topic
 # lets a restarted worker recover it. Co-partitioned with articles.raw.
@@ -75,6 +76,7 @@ stories_table = app.Table(
 
 alerts_topic = _topic(topics.ALERTS)
 alerts_dlq_topic = _topic(topics.ALERTS_DLQ)
+alerts_retry_topic = _topic(topics.ALERTS_RETRY)
 # Internal: "look at rule X's digest window" ticks, keyed by rule id like the alerts, so a
 # tick lands on the partition (and the worker) that owns the rule's state.
 alert_ticks_topic = _topic(topics.ALERT_TICKS)

@@ -1,8 +1,10 @@
 """Indexing core: enriched articles -> their monthly index, held or explained.
 
-`ArticleIndexer.index` returns only when Elasticsearch holds every article of the batch or
-has refused it for good; the indexing agent acknowledges the Kafka offsets after that, so an
-outage stalls the partition instead of losing articles.
+`ArticleIndexer.index` returns only when Elasticsearch holds every article of the batch, has
+refused it for good (rejected), or keeps answering 429/5xx for it (deferred: the agent sends
+those through the retry topic rather than hold the partition). The indexing agent
+acknowledges the Kafka offsets after that, so an outage of the whole cluster stalls the
+partition instead of losing articles.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ TRANSIENT = (ESConnectionError, ConnectionTimeout, ApiError)
 class IndexReport:
     indexed: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (article id, reason)
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # still 429/5xx: retry later
     retries: int = 0
     strays_removed: int = 0
     indices: set[str] = field(default_factory=set)  # where the held documents went
@@ -89,7 +92,8 @@ class ArticleIndexer:
 
     async def index(self, articles: list[EnrichedArticle]) -> IndexReport:
         """Index the batch (last copy of an id wins); retry with capped exponential backoff
-        until each document is held, or refused (mapping, or 429/5xx past the attempt limit)."""
+        until each document is held, refused (mapping), or deferred (429/5xx past the
+        in-place attempts)."""
         report = IndexReport()
         latest = {a.id: a for a in articles}
         months = {i: month_of(a) for i, a in latest.items()}
@@ -116,10 +120,11 @@ class ArticleIndexer:
                 for doc, reason in outcome.rejected:
                     report.rejected.append((str(doc.get("id")), reason))
                 retry_ids = {str(r["id"]) for r in outcome.retry}
-                for i in retry_ids:
+                for r in outcome.retry:
+                    i = str(r["id"])
                     attempts[i] = attempts.get(i, 0) + 1
                     if attempts[i] >= self.settings.index_doc_attempts:
-                        report.rejected.append((i, f"still refused after {attempts[i]} attempts"))
+                        report.deferred.append((i, f"{attempts[i]} attempts: {r['reason']}"))
                 pending = {
                     i: v
                     for i, v in pending.items()
@@ -131,7 +136,7 @@ class ArticleIndexer:
                 log.warning("bulk: %d documents to retry in %.1fs", len(pending), delay)
             await self.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
-        refused = {i for i, _ in report.rejected}
+        refused = {i for i, _ in report.rejected + report.deferred}
         held = {i: index for i, index in placed.items() if i not in refused}
         report.indices = set(held.values())
         known = [(self._recent[i][0], i) for i in held if i in self._recent]

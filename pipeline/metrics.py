@@ -24,3 +24,6 @@ ALERT_LATENCY = Histogram(
     buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 DEAD_LETTERS = Counter("mediamon_dead_letters_total", "Messages dead-lettered", ["stage"])
+RETRIED = Counter(
+    "mediamon_retried_total", "Messages sent to a retry topic (transient failure)", ["stage"]
+)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pipeline.failures import RetryPolicy
 
 
 def _default_cache_dir() -> Path:
@@ -81,9 +84,10 @@ class Settings(BaseSettings):
     # a batch waits at most this long to fill: with the 1 s refresh it sets the latency to
     # searchable (measured p95 at 500 docs/s: 2.5 s with 1.0, 1.6 s with 0.25)
     index_batch_seconds: float = Field(default=0.25, gt=0)
-    # per-document 429/5xx answers before the document is dead-lettered (an unreachable
-    # cluster is retried without limit: the batch waits, offsets do not advance)
-    index_doc_attempts: int = Field(default=20, ge=1)
+    # per-document 429/5xx answers retried in place before the document goes to the retry
+    # topic (an unreachable cluster is retried without limit: the batch waits, offsets do
+    # not advance; every message would fail the same way)
+    index_doc_attempts: int = Field(default=3, ge=1)
     taxonomy_path: Path | None = None
 
     # Alerts: rules and channels in rules_file; SMTP for e-mail channels
@@ -94,9 +98,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_sender: str = "mediamon@localhost"
-    alert_delivery_attempts: int = Field(default=6, ge=1)  # then dead-lettered, kept
+    alert_delivery_attempts: int = Field(default=2, ge=1)  # in place, then the retry topic
     # rules delivered at once; one rule's alerts stay in order (its throttle and digest)
     alert_delivery_concurrency: int = Field(default=16, ge=1)
+    # Transient failures (pipeline.failures): deliveries of a message to its stage through
+    # the retry topic, with capped exponential backoff between them, before it is
+    # dead-lettered (6 x 2..120 s: about 2 minutes of trying before a person is needed)
+    retry_attempts: int = Field(default=6, ge=1)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=120.0, gt=0)
     volume_bucket_seconds: float = Field(default=60.0, ge=1)  # resolution of volume rules
     volume_history_days: int = Field(default=8, ge=1)  # longest baseline + window kept
     worker_web_port: int = 6066
@@ -120,6 +130,11 @@ class Settings(BaseSettings):
 
     # Demo
     demo_feed_port: int = 8765
+
+    def retry_policy(self) -> RetryPolicy:
+        from pipeline.failures import RetryPolicy
+
+        return RetryPolicy(self.retry_attempts, self.retry_base_seconds, self.retry_max_seconds)
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}{name}"

@@ -43,7 +43,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.run(prepare(settings))
     import faust
 
-    from pipeline.agents import alerts, enrich, heartbeat, index  # noqa: F401  explicit discovery
+    from pipeline.agents import alerts, enrich, heartbeat, index, retry  # noqa: F401  explicit discovery
     from pipeline.app import app
     from pipeline.health import serve
 

@@ -274,7 +274,8 @@ async def bulk_index(
         if ok:
             outcome.indexed += 1
         elif int(result.get("status", 0)) in RETRYABLE_STATUSES:
-            outcome.retry.append({"id": doc_id, "doc": by_id.get(doc_id)})
+            reason = f"{result.get('status')} {json.dumps(result.get('error'))}"[:500]
+            outcome.retry.append({"id": doc_id, "doc": by_id.get(doc_id), "reason": reason})
         else:
             outcome.rejected.append((by_id.get(doc_id, {}), json.dumps(result.get("error"))))
     return outcome

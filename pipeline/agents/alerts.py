@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from pipeline.adapters.elastic import index_alert_documents, make_client
-from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter
+from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.agents.events import as_current, by_key_concurrently
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
@@ -18,6 +18,7 @@ from pipeline.alerts.volume import evaluate
 from pipeline.app import (
     alert_ticks_topic,
     alerts_dlq_topic,
+    alerts_retry_topic,
     alerts_state,
     alerts_topic,
     alerts_volume_topic,
@@ -26,7 +27,8 @@ from pipeline.app import (
     volume_counts,
     volume_state,
 )
-from pipeline.errors import BadRecordError
+from pipeline.errors import PermanentError, TransientError
+from pipeline.failures import attempt_of
 from pipeline.metrics import ALERT_LATENCY, ALERTS_HANDLED, ALERTS_MATCHED
 from pipeline.schema import AlertEvent, VolumeCount, utcnow
 
@@ -53,8 +55,9 @@ async def deliver_alerts(stream: Any) -> None:
         alert = await parse_or_dead_letter(event, AlertEvent, alerts_dlq_topic, "alerts")
         if alert is None:
             return []
+        attempt = attempt_of(event.message.headers)
         try:
-            outcome = await deliverer().handle(alert)
+            outcome = await deliverer().handle(alert, attempt >= settings.retry_attempts)
         except Exception as exc:  # a bug on one alert must not stop the others
             log.exception("alert %s: delivery raised", alert.id)
             await dead_letter(alerts_dlq_topic, event, "alerts", exc)
@@ -62,9 +65,14 @@ async def deliver_alerts(stream: Any) -> None:
         ALERTS_HANDLED.labels(outcome.status).inc()
         if outcome.status == "sent" and alert.enriched_at is not None:
             ALERT_LATENCY.observe((utcnow() - alert.enriched_at).total_seconds())
-        if outcome.status == "failed":
-            await dead_letter(
-                alerts_dlq_topic, event, "alerts", BadRecordError(outcome.error or "failed")
+        if outcome.status in ("retry", "failed"):
+            error_class = TransientError if outcome.status == "retry" else PermanentError
+            await retry_or_dead_letter(
+                event,
+                "alerts",
+                error_class(outcome.error or "failed"),
+                alerts_retry_topic,
+                alerts_dlq_topic,
             )
         log.info("alert %s: %s", alert.id, outcome.status)
         return outcome.documents

@@ -1,4 +1,6 @@
-"""Sending a message that cannot be processed to its dead-letter topic, with the reason."""
+"""The agents' side of the failure model (pipeline.failures): a message that failed goes to
+its stage's retry topic (transient, attempts left) or to its dead-letter topic with the
+reason and the attempt count; both wait until Kafka holds it."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from pipeline.app import settings
 from pipeline.errors import BadRecordError
-from pipeline.metrics import DEAD_LETTERS
+from pipeline.failures import ATTEMPT, attempt_of, retry_headers
+from pipeline.metrics import DEAD_LETTERS, RETRIED
 from pipeline.schema import Record
 
 R = TypeVar("R", bound=Record)
@@ -23,6 +27,7 @@ def dlq_headers(event: Any, stage: str, error: BaseException) -> list[tuple[str,
         ("mediamon-error-class", type(error).__name__.encode()),
         ("mediamon-error", str(error)[:2000].encode("utf-8", "replace")),
         ("mediamon-source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+        (ATTEMPT, str(attempt_of(message.headers)).encode()),
     ]
 
 
@@ -43,6 +48,37 @@ async def dead_letter(topic: Any, event: Any, stage: str, error: BaseException) 
         force=True,
     )
     await fut
+
+
+async def retry_or_dead_letter(
+    event: Any, stage: str, error: BaseException, retry_topic: Any, dlq_topic: Any
+) -> str:
+    """Send the event to `retry_topic` (due after the policy's backoff) when the error is
+    transient and attempts are left, else to `dlq_topic`. Returns "retry" or "dead-letter"."""
+    policy = settings.retry_policy()
+    attempt = attempt_of(event.message.headers)
+    verdict = policy.verdict(error, attempt)
+    if verdict == "dead-letter":  # the headers carry the attempt count
+        await dead_letter(dlq_topic, event, stage, error)
+        return verdict
+    delay = policy.delay(attempt)
+    log.info(
+        "retry stage=%s attempt=%d/%d in %.0fs: %s",
+        stage,
+        attempt + 1,
+        policy.attempts,
+        delay,
+        type(error).__name__,
+    )
+    RETRIED.labels(stage).inc()
+    fut = await retry_topic.send(
+        key=event.message.key,
+        value=event.message.value,
+        headers=retry_headers(event.message.headers, event.message.topic, attempt, delay),
+        force=True,
+    )
+    await fut
+    return verdict
 
 
 async def parse_or_dead_letter(event: Any, record: type[R], topic: Any, stage: str) -> R | None:

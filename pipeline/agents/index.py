@@ -9,17 +9,18 @@ import time
 from typing import Any
 
 from pipeline.adapters.elastic import make_client
-from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter
+from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.alerts.matching import RuleMatcher, RulesFile
 from pipeline.app import (
     alerts_topic,
     alerts_volume_topic,
     app,
     enriched_dlq_topic,
+    enriched_retry_topic,
     enriched_topic,
     settings,
 )
-from pipeline.errors import BadRecordError
+from pipeline.errors import BadRecordError, TransientError
 from pipeline.indexing import ArticleIndexer
 from pipeline.metrics import ALERTS_MATCHED, INDEX_BATCH, INDEX_RETRIES, INDEXED
 from pipeline.schema import EnrichedArticle, VolumeCount
@@ -59,7 +60,16 @@ async def index_articles(stream: Any) -> None:
                 await dead_letter(
                     enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason)
                 )
-            refused = {i for i, _ in report.rejected}
+            for article_id, reason in report.deferred:
+                # still 429/5xx: later, through the retry topic, so this partition moves on
+                await retry_or_dead_letter(
+                    event_of[article_id],
+                    "index",
+                    TransientError(reason),
+                    enriched_retry_topic,
+                    enriched_dlq_topic,
+                )
+            refused = {i for i, _ in report.rejected + report.deferred}
             matched = await matcher.match(
                 [a for a in articles if a.id not in refused], report.indices
             )
@@ -83,10 +93,11 @@ async def index_articles(stream: Any) -> None:
             ALERTS_MATCHED.labels("match").inc(len(matched.events))
             INDEX_BATCH.observe(time.monotonic() - started)
             log.info(
-                "index batch=%d indexed=%d rejected=%d retries=%d alerts=%d",
+                "index batch=%d indexed=%d rejected=%d deferred=%d retries=%d alerts=%d",
                 len(events),
                 report.indexed,
                 len(report.rejected),
+                len(report.deferred),
                 report.retries,
                 len(matched.events),
             )

@@ -33,7 +33,7 @@ MEMORY_DAYS = 8
 class Outcome:
     """What happened to one event; `documents` go to the alerts index."""
 
-    status: str  # sent | duplicate | story_copy | throttled | failed
+    status: str  # sent | duplicate | story_copy | throttled | retry | failed
     error: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
 
@@ -83,7 +83,9 @@ class AlertDeliverer:
             window = {"start": now.isoformat(), "count": 0, "pending": [], "copies": {}}
         return window
 
-    async def handle(self, event: AlertEvent) -> Outcome:
+    async def handle(self, event: AlertEvent, last_attempt: bool = True) -> Outcome:
+        """Deliver (or throttle, or fold) one alert. A channel that fails transiently gives
+        "retry" (send the event again later) unless this is the last attempt: "failed"."""
         if self._memory(event.rule_id, "a", event.article_id) == "sent":
             return Outcome("duplicate")  # re-delivery after a restart or rebalance
         now = self.clock()
@@ -105,10 +107,12 @@ class AlertDeliverer:
             outcome = Outcome("story_copy")
         elif window["count"] < throttle.max:
             note = self._note("alert", event.rule_id, name, [_article(event)])
-            error = await self._deliver(event.channels, note)
+            error, transient = await self._deliver(event.channels, note)
             if error:
-                self._remember(event.rule_id, "a", event.article_id, "failed")
-                return Outcome("failed", error, [self._doc(event, "failed", now, error)])
+                status = "retry" if transient and not last_attempt else "failed"
+                self._remember(event.rule_id, "a", event.article_id, status)
+                doc_status = "retrying" if status == "retry" else "failed"
+                return Outcome(status, error, [self._doc(event, doc_status, now, error)])
             window["count"] += 1
             self._remember(event.rule_id, "s", event.story_id, event.article_id)
             outcome = Outcome("sent")
@@ -188,9 +192,9 @@ class AlertDeliverer:
             )
         channels = events[0].channels if events else self._channels(rule_id)
         note = self._note("digest", rule_id, name, articles)
-        error = await self._deliver(channels, note)
+        error, _ = await self._deliver(channels, note)
         now = self.clock()
-        if error:
+        if error:  # the window stays: the next tick tries again
             return Outcome("failed", error)
         self.state[f"window:{rule_id}"] = {
             "start": now.isoformat(),
@@ -215,41 +219,45 @@ class AlertDeliverer:
             "sent_at": self.clock().isoformat(),
         }
 
-    async def _deliver(self, channel_names: list[str], note: dict[str, Any]) -> str | None:
-        """Every channel, each retried with backoff; the first lasting failure's reason."""
+    async def _deliver(
+        self, channel_names: list[str], note: dict[str, Any]
+    ) -> tuple[str | None, bool]:
+        """Every channel in turn, each tried `alert_delivery_attempts` times in place; the
+        first lasting failure's reason, and whether it may pass (a server error or a timeout,
+        not a channel missing or misconfigured)."""
         channels = self.rules.current().channels
         for name in channel_names:
             if self.state.get(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}") == "sent":
                 continue  # delivered before a failure on another channel: not twice
             channel = channels.get(name)
             if channel is None:
-                return f"channel {name} is not defined in the rules file"
-            error = await self._with_retries(channel, name, note)
+                return f"channel {name} is not defined in the rules file", False
+            error, transient = await self._with_retries(channel, name, note)
             if error:
-                return error
+                return error, transient
             self.state[f"channel:{note['rule']['id']}:{name}:{_note_key(note)}"] = "sent"
         for name in channel_names:  # all delivered: the per-channel marks have done their job
             self.state.pop(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}", None)
-        return None
+        return None, False
 
     async def _with_retries(
         self, channel: AnyChannel, name: str, note: dict[str, Any]
-    ) -> str | None:
+    ) -> tuple[str | None, bool]:
         delay = 0.5
         attempts = self.settings.alert_delivery_attempts
         for attempt in range(1, attempts + 1):
             try:
                 await deliver(channel, note, self.client, self.settings)
-                return None
+                return None, False
             except ChannelConfigError as exc:
-                return f"{name}: {exc}"
+                return f"{name}: {exc}", False
             except DeliveryError as exc:
                 log.warning("channel %s attempt %d/%d failed: %s", name, attempt, attempts, exc)
                 if attempt == attempts:
-                    return f"{name}: {exc} (after {attempts} attempts)"
+                    return f"{name}: {exc}", True
                 await self.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
-        return None
+        return None, False
 
     def _doc(
         self, event: AlertEvent, status: str, now: datetime, error: str | None

@@ -61,6 +61,7 @@ def _row(d: Any) -> dict[str, Any]:
         "error_class": d.headers.get("mediamon-error-class"),
         "error": d.headers.get("mediamon-error"),
         "source": d.headers.get("mediamon-source"),
+        "attempts": int(d.headers.get("mediamon-attempt") or 1),
         "bytes": len(d.value or b""),
     }
 
@@ -71,7 +72,8 @@ def list_letters(
     since: str | None = SINCE_OPT,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Every dead letter: where it came from, the stage, the error class and message."""
+    """Every dead letter: where it came from, the stage, the error class and message, and
+    how many times its stage tried it."""
     letters = _read(topic, since)
     if as_json:
         for d in letters:
@@ -79,13 +81,14 @@ def list_letters(
         return
     print_table(
         f"{len(letters)} dead letters",
-        ["ref", "time", "stage", "error", "source", "bytes"],
+        ["ref", "time", "stage", "error", "attempts", "source", "bytes"],
         [
             [
                 r["ref"],
                 r["time"][:19],
                 r["stage"],
                 f"{r['error_class']}: {r['error']}"[:80],
+                r["attempts"],
                 r["source"],
                 r["bytes"],
             ]

@@ -36,12 +36,14 @@ class Hook:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.dead_calls = 0
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if self.path == "/dead":
+                    hook.dead_calls += 1
                     self.send_response(500)
                 else:
                     hook.received.append((self.path, dict(self.headers), body))
@@ -171,7 +173,10 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         **env.vars,
         "MEDIAMON_RULES_FILE": str(rules),
         "MEDIAMON_TEST_HOOK_SECRET": SECRET,
+        # a dead channel: 2 tries in place, 3 deliveries through alerts.retry, 0.5 s apart
         "MEDIAMON_ALERT_DELIVERY_ATTEMPTS": "2",
+        "MEDIAMON_RETRY_ATTEMPTS": "3",
+        "MEDIAMON_RETRY_BASE_SECONDS": "0.5",
     }
     asyncio.run(prepare(env.settings))
     worker = ServiceProcess("worker", ["worker"], variables, env.logs / "worker.log").start()
@@ -224,6 +229,8 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert len(digest_calls[0]["articles"]) == 1 and len(digest_calls[1]["articles"]) == 2
         dead = wait_for(lambda: dead_letters(env), 60, "the dead-lettered alert", worker)
         assert dict(dead[0].headers)["mediamon-stage"] == b"alerts"
+        assert dict(dead[0].headers)["mediamon-attempt"] == b"3"
+        assert hook.dead_calls == 2 * 3
         records = wait_for(
             lambda: (r := alert_records(env)).get("to-nowhere:gt") and r, 60, "records", worker
         )
@@ -350,6 +357,7 @@ rules:
         **env.vars,
         "MEDIAMON_RULES_FILE": str(rules),
         "MEDIAMON_ALERT_DELIVERY_ATTEMPTS": "1",
+        "MEDIAMON_RETRY_ATTEMPTS": "1",
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -368,7 +376,7 @@ rules:
         wait_for(lambda: dead_letters(env), 90, "the dead-lettered alert", worker)
         listed = cli("dlq", "list", "--topic", "alerts.dlq", "--json")
         (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert row["stage"] == "alerts" and "500" in row["error"]
+        assert row["stage"] == "alerts" and "500" in row["error"] and row["attempts"] == 1
         shown = cli("dlq", "show", row["ref"])
         assert '"article_id": "gt-1"' in shown.stdout
 

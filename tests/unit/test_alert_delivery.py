@@ -213,3 +213,27 @@ def test_the_memory_of_sent_alerts_is_bounded(
         run(deliverer.handle(event("astana", f"d{day}")))
     days = [k for k in state if k.startswith("seen:astana:")]
     assert len(days) <= 8, days  # a day older than the memory is dropped
+
+
+def test_a_transient_failure_asks_for_a_retry_until_the_last_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = Receiver(fail={"hooks.example": 99})
+    deliverer, _, _ = make(tmp_path, dead, monkeypatch, attempts=1)
+    early = run(deliverer.handle(event("astana", "a1"), last_attempt=False))
+    assert early.status == "retry" and early.documents[0]["status"] == "retrying"
+    last = run(deliverer.handle(event("astana", "a1"), last_attempt=True))
+    assert last.status == "failed" and last.documents[0]["status"] == "failed"
+    dead.fail = {}
+    assert run(deliverer.handle(event("astana", "a1"), last_attempt=False)).status == "sent"
+    assert len(dead.requests) == 1  # delivered once, when the endpoint came back
+
+
+def test_a_misconfigured_channel_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver()
+    deliverer, _, _ = make(tmp_path, receiver, monkeypatch)
+    monkeypatch.delenv("MM_TEST_HOOK_SECRET")
+    outcome = run(deliverer.handle(event("astana", "a1"), last_attempt=False))
+    assert outcome.status == "failed"  # retrying cannot set the variable
