@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import SchemaVersionError
 
@@ -20,23 +22,63 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _version_of(data: bytes | str) -> int | None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    version = payload.get("schema", 1) if isinstance(payload, dict) else None
+    return version if isinstance(version, int) else None
+
+
 class Record(BaseModel):
-    """Base for versioned records: `schema` travels on the wire, newer versions are refused."""
+    """Base for versioned records: `schema` travels on the wire. A consumer refuses a newer
+    version than it knows (a clear error, dead-lettered: replay it after upgrading) and
+    upgrades an older one, step by step, with the record's UPGRADES."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
     VERSION: ClassVar[int] = 1
+    # version n -> the function turning a version-n payload into a version n+1 payload
+    UPGRADES: ClassVar[dict[int, Upgrade]] = {}
 
     schema_version: int = Field(default=1, alias="schema")
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Any:
-        obj = cls.model_validate_json(data)
-        if obj.schema_version > cls.VERSION:
+        obj: Record | None = None
+        try:
+            obj = cls.model_validate_json(data)  # the common case: this very version
+            version = obj.schema_version
+        except ValidationError:
+            # another version's fields may differ: its version decides, else the error stands
+            found = _version_of(data)
+            if found is None or found == cls.VERSION:
+                raise
+            version = found
+        if version > cls.VERSION:
             raise SchemaVersionError(
-                f"{cls.__name__} schema {obj.schema_version} is newer than this consumer "
+                f"{cls.__name__} schema {version} is newer than this consumer "
                 f"understands ({cls.VERSION})"
             )
+        if version < cls.VERSION:
+            return cls.model_validate(cls.upgrade(json.loads(data)))
         return obj
+
+    @classmethod
+    def upgrade(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        version = int(payload.get("schema", 1))
+        while version < cls.VERSION:
+            step = cls.UPGRADES.get(version)
+            if step is None:
+                raise SchemaVersionError(
+                    f"{cls.__name__} schema {version} has no upgrade to {version + 1}"
+                )
+            payload = {**step(dict(payload)), "schema": version + 1}
+            version += 1
+        return payload
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
+from pydantic import ValidationError
 
 from deploy.java import find_java
 from pipeline.errors import SchemaVersionError, StackError
-from pipeline.schema import EnrichedArticle, RawArticle
+from pipeline.schema import EnrichedArticle, RawArticle, Record, Upgrade
 from pipeline.settings import Settings
 from tests.conftest import REPO
 
@@ -24,6 +26,49 @@ def test_newer_schema_is_refused_with_a_reason() -> None:
     payload = json.dumps({"schema": 2, "id": "a1"})
     with pytest.raises(SchemaVersionError, match="newer"):
         RawArticle.from_json(payload)
+
+
+def test_newer_schema_with_other_fields_is_refused_for_its_version() -> None:
+    # a future producer may rename fields: the reason must be the version, not a field
+    with pytest.raises(SchemaVersionError, match="newer"):
+        RawArticle.from_json(json.dumps({"schema": 3, "identifier": "a1"}))
+
+
+class ArticleV3(Record):
+    """A record at version 3: v1 had `headline`, v2 renamed it `title`, v3 added `words`."""
+
+    VERSION: ClassVar[int] = 3
+    UPGRADES: ClassVar[dict[int, Upgrade]] = {
+        1: lambda p: {**{k: v for k, v in p.items() if k != "headline"}, "title": p["headline"]},
+        2: lambda p: {**p, "words": len(p["title"].split())},
+    }
+    id: str
+    title: str
+    words: int
+
+
+def test_older_schemas_are_upgraded_step_by_step() -> None:
+    v1 = json.dumps({"schema": 1, "id": "a", "headline": "Talks in Astana"})
+    v2 = json.dumps({"schema": 2, "id": "a", "title": "Talks in Astana"})
+    v3 = ArticleV3(id="a", title="Talks in Astana", words=3, schema=3)
+    assert ArticleV3.from_json(v1) == v3
+    assert ArticleV3.from_json(v2) == v3
+    assert ArticleV3.from_json(v3.to_json()) == v3
+    assert json.loads(ArticleV3.from_json(v1).to_json())["schema"] == 3
+
+
+def test_an_older_schema_without_an_upgrade_is_a_clear_error() -> None:
+    class NoPath(Record):
+        VERSION: ClassVar[int] = 2
+        id: str
+
+    with pytest.raises(SchemaVersionError, match="schema 1 has no upgrade to 2"):
+        NoPath.from_json(json.dumps({"schema": 1, "id": "a"}))
+
+
+def test_not_json_stays_a_validation_error() -> None:
+    with pytest.raises(ValidationError):
+        RawArticle.from_json(b"\xff not json")
 
 
 def test_enriched_document_has_no_unknown_fields() -> None:
