@@ -138,6 +138,7 @@ sys.path.insert(0, str(CODE))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from elasticsearch import AsyncElasticsearch  # noqa: E402
+from measure import CpuMeter, loadavg, percentile, progress, row, work_delta  # noqa: E402
 
 from deploy.processes import ServiceProcess  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
@@ -171,7 +172,6 @@ DRAIN_SECONDS = 90.0  # ...or this long after the last send
 GENEROUS_THROTTLE = {"max": 100_000, "window": "1h"}
 LANG_WEIGHTS = {"ru": 30, "en": 25, "tr": 12, "ar": 11, "fr": 11, "de": 11}
 TOPICS = ("syria", "astana_process", "un")  # the default taxonomy's topic ids
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 RULES_PER_REQUEST = 200  # pipeline/alerts/matching.py
 BATCH_LINE = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] \[\d+\] \[\w+\] "
@@ -703,50 +703,6 @@ async def watch_alert_events(
 # Measuring processes and the machine
 
 
-def proc_cpu(pid: int | None) -> float:
-    """User+system CPU seconds of one process, all its threads (0 when it is gone)."""
-    if not pid:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu() -> float:
-    """Busy CPU seconds of the whole machine (every process, ours and other people's)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
-@dataclass
-class CpuMeter:
-    pids: dict[str, int | None]
-
-    def read(self) -> dict[str, float]:
-        sample = {name: proc_cpu(pid) for name, pid in self.pids.items() if pid}
-        sample["machine"] = machine_cpu()
-        return sample
-
-    @staticmethod
-    def cores(start: dict[str, float], end: dict[str, float], seconds: float) -> dict[str, float]:
-        """Average cores used per process over the interval; `others` is the rest of the
-        machine: the other stacks and sessions sharing it."""
-        if seconds <= 0:
-            return {}
-        used = {k: (end[k] - start.get(k, 0.0)) / seconds for k in end}
-        used["others"] = used["machine"] - sum(v for k, v in used.items() if k != "machine")
-        return {k: round(v, 2) for k, v in used.items()}
-
-
-def loadavg() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
-
-
 def machine_info() -> dict[str, Any]:
     with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
@@ -789,14 +745,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    if not values:
-        return math.nan
-    rank = max(1, math.ceil(pct / 100 * len(values)))
-    return values[min(rank, len(values)) - 1]
-
-
 def stats(values: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
@@ -807,10 +755,6 @@ def stats(values: Sequence[float]) -> dict[str, float]:
         "max": round(ordered[-1], 3) if ordered else math.nan,
         "mean": round(sum(ordered) / len(ordered), 3) if ordered else math.nan,
     }
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -869,10 +813,6 @@ async def es_work(es: AsyncElasticsearch, settings: Settings) -> dict[str, float
         "alert_index_ms": alerts["_all"]["primaries"]["indexing"]["index_time_in_millis"],
         "gc_ms": sum(c["collection_time_in_millis"] for c in gc.values()),
     }
-
-
-def work_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: after[k] - before.get(k, 0) for k in after}
 
 
 async def drop_namespace(settings: Settings) -> None:
@@ -1386,10 +1326,6 @@ def analyse(
 
 # ---------------------------------------------------------------------------------------------
 # Report
-
-
-def row(*cells: object) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def fmt_cores(cpu: dict[str, float] | None) -> str:

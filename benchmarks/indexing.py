@@ -116,6 +116,7 @@ sys.path.insert(0, str(CODE))
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from elasticsearch import AsyncElasticsearch  # noqa: E402
+from measure import CpuMeter, loadavg, percentile, progress, row, work_delta  # noqa: E402
 
 from deploy.processes import ServiceProcess  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
@@ -159,7 +160,6 @@ DATE_ANCHOR = datetime(2026, 10, 31, 20, tzinfo=UTC)
 SPREAD_DAYS = 85
 LANG_WEIGHTS = {"ru": 30, "en": 20, "tr": 10, "ar": 10, "fr": 10, "de": 10, "kk": 10}
 TOPICS = ("syria", "astana_process", "un")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 WATCHED_CODE = (
     "pipeline/indexing.py",
     "pipeline/agents/index.py",
@@ -275,50 +275,6 @@ def encoded(articles: Iterable[EnrichedArticle]) -> list[tuple[str, bytes]]:
 
 # ---------------------------------------------------------------------------------------------
 # Measuring processes and the machine
-
-
-def proc_cpu(pid: int | None) -> float:
-    """User+system CPU seconds of one process, all its threads (0 when it is gone)."""
-    if not pid:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu() -> float:
-    """Busy CPU seconds of the whole machine (every process, ours and other people's)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
-@dataclass
-class CpuMeter:
-    pids: dict[str, int | None]
-
-    def read(self) -> dict[str, float]:
-        sample = {name: proc_cpu(pid) for name, pid in self.pids.items() if pid}
-        sample["machine"] = machine_cpu()
-        return sample
-
-    @staticmethod
-    def cores(start: dict[str, float], end: dict[str, float], seconds: float) -> dict[str, float]:
-        """Average cores used per process over the interval; `others` is the rest of the
-        machine: the other stacks and sessions sharing it."""
-        if seconds <= 0:
-            return {}
-        used = {k: (end[k] - start.get(k, 0.0)) / seconds for k in end}
-        used["others"] = used["machine"] - sum(v for k, v in used.items() if k != "machine")
-        return {k: round(v, 2) for k, v in used.items()}
-
-
-def loadavg() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def machine_info() -> dict[str, Any]:
@@ -472,10 +428,6 @@ async def es_work(es: AsyncElasticsearch, alias: str) -> dict[str, float]:
     }
 
 
-def work_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: after[k] - before.get(k, 0) for k in after}
-
-
 def per_doc_ms(cores: dict[str, float], rate: float) -> dict[str, float]:
     """CPU milliseconds per document by process: steadier than rates when the machine is
     shared, since a busy neighbour stretches the wall clock more than the work."""
@@ -532,14 +484,6 @@ def worker_batches(log_path: Path, offset: int) -> list[int]:
         log_file.seek(offset)
         text = log_file.read().decode("utf-8", "replace")
     return [int(m.group(1)) for m in BATCH_LINE.finditer(text)]
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    if not values:
-        return math.nan
-    rank = max(1, math.ceil(pct / 100 * len(values)))
-    return values[min(rank, len(values)) - 1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -963,10 +907,6 @@ def fmt_ms(per_doc: dict[str, float] | None) -> str:
     return f"{per_doc.get('worker', 0):.2f}, {per_doc.get('elasticsearch', 0):.2f}"
 
 
-def row(*cells: object) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
 def others_note(runs: list[dict[str, Any]]) -> str:
     """How much CPU other people's processes took meanwhile: the context of every rate."""
     others = [r["cpu_cores"]["others"] for r in runs if "others" in r.get("cpu_cores", {})]
@@ -1210,10 +1150,6 @@ async def run_phases(bench: Bench, args: argparse.Namespace, data: dict[str, Any
         r = await latency_phase(bench, gen, args.rate, args.seconds, refresh, float(window or 1))
         data["latency"].append(r)
         progress(f"latency {variant}: {r['latency']} seen {r['seen']}/{r['sent']}")
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 async def server_facts(settings: Settings) -> tuple[str, int]:
