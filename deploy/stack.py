@@ -255,8 +255,11 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
 class ElasticsearchServer:
     name = "elasticsearch"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extra_config: dict[str, str] | None = None) -> None:
+        """`extra_config`: node settings appended to elasticsearch.yml, e.g. a tiny
+        `thread_pool.write.queue_size` for a node that answers 429 under load (fault tests)."""
         self.settings = settings
+        self.extra_config = dict(extra_config or {})
         self.run_as = _unprivileged_user()
         state = settings.state_dir.resolve()
         self.dir = state / "elasticsearch"
@@ -299,14 +302,7 @@ class ElasticsearchServer:
         shutil.copytree(home / "config", config)
         for sub in ("data", "logs"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        (config / "elasticsearch.yml").write_text(
-            _template("elasticsearch/elasticsearch.yml").format(
-                data_dir=self.dir / "data",
-                logs_dir=self.dir / "logs",
-                port=self.settings.es_port,
-                transport_port=self.settings.es_transport_port,
-            )
-        )
+        (config / "elasticsearch.yml").write_text(self.render_config())
         heap = self.settings.es_heap
         (config / "jvm.options.d").mkdir(exist_ok=True)
         (config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
@@ -324,6 +320,18 @@ class ElasticsearchServer:
         cmd = [str(home / "bin" / "elasticsearch"), "-p", str(self.pid_file)]
         pid = _spawn(cmd, self.log_file, env, self.run_as)
         self.launcher_pid_file.write_text(str(pid))
+
+    def render_config(self) -> str:
+        text = _template("elasticsearch/elasticsearch.yml").format(
+            data_dir=self.dir / "data",
+            logs_dir=self.dir / "logs",
+            port=self.settings.es_port,
+            transport_port=self.settings.es_transport_port,
+        )
+        if self.extra_config:
+            text += "# extra node settings (ElasticsearchServer(extra_config=...))\n"
+            text += "".join(f"{k}: {json.dumps(v)}\n" for k, v in self.extra_config.items())
+        return text
 
     def _give_to(self, user: pwd.struct_passwd) -> None:
         for parent in [self.dir, *self.dir.parents]:
