@@ -77,6 +77,7 @@ class KafkaEmitter:
                 for a, r in zip(pending, results, strict=False)
                 if not isinstance(r, BaseException)
             }
+            errors = [r for r in results if isinstance(r, BaseException)]
             pending = [a for a in pending if a.id not in acked]
             if not pending:
                 self.failing_since = None
@@ -84,9 +85,28 @@ class KafkaEmitter:
                 self.failing_since = time.monotonic()
             if pending:
                 metrics.KAFKA_RETRIES.inc()
-                log.warning("%d articles not acknowledged; retrying in %.1fs", len(pending), delay)
+                reason = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "send failed"
+                log.warning(
+                    "%d articles not acknowledged (%s); retrying in %.1fs with a new producer",
+                    len(pending),
+                    reason,
+                    delay,
+                )
+                # A producer that failed across a broker restart can keep failing every send
+                # (stale idempotence state; seen: unacknowledged for minutes after the broker
+                # was back): the retry goes through a fresh one.
+                await self._discard_producer()
                 await self._wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+
+    async def _discard_producer(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # closing a producer whose broker went away can raise anything
+                log.debug("producer stop failed", exc_info=True)
 
     def healthy(self, grace: float = 60.0) -> bool:
         """Kafka takes what is sent (or has failed for less than `grace` seconds)."""
