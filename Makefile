@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint audit format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration test-faults lint audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ install: $(STAMP) ## Create .venv with the pinned dependencies and mediamon itse
 demo: $(STAMP) ## Start the stack and run the pipeline on the sample feeds
 	$(BIN)/mediamon demo
 
-test: $(STAMP) ## Lint, then the whole suite (starts real Kafka and Elasticsearch itself)
+test: $(STAMP) ## Lint, then the whole suite, fault injection included (starts its own servers)
 	$(MAKE) lint
 	$(BIN)/pytest
 
@@ -32,6 +32,9 @@ test-unit: $(STAMP) ## Unit tests only (no services)
 
 test-integration: $(STAMP) ## Integration and end-to-end tests (real servers)
 	$(BIN)/pytest tests/integration
+
+test-faults: $(STAMP) ## Fault injection (own Kafka/Elasticsearch on 29092/29200; docs/fault-injection.md)
+	$(BIN)/pytest tests/faults
 
 lint: $(STAMP) ## ruff (lint and format check), mypy and the dependency audit
 	$(BIN)/ruff check .
