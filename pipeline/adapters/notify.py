@@ -23,6 +23,7 @@ from pipeline.alerts.rules import EmailChannel, SlackChannel, WebhookChannel
 from pipeline.settings import Settings
 
 SIGNATURE_HEADER = "X-Mediamon-Signature"
+ID_HEADER = "X-Mediamon-Alert-Id"  # the notification's stable id: drop a repeat of it
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # connect, and each read or write
 TOTAL_TIMEOUT = 30.0  # the whole request, however slowly the server trickles its answer
 # Only the status is used; the body is never read (a channel that answers with an endless
@@ -125,6 +126,8 @@ async def deliver(
     if isinstance(channel, WebhookChannel):
         body = json.dumps(note, ensure_ascii=False, default=str).encode()
         headers = {"content-type": "application/json", "user-agent": "mediamon-alerts"}
+        if note.get("id"):
+            headers[ID_HEADER] = str(note["id"])
         if channel.secret_env:
             headers[SIGNATURE_HEADER] = sign(_env(channel.secret_env), body)
         await _post(client, channel.url, body, headers)

@@ -16,6 +16,9 @@ from pipeline.metrics import DEAD_LETTERS, RETRIED
 from pipeline.schema import Record
 
 R = TypeVar("R", bound=Record)
+# under the producer's 1 MB request limit with room for the key and headers
+MAX_DEAD_LETTER_BYTES = 900_000
+TRUNCATED = "mediamon-truncated"  # the original payload's size, when it was cut
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,14 @@ async def dead_letter(topic: Any, event: Any, stage: str, error: BaseException) 
         event.message.offset,
     )
     DEAD_LETTERS.labels(stage).inc()
-    fut = await topic.send(
-        key=event.message.key,
-        value=event.message.value,
-        headers=dlq_headers(event, stage, error),
-        force=True,
-    )
+    value, headers = event.message.value, dlq_headers(event, stage, error)
+    if value is not None and len(value) > MAX_DEAD_LETTER_BYTES:
+        # A payload over the producer's request size cannot be dead-lettered whole (it would
+        # fail the send and the agent); keep its head and say how big it was. The original
+        # stays in its topic until retention: `mediamon-source` points at it.
+        headers.append((TRUNCATED, str(len(value)).encode()))
+        value = value[:MAX_DEAD_LETTER_BYTES]
+    fut = await topic.send(key=event.message.key, value=value, headers=headers, force=True)
     await fut
 
 

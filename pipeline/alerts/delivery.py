@@ -9,6 +9,7 @@ id), so one worker owns a rule's state at a time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -212,7 +213,11 @@ class AlertDeliverer:
     def _note(
         self, kind: str, rule_id: str, name: str, articles: list[dict[str, Any]]
     ) -> dict[str, Any]:
+        ids = ",".join(a["id"] for a in articles)
         return {
+            # the same notification always has the same id, re-sent or not: receivers can
+            # drop a repeat (a kill between a delivery and its memory write resends it)
+            "id": hashlib.sha256(f"{rule_id}|{kind}|{ids}".encode()).hexdigest()[:32],
             "kind": kind,
             "rule": {"id": rule_id, "name": name},
             "articles": articles,

@@ -387,12 +387,6 @@ def big_topic(s: Scenario) -> None:
     asyncio.run(create())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug (agents/deadletter.py): the 5 MB payload is dead-lettered unchanged, "
-    "the producer refuses it (MessageSizeTooLargeError, max_request_size 1 MB), the enrich "
-    "agent crashes and, restarted by its supervisor, never consumes again",
-)
 def test_poison_5mb_article(fault_stack: Stack, hook: Hook, logs: Path) -> None:
     s = Scenario("poison: 5 MB article", FAULT_VARS, logs, hook)
     with scenario_result(s):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.adapters.notify import SIGNATURE_HEADER, sign
+from pipeline.adapters.notify import ID_HEADER, SIGNATURE_HEADER, sign
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
 from pipeline.schema import AlertEvent
@@ -120,6 +120,11 @@ def test_once_per_article_signed_and_recorded(
     assert body["kind"] == "alert" and body["articles"][0]["url"] == "https://news.example/a1"
     assert "s3cret" not in request.content.decode()
     assert first.documents[0]["_id"] == "astana:a1" and first.documents[0]["status"] == "sent"
+    # a stable id in body and header: a receiver can drop a notification it already has
+    assert request.headers[ID_HEADER] == body["id"] and len(body["id"]) == 32
+    fresh, _, _ = make(tmp_path, receiver, monkeypatch)  # memory lost: sent again, same id
+    run(fresh.handle(event("astana", "a1")))
+    assert receiver.requests[-1].headers[ID_HEADER] == body["id"]
 
 
 def test_story_copies_notify_once_and_are_listed_in_the_digest(
