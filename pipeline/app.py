@@ -103,3 +103,9 @@ volume_state = app.Table(
     partitions=settings.topic_partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
+
+
+def stopping() -> bool:
+    """The worker is shutting down (Faust marks the app stopped before it waits for the
+    agents to finish their batches)."""
+    return bool(app.should_stop)

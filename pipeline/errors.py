@@ -6,7 +6,9 @@ MediamonError
 ├── PermanentError         retrying will not help: dead-letter the message
 │   ├── BadRecordError     not JSON, or not the record schema
 │   └── SchemaVersionError a schema newer than this consumer knows
-└── TransientError         retry with backoff (a server away, a timeout, a 429)
+├── TransientError         retry with backoff (a server away, a timeout, a 429)
+└── ShutdownRequested      the worker is stopping while a server is away: leave the batch
+                           unacknowledged for the next owner instead of waiting for it
 """
 
 from __future__ import annotations
@@ -37,4 +39,8 @@ class SchemaVersionError(BadRecordError):
 
 
 class TransientError(MediamonError):
+    pass
+
+
+class ShutdownRequested(MediamonError):
     pass

@@ -8,8 +8,9 @@ stage (and, in the end, to the dead-letter topic) and `mediamon dlq show` can te
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,7 +19,7 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
 
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import PermanentError, ShutdownRequested, TransientError
 
 ATTEMPT = "mediamon-attempt"  # this delivery of the message to its stage: 1, 2, ...
 RETRY_AT = "mediamon-retry-at"  # epoch seconds before which the retry waits
@@ -41,6 +42,23 @@ class RetryPolicy:
         if is_transient(error) and attempt < self.attempts:
             return "retry"
         return "dead-letter"
+
+
+def never() -> bool:
+    return False
+
+
+async def pause(seconds: float, stopping: Callable[[], bool] = never) -> None:
+    """Sleep between retries, but give up at once when the worker is stopping: a retry
+    loop waiting for a server that is away must not hold the shutdown (its batch stays
+    unacknowledged, so the next owner of the partition takes it up)."""
+    deadline = time.monotonic() + seconds
+    while not stopping():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.25))
+    raise ShutdownRequested("the worker is stopping while a server is away")
 
 
 def is_transient(error: BaseException) -> bool:

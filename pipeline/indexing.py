@@ -9,7 +9,6 @@ partition instead of losing articles.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from pipeline.adapters.elastic import (
     remove_stray_copies,
     to_es_document,
 )
+from pipeline.failures import never, pause
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 
@@ -62,12 +62,14 @@ class ArticleIndexer:
         settings: Settings,
         *,
         max_backoff: float = 30.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stopping: Callable[[], bool] = never,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.es = es
         self.settings = settings
         self.max_backoff = max_backoff
-        self.sleep = sleep
+        # between retries; raises ShutdownRequested when the worker stops meanwhile
+        self.sleep = sleep or (lambda seconds: pause(seconds, stopping))
         self._known_indices: set[str] = set()
         self._lifecycle: bool | None = None
         self.failing_since: float | None = None  # first failed request of an outage

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -15,6 +15,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
+from pipeline.failures import never, pause
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 
@@ -337,7 +338,10 @@ async def ensure_alerts_index(es: AsyncElasticsearch, settings: Settings) -> str
 
 
 async def index_alert_documents(
-    es: AsyncElasticsearch, index: str, docs: list[dict[str, Any]]
+    es: AsyncElasticsearch,
+    index: str,
+    docs: list[dict[str, Any]],
+    stopping: Callable[[], bool] = never,
 ) -> None:
     """Alert records by id (`_id` in each doc): a status change overwrites the record."""
     if not docs:
@@ -353,7 +357,7 @@ async def index_alert_documents(
             break
         except (ESConnectionError, ConnectionTimeout, ApiError) as exc:
             log.warning("alerts index: %s, retrying in %.1fs", type(exc).__name__, delay)
-            await asyncio.sleep(delay)
+            await pause(delay, stopping)
             delay = min(delay * 2, 30.0)
     if resp.get("errors"):
         failed = [i for i in resp["items"] if i["index"].get("error")]

@@ -10,7 +10,7 @@ import httpx
 
 from pipeline.adapters.elastic import index_alert_documents, make_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
-from pipeline.agents.events import as_current, by_key_concurrently
+from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
 from pipeline.alerts.rules import VolumeRule, parse_span
@@ -24,10 +24,11 @@ from pipeline.app import (
     alerts_volume_topic,
     app,
     settings,
+    stopping,
     volume_counts,
     volume_state,
 )
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import PermanentError, ShutdownRequested, TransientError
 from pipeline.failures import attempt_of
 from pipeline.metrics import ALERT_LATENCY, ALERTS_HANDLED, ALERTS_MATCHED
 from pipeline.schema import AlertEvent, VolumeCount, utcnow
@@ -81,16 +82,22 @@ async def deliver_alerts(stream: Any) -> None:
         # A slow endpoint must not hold up every rule: one rule's alerts are delivered in
         # order (its throttle window and digest), different rules' at the same time.
         async for events in stream.take_events(100, within=0.05):
-            results = await by_key_concurrently(
-                events,
-                key=lambda e: e.key,  # the rule id
-                handle=deliver,
-                limit=settings.alert_delivery_concurrency,
-            )
-            # the batch's alert records in one request; offsets advance after this body
-            await index_alert_documents(
-                es, settings.alerts_index, [d for docs in results for d in docs]
-            )
+            try:
+                with unacked_unless_done(events):
+                    results = await by_key_concurrently(
+                        events,
+                        key=lambda e: e.key,  # the rule id
+                        handle=deliver,
+                        limit=settings.alert_delivery_concurrency,
+                    )
+                    # the batch's alert records in one request; offsets advance after this
+                    await index_alert_documents(
+                        es, settings.alerts_index, [d for docs in results for d in docs], stopping
+                    )
+            except ShutdownRequested:
+                # delivered alerts are remembered (the state table): the next worker skips them
+                log.info("stopping: %d alert events are left for the next worker", len(events))
+                break
     finally:
         await es.close()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from faust.streams import _current_event
@@ -40,3 +41,21 @@ async def by_key_concurrently(
 
     done = await asyncio.gather(*(run(g) for g in groups.values()))
     return [result for _, result in sorted((p for g in done for p in g), key=lambda p: p[0])]
+
+
+@contextmanager
+def unacked_unless_done(events: Sequence[Any]) -> Iterator[None]:
+    """Leave a batch unacknowledged when its handling is interrupted (the agent cancelled at
+    shutdown or a rebalance, e.g. while Elasticsearch is down and the batch waits for it).
+
+    take_events acknowledges its batch in a `finally` after the `yield`, which also runs
+    when the generator is closed after the agent was cancelled mid-batch: the offsets of
+    articles never indexed would be committed. Marking the messages acked *without* telling
+    the consumer makes that late acknowledgement a no-op, so their offsets are never marked
+    safe to commit and the next owner of the partition reads them again."""
+    try:
+        yield
+    except BaseException:
+        for event in events:
+            event.message.acked = True
+        raise

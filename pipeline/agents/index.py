@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.adapters.elastic import make_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
+from pipeline.agents.events import unacked_unless_done
 from pipeline.alerts.matching import RuleMatcher, RulesFile
 from pipeline.app import (
     alerts_topic,
@@ -19,8 +20,9 @@ from pipeline.app import (
     enriched_retry_topic,
     enriched_topic,
     settings,
+    stopping,
 )
-from pipeline.errors import BadRecordError, TransientError
+from pipeline.errors import BadRecordError, ShutdownRequested, TransientError
 from pipeline.indexing import ArticleIndexer
 from pipeline.metrics import ALERTS_MATCHED, INDEX_BATCH, INDEX_RETRIES, INDEXED
 from pipeline.schema import EnrichedArticle, VolumeCount
@@ -38,68 +40,72 @@ def elasticsearch_ready() -> bool:
 async def index_articles(stream: Any) -> None:
     es = make_client(settings)
     global _indexer
-    indexer = _indexer = ArticleIndexer(es, settings)
-    matcher = RuleMatcher(es, settings, RulesFile(settings.rules_file))
+    indexer = _indexer = ArticleIndexer(es, settings, stopping=stopping)
+    matcher = RuleMatcher(es, settings, RulesFile(settings.rules_file), stopping=stopping)
     try:
         async for events in stream.take_events(
             settings.index_batch_size, within=settings.index_batch_seconds
         ):
-            articles: list[EnrichedArticle] = []
-            event_of: dict[str, Any] = {}
-            for event in events:
-                article = await parse_or_dead_letter(
-                    event, EnrichedArticle, enriched_dlq_topic, "index"
-                )
-                if article is None:
-                    continue
-                articles.append(article)
-                event_of[article.id] = event
-            started = time.monotonic()
-            report = await indexer.index(articles)
-            for article_id, reason in report.rejected:
-                await dead_letter(
-                    enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason)
-                )
-            for article_id, reason in report.deferred:
-                # still 429/5xx: later, through the retry topic, so this partition moves on
-                await retry_or_dead_letter(
-                    event_of[article_id],
-                    "index",
-                    TransientError(reason),
-                    enriched_retry_topic,
-                    enriched_dlq_topic,
-                )
-            refused = {i for i, _ in report.rejected + report.deferred}
-            matched = await matcher.match(
-                [a for a in articles if a.id not in refused], report.indices
-            )
-            pending = [
-                await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
-                for a in matched.events
-            ]
-            pending += [
-                await alerts_volume_topic.send(
-                    key=rule_id.encode(),
-                    value=VolumeCount(rule_id=rule_id, count=n).to_json(),
-                    force=True,
-                )
-                for rule_id, n in matched.volume.items()
-            ]
-            # offsets advance after this body: only once Kafka holds every alert event
-            await asyncio.gather(*pending)
-            INDEXED.labels("indexed").inc(report.indexed)
-            INDEXED.labels("rejected").inc(len(report.rejected))
-            INDEX_RETRIES.inc(report.retries)
-            ALERTS_MATCHED.labels("match").inc(len(matched.events))
-            INDEX_BATCH.observe(time.monotonic() - started)
-            log.info(
-                "index batch=%d indexed=%d rejected=%d deferred=%d retries=%d alerts=%d",
-                len(events),
-                report.indexed,
-                len(report.rejected),
-                len(report.deferred),
-                report.retries,
-                len(matched.events),
-            )
+            try:
+                with unacked_unless_done(events):
+                    await index_batch(events, indexer, matcher)
+            except ShutdownRequested:
+                log.info("stopping: a batch of %d is left for the next worker", len(events))
+                break
     finally:
         await es.close()
+
+
+async def index_batch(events: list[Any], indexer: ArticleIndexer, matcher: RuleMatcher) -> None:
+    """Index the batch, route what Elasticsearch refused, match the rules over what it holds
+    and produce the alert events; returns once Kafka holds them (offsets advance after)."""
+    articles: list[EnrichedArticle] = []
+    event_of: dict[str, Any] = {}
+    for event in events:
+        article = await parse_or_dead_letter(event, EnrichedArticle, enriched_dlq_topic, "index")
+        if article is None:
+            continue
+        articles.append(article)
+        event_of[article.id] = event
+    started = time.monotonic()
+    report = await indexer.index(articles)
+    for article_id, reason in report.rejected:
+        await dead_letter(enriched_dlq_topic, event_of[article_id], "index", BadRecordError(reason))
+    for article_id, reason in report.deferred:
+        # still 429/5xx: later, through the retry topic, so this partition moves on
+        await retry_or_dead_letter(
+            event_of[article_id],
+            "index",
+            TransientError(reason),
+            enriched_retry_topic,
+            enriched_dlq_topic,
+        )
+    refused = {i for i, _ in report.rejected + report.deferred}
+    matched = await matcher.match([a for a in articles if a.id not in refused], report.indices)
+    pending = [
+        await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
+        for a in matched.events
+    ]
+    pending += [
+        await alerts_volume_topic.send(
+            key=rule_id.encode(),
+            value=VolumeCount(rule_id=rule_id, count=n).to_json(),
+            force=True,
+        )
+        for rule_id, n in matched.volume.items()
+    ]
+    await asyncio.gather(*pending)
+    INDEXED.labels("indexed").inc(report.indexed)
+    INDEXED.labels("rejected").inc(len(report.rejected))
+    INDEX_RETRIES.inc(report.retries)
+    ALERTS_MATCHED.labels("match").inc(len(matched.events))
+    INDEX_BATCH.observe(time.monotonic() - started)
+    log.info(
+        "index batch=%d indexed=%d rejected=%d deferred=%d retries=%d alerts=%d",
+        len(events),
+        report.indexed,
+        len(report.rejected),
+        len(report.deferred),
+        report.retries,
+        len(matched.events),
+    )

@@ -10,7 +10,6 @@ query the server refuses is logged and skipped; the other rules still match.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
 from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
+from pipeline.failures import never, pause
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle, utcnow
 from pipeline.settings import Settings
@@ -96,12 +96,13 @@ class RuleMatcher:
         es: AsyncElasticsearch,
         settings: Settings,
         rules: RuleSource,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stopping: Callable[[], bool] = never,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.es = es
         self.settings = settings
         self.rules = rules
-        self.sleep = sleep
+        self.sleep = sleep or (lambda seconds: pause(seconds, stopping))
 
     async def match(
         self, articles: list[EnrichedArticle], indices: set[str] | None = None
