@@ -97,7 +97,6 @@ async def deliver_alerts(stream: Any) -> None:
             except ShutdownRequested:
                 # delivered alerts are remembered (the state table): the next worker skips them
                 log.info("stopping: %d alert events are left for the next worker", len(events))
-                break
     finally:
         await es.close()
 

