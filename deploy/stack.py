@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -220,12 +221,16 @@ class KafkaServer:
                     str(props),
                 ],
             )
-            fmt.append("--ignore-formatted")
+            fmt += ["--ignore-formatted", *self._format_options()]
             proc = subprocess.run(fmt, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise StackError(f"Kafka storage format failed:\n{proc.stdout}{proc.stderr}")
         cmd = self._java_cmd(java.executable, lib, ["kafka.Kafka", str(props)])
         self.pid_file.write_text(str(_spawn(cmd, self.log_file)))
+
+    def _format_options(self) -> list[str]:
+        """Extra `kafka-storage format` options (deploy.kafka_sasl adds SCRAM users)."""
+        return []
 
     def stop(self) -> bool:
         stopped = _stop_pid(_read_pid(self.pid_file))
@@ -364,34 +369,7 @@ class Stack:
 
     def up(self, timeout: float = START_TIMEOUT) -> list[ServiceStatus]:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        started = []
-        for service in self.services:
-            current = service.status()
-            if current.running:
-                log.info("%s already running (pid %s)", service.name, current.pid)
-                continue
-            for port in service.ports():
-                if port_open(port):
-                    raise StackError(
-                        f"port {port} needed by {service.name} is already in use by a process "
-                        f"this stack did not start; stop it or choose other ports "
-                        f"(MEDIAMON_KAFKA_PORT, MEDIAMON_ES_PORT, ...)"
-                    )
-            service.start()
-            started.append(service)
-        deadline = time.monotonic() + timeout
-        for service in self.services:
-            while not service.healthy():
-                if not service.status().running:
-                    raise StackError(
-                        f"{service.name} exited during start-up; last lines of "
-                        f"{service.log_file}:\n{_tail(service.log_file)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise StackError(
-                        f"{service.name} not healthy after {timeout:.0f}s; see {service.log_file}"
-                    )
-                time.sleep(1)
+        start_services(self.services, timeout)
         return self.status()
 
     def down(self) -> list[str]:
@@ -399,3 +377,36 @@ class Stack:
 
     def status(self) -> list[ServiceStatus]:
         return [service.status() for service in self.services]
+
+
+def start_services(
+    services: Sequence[KafkaServer | ElasticsearchServer], timeout: float = START_TIMEOUT
+) -> None:
+    """Start those of `services` not running yet (refusing ports held by someone else), then
+    wait until every one is healthy."""
+    for service in services:
+        current = service.status()
+        if current.running:
+            log.info("%s already running (pid %s)", service.name, current.pid)
+            continue
+        for port in service.ports():
+            if port_open(port):
+                raise StackError(
+                    f"port {port} needed by {service.name} is already in use by a process "
+                    f"this stack did not start; stop it or choose other ports "
+                    f"(MEDIAMON_KAFKA_PORT, MEDIAMON_ES_PORT, ...)"
+                )
+        service.start()
+    deadline = time.monotonic() + timeout
+    for service in services:
+        while not service.healthy():
+            if not service.status().running:
+                raise StackError(
+                    f"{service.name} exited during start-up; last lines of "
+                    f"{service.log_file}:\n{_tail(service.log_file)}"
+                )
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{service.name} not healthy after {timeout:.0f}s; see {service.log_file}"
+                )
+            time.sleep(1)

@@ -11,7 +11,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from aiokafka.helpers import create_ssl_context
 
 from pipeline import topics
@@ -19,6 +26,26 @@ from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class _HideSaslExchange(logging.Filter):
+    """aiokafka logs every request and response at DEBUG, SaslAuthenticateRequest included,
+    whose bytes under PLAIN are the password in clear (seen against the SASL test broker).
+    Such records keep their line with the request's name instead of its content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                f"<{type(a).__name__}, content hidden>"
+                if type(a).__name__.startswith("SaslAuthenticate")
+                else a
+                for a in record.args
+            )
+        return True
+
+
+# On the logger, not a handler: it applies whatever handlers logging is configured with.
+logging.getLogger("aiokafka.conn").addFilter(_HideSaslExchange())
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -53,6 +80,47 @@ def _common(settings: Settings) -> dict[str, Any]:
     return opts
 
 
+async def login_refusal(settings: Settings) -> str | None:
+    """Why the first bootstrap server refuses the settings' SASL login, naming the user and
+    the mechanism (never the password); None when it accepts it or fails for another reason
+    (away, TLS)."""
+    opts = _common(settings)
+    protocol = opts.pop("security_protocol")
+    if not protocol.startswith("SASL"):
+        return None
+    host, _, port = str(opts.pop("bootstrap_servers")).split(",")[0].strip().rpartition(":")
+    try:
+        conn = await create_conn(
+            host, int(port), security_protocol=protocol, request_timeout_ms=10_000, **opts
+        )
+    except (SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
+        return (
+            f"Kafka at {host}:{port} refused the login of user {settings.kafka_username!r} "
+            f"with SASL {settings.kafka_sasl_mechanism} ({exc}); check "
+            "MEDIAMON_KAFKA_USERNAME, MEDIAMON_KAFKA_PASSWORD and MEDIAMON_KAFKA_SASL_MECHANISM"
+        )
+    except (KafkaError, OSError, TimeoutError, ValueError):
+        return None
+    conn.close()
+    return None
+
+
+async def start_client(
+    client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient, settings: Settings
+) -> None:
+    """`client.start()`; on failure the client is closed, and a refused login is raised as
+    a ConfigError that says so (aiokafka only logs the broker's answer and raises "Unable to
+    bootstrap", as for a broker that is away)."""
+    try:
+        await client.start()
+    except KafkaConnectionError:
+        await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+        refusal = await login_refusal(settings)
+        if refusal is None:
+            raise
+        raise ConfigError(refusal) from None
+
+
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     """Durable producer: every write acknowledged by all in-sync replicas, no duplicates on
     retry, gzip (in the standard library, unlike lz4/zstd) to keep raw HTML small."""
@@ -70,7 +138,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every declared topic that does not exist yet; returns those it created."""
     admin = AIOKafkaAdminClient(**_common(settings))
-    await admin.start()
+    await start_client(admin, settings)
     try:
         existing = set(await admin.list_topics())
         wanted = [name for name in topics.names(settings).values() if name not in existing]
@@ -131,8 +199,8 @@ async def partition_offsets(
     position on each (consumer lag = end - committed)."""
     admin = AIOKafkaAdminClient(**_common(settings), request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(**_common(settings), enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
+    await start_client(admin, settings)
+    await start_client(consumer, settings)
     try:
         existing = set(await admin.list_topics())
         parts = [
@@ -200,7 +268,7 @@ async def read_topic(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
         if not parts:
@@ -243,7 +311,7 @@ async def commit_positions(settings: Settings, group: str, letters: list[DeadLet
     if not letters:
         return
     consumer = AIOKafkaConsumer(**_common(settings), group_id=group, enable_auto_commit=False)
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         last: dict[TopicPartition, int] = {}
         for d in letters:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pipeline.adapters.elastic import client_options
+from pipeline.adapters.kafka import _common as kafka_common
 from pipeline.settings import Settings
 from tests.conftest import REPO
 
@@ -146,7 +147,12 @@ def test_every_secure_password_comes_from_the_env_file(secure: dict[str, Any]) -
                 # a required variable: compose refuses to start without it, never runs empty
                 assert ":?" in value, f"{name}: {key} has no :? (would start with no password)"
                 seen.add(value.split(":?")[0].removeprefix("${"))
-    assert seen == {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "MEDIAMON_ES_PASSWORD"}
+    assert seen == {
+        "ELASTIC_PASSWORD",
+        "KIBANA_PASSWORD",
+        "MEDIAMON_ES_PASSWORD",
+        "MEDIAMON_KAFKA_PASSWORD",
+    }
 
 
 def test_no_literal_secret_in_either_compose_file() -> None:
@@ -170,7 +176,13 @@ def test_env_file_is_ignored_and_the_example_names_the_secrets() -> None:
     )
     assert tracked.stdout.strip() == "", ".env is committed"
     example = (REPO / ".env.example").read_text()
-    for name in ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "MEDIAMON_ES_PASSWORD"):
+    for name in (
+        "ELASTIC_PASSWORD",
+        "KIBANA_PASSWORD",
+        "MEDIAMON_ES_PASSWORD",
+        "MEDIAMON_KAFKA_PASSWORD",
+        "KAFKA_BROKER_PASSWORD",
+    ):
         # documented, and empty: the example holds no password of its own
         lines = [ln for ln in example.splitlines() if re.match(rf"#?\s*{name}=", ln)]
         assert lines, f".env.example does not name {name}"
@@ -233,3 +245,50 @@ def test_secure_mediamon_services_log_in_and_verify_the_ca(
 
 def test_secure_kafka_port_only_on_loopback(secure: dict[str, Any]) -> None:
     assert secure["services"]["kafka"]["ports"] == ["127.0.0.1:9092:9092"]
+
+
+def test_secure_kafka_requires_sasl_and_the_services_log_in(
+    compose: dict[str, Any], secure: dict[str, Any]
+) -> None:
+    kafka_env = dict(compose["services"]["kafka"]["environment"])
+    kafka_env |= secure["services"]["kafka"]["environment"]
+    protocols = dict(
+        pair.split(":") for pair in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    clients = [u.split("://")[0] for u in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")]
+    assert clients and all(protocols[name] == "SASL_PLAINTEXT" for name in clients)
+    assert all("_" not in name for name in protocols)  # the image maps "_" to "."
+    assert kafka_env["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+    assert kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"] in clients
+    assert kafka_env["KAFKA_OPTS"]  # the image's configure script exits without it
+    # no KAFKA_* variable holding a password: the image would write it into server.properties
+    assert not [k for k in kafka_env if k.startswith("KAFKA_") and "PASSWORD" in k]
+    mediamon_user = None
+    for name in clients:
+        jaas = kafka_env[f"KAFKA_LISTENER_NAME_{name}_PLAIN_SASL_JAAS_CONFIG"]
+        values = re.findall(r'(\w+)="([^"]*)"', jaas)
+        assert {"username", "password", "user_broker", "user_mediamon"} <= dict(values).keys()
+        for key, value in values:
+            if key != "username":  # every password is a required ${VAR} from .env
+                assert INTERPOLATION.match(value) and ":?" in value, (name, key)
+        mediamon_user = dict(values)["user_mediamon"]
+    assert mediamon_user is not None and mediamon_user.startswith("${MEDIAMON_KAFKA_PASSWORD:?")
+    check = secure["services"]["kafka"]["healthcheck"]["test"][-1]
+    assert "--command-config" in check and "$$MEDIAMON_KAFKA_PASSWORD" in check
+    assert "umask 077" in check
+    for name in ("setup", "worker", "connectors"):
+        env = dict(compose["services"][name]["environment"])
+        env |= secure["services"][name]["environment"]
+        assert env["MEDIAMON_KAFKA_PASSWORD"] == mediamon_user
+        settings = Settings(
+            kafka_bootstrap=env["MEDIAMON_KAFKA_BOOTSTRAP"],
+            kafka_security_protocol=env["MEDIAMON_KAFKA_SECURITY_PROTOCOL"],
+            kafka_sasl_mechanism=env["MEDIAMON_KAFKA_SASL_MECHANISM"],
+            kafka_username=env["MEDIAMON_KAFKA_USERNAME"],
+            kafka_password="x",
+        )
+        opts = kafka_common(settings)
+        assert opts["security_protocol"] == "SASL_PLAINTEXT"
+        assert opts["sasl_mechanism"] in kafka_env["KAFKA_SASL_ENABLED_MECHANISMS"].split(",")
+        assert opts["sasl_plain_username"] == "mediamon"
+        assert env["MEDIAMON_KAFKA_BOOTSTRAP"].split(":")[-1] in kafka_env["KAFKA_LISTENERS"]

@@ -1,0 +1,157 @@
+"""mediamon's Kafka clients against a real broker that requires SASL (PLAIN and SCRAM-SHA-512):
+its own broker on 59092/59093 (the shared test stack's 19092 stays PLAINTEXT), with passwords
+made up for this session only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+
+import faust
+import pytest
+from pydantic import SecretStr
+
+from deploy.kafka_sasl import SaslKafkaServer, SaslUser, random_password
+from deploy.stack import start_services
+from pipeline.adapters.kafka import (
+    broker_ready,
+    ensure_topics,
+    make_producer,
+    read_topic,
+    start_client,
+)
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+from tests.conftest import REPO
+
+SASL_SETTINGS = Settings(
+    kafka_port=59092,
+    kafka_controller_port=59093,
+    kafka_bootstrap="127.0.0.1:59092",
+    state_dir=REPO / ".state" / "sasl-stack",
+)
+MECHANISMS = ["PLAIN", "SCRAM-SHA-512"]
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[SaslKafkaServer]:
+    users = [SaslUser("broker", random_password()), SaslUser("mediamon", random_password())]
+    server = SaslKafkaServer(SASL_SETTINGS, users)
+    server.stop()  # a broker left by an interrupted run holds the old passwords
+    shutil.rmtree(server.dir, ignore_errors=True)  # SCRAM users are written at format time
+    started = time.monotonic()
+    try:
+        start_services([server], timeout=180)
+        logging.getLogger(__name__).info("SASL broker up in %.1fs", time.monotonic() - started)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)  # the PLAIN passwords are in its config
+
+
+def _client(broker: SaslKafkaServer, mechanism: str, password: SecretStr | None = None) -> Settings:
+    user = broker.users[1]
+    settings = broker.client_settings(SaslUser(user.name, password or user.password), mechanism)
+    return settings.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}-"})
+
+
+def test_broker_refuses_anonymous_clients_and_keeps_passwords_private(
+    broker: SaslKafkaServer,
+) -> None:
+    assert broker.healthy()
+    # a PLAINTEXT client gets nothing from the SASL listener
+    assert not asyncio.run(broker_ready(broker.url, wait_seconds=2))
+    props = broker.dir / "server.properties"
+    assert stat.S_IMODE(props.stat().st_mode) == 0o600
+    text = props.read_text()
+    assert "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512" in text
+    assert "PLAINTEXT://" not in text.replace("SASL_PLAINTEXT://", "")
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_producer_and_consumer_round_trip(
+    broker: SaslKafkaServer, mechanism: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _client(broker, mechanism)
+    caplog.set_level(logging.DEBUG)
+    created = await ensure_topics(settings)  # the admin client logs in too
+    raw = settings.topic("articles.raw")
+    assert raw in created
+    producer = make_producer(settings)
+    await start_client(producer, settings)
+    try:
+        await producer.send_and_wait(raw, mechanism.encode(), key=b"article-1")
+    finally:
+        await producer.stop()
+    records = await read_topic(settings, raw)
+    assert [(r.key, r.value) for r in records] == [(b"article-1", mechanism.encode())]
+    assert await broker_ready(settings.kafka_bootstrap, settings=settings)
+    # aiokafka logs each request at DEBUG; PLAIN's would carry the password
+    assert "SaslAuthenticateRequest" in caplog.text
+    assert broker.users[1].password.get_secret_value() not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "reason"),
+    [
+        ("PLAIN", "Invalid username or password"),
+        ("SCRAM-SHA-512", "invalid credentials with SASL mechanism SCRAM-SHA-512"),
+        ("SCRAM-SHA-256", "UnsupportedSaslMechanism"),  # not enabled on this broker
+    ],
+)
+async def test_wrong_password_is_a_clear_error_without_the_password(
+    broker: SaslKafkaServer, mechanism: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = SecretStr(f"wrong-{uuid.uuid4().hex}")
+    settings = _client(broker, mechanism, wrong)
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigError) as info:
+        await ensure_topics(settings)
+    message = str(info.value)
+    assert f"refused the login of user 'mediamon' with SASL {mechanism}" in message
+    assert reason in message and "MEDIAMON_KAFKA_PASSWORD" in message
+    secret = wrong.get_secret_value()
+    chain: list[BaseException] = []
+    exc: BaseException | None = info.value
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    assert all(secret not in repr(e) and secret not in str(e) for e in chain)
+    assert secret not in caplog.text
+    assert secret not in repr(settings) and broker.users[1].password.get_secret_value() not in (
+        message + caplog.text
+    )
+    # the status probe reports the broker as unreachable with these credentials
+    assert not await broker_ready(settings.kafka_bootstrap, wait_seconds=2, settings=settings)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_faust_logs_in_with_the_apps_credentials(
+    broker: SaslKafkaServer, mechanism: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.app
+
+    settings = _client(broker, mechanism)
+    monkeypatch.setattr(pipeline.app, "settings", settings)
+    credentials = pipeline.app._credentials()  # what the worker's faust.App is given
+    assert isinstance(credentials, faust.SASLCredentials)
+    app = faust.App(
+        f"sasl-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=credentials,
+    )
+    topic = settings.topic("articles.enriched")
+    producer = app.producer  # faust's aiokafka transport, with faust's credential mapping
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, b"k", mechanism.encode(), partition=None, timestamp=None, headers=None
+        )
+    finally:
+        await producer.stop()
+    records = await read_topic(settings, topic)
+    assert [(r.key, r.value) for r in records] == [(b"k", mechanism.encode())]
