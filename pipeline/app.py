@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import faust
 
-from pipeline import topics
+from pipeline import faust_fixes, topics
 from pipeline.settings import get_settings
 
+faust_fixes.apply()  # before any consumer exists: messages lost around seeks otherwise
 settings = get_settings()
 
 

@@ -147,6 +147,9 @@ def _send_mail(channel: EmailChannel, note: dict[str, Any], settings: Settings) 
     msg["Subject"] = f"[mediamon {prefix}] {note['rule']['name']}: {note['articles'][0]['title']}"
     msg["From"] = channel.sender or settings.smtp_sender
     msg["To"] = ", ".join(channel.to)
+    if note.get("id"):  # the same for a re-send: a mail filter or a reader can drop the repeat
+        msg[ID_HEADER] = str(note["id"])
+        msg["Message-ID"] = f"<{note['id']}@mediamon>"
     msg.set_content(text_of(note))
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:

@@ -7,7 +7,6 @@ import json
 import time
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from deploy.processes import ServiceProcess
@@ -61,12 +60,6 @@ def indexed(env: Env, article_id: str, timeout: float = 90) -> dict[str, Any]:
     raise AssertionError(f"{article_id} not indexed within {timeout}s")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, own issue (docs/fault-injection.md, restart loss/stall): in 1 of 6 runs "
-    "(the CI run of efae15a) the restarted worker joined, was ready and never consumed the "
-    "new article in 90 s; passes otherwise",
-)
 def test_story_grouping_survives_a_worker_restart(env: Env) -> None:
     asyncio.run(prepare(env.settings))
     port = free_port()

@@ -63,6 +63,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 NOTE = {
+    "id": "5f0c3a9e",
     "kind": "alert",
     "rule": {"id": "astana", "name": "Astana talks"},
     "articles": [
@@ -98,6 +99,9 @@ def test_alert_mail_is_delivered_with_login(smtp: tuple[Inbox, int]) -> None:
     assert recipients == ["desk@example.org"] and inbox.logins == ["alerts"]
     assert message["From"] == "mediamon@example.org"
     assert "Astana talks" in message["Subject"]
+    # a re-send after a kill carries the same id: receivers can drop it
+    assert message["X-Mediamon-Alert-Id"] == "5f0c3a9e"
+    assert message["Message-ID"] == "<5f0c3a9e@mediamon>"
     body = message.get_payload(decode=True).decode()
     assert "https://news.example/a1" in body and "Переговоры по Сирии" in body
     assert PASSWORD not in body
