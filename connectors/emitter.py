@@ -4,6 +4,7 @@ when Kafka is away the connector waits and retries instead of dropping anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -12,7 +13,8 @@ from aiokafka.errors import KafkaError
 
 from connectors import metrics
 from pipeline import topics
-from pipeline.adapters.kafka import make_producer
+from pipeline.adapters.kafka import make_producer, start_client
+from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 
@@ -46,14 +48,26 @@ class KafkaEmitter:
             while self._producer is None:
                 producer = make_producer(self.settings)
                 try:
-                    await producer.start()
+                    await start_client(producer, self.settings)
+                except ConfigError as exc:
+                    # a refused login: retrying helps only once the broker or the settings
+                    # change, so it is an error and says what to fix (never the password)
+                    self._failing()
+                    log.error("%s; retrying in %.1fs", exc, delay)
                 except (KafkaError, OSError) as exc:
                     await producer.stop()
+                    self._failing()
                     log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
-                    await self._wait(delay)
-                    delay = min(delay * 2, MAX_BACKOFF)
+                except BaseException:  # cancelled while starting: close it, or it leaks
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                else:
+                    self._producer = producer
+                    self.failing_since = None
                     continue
-                self._producer = producer
+                await self._wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
         return self._producer
 
     async def emit(self, articles: list[RawArticle]) -> None:
@@ -81,8 +95,8 @@ class KafkaEmitter:
             pending = [a for a in pending if a.id not in acked]
             if not pending:
                 self.failing_since = None
-            elif self.failing_since is None:
-                self.failing_since = time.monotonic()
+            else:
+                self._failing()
             if pending:
                 metrics.KAFKA_RETRIES.inc()
                 reason = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "send failed"
@@ -98,6 +112,10 @@ class KafkaEmitter:
                 await self._discard_producer()
                 await self._wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
+
+    def _failing(self) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
 
     async def _discard_producer(self) -> None:
         async with self._lock:

@@ -5,6 +5,7 @@ made up for this session only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import stat
@@ -16,6 +17,7 @@ import faust
 import pytest
 from pydantic import SecretStr
 
+from connectors.emitter import KafkaEmitter
 from deploy.kafka_sasl import SaslKafkaServer, SaslUser, random_password
 from deploy.stack import start_services
 from pipeline.adapters.kafka import (
@@ -26,6 +28,7 @@ from pipeline.adapters.kafka import (
     start_client,
 )
 from pipeline.errors import ConfigError
+from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 from tests.conftest import REPO
 
@@ -127,6 +130,26 @@ async def test_wrong_password_is_a_clear_error_without_the_password(
     )
     # the status probe reports the broker as unreachable with these credentials
     assert not await broker_ready(settings.kafka_bootstrap, wait_seconds=2, settings=settings)
+
+
+async def test_connector_says_the_login_was_refused_and_turns_unhealthy(
+    broker: SaslKafkaServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = SecretStr(f"wrong-{uuid.uuid4().hex}")
+    settings = _client(broker, "SCRAM-SHA-512", wrong)
+    emitter = KafkaEmitter(settings, asyncio.Event())
+    with caplog.at_level(logging.DEBUG):
+        sending = asyncio.create_task(emitter.emit([RawArticle(id="a1", title="t")]))
+        await asyncio.sleep(3)
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("refused the login of user 'mediamon'" in m for m in errors), caplog.text
+    assert "Kafka not reachable" not in caplog.text  # not mistaken for an outage
+    assert not emitter.healthy(grace=0)  # /readyz says so
+    assert wrong.get_secret_value() not in caplog.text
+    await emitter.close()
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
