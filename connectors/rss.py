@@ -82,7 +82,9 @@ class RssConnector:
         await self.emitter.close()
         self.store.close()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # wait=False left the interpreter's exit hook writing to the pool's closed
+            # wake-up pipe (an OSError traceback at every stop); a running parse is short
+            await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
     async def run(self, once: bool = False) -> list[PollReport]:
         """Poll every enabled feed; with `once`, each exactly once, else until stopped."""

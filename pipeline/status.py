@@ -37,11 +37,17 @@ class Status:
 
 
 async def _kafka(settings: Settings, status: Status) -> None:
-    from pipeline.adapters.kafka import broker_ready, partition_offsets
+    from pipeline.adapters.kafka import broker_ready, login_refusal, partition_offsets
 
     if not await broker_ready(settings.kafka_bootstrap, settings=settings):
+        # a refused login is a settings problem, not an outage: say which (never the password)
+        refusal = await login_refusal(settings)
         status.services.append(
-            {"service": "kafka", "reachable": False, "detail": settings.kafka_bootstrap}
+            {
+                "service": "kafka",
+                "reachable": False,
+                "detail": refusal or settings.kafka_bootstrap,
+            }
         )
         return
     status.services.append(

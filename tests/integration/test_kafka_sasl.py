@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import stat
@@ -30,6 +31,7 @@ from pipeline.adapters.kafka import (
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
+from pipeline.status import collect
 from tests.conftest import REPO
 
 SASL_SETTINGS = Settings(
@@ -130,6 +132,17 @@ async def test_wrong_password_is_a_clear_error_without_the_password(
     )
     # the status probe reports the broker as unreachable with these credentials
     assert not await broker_ready(settings.kafka_bootstrap, wait_seconds=2, settings=settings)
+
+
+async def test_status_says_the_kafka_login_was_refused(broker: SaslKafkaServer) -> None:
+    wrong = SecretStr(f"wrong-{uuid.uuid4().hex}")
+    settings = _client(broker, "SCRAM-SHA-512", wrong)
+    status = await collect(settings)
+    kafka = next(s for s in status.services if s["service"] == "kafka")
+    assert not kafka["reachable"] and not status.healthy
+    assert "refused the login of user 'mediamon' with SASL SCRAM-SHA-512" in kafka["detail"]
+    shown = json.dumps(status.as_dict(), default=str)  # what `mediamon status --json` prints
+    assert wrong.get_secret_value() not in shown
 
 
 async def test_connector_says_the_login_was_refused_and_turns_unhealthy(
