@@ -26,7 +26,17 @@ thread reads while the main thread changes it. Emptied by the pause at the end o
 recovery, aiokafka took it as "no filter" and returned every partition's records (its
 positions moved to the end), and Faust then dropped them as not active. Nothing was
 acknowledged or fetched again: aiokafka's positions were at the end, the committed offsets
-at the start. The fetch and Faust's filter now share one snapshot of the set.
+at the start. The fetch now asks for a snapshot of the set (never empty: no fetch then).
+
+Filtering the fetched records by that snapshot too (the first version of this fix) let a
+third race through: a fetch that a rebalance overlapped (aiokafka waits for the new
+assignment) returned records of the new assignment after recovery had resumed the flow,
+and the stale snapshot let them through although their partitions were paused. The worker
+handled them during the recovery, then the seek to the committed offsets gave them to it
+again, and the recovery's restore had meanwhile overwritten what the first pass wrote to
+the alert table: alerts sent twice (4 and 20 duplicates in a rebalance, CI of b6448c5). The
+records are now filtered by the live set, as Faust does, and a fetch that overlapped a
+rebalance (the generation changed) delivers nothing; the recovery seeks those partitions.
 """
 
 from __future__ import annotations
@@ -119,19 +129,29 @@ async def on_recovery_completed(self: Any, generation_id: int = 0) -> None:
 
 
 async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, set[Any] | None]:  # noqa: ASYNC109
-    """Consumer._wait_next_records, with a snapshot of the active partitions."""
+    """Consumer._wait_next_records: the fetch asks for a snapshot of the active partitions,
+    the records are filtered against the live set after it, and a fetch that a rebalance
+    overlapped delivers nothing."""
     if not self.flow_active:
         await self.wait(self.can_resume_flow)
     try:
         self.not_waiting_next_records.set()
-        active_partitions: set[Any] | None
-        active_partitions = None if self.app.client_only else set(self._get_active_partitions())
+        if self.app.client_only:
+            return await self._getmany(active_partitions=None, timeout=timeout), None
+        generation = self.app.consumer_generation_id
+        asked = set(self._get_active_partitions())
         records: Any = {}
-        if active_partitions is None or active_partitions:
-            records = await self._getmany(active_partitions=active_partitions, timeout=timeout)
+        if asked:
+            records = await self._getmany(active_partitions=asked, timeout=timeout)
         else:
             await self.sleep(1)
-        return records, active_partitions
+        if self.app.consumer_generation_id != generation:
+            # Fetched for partitions this worker may no longer own, from positions the
+            # recovery seeks back anyway: handling them would process what is processed again.
+            return {}, set()
+        # getmany drops the records of partitions paused meanwhile (checked per record, live)
+        live: set[Any] = self._get_active_partitions()
+        return records, live
     finally:
         self.not_waiting_next_records.set()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -629,6 +630,22 @@ async def scan_ids(settings: Settings) -> Counter[str]:
         return Counter()
     finally:
         await es.close()
+
+
+def handled_during_recovery(log_text: str) -> list[str]:
+    """The alert and index lines a worker logged between a new assignment and "Worker ready":
+    its partitions are paused then, and whatever it handles it is given again after the
+    recovery's seek (stop 12: alerts sent twice in a rebalance)."""
+    found: list[str] = []
+    recovering = False
+    for line in log_text.splitlines():
+        if "Setting newly assigned partitions" in line:
+            recovering = True
+        elif "Worker ready" in line:
+            recovering = False
+        elif recovering and re.search(r"alert \S+: sent|index batch=", line):
+            found.append(line)
+    return found
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, scenario: Scenario) -> Any:

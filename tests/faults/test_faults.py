@@ -26,6 +26,7 @@ from tests.faults.harness import (
     FeedFlow,
     Hook,
     Scenario,
+    handled_during_recovery,
     make_items,
     raw_article,
     run,
@@ -215,6 +216,9 @@ def test_two_workers_one_killed(fault_stack: Stack, hook: Hook, logs: Path) -> N
         recovery = s.wait_indexed(90, since=killed)
         assert a.running, s.tails()
         s.finish(recovery)
+        for worker in (a, b):
+            early = handled_during_recovery(worker.log_path.read_text())
+            assert not early, f"{worker.name} handled messages during its recovery: {early[:3]}"
 
 
 def test_elasticsearch_stopped(fault_stack: Stack, hook: Hook, logs: Path) -> None:

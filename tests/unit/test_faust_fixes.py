@@ -88,32 +88,61 @@ def test_streams_resume_only_after_the_seek(step: Any) -> None:
     assert consumer._buffered_partitions == set()
 
 
-def test_the_fetch_and_the_filter_share_one_snapshot_of_the_active_partitions() -> None:
-    """The pause at the end of recovery empties the live set while a fetch is running:
-    aiokafka read an empty set as "every partition" and Faust then dropped those records."""
-    live = {RAW0, RAW1}
-    seen: list[set[str] | None] = []
-
-    async def getmany(active_partitions: set[str] | None, timeout: float) -> dict[str, list[int]]:  # noqa: ASYNC109
-        seen.append(active_partitions)
-        live.clear()  # the main thread pauses the partitions meanwhile
-        return {RAW0: [1, 2]}
-
+def _consumer(live: set[str], getmany: Any) -> SimpleNamespace:
     async def no_wait(*_: Any) -> None:
         return None
 
-    consumer = SimpleNamespace(
+    return SimpleNamespace(
         flow_active=True,
-        app=SimpleNamespace(client_only=False),
+        app=SimpleNamespace(client_only=False, consumer_generation_id=1),
         not_waiting_next_records=asyncio.Event(),
         _get_active_partitions=lambda: live,
         _getmany=getmany,
         wait=no_wait,
         sleep=no_wait,
     )
-    records, active = asyncio.run(faust_fixes._wait_next_records(consumer, 1.0))
-    assert records == {RAW0: [1, 2]}
-    assert seen == [{RAW0, RAW1}] and active == {RAW0, RAW1}  # not the emptied live set
+
+
+def test_the_fetch_asks_for_a_snapshot_and_the_filter_is_the_live_set() -> None:
+    """The pause at the end of recovery empties the live set while a fetch is running:
+    aiokafka read an empty set as "every partition". The records are still filtered by the
+    live set, so those of a partition paused meanwhile are not handled."""
+    live = {RAW0, RAW1}
+    seen: list[set[str] | None] = []
+
+    async def getmany(active_partitions: set[str] | None, timeout: float) -> dict[str, list[int]]:  # noqa: ASYNC109
+        seen.append(set(active_partitions or ()))
+        live.discard(RAW1)  # the main thread pauses a partition meanwhile
+        return {RAW0: [1, 2], RAW1: [3]}
+
+    records, active = asyncio.run(faust_fixes._wait_next_records(_consumer(live, getmany), 1.0))
+    assert seen == [{RAW0, RAW1}]  # a copy, not the set the main thread then changed
+    assert records == {RAW0: [1, 2], RAW1: [3]}
+    assert active is live and active == {RAW0}  # getmany drops RAW1's record
+
+
+def test_an_empty_active_set_fetches_nothing() -> None:
+    async def getmany(active_partitions: set[str] | None, timeout: float) -> dict[str, list[int]]:  # noqa: ASYNC109
+        raise AssertionError("fetched with an empty set: aiokafka reads it as every partition")
+
+    records, _ = asyncio.run(faust_fixes._wait_next_records(_consumer(set(), getmany), 1.0))
+    assert records == {}
+
+
+def test_a_fetch_that_a_rebalance_overlapped_delivers_nothing() -> None:
+    """aiokafka's fetch waits out a rebalance and returns the new assignment's records; the
+    recovery pauses and later seeks those partitions, so handling them now handles them
+    twice (the duplicate alerts of the rebalance fault test)."""
+    live = {RAW0}
+    consumer = _consumer(live, None)
+
+    async def getmany(active_partitions: set[str] | None, timeout: float) -> dict[str, list[int]]:  # noqa: ASYNC109
+        consumer.app.consumer_generation_id = 2
+        return {RAW0: [1, 2]}
+
+    consumer._getmany = getmany
+    records, _ = asyncio.run(faust_fixes._wait_next_records(consumer, 1.0))
+    assert records == {}
 
 
 def test_the_fix_is_applied_to_the_faust_version_it_was_written_for() -> None:
