@@ -22,6 +22,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
 from pipeline.adapters.elastic import (
+    StrayOutcome,
     bulk_index,
     ensure_monthly_index,
     lifecycle_available,
@@ -51,6 +52,7 @@ class IndexReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (article id, reason)
     deferred: list[tuple[str, str]] = field(default_factory=list)  # still 429/5xx: retry later
     retries: int = 0
+    superseded: list[str] = field(default_factory=list)  # a newer version is held: skipped
     strays_removed: int = 0
     indices: set[str] = field(default_factory=set)  # where the held documents went
 
@@ -103,13 +105,14 @@ class ArticleIndexer:
         pending: dict[str, tuple[str, dict[str, Any]]] = {
             i: (placed[i], to_es_document(a)) for i, a in latest.items()
         }
+        versions = {i: a.version for i, a in latest.items()}
         attempts: dict[str, int] = {}
         delay = 0.5
         while pending:
             try:
                 await self._ensure_indices({months[i] for i in pending})
                 outcome = await bulk_index(
-                    self.es, [(index, i, doc) for i, (index, doc) in pending.items()]
+                    self.es, [(index, i, doc) for i, (index, doc) in pending.items()], versions
                 )
             except TRANSIENT as exc:
                 report.retries += 1
@@ -119,6 +122,7 @@ class ArticleIndexer:
             else:
                 self.failing_since = None
                 report.indexed += outcome.indexed
+                report.superseded += outcome.superseded
                 for doc, reason in outcome.rejected:
                     report.rejected.append((str(doc.get("id")), reason))
                 retry_ids = {str(r["id"]) for r in outcome.retry}
@@ -139,10 +143,17 @@ class ArticleIndexer:
             await self.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
         refused = {i for i, _ in report.rejected + report.deferred}
-        held = {i: index for i, index in placed.items() if i not in refused}
+        written = {
+            i: index
+            for i, index in placed.items()
+            if i not in refused and i not in report.superseded
+        }
+        known = [(self._recent[i][0], i) for i in written if i in self._recent]
+        strays = await self._remove_strays(written, known, versions)
+        report.strays_removed = strays.removed
+        report.superseded += strays.stale
+        held = {i: index for i, index in written.items() if i not in strays.stale}
         report.indices = set(held.values())
-        known = [(self._recent[i][0], i) for i in held if i in self._recent]
-        report.strays_removed = await self._remove_strays(held, known)
         self._remember(held)
         return report
 
@@ -157,11 +168,13 @@ class ArticleIndexer:
         ):
             self._recent.popitem(last=False)
 
-    async def _remove_strays(self, placed: dict[str, str], known: list[tuple[str, str]]) -> int:
+    async def _remove_strays(
+        self, placed: dict[str, str], known: list[tuple[str, str]], versions: dict[str, int]
+    ) -> StrayOutcome:
         while True:
             try:
                 return await remove_stray_copies(
-                    self.es, self.settings.articles_alias, placed, known
+                    self.es, self.settings.articles_alias, placed, known, versions
                 )
             except TRANSIENT as exc:
                 # The batch is held; a stray copy is a double count, not a loss: retry briefly.

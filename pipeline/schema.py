@@ -141,6 +141,12 @@ class EnrichedArticle(Record):
     fetched_at: datetime | None = None
     enriched_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def version(self) -> int:
+        """The Elasticsearch document version (microseconds): when the connector fetched
+        this copy, so an older copy retried or replayed later never replaces a newer one."""
+        return int((self.fetched_at or self.enriched_at).timestamp() * 1_000_000)
+
     def to_document(self) -> dict[str, Any]:
         """The Elasticsearch document (the id travels as `_id`, not in the source)."""
         doc = self.model_dump(mode="json", by_alias=True)

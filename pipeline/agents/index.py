@@ -81,8 +81,9 @@ async def index_batch(events: list[Any], indexer: ArticleIndexer, matcher: RuleM
             enriched_retry_topic,
             enriched_dlq_topic,
         )
-    refused = {i for i, _ in report.rejected + report.deferred}
-    matched = await matcher.match([a for a in articles if a.id not in refused], report.indices)
+    # a superseded copy is older than what the index holds, which is matched on its own
+    skipped = {i for i, _ in report.rejected + report.deferred} | set(report.superseded)
+    matched = await matcher.match([a for a in articles if a.id not in skipped], report.indices)
     pending = [
         await alerts_topic.send(key=a.rule_id.encode(), value=a.to_json(), force=True)
         for a in matched.events
@@ -98,15 +99,17 @@ async def index_batch(events: list[Any], indexer: ArticleIndexer, matcher: RuleM
     await asyncio.gather(*pending)
     INDEXED.labels("indexed").inc(report.indexed)
     INDEXED.labels("rejected").inc(len(report.rejected))
+    INDEXED.labels("superseded").inc(len(report.superseded))
     INDEX_RETRIES.inc(report.retries)
     ALERTS_MATCHED.labels("match").inc(len(matched.events))
     INDEX_BATCH.observe(time.monotonic() - started)
     log.info(
-        "index batch=%d indexed=%d rejected=%d deferred=%d retries=%d alerts=%d",
+        "index batch=%d indexed=%d rejected=%d deferred=%d retries=%d alerts=%d superseded=%d",
         len(events),
         report.indexed,
         len(report.rejected),
         len(report.deferred),
         report.retries,
         len(matched.events),
+        len(report.superseded),
     )

@@ -175,3 +175,52 @@ def test_an_update_redated_before_a_refresh_still_leaves_one_copy(env: Env) -> N
 
     indices, removed = asyncio.run(scenario())
     assert indices == [f"{env.settings.articles_alias}-2026.10"] and removed == 1
+
+
+def _copy(text: str, fetched: datetime, published: datetime) -> EnrichedArticle:
+    article = _article("versioned", "en", "Talks", text, published)
+    return article.model_copy(update={"fetched_at": fetched})
+
+
+def test_an_older_copy_arriving_late_never_replaces_a_newer_one(env: Env) -> None:
+    """A copy retried through the retry topic or replayed from a dead-letter topic can reach
+    the indexer after a newer copy of the same article: it is skipped, in the same monthly
+    index (the write is conditional on the version) and in another one (dated differently,
+    it lands there first and is then removed as the stale copy)."""
+    alias = env.settings.articles_alias
+    jan, mar = datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)
+    v1 = _copy("first version", datetime(2026, 3, 11, 8, tzinfo=UTC), mar)
+    v2 = _copy("second version", datetime(2026, 3, 11, 9, tzinfo=UTC), mar)
+    v1_january = _copy("first version, dated January", v1.fetched_at or jan, jan)
+
+    async def held(es: Any) -> list[tuple[str, str]]:
+        await es.indices.refresh(index=alias)
+        resp = await es.search(index=alias, query={"ids": {"values": ["versioned"]}})
+        return [(h["_index"], h["_source"]["text"]) for h in resp["hits"]["hits"]]
+
+    async def scenario() -> dict[str, Any]:
+        es = make_client(env.settings)
+        indexer = ArticleIndexer(es, env.settings)
+        try:
+            await ensure_articles_index(es, env.settings)
+            got: dict[str, Any] = {"newer": await indexer.index([v2])}
+            got["same_month"] = await indexer.index([v1])
+            got["after_same_month"] = await held(es)
+            got["again"] = await indexer.index([v2])  # a redelivery of the same version
+            got["other_month"] = await indexer.index([v1_january])
+            got["after_other_month"] = await held(es)
+            return got
+        finally:
+            await es.close()
+
+    got = asyncio.run(scenario())
+    march = f"{alias}-2026.03"
+    assert got["newer"].indexed == 1 and not got["newer"].superseded
+    assert got["same_month"].superseded == ["versioned"] and got["same_month"].indexed == 0
+    assert not got["same_month"].rejected and not got["same_month"].deferred
+    assert got["after_same_month"] == [(march, "second version")]
+    assert got["again"].indexed == 1 and not got["again"].superseded
+    assert got["other_month"].superseded == ["versioned"]
+    assert got["other_month"].strays_removed == 0
+    assert f"{alias}-2026.01" not in got["other_month"].indices
+    assert got["after_other_month"] == [(march, "second version")]
