@@ -1,21 +1,26 @@
-"""The local Kafka broker with a SASL_PLAINTEXT client listener: every user may log in with
-PLAIN and with SCRAM-SHA-512. For tests of the clients' authentication against the real broker;
-the passwords come from the caller (a test fixture, the environment), never from a file here."""
+"""The local Kafka broker with a SASL_PLAINTEXT client listener, and optionally a SASL_SSL one
+whose certificate (made here with the JDK's keytool, valid for 127.0.0.1) clients verify
+against `ca_file`: every user may log in with PLAIN and with SCRAM-SHA-512. For tests of the
+clients' authentication and TLS against the real broker; the passwords come from the caller
+(a test fixture, the environment), never from a file here."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import hashlib
+import os
 import re
 import secrets
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from deploy.stack import KafkaServer, port_open
+from deploy.java import find_java
+from deploy.stack import KAFKA_MIN_JAVA, KafkaServer, port_open
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
@@ -26,6 +31,7 @@ SCRAM_ITERATIONS = 8192
 # list: keep them to characters that need no escaping in either.
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 LISTENER = "SASL_PLAINTEXT"
+TLS_LISTENER = "SASL_SSL"
 
 
 @dataclass(frozen=True)
@@ -66,23 +72,43 @@ class SaslKafkaServer(KafkaServer):
     identity (inter-broker, PLAIN) and the one its health check logs in as. SCRAM users are
     written at format time, so a state directory formatted before keeps its old ones."""
 
-    def __init__(self, settings: Settings, users: Sequence[SaslUser]) -> None:
+    def __init__(
+        self, settings: Settings, users: Sequence[SaslUser], tls_port: int | None = None
+    ) -> None:
         if not users:
             raise StackError("a SASL broker needs at least one user")
         super().__init__(settings)
         self.users = list(users)
+        self.tls_port = tls_port
 
-    def client_settings(self, user: SaslUser, mechanism: str = "PLAIN") -> Settings:
-        """Settings for mediamon's clients logging in as `user` with `mechanism`."""
-        return self.settings.model_copy(
-            update={
-                "kafka_bootstrap": self.url,
-                "kafka_security_protocol": LISTENER,
-                "kafka_sasl_mechanism": mechanism,
-                "kafka_username": user.name,
-                "kafka_password": user.password,
+    @property
+    def tls_url(self) -> str:
+        return f"127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The broker's (self-signed) certificate: the CA its TLS clients trust."""
+        return self.dir / "tls" / "ca.pem"
+
+    def client_settings(
+        self, user: SaslUser, mechanism: str = "PLAIN", tls: bool = False
+    ) -> Settings:
+        """Settings for mediamon's clients logging in as `user` with `mechanism`, over TLS
+        (verifying the broker against `ca_file`) with `tls`."""
+        update: dict[str, object] = {
+            "kafka_bootstrap": self.url,
+            "kafka_security_protocol": LISTENER,
+            "kafka_sasl_mechanism": mechanism,
+            "kafka_username": user.name,
+            "kafka_password": user.password,
+        }
+        if tls:
+            update |= {
+                "kafka_bootstrap": self.tls_url,
+                "kafka_security_protocol": TLS_LISTENER,
+                "kafka_ca_file": self.ca_file,
             }
-        )
+        return self.settings.model_copy(update=update)
 
     def healthy(self) -> bool:
         if not port_open(self.settings.kafka_port):
@@ -92,33 +118,71 @@ class SaslKafkaServer(KafkaServer):
         settings = self.client_settings(self.users[0])
         return asyncio.run(broker_ready(self.url, settings=settings))
 
+    def ports(self) -> list[int]:
+        return [*super().ports(), *([self.tls_port] if self.tls_port is not None else [])]
+
     def _render(self) -> Path:
         props = super()._render()
         admin = self.users[0]
         plain = " ".join(f'user_{u.name}="{u.password.get_secret_value()}"' for u in self.users)
-        text = _override(
-            props.read_text(),
-            {
-                "listeners": f"{LISTENER}://{self.url},CONTROLLER://127.0.0.1:"
-                f"{self.settings.kafka_controller_port}",
-                "advertised.listeners": f"{LISTENER}://{self.url}",
-                "listener.security.protocol.map": f"{LISTENER}:{LISTENER},CONTROLLER:PLAINTEXT",
-                "inter.broker.listener.name": LISTENER,
-                "sasl.enabled.mechanisms": ",".join(MECHANISMS),
-                "sasl.mechanism.inter.broker.protocol": "PLAIN",
-                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                    f'username="{admin.name}" password="{admin.password.get_secret_value()}" '
-                    f"{plain};"
-                ),
-                "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-                ),
-            },
-        )
+        listeners = {LISTENER: self.url}
+        if self.tls_port is not None:
+            listeners[TLS_LISTENER] = self.tls_url
+        values = {
+            "listeners": ",".join(f"{n}://{url}" for n, url in listeners.items())
+            + f",CONTROLLER://127.0.0.1:{self.settings.kafka_controller_port}",
+            "advertised.listeners": ",".join(f"{n}://{url}" for n, url in listeners.items()),
+            "listener.security.protocol.map": ",".join(f"{n}:{n}" for n in listeners)
+            + ",CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": LISTENER,
+            "sasl.enabled.mechanisms": ",".join(MECHANISMS),
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        }
+        for name in listeners:
+            prefix = f"listener.name.{name.lower()}"
+            values[f"{prefix}.plain.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{admin.name}" password="{admin.password.get_secret_value()}" '
+                f"{plain};"
+            )
+            values[f"{prefix}.scram-sha-512.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            )
+        if self.tls_port is not None:
+            keystore, password = self._make_keystore()
+            values |= {
+                "ssl.keystore.type": "PKCS12",
+                "ssl.keystore.location": str(keystore),
+                "ssl.keystore.password": password,
+            }
         props.chmod(0o600)  # before the passwords go in
-        props.write_text(text + "\n")
+        props.write_text(_override(props.read_text(), values) + "\n")
         return props
+
+    def _make_keystore(self) -> tuple[Path, str]:
+        """A fresh key and self-signed certificate for 127.0.0.1 (PKCS12, readable by the
+        owner only) and its certificate as `ca_file`; the store password is new each time
+        and reaches keytool through the environment, not its command line."""
+        tls = self.ca_file.parent
+        tls.mkdir(parents=True, exist_ok=True)
+        tls.chmod(0o700)
+        keystore = tls / "broker.p12"
+        keystore.unlink(missing_ok=True)
+        password = secrets.token_urlsafe(24)
+        keytool = str(find_java(KAFKA_MIN_JAVA, self.settings.java_home).home / "bin" / "keytool")
+        env = {**os.environ, "MEDIAMON_KEYSTORE_PASSWORD": password}
+        common = ["-keystore", str(keystore), "-storepass:env", "MEDIAMON_KEYSTORE_PASSWORD"]
+        generate = "-genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 30"
+        generate += " -dname CN=127.0.0.1 -storetype PKCS12 -ext SAN=ip:127.0.0.1,dns:localhost"
+        export = ["-exportcert", "-rfc", "-alias", "broker", "-file", str(self.ca_file)]
+        for args in (generate.split(), export):
+            proc = subprocess.run(
+                [keytool, *args, *common], capture_output=True, text=True, env=env, check=False
+            )
+            if proc.returncode != 0:
+                raise StackError(f"keytool {args[0]} failed: {proc.stdout}{proc.stderr}")
+        keystore.chmod(0o600)
+        return keystore, password
 
     def _format_options(self) -> list[str]:
         return [opt for user in self.users for opt in ("--add-scram", scram_credential(user))]

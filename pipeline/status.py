@@ -37,17 +37,13 @@ class Status:
 
 
 async def _kafka(settings: Settings, status: Status) -> None:
-    from pipeline.adapters.kafka import broker_ready, login_refusal, partition_offsets
+    from pipeline.adapters.kafka import broker_ready, partition_offsets, refusal
 
     if not await broker_ready(settings.kafka_bootstrap, settings=settings):
-        # a refused login is a settings problem, not an outage: say which (never the password)
-        refusal = await login_refusal(settings)
+        # a refused login or certificate is a settings problem, not an outage: say which
+        why = await refusal(settings)
         status.services.append(
-            {
-                "service": "kafka",
-                "reachable": False,
-                "detail": refusal or settings.kafka_bootstrap,
-            }
+            {"service": "kafka", "reachable": False, "detail": why or settings.kafka_bootstrap}
         )
         return
     status.services.append(

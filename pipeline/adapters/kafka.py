@@ -80,18 +80,26 @@ def _common(settings: Settings) -> dict[str, Any]:
     return opts
 
 
-async def login_refusal(settings: Settings) -> str | None:
-    """Why the first bootstrap server refuses the settings' SASL login, naming the user and
-    the mechanism (never the password); None when it accepts it or fails for another reason
-    (away, TLS)."""
+async def refusal(settings: Settings) -> str | None:
+    """Why the first bootstrap server refuses these settings: its TLS certificate fails
+    verification, or it refuses the SASL login (naming the user and the mechanism, never the
+    password). None when it accepts them or fails for another reason (away, a timeout):
+    aiokafka reports every one of these as "Unable to bootstrap"."""
     opts = _common(settings)
     protocol = opts.pop("security_protocol")
-    if not protocol.startswith("SASL"):
+    if protocol == "PLAINTEXT":
         return None
     host, _, port = str(opts.pop("bootstrap_servers")).split(",")[0].strip().rpartition(":")
     try:
         conn = await create_conn(
             host, int(port), security_protocol=protocol, request_timeout_ms=10_000, **opts
+        )
+    except ssl.SSLCertVerificationError as exc:
+        ca = settings.kafka_ca_file or "the system's CA certificates"
+        return (
+            f"Kafka at {host}:{port} failed TLS verification against {ca} "
+            f"({exc.verify_message}); set MEDIAMON_KAFKA_CA_FILE to the CA that signed the "
+            "broker's certificate, and use the host name the certificate names"
         )
     except (SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
         return (
@@ -108,17 +116,17 @@ async def login_refusal(settings: Settings) -> str | None:
 async def start_client(
     client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient, settings: Settings
 ) -> None:
-    """`client.start()`; on failure the client is closed, and a refused login is raised as
-    a ConfigError that says so (aiokafka only logs the broker's answer and raises "Unable to
-    bootstrap", as for a broker that is away)."""
+    """`client.start()`; on failure the client is closed, and a refused login or an untrusted
+    certificate is raised as a ConfigError that says so (aiokafka only logs the broker's
+    answer and raises "Unable to bootstrap", as for a broker that is away)."""
     try:
         await client.start()
     except KafkaConnectionError:
         await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
-        refusal = await login_refusal(settings)
-        if refusal is None:
+        why = await refusal(settings)
+        if why is None:
             raise
-        raise ConfigError(refusal) from None
+        raise ConfigError(why) from None
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:

@@ -1,6 +1,7 @@
-"""mediamon's Kafka clients against a real broker that requires SASL (PLAIN and SCRAM-SHA-512):
-its own broker on 59092/59093 (the shared test stack's 19092 stays PLAINTEXT), with passwords
-made up for this session only."""
+"""mediamon's Kafka clients against a real broker that requires SASL (PLAIN and SCRAM-SHA-512),
+without and with TLS: its own broker on 59092 (SASL_PLAINTEXT), 59094 (SASL_SSL, a certificate
+made at start) and 59093 (controller); the shared test stack's 19092 stays PLAINTEXT. The
+passwords are made up for this session only."""
 
 from __future__ import annotations
 
@@ -41,12 +42,13 @@ SASL_SETTINGS = Settings(
     state_dir=REPO / ".state" / "sasl-stack",
 )
 MECHANISMS = ["PLAIN", "SCRAM-SHA-512"]
+TLS_PORT = 59094
 
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[SaslKafkaServer]:
     users = [SaslUser("broker", random_password()), SaslUser("mediamon", random_password())]
-    server = SaslKafkaServer(SASL_SETTINGS, users)
+    server = SaslKafkaServer(SASL_SETTINGS, users, tls_port=TLS_PORT)
     server.stop()  # a broker left by an interrupted run holds the old passwords
     shutil.rmtree(server.dir, ignore_errors=True)  # SCRAM users are written at format time
     started = time.monotonic()
@@ -59,9 +61,13 @@ def broker() -> Iterator[SaslKafkaServer]:
         shutil.rmtree(server.dir, ignore_errors=True)  # the PLAIN passwords are in its config
 
 
-def _client(broker: SaslKafkaServer, mechanism: str, password: SecretStr | None = None) -> Settings:
+def _client(
+    broker: SaslKafkaServer, mechanism: str, password: SecretStr | None = None, tls: bool = False
+) -> Settings:
     user = broker.users[1]
-    settings = broker.client_settings(SaslUser(user.name, password or user.password), mechanism)
+    settings = broker.client_settings(
+        SaslUser(user.name, password or user.password), mechanism, tls
+    )
     return settings.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}-"})
 
 
@@ -76,13 +82,18 @@ def test_broker_refuses_anonymous_clients_and_keeps_passwords_private(
     text = props.read_text()
     assert "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512" in text
     assert "PLAINTEXT://" not in text.replace("SASL_PLAINTEXT://", "")
+    assert f"SASL_SSL://127.0.0.1:{TLS_PORT}" in text
+    keystore = broker.dir / "tls" / "broker.p12"
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
+    assert "BEGIN CERTIFICATE" in broker.ca_file.read_text()
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_producer_and_consumer_round_trip(
-    broker: SaslKafkaServer, mechanism: str, caplog: pytest.LogCaptureFixture
+    broker: SaslKafkaServer, mechanism: str, tls: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = _client(broker, mechanism)
+    settings = _client(broker, mechanism, tls=tls)
     caplog.set_level(logging.DEBUG)
     created = await ensure_topics(settings)  # the admin client logs in too
     raw = settings.topic("articles.raw")
@@ -134,6 +145,28 @@ async def test_wrong_password_is_a_clear_error_without_the_password(
     assert not await broker_ready(settings.kafka_bootstrap, wait_seconds=2, settings=settings)
 
 
+async def test_an_untrusted_broker_certificate_is_a_clear_error(
+    broker: SaslKafkaServer,
+) -> None:
+    # the system's CAs do not know the broker's self-signed certificate
+    settings = _client(broker, "SCRAM-SHA-512", tls=True).model_copy(update={"kafka_ca_file": None})
+    with pytest.raises(ConfigError) as info:
+        await ensure_topics(settings)
+    message = str(info.value)
+    assert f"Kafka at 127.0.0.1:{TLS_PORT} failed TLS verification" in message
+    assert "certificate" in message and "MEDIAMON_KAFKA_CA_FILE" in message
+    status = await collect(settings)
+    kafka = next(s for s in status.services if s["service"] == "kafka")
+    assert not kafka["reachable"] and "failed TLS verification" in kafka["detail"]
+    # the CA file given, the same client connects
+    trusted = settings.model_copy(update={"kafka_ca_file": broker.ca_file})
+    assert raw_topic(trusted) in await ensure_topics(trusted)
+
+
+def raw_topic(settings: Settings) -> str:
+    return settings.topic("articles.raw")
+
+
 async def test_status_says_the_kafka_login_was_refused(broker: SaslKafkaServer) -> None:
     wrong = SecretStr(f"wrong-{uuid.uuid4().hex}")
     settings = _client(broker, "SCRAM-SHA-512", wrong)
@@ -165,13 +198,14 @@ async def test_connector_says_the_login_was_refused_and_turns_unhealthy(
     await emitter.close()
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_faust_logs_in_with_the_apps_credentials(
-    broker: SaslKafkaServer, mechanism: str, monkeypatch: pytest.MonkeyPatch
+    broker: SaslKafkaServer, mechanism: str, tls: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import pipeline.app
 
-    settings = _client(broker, mechanism)
+    settings = _client(broker, mechanism, tls=tls)
     monkeypatch.setattr(pipeline.app, "settings", settings)
     credentials = pipeline.app._credentials()  # what the worker's faust.App is given
     assert isinstance(credentials, faust.SASLCredentials)
