@@ -107,6 +107,9 @@ volume_state = app.Table(
 
 
 def stopping() -> bool:
-    """The worker is shutting down (Faust marks the app stopped before it waits for the
-    agents to finish their batches)."""
-    return bool(app.should_stop)
+    """The worker is shutting down, or its partitions are being revoked (a rebalance): a
+    batch waiting for a server that is away gives up and stays unacknowledged, so the
+    partition's next owner (maybe this worker again) takes it up. Faust waits for in-flight
+    batches before it stops or gives partitions up; a batch retrying until Elasticsearch is
+    back held the shutdown, or the whole group's rebalance, for the outage."""
+    return bool(app.should_stop) or bool(app.rebalancing)

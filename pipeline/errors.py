@@ -7,8 +7,8 @@ MediamonError
 │   ├── BadRecordError     not JSON, or not the record schema
 │   └── SchemaVersionError a schema newer than this consumer knows
 ├── TransientError         retry with backoff (a server away, a timeout, a 429)
-└── ShutdownRequested      the worker is stopping while a server is away: leave the batch
-                           unacknowledged for the next owner instead of waiting for it
+└── ShutdownRequested      the worker is stopping or rebalancing while a server is away: leave
+                           the batch unacknowledged for the next owner instead of waiting
 """
 
 from __future__ import annotations

@@ -49,16 +49,17 @@ def never() -> bool:
 
 
 async def pause(seconds: float, stopping: Callable[[], bool] = never) -> None:
-    """Sleep between retries, but give up at once when the worker is stopping: a retry
-    loop waiting for a server that is away must not hold the shutdown (its batch stays
-    unacknowledged, so the next owner of the partition takes it up)."""
+    """Sleep between retries, but give up at once when the worker is stopping or
+    rebalancing: a retry loop waiting for a server that is away must not hold the shutdown
+    or the rebalance (its batch stays unacknowledged, so the next owner of the partition
+    takes it up)."""
     deadline = time.monotonic() + seconds
     while not stopping():
         left = deadline - time.monotonic()
         if left <= 0:
             return
         await asyncio.sleep(min(left, 0.25))
-    raise ShutdownRequested("the worker is stopping while a server is away")
+    raise ShutdownRequested("the worker is stopping or rebalancing while a server is away")
 
 
 def is_transient(error: BaseException) -> bool:

@@ -105,7 +105,7 @@ async def deliver_alerts(stream: Any) -> None:
                     )
             except ShutdownRequested:
                 # delivered alerts are remembered (the state table): the next worker skips them
-                log.info("stopping: %d alert events are left for the next worker", len(events))
+                log.info("stopping or rebalancing: %d alert events unacknowledged", len(events))
     finally:
         await es.close()
 

@@ -52,7 +52,9 @@ async def index_articles(stream: Any) -> None:
             except ShutdownRequested:
                 # not `break`: batches still buffered must come through and be left
                 # unacknowledged too, or Faust waits for them until the process is killed
-                log.info("stopping: a batch of %d is left for the next worker", len(events))
+                log.info(
+                    "stopping or rebalancing: a batch of %d is left unacknowledged", len(events)
+                )
     finally:
         await es.close()
 

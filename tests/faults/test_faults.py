@@ -244,6 +244,53 @@ def test_elasticsearch_stopped(fault_stack: Stack, hook: Hook, logs: Path) -> No
         assert "bulk failed, retrying" in worker.log_path.read_text(), "the outage never showed"
 
 
+def test_rebalance_while_elasticsearch_is_down(fault_stack: Stack, hook: Hook, logs: Path) -> None:
+    """One of two workers leaves while both wait for Elasticsearch: the rebalance must not
+    wait for the server. Faust waits for in-flight batches before it gives partitions up; a
+    batch retrying until the server is back held the whole group for the outage (and past
+    the rebalance timeout, the member is dropped from the group)."""
+    s = Scenario("rebalance while Elasticsearch is down", FAULT_VARS, logs, hook)
+    with scenario_result(s):
+        s.prepare()
+        items = make_items("rd", 0, 900)
+        s.expect(items)
+        a = s.worker("worker-a", MEDIAMON_INDEX_BATCH_SIZE="100")
+        b = s.worker("worker-b", MEDIAMON_INDEX_BATCH_SIZE="100")
+        producing = in_background(s.produce, [raw_article(i) for i in items], 2.0)
+
+        def both_indexing() -> bool:
+            return all("index batch=" in p.log_path.read_text() for p in (a, b))
+
+        try:
+            wait_until(both_indexing, 120, "both workers indexing", s)
+            fault_stack.elasticsearch.stop()
+            down = time.monotonic()
+            wait_until(
+                lambda: "failed, retrying in" in a.log_path.read_text(),  # bulk or matching
+                60,
+                "worker-a's batch waiting for Elasticsearch",
+                s,
+            )
+            ready_before = a.log_path.read_text().count("Worker ready")
+            code, took = s.sigterm(b, EXIT_BOUND)
+            assert code == 0 and took <= EXIT_BOUND, f"exit {code} after {took:.1f}s"
+            wait_until(
+                lambda: a.log_path.read_text().count("Worker ready") > ready_before,
+                45,
+                "worker-a's rebalance while Elasticsearch is down",
+                s,
+            )
+            s.result.note = f"rebalanced {time.monotonic() - down:.1f}s into the outage"
+            time.sleep(max(0.0, OUTAGE - (time.monotonic() - down)))
+            assert a.running, s.tails()
+        finally:
+            restarted = time.monotonic()
+            fault_stack.up()
+        producing.join()
+        recovery = s.wait_indexed(240, since=restarted)
+        s.finish(recovery)
+
+
 def write_rejections(server: ElasticsearchServer) -> int:
     with urllib.request.urlopen(f"{server.url}/_nodes/_local/stats/thread_pool", timeout=10) as r:
         nodes = json.loads(r.read())["nodes"]
