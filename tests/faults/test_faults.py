@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.processes import ServiceProcess
 from deploy.stack import ElasticsearchServer, Stack
 from pipeline import topics
 from tests.faults.conftest import FAULT_VARS
@@ -196,6 +197,11 @@ def test_worker_sigterm(fault_stack: Stack, hook: Hook, logs: Path) -> None:
         s.finish(recovery)
 
 
+def indexing(*workers: ServiceProcess) -> bool:
+    """Every one of these workers has indexed a batch (so each holds partitions)."""
+    return all("index batch=" in w.log_path.read_text() for w in workers)
+
+
 def test_two_workers_one_killed(fault_stack: Stack, hook: Hook, logs: Path) -> None:
     s = Scenario("rebalance: 1 of 2 workers killed", FAULT_VARS, logs, hook)
     with scenario_result(s):
@@ -206,10 +212,7 @@ def test_two_workers_one_killed(fault_stack: Stack, hook: Hook, logs: Path) -> N
         b = s.worker("worker-b", MEDIAMON_INDEX_BATCH_SIZE="100")
         producing = in_background(s.produce, [raw_article(i) for i in items], 1.0)
 
-        def both_indexing() -> bool:
-            return all("index batch=" in p.log_path.read_text() for p in (a, b))
-
-        wait_until(both_indexing, 120, "both workers indexing", s)
+        wait_until(lambda: indexing(a, b), 120, "both workers indexing", s)
         s.kill(b)
         killed = time.monotonic()
         assert len(s.indexed()) < len(items), "all indexed before the kill"
@@ -259,11 +262,8 @@ def test_rebalance_while_elasticsearch_is_down(fault_stack: Stack, hook: Hook, l
         b = s.worker("worker-b", MEDIAMON_INDEX_BATCH_SIZE="100")
         producing = in_background(s.produce, [raw_article(i) for i in items], 2.0)
 
-        def both_indexing() -> bool:
-            return all("index batch=" in p.log_path.read_text() for p in (a, b))
-
         try:
-            wait_until(both_indexing, 120, "both workers indexing", s)
+            wait_until(lambda: indexing(a, b), 120, "both workers indexing", s)
             fault_stack.elasticsearch.stop()
             down = time.monotonic()
             wait_until(
