@@ -36,10 +36,11 @@ test-integration: $(STAMP) ## Integration and end-to-end tests (real servers)
 test-faults: $(STAMP) ## Fault injection (own Kafka/Elasticsearch on 29092/29200; docs/fault-injection.md)
 	$(BIN)/pytest tests/faults
 
-lint: $(STAMP) ## ruff (lint and format check), mypy and the dependency audit
+lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and the dependency audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory audit
 
 audit: $(STAMP) ## pip-audit of requirements.lock (exceptions: audit-exceptions.toml); says so when it cannot

@@ -1551,7 +1551,7 @@ async def run_phases(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     args.state_dir = args.state_dir.resolve()
-    # the workers run `python -m pipeline.cli.main`, which imports from the current directory
+    # the workers run `python -m mediamon.main`, which imports from the current directory
     # first: from here they run the code this script measures
     os.chdir(CODE)
     base_env = {

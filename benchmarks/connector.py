@@ -169,7 +169,7 @@ def connector_env(settings: Settings, urls: list[str], interval: float) -> dict[
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "--log-level", "warning", *args],
+            [sys.executable, "-m", "mediamon.main", "--log-level", "warning", *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=out,

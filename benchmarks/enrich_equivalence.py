@@ -217,8 +217,8 @@ def corpora() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def full_records(objs: list[dict[str, Any]], taxonomy: Path | None = None) -> str:
-    from pipeline.cli.enrich import to_raw
     from pipeline.stages.enrich import Enricher
+    from pipeline.stages.jsonl import to_raw
 
     enricher = Enricher.from_path(taxonomy)
     lines = []

@@ -1166,7 +1166,7 @@ async def server_facts(settings: Settings) -> tuple[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     args.state_dir = args.state_dir.resolve()
-    # the workers run `python -m pipeline.cli.main`, which imports from the current directory
+    # the workers run `python -m mediamon.main`, which imports from the current directory
     # first: from here they run the code this script measures
     os.chdir(CODE)
     base_env = {**BENCH_PORTS, "MEDIAMON_STATE_DIR": str(args.state_dir)}

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from deploy.java import find_java
 from deploy.stack import KAFKA_MIN_JAVA, KafkaServer, port_open
+from pipeline.adapters.kafka import broker_ready
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
@@ -113,8 +114,6 @@ class SaslKafkaServer(KafkaServer):
     def healthy(self) -> bool:
         if not port_open(self.settings.kafka_port):
             return False
-        from pipeline.adapters.kafka import broker_ready
-
         settings = self.client_settings(self.users[0])
         return asyncio.run(broker_ready(self.url, settings=settings))
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from deploy import maven
 from deploy.esplugin import ensure_analysis_plugin
 from deploy.java import find_java
+from pipeline.adapters.kafka import broker_ready
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
@@ -164,8 +165,6 @@ class KafkaServer:
     def healthy(self) -> bool:
         if not port_open(self.settings.kafka_port):
             return False
-        from pipeline.adapters.kafka import broker_ready
-
         return asyncio.run(broker_ready(self.url))
 
     def status(self) -> ServiceStatus:

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
 from pipeline.errors import ConfigError
+from pipeline.stages.jsonl import to_raw
 
 # What a user writes first: one case-insensitive regex per topic over the raw text.
 KEYWORD_PEER: dict[str, re.Pattern[str]] = {
@@ -155,7 +158,6 @@ def mediamon_predictor(
 ) -> Callable[[LabeledItem], tuple[str | None, set[str] | None]]:
     """mediamon's answer for an item, through the same input path as `mediamon enrich`
     (a labeled item's `text` counts as its content; `lang_hint` is the feed's language)."""
-    from pipeline.cli.enrich import to_raw
 
     def predict(item: LabeledItem) -> tuple[str | None, set[str] | None]:
         keys = ("id", "url", "title", "summary", "content", "lang_hint")
@@ -172,8 +174,6 @@ def keyword_peer(item: LabeledItem) -> tuple[str | None, set[str] | None]:
 
 
 def py3langid_peer(item: LabeledItem) -> tuple[str | None, set[str] | None]:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
     global _PEER_LANGID
     if _PEER_LANGID is None:
         _PEER_LANGID = LanguageIdentifier.from_model_file(MODEL_FILE)

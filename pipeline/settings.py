@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from pipeline.failures import RetryPolicy
+from pipeline.failures import RetryPolicy
 
 
 def _default_cache_dir() -> Path:
@@ -132,8 +131,6 @@ class Settings(BaseSettings):
     demo_feed_port: int = 8765
 
     def retry_policy(self) -> RetryPolicy:
-        from pipeline.failures import RetryPolicy
-
         return RetryPolicy(self.retry_attempts, self.retry_base_seconds, self.retry_max_seconds)
 
     def topic(self, name: str) -> str:

@@ -167,7 +167,7 @@ def repair_mojibake(text: str) -> str:
     cheap check first, because ftfy's own costs ~0.4 ms per 2 KB of clean text."""
     if not _MOJIBAKE.search(text):
         return text
-    import ftfy
+    import ftfy  # deferred on purpose: ~0.1 s to import, needed only for broken text
 
     return str(ftfy.fix_text(text, normalization="NFC"))
 

@@ -133,6 +133,8 @@ def fold(word: str) -> str:
 
 @lru_cache(maxsize=4)
 def _morph(lang: str) -> Any:
+    # deferred on purpose: loading pymorphy3 and its dictionaries costs ~0.5 s, paid only by
+    # a process that meets Russian or Ukrainian text
     import pymorphy3
 
     return pymorphy3.MorphAnalyzer(lang=lang)
@@ -143,7 +145,7 @@ def _stemmer(lang: str) -> Callable[[str], str] | None:
     name = _SNOWBALL.get(lang)
     if name is None:
         return None
-    import Stemmer
+    import Stemmer  # deferred with the stemmer it builds (see _morph)
 
     stemmer = Stemmer.Stemmer(name)
     return stemmer.stemWord  # type: ignore[no-any-return]

@@ -238,7 +238,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert records["syria-astana-ru:ru-match"]["status"] == "sent"
         assert records["syria-astana-ru:ru-match"]["latency_ms"] >= 0
         status = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli.main", "status", "--json"],
+            [sys.executable, "-m", "mediamon.main", "status", "--json"],
             env={**os.environ, **variables},
             capture_output=True,
             text=True,
@@ -253,7 +253,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         sent_before = len(hook.received)
         command = ["rules", "test", "syria-astana-ru", "--since", "1d", "--json"]
         tested = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli.main", *command],
+            [sys.executable, "-m", "mediamon.main", *command],
             env={**os.environ, **variables},
             capture_output=True,
             text=True,
@@ -362,7 +362,7 @@ rules:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.cli.main", *args],
+            [sys.executable, "-m", "mediamon.main", *args],
             env={**os.environ, **variables, "COLUMNS": "200"},
             capture_output=True,
             text=True,

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from deploy.demo import count_indexed, expected_ids
 from deploy.feedserver import FeedServer, serve_feeds
 from deploy.processes import ServiceProcess
+from mediamon.demo_flow import count_indexed, expected_ids
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
 from pipeline.worker import prepare
@@ -61,7 +61,7 @@ def search(env: Env, **body: Any) -> dict[str, Any]:
 
 def run_connector_once(env: Env, urls: list[str], **extra: str) -> list[dict[str, Any]]:
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "connectors", "run", "--once", "--json"],
+        [sys.executable, "-m", "mediamon.main", "connectors", "run", "--once", "--json"],
         env={**os.environ, **env.vars, "MEDIAMON_FEEDS": ",".join(urls), **extra},
         capture_output=True,
         text=True,
@@ -153,7 +153,7 @@ def test_search_cli_filters_and_json(env: Env, worker: ServiceProcess, feeds: Fe
     run_connector_once(env, feeds.feed_urls())
     wait_for(lambda: asyncio.run(count_indexed(env.settings, ids)) == len(ids), 120, "indexing")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "search", "ООН", "--lang", "ru", "--json"],
+        [sys.executable, "-m", "mediamon.main", "search", "ООН", "--lang", "ru", "--json"],
         env={**os.environ, **env.vars},
         capture_output=True,
         text=True,
@@ -210,7 +210,7 @@ def test_poison_messages_are_dead_lettered(env: Env, worker: ServiceProcess) -> 
     # `mediamon status` shows them, and the consumer group's position on the raw topic
     def status() -> dict[str, Any]:
         proc = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli.main", "status", "--json"],
+            [sys.executable, "-m", "mediamon.main", "status", "--json"],
             env={**os.environ, **env.vars},
             capture_output=True,
             text=True,
@@ -230,7 +230,7 @@ def test_poison_messages_are_dead_lettered(env: Env, worker: ServiceProcess) -> 
 
 def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "demo", "--once", "--timeout", "180"],
+        [sys.executable, "-m", "mediamon.main", "demo", "--once", "--timeout", "180"],
         env={**os.environ, **env.vars, "COLUMNS": "200"},
         capture_output=True,
         text=True,

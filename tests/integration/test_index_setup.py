@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from mediamon.search import build_query
 from pipeline.adapters.elastic import ensure_articles_index, make_client
-from pipeline.cli.search import build_query
 from pipeline.indexing import ArticleIndexer
 from pipeline.schema import EnrichedArticle
 from tests.integration.conftest import Env

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from connectors.emitter import KafkaEmitter
 from deploy.kafka_sasl import SaslKafkaServer, SaslUser, random_password
 from deploy.stack import start_services
+from mediamon.probes import collect
 from pipeline.adapters.kafka import (
     broker_ready,
     ensure_topics,
@@ -32,7 +33,6 @@ from pipeline.adapters.kafka import (
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
-from pipeline.status import collect
 from tests.conftest import REPO
 
 SASL_SETTINGS = Settings(

@@ -30,7 +30,7 @@ def test_up_twice_is_harmless(stack: Stack) -> None:
 
 def test_status_cli_json(stack: Stack) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "stack", "status", "--json"],
+        [sys.executable, "-m", "mediamon.main", "stack", "status", "--json"],
         capture_output=True,
         text=True,
         env={**__import__("os").environ, **TEST_PORTS},

@@ -294,7 +294,7 @@ async def test_feeds_status_and_list_commands(host: FeedHost, connector: RssConn
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return await_free([sys.executable, "-m", "pipeline.cli.main", "feeds", *args], env=env)
+        return await_free([sys.executable, "-m", "mediamon.main", "feeds", *args], env=env)
 
     status = {s["feed_id"]: s for s in json.loads(run("status", "--json").stdout)}
     assert status["ok-xml"]["items_emitted"] == 2 and status["ok-xml"]["last_success"]

@@ -9,7 +9,7 @@ import sys
 
 def run_enrich(stdin: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "enrich"],
+        [sys.executable, "-m", "mediamon.main", "enrich"],
         input=stdin,
         capture_output=True,
         text=True,
@@ -47,7 +47,7 @@ def test_bad_lines_reported_and_processing_continues() -> None:
 
 def test_enrich_does_not_import_faust() -> None:
     code = (
-        "import sys, pipeline.cli.main, pipeline.stages.enrich;"
+        "import sys, mediamon.main, pipeline.stages.enrich;"
         "print('faust' in sys.modules, 'aiokafka' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -36,7 +36,7 @@ def test_eval_command_json_on_the_fixture() -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.cli.main",
+            "mediamon.main",
             "eval",
             str(FIXTURES / "headlines.jsonl"),
             "--json",

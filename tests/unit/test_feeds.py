@@ -98,7 +98,7 @@ def test_feeds_parse_cli_over_the_corpus_is_clean() -> None:
 
     root = _corpus()
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "feeds", "parse", str(root)],
+        [sys.executable, "-m", "mediamon.main", "feeds", "parse", str(root)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -44,7 +44,7 @@ def mediamon(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", *args],
+        [sys.executable, "-m", "mediamon.main", *args],
         capture_output=True,
         text=True,
         timeout=120,

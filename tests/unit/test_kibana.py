@@ -650,7 +650,7 @@ def test_credentials_in_the_url_are_sent_but_never_shown(caplog: pytest.LogCaptu
     assert "pa55-w0rd" not in caplog.text
 
 
-CLI = [sys.executable, "-m", "pipeline.cli.main"]
+CLI = [sys.executable, "-m", "mediamon.main"]
 
 
 def _run_cli(url: str, timeout: int = 5, **env: str) -> subprocess.CompletedProcess[str]:

@@ -111,7 +111,7 @@ def test_offline_query_checks(query: str, ok: bool) -> None:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "rules", *args],
+        [sys.executable, "-m", "mediamon.main", "rules", *args],
         cwd=cwd,
         env={**os.environ, "MEDIAMON_RULES_FILE": str(cwd / "rules.yaml"), "COLUMNS": "200"},
         capture_output=True,

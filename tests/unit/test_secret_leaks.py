@@ -334,7 +334,7 @@ def test_status_json_against_unreachable_servers_shows_no_secret(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    from pipeline.cli.main import app
+    from mediamon.main import app
     from pipeline.settings import get_settings
 
     monkeypatch.setenv("MEDIAMON_KAFKA_BOOTSTRAP", f"127.0.0.1:{closed_port}")

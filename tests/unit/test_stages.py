@@ -119,7 +119,7 @@ def _fixture_cases() -> list[dict[str, object]]:
 
 @pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: str(c["id"]))
 def test_enrich_fixture_cases(enricher: Enricher, case: dict[str, object]) -> None:
-    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.jsonl import to_raw
 
     result = enricher.enrich(to_raw(case))
     assert result.lang == case["lang"]
@@ -166,14 +166,14 @@ def test_enrich_text_is_clean_and_bounded(enricher: Enricher) -> None:
     ids=["only-markup", "only-emoji", "only-digits"],
 )
 def test_contentless_input_is_und_without_topics(enricher: Enricher, obj: dict[str, str]) -> None:
-    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.jsonl import to_raw
 
     result = enricher.enrich(to_raw(obj))
     assert (result.lang, result.topics) == ("und", [])
 
 
 def test_invalid_utf8_surrogates_do_not_crash(enricher: Enricher) -> None:
-    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.jsonl import to_raw
 
     result = enricher.enrich(to_raw({"title": "bad \udcff\ud800 text on the UN and Syria"}))
     assert "\ufffd" in result.title
@@ -182,7 +182,7 @@ def test_invalid_utf8_surrogates_do_not_crash(enricher: Enricher) -> None:
 
 
 def test_five_megabytes_of_text_is_bounded(enricher: Enricher) -> None:
-    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.jsonl import to_raw
 
     huge = {"content": "<p>" + "Переговоры по Сирии продолжаются. " * 150_000 + "</p>"}
     result = enricher.enrich(to_raw(huge))
@@ -212,7 +212,7 @@ def test_five_megabytes_of_text_is_bounded(enricher: Enricher) -> None:
 def test_right_to_left_scripts(
     enricher: Enricher, obj: dict[str, str], lang: str, topics: list[str]
 ) -> None:
-    from pipeline.cli.enrich import to_raw
+    from pipeline.stages.jsonl import to_raw
 
     result = enricher.enrich(to_raw(obj))
     assert (result.lang, result.topics) == (lang, topics)

@@ -7,7 +7,19 @@ import asyncio
 
 import typer
 
-from pipeline.cli.output import console, err_console
+from mediamon.output import console, err_console
+from pipeline.adapters import kibana as kibana_api
+from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
+from pipeline.adapters.kafka import ensure_topics
+from pipeline.adapters.kibana import (
+    DASHBOARD_ID,
+    apply_advanced_settings,
+    import_saved_objects,
+    objects_for,
+    shipped_objects,
+    to_ndjson,
+)
+from pipeline.settings import get_settings
 
 app = typer.Typer(help="Create topics, index templates, aliases and dashboards (idempotent).")
 
@@ -15,9 +27,6 @@ app = typer.Typer(help="Create topics, index templates, aliases and dashboards (
 @app.command("kafka")
 def kafka() -> None:
     """Create every declared topic that does not exist yet."""
-    from pipeline.adapters.kafka import ensure_topics
-    from pipeline.settings import get_settings
-
     created = asyncio.run(ensure_topics(get_settings()))
     console.print(f"topics created: {', '.join(created) if created else 'none (all exist)'}")
 
@@ -26,8 +35,6 @@ def kafka() -> None:
 def elasticsearch() -> None:
     """Install the index templates, this month's articles index, the `articles` alias, the
     retention policy (where the cluster has ILM) and the alerts index. Idempotent."""
-    from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
-    from pipeline.settings import get_settings
 
     async def run() -> tuple[str, str]:
         settings = get_settings()
@@ -52,20 +59,9 @@ def kibana(
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for Kibana to start"),
 ) -> None:
     """Import the data view, visualizations, saved search and dashboard in deploy/kibana/."""
-    from pipeline.adapters.kibana import (
-        DASHBOARD_ID,
-        apply_advanced_settings,
-        import_saved_objects,
-        make_client,
-        objects_for,
-        shipped_objects,
-        to_ndjson,
-    )
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     objects = objects_for(settings, shipped_objects())
-    with make_client(settings, url) as client:
+    with kibana_api.make_client(settings, url) as client:
         where = str(client.base_url).rstrip("/")
         result = import_saved_objects(client, to_ndjson(objects), timeout=timeout)
         if result.ok:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
-from pipeline.cli.output import console, print_json, print_table
+from connectors.feeds import FeedsFile, configured_feeds, import_opml, load_feeds, save_feeds
+from connectors.normalize import parse_feed
+from connectors.state import StateStore
+from mediamon.output import console, print_json, print_table
+from pipeline.adapters import http
+from pipeline.errors import MediamonError
+from pipeline.settings import get_settings
 
 app = typer.Typer(help="Feeds: parse, validate, list, status, import OPML.", no_args_is_help=True)
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf", ".feed", ""}
@@ -30,8 +37,6 @@ def parse(
 ) -> None:
     """Run the connector's parse-and-normalize path; print raw-article records as JSON Lines.
     A source that cannot be used yields one error line naming it; exit 1 if any did."""
-    from connectors.normalize import parse_feed
-
     failed = 0
     urls = [s for s in sources if s.startswith(("http://", "https://"))]
     paths = [Path(s) for s in sources if s not in urls]
@@ -56,12 +61,6 @@ def parse(
 
 
 def _parse_url(url: str) -> bool:
-    import asyncio
-
-    from connectors.normalize import parse_feed
-    from pipeline.adapters import http
-    from pipeline.errors import MediamonError
-    from pipeline.settings import get_settings
 
     settings = get_settings()
 
@@ -85,9 +84,6 @@ def validate(
     path: Path | None = typer.Argument(None, help="Feeds file (default: MEDIAMON_FEEDS_FILE)."),
 ) -> None:
     """Check the feeds file; every problem is reported with its line."""
-    from connectors.feeds import load_feeds
-    from pipeline.settings import get_settings
-
     target = path or get_settings().feeds_file
     feeds = load_feeds(target)
     console.print(f"{target}: {len(feeds.feeds)} feeds, valid")
@@ -96,9 +92,6 @@ def validate(
 @app.command("list")
 def list_feeds(as_json: bool = typer.Option(False, "--json")) -> None:
     """The configured feeds."""
-    from connectors.feeds import configured_feeds
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     feeds = configured_feeds(settings.feeds_file, settings.feed_urls, settings.poll_interval)
     if as_json:
@@ -117,9 +110,6 @@ def list_feeds(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Per feed: last poll, last success, consecutive failures, last error, items emitted."""
-    from connectors.state import StateStore
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     if not settings.connector_state_file.exists():
         console.print(f"no connector state yet ({settings.connector_state_file})")
@@ -156,9 +146,6 @@ def import_opml_cmd(
     feeds_file: Path | None = typer.Option(None, "--feeds-file"),
 ) -> None:
     """Merge the feeds of an OPML export into the feeds file (known URLs are kept as they are)."""
-    from connectors.feeds import FeedsFile, import_opml, load_feeds, save_feeds
-    from pipeline.settings import get_settings
-
     target = feeds_file or get_settings().feeds_file
     current = load_feeds(target) if target.exists() else FeedsFile()
     merged, added = import_opml(opml, current)

@@ -1,14 +1,9 @@
-"""`mediamon enrich`: JSON Lines in, enriched JSON Lines out, through the agents' own core."""
+"""The `mediamon enrich` JSON Lines contract: an input object as a raw article, an enriched
+article as an output object (the evaluation reads labeled items through the same path)."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
-
-import typer
-from pydantic import ValidationError
 
 from pipeline.schema import MAX_HTML, MAX_TITLE, MAX_URL, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import article_id
@@ -61,26 +56,3 @@ def to_output(article: EnrichedArticle) -> dict[str, Any]:
             "story_id",
         },
     )
-
-
-def enrich(
-    taxonomy: Path | None = typer.Option(None, help="Taxonomy YAML (default: the shipped one)."),
-) -> None:
-    """Read JSON Lines on stdin, write one enriched JSON line per input line to stdout."""
-    from pipeline.stages.enrich import Enricher
-
-    enricher = Enricher.from_path(taxonomy)
-    failed = 0
-    out = sys.stdout
-    for number, line in enumerate(sys.stdin, start=1):
-        try:
-            result = to_output(enricher.enrich(to_raw(json.loads(line))))
-        except (ValueError, ValidationError) as exc:
-            failed += 1
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            result = {"line": number, "error": f"{type(exc).__name__}: {message}"}
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
-        out.flush()
-    if failed:
-        typer.echo(f"{failed} line(s) failed", err=True)
-        raise typer.Exit(1)

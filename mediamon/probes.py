@@ -9,7 +9,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+
+from connectors.state import StateStore
 from pipeline import topics
+from pipeline.adapters.elastic import make_client
+from pipeline.adapters.kafka import broker_ready, partition_offsets, refusal
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +43,6 @@ class Status:
 
 
 async def _kafka(settings: Settings, status: Status) -> None:
-    from pipeline.adapters.kafka import broker_ready, partition_offsets, refusal
 
     if not await broker_ready(settings.kafka_bootstrap, settings=settings):
         # a refused login or certificate is a settings problem, not an outage: say which
@@ -68,10 +73,6 @@ async def _kafka(settings: Settings, status: Status) -> None:
 
 
 async def _elasticsearch(settings: Settings, status: Status) -> None:
-    from elastic_transport import TransportError
-    from elasticsearch import ApiError
-
-    from pipeline.adapters.elastic import make_client
 
     es = make_client(settings)
     try:
@@ -112,7 +113,6 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
 
 
 def _feeds(settings: Settings, status: Status) -> None:
-    from connectors.state import StateStore
 
     if not settings.connector_state_file.exists():
         return

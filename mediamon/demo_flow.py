@@ -11,6 +11,7 @@ from typing import Any
 from connectors.normalize import parse_feed
 from deploy.feedserver import FeedServer
 from deploy.processes import ServiceProcess
+from pipeline.adapters.elastic import make_client
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
@@ -32,7 +33,6 @@ class Summary:
 
 
 async def count_indexed(settings: Settings, ids: set[str]) -> int:
-    from pipeline.adapters.elastic import make_client
 
     es = make_client(settings)
     try:
@@ -45,7 +45,6 @@ async def count_indexed(settings: Settings, ids: set[str]) -> int:
 
 
 async def summarize(settings: Settings, ids: set[str]) -> Summary:
-    from pipeline.adapters.elastic import make_client
 
     es = make_client(settings)
     try:

@@ -6,14 +6,13 @@ import asyncio
 
 import typer
 
-from pipeline.cli.output import console, print_json, print_table
+from mediamon.output import console, print_json, print_table
+from mediamon.probes import collect
+from pipeline.settings import get_settings
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
     """Exit status 1 when a service is unreachable (for scripts and health checks)."""
-    from pipeline.settings import get_settings
-    from pipeline.status import collect
-
     report = asyncio.run(collect(get_settings()))
     if as_json:
         print_json(report.as_dict())

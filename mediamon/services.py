@@ -7,7 +7,13 @@ import signal
 
 import typer
 
-from pipeline.cli.output import print_json
+from connectors.feeds import adhoc_feeds, configured_feeds
+from connectors.rss import RssConnector
+from mediamon.output import print_json
+from pipeline.health import Health, beat
+from pipeline.health import serve as serve_health
+from pipeline.settings import get_settings
+from pipeline.worker import run_worker
 
 connectors_app = typer.Typer(help="Feed connectors.", no_args_is_help=True)
 
@@ -16,9 +22,6 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", help="Faust worker log level."),
 ) -> None:
     """Run the Faust worker: enrich articles.raw and index articles.enriched."""
-    from pipeline.settings import get_settings
-    from pipeline.worker import run_worker
-
     run_worker(get_settings(), loglevel)
 
 
@@ -29,12 +32,6 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print poll reports as JSON."),
 ) -> None:
     """Poll RSS/Atom feeds and produce raw articles to Kafka."""
-    from connectors.feeds import adhoc_feeds, configured_feeds
-    from connectors.rss import RssConnector
-    from pipeline.health import Health, beat
-    from pipeline.health import serve as serve_health
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     if feed:
         feeds = adhoc_feeds(feed, settings.poll_interval)

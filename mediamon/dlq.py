@@ -9,7 +9,11 @@ from typing import Any
 
 import typer
 
-from pipeline.cli.output import console, err_console, print_json, print_table
+from mediamon.output import console, err_console, print_json, print_table
+from mediamon.search import parse_since
+from pipeline import topics
+from pipeline.adapters.kafka import commit_positions, make_producer, read_topic
+from pipeline.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Dead-letter topics: inspect and replay.")
 
@@ -20,8 +24,6 @@ SINCE_OPT = typer.Option(None, "--since", help="Only newer than e.g. 1h, 7d.")
 
 
 def _topics(names: list[str]) -> list[str]:
-    from pipeline import topics
-    from pipeline.settings import get_settings
 
     settings = get_settings()
     dlqs = (topics.RAW_DLQ, topics.ENRICHED_DLQ, topics.ALERTS_DLQ)
@@ -32,14 +34,11 @@ def _topics(names: list[str]) -> list[str]:
 
 
 def _since_ms(since: str | None) -> int | None:
-    from pipeline.cli.search import parse_since
 
     return int(parse_since(since).timestamp() * 1000) if since else None
 
 
 def _read(names: list[str], since: str | None, group: str | None = None) -> list[Any]:
-    from pipeline.adapters.kafka import read_topic
-    from pipeline.settings import get_settings
 
     settings = get_settings()
 
@@ -128,9 +127,6 @@ def replay(
     """Send dead letters back to the topic they came from, unchanged (key and payload), to be
     processed again after a fix. Ids are idempotent downstream, so a replayed article is
     indexed once and an alert is delivered once. Each replay remembers how far it got."""
-    from pipeline.adapters.kafka import commit_positions, make_producer
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     group = f"{settings.app_id}-dlq-replay"
     letters = _read(topic, since, group=None if (again or since) else group)

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.output import console, print_json, print_table
+from mediamon.output import console, print_json, print_table
+from pipeline.evaluation import (
+    LangScore,
+    keyword_peer,
+    load_labeled,
+    mediamon_predictor,
+    py3langid_peer,
+    score,
+)
+from pipeline.stages.enrich import Enricher
 
 
 def eval_command(
@@ -17,16 +26,6 @@ def eval_command(
     show_errors: int = typer.Option(0, "--errors", help="List up to N wrong decisions."),
 ) -> None:
     """Score topic tagging and language detection against the labels `topics` and `lang`."""
-    from pipeline.evaluation import (
-        LangScore,
-        keyword_peer,
-        load_labeled,
-        mediamon_predictor,
-        py3langid_peer,
-        score,
-    )
-    from pipeline.stages.enrich import Enricher
-
     items = load_labeled(path)
     enricher = Enricher.from_path()
     topic_ids = enricher.tagger.topic_ids

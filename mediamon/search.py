@@ -9,8 +9,10 @@ from typing import Any
 
 import typer
 
-from pipeline.cli.output import print_json, print_table
+from mediamon.output import print_json, print_table
+from pipeline.adapters.elastic import make_client
 from pipeline.query import article_query
+from pipeline.settings import get_settings
 
 _SPAN = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -41,9 +43,6 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Search indexed articles (title and text), newest first."""
-    from pipeline.adapters.elastic import make_client
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     body = build_query(query, topic, lang, since)
 

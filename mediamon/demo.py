@@ -6,8 +6,14 @@ import asyncio
 import time
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pipeline.cli.output import console, print_table
+from deploy.feedserver import FeedServer
+from deploy.stack import Stack
+from mediamon.demo_flow import expected_ids, start_services, summarize, wait_until_indexed
+from mediamon.output import console, print_table
+from pipeline.settings import get_settings
+from pipeline.worker import prepare
 
 
 def demo(
@@ -15,14 +21,6 @@ def demo(
     timeout: float = typer.Option(300.0, help="Seconds to wait for every sample to be indexed."),
 ) -> None:
     """Start the stack, serve the sample feeds, run connector and worker, show progress."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from deploy.demo import expected_ids, start_services, summarize, wait_until_indexed
-    from deploy.feedserver import FeedServer
-    from deploy.stack import Stack
-    from pipeline.settings import get_settings
-    from pipeline.worker import prepare
-
     settings = get_settings()
     with console.status("starting Kafka and Elasticsearch (the first run downloads them)..."):
         Stack(settings).up()

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipeline.cli.output import console, print_json, print_table
+from deploy.stack import Stack
+from mediamon.output import console, print_json, print_table
+from pipeline.settings import get_settings
 
 if TYPE_CHECKING:  # imported lazily at run time: keeps `mediamon enrich` light
     from deploy.stack import ServiceStatus, Stack
@@ -17,8 +19,6 @@ app = typer.Typer(
 
 
 def _stack() -> Stack:
-    from deploy.stack import Stack
-    from pipeline.settings import get_settings
 
     return Stack(get_settings())
 

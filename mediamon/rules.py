@@ -9,20 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from ruamel.yaml import YAML
 
-from pipeline.cli.output import console, err_console, print_json, print_table
+from mediamon.output import console, err_console, print_json, print_table
+from mediamon.search import parse_since
+from pipeline.adapters.elastic import make_client
+from pipeline.alerts.rules import load_rules, parse_rules
+from pipeline.query import article_query
+from pipeline.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Alert rules (rules.yaml) and what they match.")
 
 
 def _path(rules_file: Path | None) -> Path:
-    from pipeline.settings import get_settings
 
     return rules_file or get_settings().rules_file
 
 
 def _load(path: Path) -> Any:
-    from pipeline.alerts.rules import load_rules
 
     ruleset = load_rules(path)
     for problem in ruleset.problems:
@@ -31,7 +37,6 @@ def _load(path: Path) -> Any:
 
 
 def _roundtrip() -> Any:
-    from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip mode: keeps comments, order and quoting
     yaml.preserve_quotes = True
@@ -111,12 +116,6 @@ def validate(
 
 
 async def _server_checks(ruleset: Any) -> list[str]:
-    from elastic_transport import TransportError
-    from elasticsearch import ApiError
-
-    from pipeline.adapters.elastic import make_client
-    from pipeline.query import article_query
-    from pipeline.settings import get_settings
 
     settings = get_settings()
     es = make_client(settings)
@@ -152,8 +151,6 @@ def add(
     rules_file: Path | None = FILE_OPT,
 ) -> None:
     """Append a keyword rule, validated first; the file's comments and layout are kept."""
-    from pipeline.alerts.rules import parse_rules
-
     path = _path(rules_file)
     maximum, _, window = throttle.partition("/")
     spec: dict[str, Any] = {"id": rule_id, "name": name or rule_id, "query": query}
@@ -217,9 +214,6 @@ def test(
 ) -> None:
     """Which already-indexed articles a rule (or every rule of a file) would have matched:
     one line per match, newest first. Nothing is sent."""
-    from pipeline.alerts.rules import load_rules
-    from pipeline.cli.search import parse_since
-
     candidate = Path(target)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         ruleset = load_rules(candidate)
@@ -252,9 +246,6 @@ def test(
 
 
 async def _matches(rules: list[Any], since: Any, limit: int) -> list[dict[str, Any]]:
-    from pipeline.adapters.elastic import make_client
-    from pipeline.query import article_query
-    from pipeline.settings import get_settings
 
     settings = get_settings()
     es = make_client(settings)
