@@ -33,7 +33,6 @@ class Summary:
 
 
 async def count_indexed(settings: Settings, ids: set[str]) -> int:
-
     es = make_client(settings)
     try:
         if not await es.indices.exists_alias(name=settings.articles_alias):
@@ -45,7 +44,6 @@ async def count_indexed(settings: Settings, ids: set[str]) -> int:
 
 
 async def summarize(settings: Settings, ids: set[str]) -> Summary:
-
     es = make_client(settings)
     try:
         resp: Any = await es.search(

@@ -24,9 +24,8 @@ SINCE_OPT = typer.Option(None, "--since", help="Only newer than e.g. 1h, 7d.")
 
 
 def _topics(names: list[str]) -> list[str]:
-
     settings = get_settings()
-    dlqs = (topics.RAW_DLQ, topics.ENRICHED_DLQ, topics.ALERTS_DLQ)
+    dlqs = topics.DEAD_LETTERS
     unknown = [n for n in names if n not in dlqs]
     if unknown:
         raise typer.BadParameter(f"not a dead-letter topic: {', '.join(unknown)}; one of {dlqs}")
@@ -34,12 +33,10 @@ def _topics(names: list[str]) -> list[str]:
 
 
 def _since_ms(since: str | None) -> int | None:
-
     return int(parse_since(since).timestamp() * 1000) if since else None
 
 
 def _read(names: list[str], since: str | None, group: str | None = None) -> list[Any]:
-
     settings = get_settings()
 
     async def run() -> list[Any]:

@@ -61,7 +61,6 @@ def parse(
 
 
 def _parse_url(url: str) -> bool:
-
     settings = get_settings()
 
     async def get() -> http.Fetched:

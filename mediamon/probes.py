@@ -20,8 +20,8 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DLQ_TOPICS = (topics.RAW_DLQ, topics.ENRICHED_DLQ, topics.ALERTS_DLQ)
-CONSUMED_TOPICS = (topics.RAW, topics.ENRICHED, topics.ALERTS, topics.ALERTS_VOLUME)
+DLQ_TOPICS = topics.DEAD_LETTERS
+CONSUMED_TOPICS = topics.CONSUMED
 
 
 @dataclass
@@ -43,7 +43,6 @@ class Status:
 
 
 async def _kafka(settings: Settings, status: Status) -> None:
-
     if not await broker_ready(settings.kafka_bootstrap, settings=settings):
         # a refused login or certificate is a settings problem, not an outage: say which
         why = await refusal(settings)
@@ -73,7 +72,6 @@ async def _kafka(settings: Settings, status: Status) -> None:
 
 
 async def _elasticsearch(settings: Settings, status: Status) -> None:
-
     es = make_client(settings)
     try:
         health = await es.cluster.health(timeout="2s")
@@ -113,7 +111,6 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
 
 
 def _feeds(settings: Settings, status: Status) -> None:
-
     if not settings.connector_state_file.exists():
         return
     store = StateStore(settings.connector_state_file)

@@ -24,12 +24,10 @@ app = typer.Typer(no_args_is_help=True, help="Alert rules (rules.yaml) and what 
 
 
 def _path(rules_file: Path | None) -> Path:
-
     return rules_file or get_settings().rules_file
 
 
 def _load(path: Path) -> Any:
-
     ruleset = load_rules(path)
     for problem in ruleset.problems:
         err_console.print(f"[yellow]{problem}[/yellow]")
@@ -37,7 +35,6 @@ def _load(path: Path) -> Any:
 
 
 def _roundtrip() -> Any:
-
     yaml = YAML()  # round-trip mode: keeps comments, order and quoting
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -116,7 +113,6 @@ def validate(
 
 
 async def _server_checks(ruleset: Any) -> list[str]:
-
     settings = get_settings()
     es = make_client(settings)
     problems: list[str] = []
@@ -246,7 +242,6 @@ def test(
 
 
 async def _matches(rules: list[Any], since: Any, limit: int) -> list[dict[str, Any]]:
-
     settings = get_settings()
     es = make_client(settings)
     rows: list[dict[str, Any]] = []

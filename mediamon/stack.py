@@ -19,7 +19,6 @@ app = typer.Typer(
 
 
 def _stack() -> Stack:
-
     return Stack(get_settings())
 
 

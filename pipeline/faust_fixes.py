@@ -43,7 +43,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from importlib.metadata import version
 from typing import Any, cast
+
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
+
+from pipeline.errors import ConfigError
 
 log = logging.getLogger(__name__)
 CHECKED_VERSION = "0.15.3"  # the faust-streaming whose recovery code this replaces
@@ -156,10 +162,23 @@ async def _wait_next_records(self: Any, timeout: float) -> tuple[Any, set[Any] |
         self.not_waiting_next_records.set()
 
 
-def apply() -> None:
-    from faust.tables.recovery import Recovery
-    from faust.transport.consumer import Consumer
+def check_version(installed: str | None = None) -> None:
+    """Refuse a faust-streaming other than the one these replacements were checked against:
+    on another version they would silently replace different code (or miss a new race)."""
+    installed = installed or version("faust-streaming")
+    if installed != CHECKED_VERSION:
+        raise ConfigError(
+            f"faust-streaming {installed} is installed, but pipeline/faust_fixes.py replaces "
+            f"methods of {CHECKED_VERSION} (at-least-once delivery depends on them). Install "
+            f"faust-streaming=={CHECKED_VERSION} (requirements.lock), or compare "
+            "faust/tables/recovery.py and faust/transport/consumer.py of the new version with "
+            "the replaced methods, re-run the fault suite, then raise CHECKED_VERSION"
+        )
 
+
+def apply() -> None:
+    """Check the installed faust-streaming, then replace its three racy methods (idempotent)."""
+    check_version()
     recovery = cast(Any, Recovery)
     recovery._resume_streams = _resume_streams
     recovery.on_recovery_completed = on_recovery_completed

@@ -1,4 +1,4 @@
-"""Running the Faust worker: prepare topics and the index, then start the agents."""
+"""Running the Faust worker: prepare topics and the index, build the app, start the agents."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import asyncio
 import logging
 import time
 
+import faust
+
+from pipeline import faust_fixes
+from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
+from pipeline.adapters.kafka import ensure_topics
+from pipeline.agents import register_all
+from pipeline.app import create_app
 from pipeline.errors import StackError
+from pipeline.health import serve
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -14,9 +22,6 @@ log = logging.getLogger(__name__)
 
 async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
     """Create topics and the Elasticsearch template/alias, waiting for both services."""
-    from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
-    from pipeline.adapters.kafka import ensure_topics
-
     deadline = time.monotonic() + wait_seconds
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -40,15 +45,11 @@ async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    faust_fixes.check_version()  # refuse an unchecked faust-streaming before any waiting
     asyncio.run(prepare(settings))
-    import faust
-
-    from pipeline.agents import alerts, enrich, heartbeat, index, retry  # noqa: F401  explicit discovery
-    from pipeline.app import app
-    from pipeline.health import serve
-
-    heartbeat.health.check("elasticsearch", index.elasticsearch_ready)
-    serve(heartbeat.health, settings.worker_metrics_port, settings.health_bind)
-
-    worker = faust.Worker(app, loglevel=loglevel)
+    # after asyncio.run: Faust takes the event loop that is current when the App is built
+    wiring = create_app(settings)
+    register_all(wiring)
+    serve(wiring.health, settings.worker_metrics_port, settings.health_bind)
+    worker = faust.Worker(wiring.app, loglevel=loglevel)
     worker.execute_from_commandline()

@@ -57,9 +57,9 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def _common(settings: Settings) -> dict[str, Any]:
+def client_options(settings: Settings) -> dict[str, Any]:
     """Connection options shared by every aiokafka client (Faust gets the same through
-    pipeline.app's credentials)."""
+    pipeline.app.credentials)."""
     protocol = settings.kafka_protocol
     opts: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap}
     opts["security_protocol"] = protocol
@@ -85,7 +85,7 @@ async def refusal(settings: Settings) -> str | None:
     verification, or it refuses the SASL login (naming the user and the mechanism, never the
     password). None when it accepts them or fails for another reason (away, a timeout):
     aiokafka reports every one of these as "Unable to bootstrap"."""
-    opts = _common(settings)
+    opts = client_options(settings)
     protocol = opts.pop("security_protocol")
     if protocol == "PLAINTEXT":
         return None
@@ -133,7 +133,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     """Durable producer: every write acknowledged by all in-sync replicas, no duplicates on
     retry, gzip (in the standard library, unlike lz4/zstd) to keep raw HTML small."""
     return AIOKafkaProducer(
-        **_common(settings),
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         compression_type="gzip",
@@ -145,7 +145,7 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every declared topic that does not exist yet; returns those it created."""
-    admin = AIOKafkaAdminClient(**_common(settings))
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await start_client(admin, settings)
     try:
         existing = set(await admin.list_topics())
@@ -164,7 +164,7 @@ async def broker_ready(
 ) -> bool:
     """True when the broker answers a metadata request (with the settings' credentials and
     TLS when given: a secured broker refuses anonymous clients)."""
-    opts = _common(settings) | {"bootstrap_servers": bootstrap} if settings else {}
+    opts = client_options(settings) | {"bootstrap_servers": bootstrap} if settings else {}
     admin = AIOKafkaAdminClient(
         **(opts or {"bootstrap_servers": bootstrap}),
         request_timeout_ms=int(wait_seconds * 1000),
@@ -205,8 +205,8 @@ async def partition_offsets(
 ) -> list[PartitionOffsets]:
     """Held offsets per partition of the existing `topic_names`, and `group`'s committed
     position on each (consumer lag = end - committed)."""
-    admin = AIOKafkaAdminClient(**_common(settings), request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(**_common(settings), enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await start_client(admin, settings)
     await start_client(consumer, settings)
     try:
@@ -271,7 +271,7 @@ async def read_topic(
     """Every message of `topic` from `since_ms` (or from `group`'s committed position, or
     from the start) to the end as it was when called."""
     consumer = AIOKafkaConsumer(
-        **_common(settings),
+        **client_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -318,7 +318,9 @@ async def commit_positions(settings: Settings, group: str, letters: list[DeadLet
     """Record in `group` that `letters` are done (the next read starts after them)."""
     if not letters:
         return
-    consumer = AIOKafkaConsumer(**_common(settings), group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), group_id=group, enable_auto_commit=False
+    )
     await start_client(consumer, settings)
     try:
         last: dict[TopicPartition, int] = {}

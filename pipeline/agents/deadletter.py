@@ -9,9 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from pipeline.app import settings
 from pipeline.errors import BadRecordError
-from pipeline.failures import ATTEMPT, attempt_of, retry_headers
+from pipeline.failures import ATTEMPT, RetryPolicy, attempt_of, retry_headers
 from pipeline.metrics import DEAD_LETTERS, RETRIED
 from pipeline.schema import Record
 
@@ -56,11 +55,15 @@ async def dead_letter(topic: Any, event: Any, stage: str, error: BaseException) 
 
 
 async def retry_or_dead_letter(
-    event: Any, stage: str, error: BaseException, retry_topic: Any, dlq_topic: Any
+    event: Any,
+    stage: str,
+    error: BaseException,
+    retry_topic: Any,
+    dlq_topic: Any,
+    policy: RetryPolicy,
 ) -> str:
     """Send the event to `retry_topic` (due after the policy's backoff) when the error is
     transient and attempts are left, else to `dlq_topic`. Returns "retry" or "dead-letter"."""
-    policy = settings.retry_policy()
     attempt = attempt_of(event.message.headers)
     verdict = policy.verdict(error, attempt)
     if verdict == "dead-letter":  # the headers carry the attempt count

@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline import topics
 from pipeline.agents.deadletter import dead_letter
 from pipeline.agents.events import as_current, unacked_unless_done
-from pipeline.app import app, enriched_topic, raw_dlq_topic, raw_topic, settings, stories_table
+from pipeline.app import Wiring
 from pipeline.errors import BadRecordError
 from pipeline.metrics import ENRICHED
 from pipeline.schema import RawArticle
@@ -18,15 +19,6 @@ from pipeline.stages.dedupe import StoryIndex
 from pipeline.stages.enrich import Enricher
 
 log = logging.getLogger(__name__)
-_enricher: Enricher | None = None
-
-
-def enricher() -> Enricher:
-    """Built at the first batch, when the stories table has been recovered."""
-    global _enricher
-    if _enricher is None:
-        _enricher = Enricher.from_path(settings.taxonomy_path, StoryIndex(stories_table))
-    return _enricher
 
 
 def parse_raw(payload: bytes | None) -> RawArticle:
@@ -39,28 +31,40 @@ def parse_raw(payload: bytes | None) -> RawArticle:
     return raw
 
 
-@app.agent(raw_topic)
-async def enrich_articles(stream: Any) -> None:
-    async for events in stream.take_events(200, within=0.5):
-        with unacked_unless_done(events):
-            pending = []
-            for event in events:
-                try:
-                    as_current(event)
-                    article = enricher().enrich(parse_raw(event.value))
-                except BadRecordError as exc:
-                    await dead_letter(raw_dlq_topic, event, "enrich", exc)
-                    continue
-                except Exception as exc:  # a bug on one article must not stop the stream
-                    log.exception("enrich failed offset=%s", event.message.offset)
-                    await dead_letter(raw_dlq_topic, event, "enrich", exc)
-                    continue
-                pending.append(
-                    await enriched_topic.send(
-                        key=article.id.encode(), value=article.to_json(), force=True
+def register(w: Wiring) -> None:
+    stage = topics.stage("enrich")
+    output, dlq = w.topic(stage.outputs[0]), w.topic(stage.dead_letter or "")
+    enrichers: list[Enricher] = []
+
+    def enricher() -> Enricher:
+        """Built at the first batch, when the stories table has been recovered."""
+        if not enrichers:
+            enrichers.append(Enricher.from_path(w.settings.taxonomy_path, StoryIndex(w.stories)))
+        return enrichers[0]
+
+    @w.app.agent(w.topic(stage.input), name="enrich_articles")
+    async def enrich_articles(stream: Any) -> None:
+        async for events in stream.take_events(200, within=0.5):
+            with unacked_unless_done(events):
+                pending = []
+                for event in events:
+                    try:
+                        as_current(event)
+                        article = enricher().enrich(parse_raw(event.value))
+                    except BadRecordError as exc:
+                        await dead_letter(dlq, event, "enrich", exc)
+                        continue
+                    except Exception as exc:  # a bug on one article must not stop the stream
+                        log.exception("enrich failed offset=%s", event.message.offset)
+                        await dead_letter(dlq, event, "enrich", exc)
+                        continue
+                    pending.append(
+                        await output.send(
+                            key=article.id.encode(), value=article.to_json(), force=True
+                        )
                     )
-                )
-            # The batch is acknowledged (offsets may advance) only once Kafka holds every output.
-            await asyncio.gather(*pending)
-            ENRICHED.labels("ok").inc(len(pending))
-            log.info("enrich batch=%d published=%d", len(events), len(pending))
+                # The batch is acknowledged (offsets may advance) only once Kafka holds
+                # every output.
+                await asyncio.gather(*pending)
+                ENRICHED.labels("ok").inc(len(pending))
+                log.info("enrich batch=%d published=%d", len(events), len(pending))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.app import app
-from pipeline.health import Health
-
-health = Health()
+from pipeline.app import Wiring
 
 
-@app.timer(interval=5.0)  # type: ignore[untyped-decorator]
-async def heartbeat() -> None:
-    health.beat()
+def register(w: Wiring) -> None:
+    @w.app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        w.health.beat()

@@ -13,23 +13,17 @@ import asyncio
 import logging
 from typing import Any
 
-from pipeline.app import (
-    alerts_retry_topic,
-    alerts_topic,
-    app,
-    enriched_retry_topic,
-    enriched_topic,
-    settings,
-)
+from pipeline import topics
+from pipeline.app import Wiring
 from pipeline.failures import attempt_of, due_in
 
 log = logging.getLogger(__name__)
 
 
-async def _send_back(stream: Any, target: Any) -> None:
+async def _send_back(stream: Any, target: Any, max_wait: float) -> None:
     async for event in stream.events():
         headers = event.message.headers
-        wait = min(due_in(headers), settings.retry_max_seconds)
+        wait = min(due_in(headers), max_wait)
         if wait > 0:
             await asyncio.sleep(wait)
         fut = await target.send(
@@ -39,11 +33,13 @@ async def _send_back(stream: Any, target: Any) -> None:
         log.info("retry: back to %s, attempt %d", target.get_topic_name(), attempt_of(headers))
 
 
-@app.agent(enriched_retry_topic)
-async def retry_index(stream: Any) -> None:
-    await _send_back(stream, enriched_topic)
+def register(w: Wiring) -> None:
+    """One agent per retry stage of the topology (retry-index, retry-alerts)."""
+    for name in ("retry-index", "retry-alerts"):
+        stage = topics.stage(name)
+        target = w.topic(stage.outputs[0])
 
+        async def send_back(stream: Any, target: Any = target) -> None:
+            await _send_back(stream, target, w.settings.retry_max_seconds)
 
-@app.agent(alerts_retry_topic)
-async def retry_alerts(stream: Any) -> None:
-    await _send_back(stream, alerts_topic)
+        w.app.agent(w.topic(stage.input), name=name.replace("-", "_"))(send_back)

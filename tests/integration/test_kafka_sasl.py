@@ -30,6 +30,7 @@ from pipeline.adapters.kafka import (
     read_topic,
     start_client,
 )
+from pipeline.app import credentials as credentials_of
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
@@ -201,13 +202,10 @@ async def test_connector_says_the_login_was_refused_and_turns_unhealthy(
 @pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_faust_logs_in_with_the_apps_credentials(
-    broker: SaslKafkaServer, mechanism: str, tls: bool, monkeypatch: pytest.MonkeyPatch
+    broker: SaslKafkaServer, mechanism: str, tls: bool
 ) -> None:
-    import pipeline.app
-
     settings = _client(broker, mechanism, tls=tls)
-    monkeypatch.setattr(pipeline.app, "settings", settings)
-    credentials = pipeline.app._credentials()  # what the worker's faust.App is given
+    credentials = credentials_of(settings)  # what the worker's faust.App is given
     assert isinstance(credentials, faust.SASLCredentials)
     app = faust.App(
         f"sasl-{uuid.uuid4().hex[:8]}",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipeline.adapters.elastic import client_options
-from pipeline.adapters.kafka import _common as kafka_common
+from pipeline.adapters.kafka import client_options as kafka_common
 from pipeline.settings import Settings
 from tests.conftest import REPO
 

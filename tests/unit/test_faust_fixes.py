@@ -9,8 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.tables.recovery import Recovery
+from faust.transport.consumer import Consumer
 
 from pipeline import faust_fixes
+from pipeline.errors import ConfigError
 
 RAW0, RAW1, CHANGELOG0 = "articles.raw:0", "articles.raw:1", "stories-changelog:0"
 
@@ -146,10 +149,7 @@ def test_a_fetch_that_a_rebalance_overlapped_delivers_nothing() -> None:
 
 
 def test_the_fix_is_applied_to_the_faust_version_it_was_written_for() -> None:
-    from faust.tables.recovery import Recovery
-    from faust.transport.consumer import Consumer
-
-    import pipeline.app  # noqa: F401  (applies the fix)
+    faust_fixes.apply()
 
     assert Recovery.on_recovery_completed is faust_fixes.on_recovery_completed
     assert Recovery._resume_streams is faust_fixes._resume_streams
@@ -157,3 +157,9 @@ def test_the_fix_is_applied_to_the_faust_version_it_was_written_for() -> None:
     # The replaced methods are 0.15.3's with two steps swapped. On an upgrade, compare them
     # with faust/tables/recovery.py again before changing this pin.
     assert version("faust-streaming") == faust_fixes.CHECKED_VERSION
+
+
+def test_a_worker_refuses_a_faust_version_the_fix_was_not_checked_against() -> None:
+    with pytest.raises(ConfigError, match=r"faust-streaming 0\.15\.4 is installed.*==0\.15\.3"):
+        faust_fixes.check_version("0.15.4")
+    faust_fixes.check_version("0.15.3")

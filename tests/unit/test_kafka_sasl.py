@@ -1,5 +1,5 @@
 """Kafka SASL without a broker: the SASL broker's configuration and SCRAM users
-(deploy/kafka_sasl.py), Faust's credentials (pipeline.app._credentials), and aiokafka's DEBUG
+(deploy/kafka_sasl.py), Faust's credentials (pipeline.app.credentials), and aiokafka's DEBUG
 lines with the SASL exchange hidden. The same against a real broker: tests/integration."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from deploy.kafka_sasl import SCRAM_ITERATIONS, SaslKafkaServer, SaslUser, scram_credential
 from pipeline.adapters import kafka
+from pipeline.app import credentials as credentials_of
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
@@ -75,7 +76,7 @@ def test_broker_config_has_only_a_sasl_client_listener(tmp_path: Path) -> None:
 
 def test_client_settings_log_in_as_the_user(tmp_path: Path) -> None:
     server = _server(tmp_path)
-    opts = kafka._common(server.client_settings(server.users[1], "SCRAM-SHA-512"))
+    opts = kafka.client_options(server.client_settings(server.users[1], "SCRAM-SHA-512"))
     assert opts == {
         "bootstrap_servers": "127.0.0.1:59092",
         "security_protocol": "SASL_PLAINTEXT",
@@ -93,35 +94,27 @@ def test_client_settings_log_in_as_the_user(tmp_path: Path) -> None:
         ("SASL_SSL", "SCRAM-SHA-256"),
     ],
 )
-def test_faust_gets_the_same_login_as_aiokafka(
-    protocol: str, mechanism: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import pipeline.app
-
+def test_faust_gets_the_same_login_as_aiokafka(protocol: str, mechanism: str) -> None:
     settings = Settings(
         kafka_security_protocol=protocol,  # type: ignore[arg-type]
         kafka_sasl_mechanism=mechanism,  # type: ignore[arg-type]
         kafka_username="alice",
         kafka_password=SecretStr(PASSWORD),
     )
-    monkeypatch.setattr(pipeline.app, "settings", settings)
-    credentials = pipeline.app._credentials()
+    credentials = credentials_of(settings)
     assert isinstance(credentials, faust.SASLCredentials)
     assert PASSWORD not in repr(credentials)
     # what faust's aiokafka driver hands its consumers and producers
     faust_opts = dict(credentials_to_aiokafka_auth(credentials))
-    ours = kafka._common(settings)
+    ours = kafka.client_options(settings)
     for key in ("security_protocol", "sasl_mechanism", "sasl_plain_username"):
         assert faust_opts[key] == ours[key], key
     assert faust_opts["sasl_plain_password"] == PASSWORD
     assert (faust_opts["ssl_context"] is None) == (protocol == "SASL_PLAINTEXT")
 
 
-def test_plaintext_gives_faust_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipeline.app
-
-    monkeypatch.setattr(pipeline.app, "settings", Settings(kafka_security_protocol="PLAINTEXT"))
-    assert pipeline.app._credentials() is None
+def test_plaintext_gives_faust_no_credentials() -> None:
+    assert credentials_of(Settings(kafka_security_protocol="PLAINTEXT")) is None
 
 
 def test_aiokafka_debug_lines_hide_the_sasl_exchange(caplog: pytest.LogCaptureFixture) -> None:

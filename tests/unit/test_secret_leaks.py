@@ -115,7 +115,7 @@ async def test_client_construction_logs_no_secret(
         kafka_sasl_mechanism="SCRAM-SHA-512",
     )
     es = elastic.make_client(settings)
-    opts = kafka._common(settings)
+    opts = kafka.client_options(settings)
     producer = kafka.make_producer(settings)
     assert isinstance(opts["ssl_context"], ssl.SSLContext)
     assert_clean(_log_text(everything), repr(es), repr(es.transport), repr(producer))
@@ -165,7 +165,7 @@ async def test_unreachable_kafka_with_sasl_logs_no_secret(
 def test_faust_credentials_repr_hides_the_password(secret_env: dict[str, str]) -> None:
     import faust
 
-    opts = kafka._common(Settings())
+    opts = kafka.client_options(Settings())
     creds = faust.SASLCredentials(
         username=opts["sasl_plain_username"],
         password=opts["sasl_plain_password"],

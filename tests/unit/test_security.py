@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from pipeline.adapters.elastic import client_options
-from pipeline.adapters.kafka import _common
+from pipeline.adapters.kafka import client_options as kafka_options
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -16,8 +16,8 @@ SECRET = "n0t-in-any-log"
 
 
 def test_kafka_defaults_to_plaintext_and_sasl_with_a_username() -> None:
-    assert _common(Settings())["security_protocol"] == "PLAINTEXT"
-    opts = _common(Settings(kafka_username="pipe", kafka_password=SECRET))
+    assert kafka_options(Settings())["security_protocol"] == "PLAINTEXT"
+    opts = kafka_options(Settings(kafka_username="pipe", kafka_password=SECRET))
     assert opts["security_protocol"] == "SASL_PLAINTEXT" and opts["sasl_mechanism"] == "PLAIN"
     assert opts["sasl_plain_password"] == SECRET and "ssl_context" not in opts
 
@@ -29,7 +29,7 @@ def test_kafka_scram_over_tls_verifies_certificates() -> None:
         kafka_username="pipe",
         kafka_password=SECRET,
     )
-    opts = _common(settings)
+    opts = kafka_options(settings)
     assert opts["sasl_mechanism"] == "SCRAM-SHA-512"
     context = opts["ssl_context"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -37,7 +37,7 @@ def test_kafka_scram_over_tls_verifies_certificates() -> None:
 
 def test_sasl_without_credentials_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="MEDIAMON_KAFKA_USERNAME"):
-        _common(Settings(kafka_security_protocol="SASL_SSL"))
+        kafka_options(Settings(kafka_security_protocol="SASL_SSL"))
 
 
 def test_elasticsearch_api_key_wins_and_tls_opt_out_is_logged(
