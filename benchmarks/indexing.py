@@ -165,7 +165,7 @@ WATCHED_CODE = (
     "pipeline/agents/index.py",
     "pipeline/adapters/elastic.py",
     "pipeline/schema.py",
-    "deploy/elasticsearch/articles-template.json",
+    "pipeline/indexing/articles-template.json",
 )
 BATCH_LINE = re.compile(r"index batch=(\d+) indexed=(\d+)")
 

@@ -9,7 +9,7 @@ import typer
 
 from mediamon.output import console, err_console
 from pipeline.adapters import kibana as kibana_api
-from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
+from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kafka import ensure_topics
 from pipeline.adapters.kibana import (
     DASHBOARD_ID,
@@ -19,6 +19,8 @@ from pipeline.adapters.kibana import (
     shipped_objects,
     to_ndjson,
 )
+from pipeline.alerts.store import ensure_alerts_index
+from pipeline.indexing.layout import ensure_articles_index
 from pipeline.settings import get_settings
 
 app = typer.Typer(help="Create topics, index templates, aliases and dashboards (idempotent).")
@@ -58,7 +60,8 @@ def kibana(
     ),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for Kibana to start"),
 ) -> None:
-    """Import the data view, visualizations, saved search and dashboard in deploy/kibana/."""
+    """Import the data view, visualizations, saved search and dashboard (the NDJSON in
+    pipeline/adapters/dashboards/)."""
     settings = get_settings()
     objects = objects_for(settings, shipped_objects())
     with kibana_api.make_client(settings, url) as client:

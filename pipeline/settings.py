@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     es_refresh_interval: str = "1s"
     es_retention_days: int = Field(default=365, ge=0)  # 0 keeps everything; needs ILM (x-pack)
 
-    # Kibana (`mediamon setup kibana` imports the dashboards in deploy/kibana/)
+    # Kibana (`mediamon setup kibana` imports the dashboards in pipeline/adapters/dashboards/)
     kibana_url: str = "http://127.0.0.1:5601"
     kibana_username: str | None = None
     kibana_password: SecretStr | None = None

@@ -9,12 +9,14 @@ import time
 import faust
 
 from pipeline import faust_fixes
-from pipeline.adapters.elastic import ensure_alerts_index, ensure_articles_index, make_client
+from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kafka import ensure_topics
 from pipeline.agents import register_all
+from pipeline.alerts.store import ensure_alerts_index
 from pipeline.app import create_app
 from pipeline.errors import StackError
 from pipeline.health import serve
+from pipeline.indexing.layout import ensure_articles_index
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

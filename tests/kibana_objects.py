@@ -11,10 +11,11 @@ from typing import Any
 
 from tests.conftest import REPO
 
-KIBANA_DIR = REPO / "deploy" / "kibana"
-TEMPLATES_DIR = REPO / "deploy" / "elasticsearch"
-TEMPLATE = TEMPLATES_DIR / "articles-template.json"
-ALERTS_TEMPLATE = TEMPLATES_DIR / "alerts-template.json"
+KIBANA_DIR = REPO / "pipeline" / "adapters" / "dashboards"
+# each index template ships beside the code that installs it
+TEMPLATE = REPO / "pipeline" / "indexing" / "articles-template.json"
+ALERTS_TEMPLATE = REPO / "pipeline" / "alerts" / "alerts-template.json"
+TEMPLATES = (TEMPLATE, ALERTS_TEMPLATE)
 
 DATE_TYPES = frozenset({"date", "date_nanos"})
 NUMERIC_TYPES = frozenset(
@@ -64,9 +65,9 @@ class Mapping:
 
 
 def index_templates() -> dict[Path, list[str]]:
-    """Each index template in deploy/elasticsearch/ and its index patterns."""
+    """Each index template mediamon installs and its index patterns."""
     templates: dict[Path, list[str]] = {}
-    for path in sorted(TEMPLATES_DIR.glob("*.json")):
+    for path in TEMPLATES:
         body = json.loads(path.read_text("utf-8"))
         if isinstance(body, dict) and "index_patterns" in body:
             templates[path] = list(body["index_patterns"])

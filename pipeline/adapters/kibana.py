@@ -1,4 +1,4 @@
-"""Kibana through its saved-objects API: import the dashboards shipped in deploy/kibana/."""
+"""Kibana through its saved-objects API: import the dashboards shipped in dashboards/."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ MAX_DELAY = 10.0
 
 
 def shipped_objects() -> list[dict[str, Any]]:
-    """Every saved object in deploy/kibana/*.ndjson, in file order."""
-    folder = resources.files("deploy").joinpath("kibana")
+    """Every saved object in dashboards/*.ndjson (beside this module), in file order."""
+    folder = resources.files("pipeline.adapters").joinpath("dashboards")
     objects: list[dict[str, Any]] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".ndjson"):

@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 
 from pipeline import topics
-from pipeline.adapters.elastic import index_alert_documents, make_client
+from pipeline.adapters.elastic import make_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
 from pipeline.alerts.rules import VolumeRule, parse_span
+from pipeline.alerts.store import index_alert_documents
 from pipeline.alerts.volume import evaluate
 from pipeline.app import Wiring
 from pipeline.errors import PermanentError, ShutdownRequested, TransientError

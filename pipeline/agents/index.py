@@ -17,7 +17,7 @@ from pipeline.alerts.matching import RuleMatcher, RulesFile
 from pipeline.app import Wiring
 from pipeline.errors import BadRecordError, ShutdownRequested, TransientError
 from pipeline.failures import RetryPolicy
-from pipeline.indexing import ArticleIndexer
+from pipeline.indexing.indexer import ArticleIndexer
 from pipeline.metrics import ALERTS_MATCHED, INDEX_BATCH, INDEX_RETRIES, INDEXED
 from pipeline.schema import EnrichedArticle, VolumeCount
 

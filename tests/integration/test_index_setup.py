@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from mediamon.search import build_query
-from pipeline.adapters.elastic import ensure_articles_index, make_client
-from pipeline.indexing import ArticleIndexer
+from pipeline.adapters.elastic import make_client
+from pipeline.indexing.indexer import ArticleIndexer
+from pipeline.indexing.layout import ensure_articles_index
 from pipeline.schema import EnrichedArticle
 from tests.integration.conftest import Env
 

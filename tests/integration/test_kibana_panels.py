@@ -15,17 +15,14 @@ import httpx
 import pytest
 
 from connectors.normalize import parse_feed
-from pipeline.adapters.elastic import (
-    ensure_alerts_index,
-    ensure_articles_index,
-    index_alert_documents,
-    make_client,
-)
+from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kibana import DASHBOARD_ID, objects_for
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile, event_for
 from pipeline.alerts.rules import KeywordRule
-from pipeline.indexing import ArticleIndexer
+from pipeline.alerts.store import ensure_alerts_index, index_alert_documents
+from pipeline.indexing.indexer import ArticleIndexer
+from pipeline.indexing.layout import ensure_articles_index
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.enrich import Enricher
@@ -61,7 +58,7 @@ def data_view(settings: Settings, view_id: str = ARTICLES_DATA_VIEW) -> dict[str
     for obj in objects_for(settings, OBJECTS):
         if (obj["type"], obj["id"]) == ("index-pattern", view_id):
             return obj
-    raise AssertionError(f"no data view {view_id!r} in deploy/kibana/")
+    raise AssertionError(f"no data view {view_id!r} in pipeline/adapters/dashboards/")
 
 
 def panel_data_views(saved_object: dict[str, Any]) -> set[str]:

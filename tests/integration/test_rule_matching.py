@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.adapters.elastic import ensure_articles_index, make_client
+from pipeline.adapters.elastic import make_client
 from pipeline.alerts.matching import RULES_PER_SEARCH, RuleMatcher
 from pipeline.alerts.rules import KeywordRule, RuleSet
-from pipeline.indexing import ArticleIndexer
+from pipeline.indexing.indexer import ArticleIndexer
+from pipeline.indexing.layout import ensure_articles_index
 from pipeline.schema import EnrichedArticle
 from tests.integration.conftest import Env
 

@@ -98,7 +98,8 @@ def test_setup_imports_the_dashboards_into_the_compose_kibana(compose: dict[str,
     kibana_url = services["setup"]["environment"]["MEDIAMON_KIBANA_URL"]
     published = {p.split(":")[-1] for p in services["kibana"]["ports"]}
     assert kibana_url == f"http://kibana:{published.pop()}"
-    assert any((REPO / "deploy/kibana").glob("*.ndjson")), "nothing for setup kibana to import"
+    dashboards = REPO / "pipeline/adapters/dashboards"
+    assert any(dashboards.glob("*.ndjson")), "nothing for setup kibana to import"
 
 
 # --- docker-compose.secure.yml: the override with Elasticsearch security on ---------------

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from pipeline.adapters.elastic import (
+from pipeline.indexing.bulk import to_es_document
+from pipeline.indexing.layout import (
     LANGUAGE_ANALYZERS,
     articles_template,
     ensure_articles_index,
     month_of,
     monthly_index,
-    to_es_document,
 )
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings

@@ -88,7 +88,7 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_every_line_is_an_importable_object(objects: list[dict[str, Any]]) -> None:
-    assert objects, "no saved objects under deploy/kibana/"
+    assert objects, "no saved objects under pipeline/adapters/dashboards/"
     for obj in objects:
         where = f"{obj.get('type')}/{obj.get('id')}"
         assert {"id", "type", "attributes", "references"} <= obj.keys(), where

@@ -73,7 +73,7 @@ def test_not_json_stays_a_validation_error() -> None:
 
 def test_enriched_document_has_no_unknown_fields() -> None:
     doc = EnrichedArticle(id="a", lang="ru", topics=["syria"]).to_document()
-    template = json.loads((REPO / "deploy/elasticsearch/articles-template.json").read_text())
+    template = json.loads((REPO / "pipeline/indexing/articles-template.json").read_text())
     mapped = set(template["template"]["mappings"]["properties"])
     assert set(doc) <= mapped
 

@@ -21,17 +21,14 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from pipeline.adapters.elastic import (
-    StrayOutcome,
-    bulk_index,
+from pipeline.failures import never, pause
+from pipeline.indexing.bulk import StrayOutcome, bulk_index, remove_stray_copies, to_es_document
+from pipeline.indexing.layout import (
     ensure_monthly_index,
     lifecycle_available,
     month_of,
     monthly_index,
-    remove_stray_copies,
-    to_es_document,
 )
-from pipeline.failures import never, pause
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 
