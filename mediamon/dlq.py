@@ -12,7 +12,8 @@ import typer
 from mediamon.output import console, err_console, print_json, print_table
 from mediamon.search import parse_since
 from pipeline import topics
-from pipeline.adapters.kafka import commit_positions, make_producer, read_topic
+from pipeline.adapters.kafka import make_producer
+from pipeline.deadletters import commit_positions, read_topic
 from pipeline.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Dead-letter topics: inspect and replay.")

@@ -15,7 +15,8 @@ from elasticsearch import ApiError
 from connectors.state import StateStore
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka import broker_ready, partition_offsets, refusal
+from pipeline.adapters.kafka import broker_ready, refusal
+from pipeline.adapters.kafka_admin import partition_offsets
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

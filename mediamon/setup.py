@@ -10,7 +10,7 @@ import typer
 from mediamon.output import console, err_console
 from pipeline.adapters import kibana as kibana_api
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka import ensure_topics
+from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.adapters.kibana import (
     DASHBOARD_ID,
     apply_advanced_settings,

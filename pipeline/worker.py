@@ -10,7 +10,7 @@ import faust
 
 from pipeline import faust_fixes
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka import ensure_topics
+from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.agents import register_all
 from pipeline.alerts.store import ensure_alerts_index
 from pipeline.app import create_app

@@ -1,27 +1,26 @@
-"""Kafka through aiokafka: producer, admin (topic creation), offsets and lag, readiness."""
+"""Kafka through aiokafka: security settings, client start-up, the producer, readiness.
+
+The only place aiokafka clients get their connection options; topic admin and lag are in
+kafka_admin.py, reading and replaying dead letters in pipeline/deadletters.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     SaslAuthenticationFailed,
-    TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
 )
 from aiokafka.helpers import create_ssl_context
 
-from pipeline import topics
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -143,22 +142,6 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every declared topic that does not exist yet; returns those it created."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await start_client(admin, settings)
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [name for name in topics.names(settings).values() if name not in existing]
-        if wanted:
-            new = [NewTopic(name, settings.topic_partitions, 1) for name in wanted]
-            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
-                await admin.create_topics(new)
-        return wanted
-    finally:
-        await admin.close()
-
-
 async def broker_ready(
     bootstrap: str, wait_seconds: float = 5.0, settings: Settings | None = None
 ) -> bool:
@@ -183,151 +166,7 @@ async def broker_ready(
             log.debug("admin close failed", exc_info=True)
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionOffsets:
-    topic: str
-    partition: int
-    start: int  # oldest offset still held
-    end: int  # next offset to be written
-    committed: int | None  # the consumer group's position, None if it never committed
-
-    @property
-    def messages(self) -> int:
-        return self.end - self.start
-
-    @property
-    def lag(self) -> int | None:
-        return None if self.committed is None else max(0, self.end - self.committed)
-
-
-async def partition_offsets(
-    settings: Settings, topic_names: list[str], group: str | None = None
-) -> list[PartitionOffsets]:
-    """Held offsets per partition of the existing `topic_names`, and `group`'s committed
-    position on each (consumer lag = end - committed)."""
-    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await start_client(admin, settings)
-    await start_client(consumer, settings)
-    try:
-        existing = set(await admin.list_topics())
-        parts = [
-            TopicPartition(t, p)
-            for t in topic_names
-            if t in existing
-            for p in sorted(consumer.partitions_for_topic(t) or await _partitions(consumer, t))
-        ]
-        if not parts:
-            return []
-        starts = await consumer.beginning_offsets(parts)
-        ends = await consumer.end_offsets(parts)
-        committed: dict[TopicPartition, Any] = {}
-        if group:
-            committed = await admin.list_consumer_group_offsets(group, partitions=parts)
-        rows = []
-        for tp in parts:
-            meta = committed.get(tp)
-            offset = meta.offset if meta is not None and meta.offset >= 0 else None
-            rows.append(PartitionOffsets(tp.topic, tp.partition, starts[tp], ends[tp], offset))
-        return rows
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of `topic`, asking the broker when the client has not seen it."""
     await consumer._client.force_metadata_update()  # not cached for topics never subscribed
     return consumer.partitions_for_topic(topic) or set()
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, str]
-
-    @property
-    def ref(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
-
-    @property
-    def source_topic(self) -> str | None:
-        source = self.headers.get("mediamon-source", "")
-        return source.rsplit("/", 2)[0] if source.count("/") >= 2 else None
-
-
-async def read_topic(
-    settings: Settings,
-    topic: str,
-    *,
-    since_ms: int | None = None,
-    group: str | None = None,
-    idle_ms: int = 1500,
-) -> list[DeadLetter]:
-    """Every message of `topic` from `since_ms` (or from `group`'s committed position, or
-    from the start) to the end as it was when called."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await start_client(consumer, settings)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
-        if not parts:
-            return []
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        if since_ms is not None:
-            found = await consumer.offsets_for_times({tp: since_ms for tp in parts})
-            for tp in parts:
-                hit = found.get(tp)
-                consumer.seek(tp, hit.offset if hit is not None else ends[tp])
-        elif group is None:
-            await consumer.seek_to_beginning(*parts)
-        out: list[DeadLetter] = []
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*parts, timeout_ms=idle_ms)
-            if not batch:
-                break
-            for records in batch.values():
-                out += [
-                    DeadLetter(
-                        m.topic,
-                        m.partition,
-                        m.offset,
-                        m.timestamp,
-                        m.key,
-                        m.value,
-                        {k: v.decode("utf-8", "replace") for k, v in m.headers},
-                    )
-                    for m in records
-                    if m.offset < ends[TopicPartition(m.topic, m.partition)]
-                ]
-        return sorted(out, key=lambda d: (d.timestamp_ms, d.partition, d.offset))
-    finally:
-        await consumer.stop()
-
-
-async def commit_positions(settings: Settings, group: str, letters: list[DeadLetter]) -> None:
-    """Record in `group` that `letters` are done (the next read starts after them)."""
-    if not letters:
-        return
-    consumer = AIOKafkaConsumer(
-        **client_options(settings), group_id=group, enable_auto_commit=False
-    )
-    await start_client(consumer, settings)
-    try:
-        last: dict[TopicPartition, int] = {}
-        for d in letters:
-            tp = TopicPartition(d.topic, d.partition)
-            last[tp] = max(last.get(tp, -1), d.offset)
-        consumer.assign(list(last))
-        await consumer.commit({tp: offset + 1 for tp, offset in last.items()})
-    finally:
-        await consumer.stop()

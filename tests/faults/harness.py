@@ -29,7 +29,7 @@ from elasticsearch.helpers import async_scan
 from deploy.processes import ServiceProcess
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka import DeadLetter, read_topic
+from pipeline.deadletters import DeadLetter, read_topic
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 from pipeline.stages.canonical import article_id

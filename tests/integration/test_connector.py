@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from deploy.processes import ServiceProcess
 from deploy.stack import Stack
 from pipeline import topics
-from pipeline.adapters.kafka import ensure_topics
+from pipeline.adapters.kafka_admin import ensure_topics
 from tests.feedhost import FeedHost, Route, feed_host, rss
 from tests.integration.conftest import Env
 

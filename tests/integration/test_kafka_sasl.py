@@ -23,14 +23,10 @@ from connectors.emitter import KafkaEmitter
 from deploy.kafka_sasl import SaslKafkaServer, SaslUser, random_password
 from deploy.stack import start_services
 from mediamon.probes import collect
-from pipeline.adapters.kafka import (
-    broker_ready,
-    ensure_topics,
-    make_producer,
-    read_topic,
-    start_client,
-)
+from pipeline.adapters.kafka import broker_ready, make_producer, start_client
+from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.app import credentials as credentials_of
+from pipeline.deadletters import read_topic
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
