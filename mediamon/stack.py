@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
-from deploy.stack import Stack
+from deploy.stack import ServiceStatus, Stack
 from mediamon.output import console, print_json, print_table
 from pipeline.settings import get_settings
-
-if TYPE_CHECKING:  # imported lazily at run time: keeps `mediamon enrich` light
-    from deploy.stack import ServiceStatus, Stack
 
 app = typer.Typer(
     help="Run real Kafka and Elasticsearch locally (no Docker).", no_args_is_help=True
