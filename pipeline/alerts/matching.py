@@ -30,7 +30,7 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 # Rules per search of the batch's _msearch, as named queries. One search per rule cost a
 # shard-level search each (1,000 per batch); more than ~10 per search moves the cost into the
-# fetch phase, where matched_queries is computed (docs/benchmark-alerts.md).
+# fetch phase, where matched_queries is computed (docs/benchmarks/alerts.md).
 RULES_PER_SEARCH = 10
 
 

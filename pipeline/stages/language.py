@@ -130,7 +130,7 @@ class Detection:
 def _cld2(sample: str) -> Detection | None:
     """CLD2's answer when it is sure (reliable, 90%+ of the text) and among the candidates:
     ~50 µs for 600 characters against ~350 µs for py3langid; paragraphs only, since CLD2
-    is weak on short Latin-script headlines (docs/language-detection.md)."""
+    is weak on short Latin-script headlines (docs/benchmarks/language-detection.md)."""
     try:
         reliable, _, details = pycld2.detect(sample[:MODEL_CHARS], bestEffort=True)
     except (pycld2.error, ValueError):  # invalid UTF-8 and the like: the model decides
@@ -238,7 +238,7 @@ def _columns() -> tuple[dict[str, int], npt.NDArray[np.float64]]:
 def _short(sample: str, hint: str | None) -> Detection:
     """A headline: the model's probabilities weighed by function words, alphabet and hint.
     Weighted as one vector rather than through rank(): sorting every candidate and a Python
-    pass over them made headlines 23% slower (docs/language-detection.md)."""
+    pass over them made headlines 23% slower (docs/benchmarks/language-detection.md)."""
     identifier = _identifier()
     index, prior = _columns()
     # py3langid's normalised scores per column (private, pinned <0.5); rank() sorts them.

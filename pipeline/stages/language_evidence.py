@@ -114,7 +114,7 @@ _LANGS_OF_WORD: dict[str, tuple[str, ...]] = {}
 for _lang, _words in FUNCTION_WORDS.items():
     for _word in _words:
         _LANGS_OF_WORD[_word] = (*_LANGS_OF_WORD.get(_word, ()), _lang)
-# Weights, measured on languages.jsonl (docs/language-detection.md): each function word
+# Weights, measured on languages.jsonl (docs/benchmarks/language-detection.md): each function word
 # multiplies a language's probability, up to three words; a Cyrillic letter the language
 # lacks nearly rules it out; missing markers cost less, a short headline may lack them.
 WORD_WEIGHT = 10.0

@@ -1,0 +1,1 @@
+"""Benchmarks of mediamon: run one with `python -m benchmarks NAME` (docs/benchmarks/)."""

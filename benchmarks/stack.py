@@ -1,0 +1,411 @@
+"""What the benchmarks on a Kafka + Elasticsearch stack share: their ports, stack and
+namespaces, workers, Elasticsearch accounting, paced Kafka production, the article corpus."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from elasticsearch import AsyncElasticsearch
+
+from benchmarks.measure import (
+    DEFAULT_STATE,
+    SEED,
+    loadavg,
+    machine_info,
+    progress,
+    sentences,
+    versions,
+)
+
+# The pipeline internals the benchmarks use, imported here only, so a move inside the
+# packages is fixed in one file.
+from deploy.processes import ServiceProcess
+from deploy.stack import Stack
+from pipeline import topics
+from pipeline.adapters.elastic import make_client
+from pipeline.adapters.kafka_admin import ensure_topics
+from pipeline.schema import EnrichedArticle
+from pipeline.settings import Settings
+from pipeline.stages.jsonl import to_raw
+from pipeline.worker import prepare
+
+__all__ = ["ServiceProcess", "Settings", "ensure_topics", "make_client", "prepare", "to_raw"]
+
+CLI_MODULE = "mediamon.main"  # what `mediamon` runs
+# The benchmarks' own Kafka and Elasticsearch. Other blocks on this machine: a demo on
+# 9092/9093/9200/9300, the integration tests on 19092/19093/19200/19300, the fault suite on
+# 29092/29093/29200/29300, the Kafka SASL tests on 59092/59093/59094.
+BENCH_PORTS = {
+    "MEDIAMON_KAFKA_PORT": "39092",
+    "MEDIAMON_KAFKA_CONTROLLER_PORT": "39093",
+    "MEDIAMON_ES_PORT": "39200",
+    "MEDIAMON_ES_TRANSPORT_PORT": "39300",
+    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:39092",
+    "MEDIAMON_ES_URL": "http://127.0.0.1:39200",
+}
+PACE_TICK = 0.01  # paced sending: 200/s arrives as bursts of 2 every 10 ms
+# The index agent's batch line; faust prefixes `[time] [pid] [level]`
+BATCH_LINE = re.compile(
+    r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]? .*?index batch=(\d+) .*?alerts=(\d+)", re.M
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+@dataclass
+class Corpus:
+    """Deterministic EnrichedArticle records of about 2,000 characters from the sentence
+    bank; ids stay unique across the phases of one run."""
+
+    weights: dict[str, int]  # language -> share
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    serial: int = 0
+    bank: dict[str, list[str]] = field(default_factory=sentences)
+
+    def lang(self) -> str:
+        return self.rng.choices(list(self.weights), weights=list(self.weights.values()))[0]
+
+    def paragraphs(self, lang: str, size: int) -> list[list[str]]:
+        """Paragraphs of 2-4 sentences until about `size` characters."""
+        out: list[list[str]] = []
+        while sum(len(" ".join(p)) + 2 for p in out) < size:
+            out.append([self.rng.choice(self.bank[lang]) for _ in range(self.rng.randint(2, 4))])
+        return out
+
+    def article(
+        self,
+        lang: str,
+        text: str,
+        published: datetime,
+        domain: str,
+        *,
+        query: str = "",
+        story_id: str | None = None,
+        **fields: Any,
+    ) -> EnrichedArticle:
+        """An article of `domain`; `query` is appended to its URL (not the canonical one);
+        a story of its own unless `story_id` is given."""
+        rng = self.rng
+        self.serial += 1
+        path = f"{published:%Y/%m/%d}/{self.serial:07d}-{rng.getrandbits(32):08x}"
+        url = f"https://{domain}/{path}"
+        article_id = hashlib.sha256(url.encode()).hexdigest()[:32]  # as canonical.article_id
+        tagged = fields.pop("topics", [])
+        return EnrichedArticle(
+            id=article_id,
+            url=url + query,
+            canonical_url=url,
+            domain=domain,
+            feed_id=domain.split(".")[0],
+            title=rng.choice(self.bank[lang]).rstrip("."),
+            text=text,
+            lang=lang,
+            lang_confidence=round(rng.uniform(0.80, 1.0), 3),
+            topics=tagged,
+            topic_scores={t: round(rng.uniform(1.0, 9.0), 2) for t in tagged},
+            fingerprint=f"{rng.getrandbits(64):016x}",
+            story_id=story_id or article_id,
+            published=published,
+            fetched_at=published + timedelta(seconds=rng.uniform(30, 900)),
+            **fields,
+        )
+
+    def recent(self) -> datetime:
+        """Published in the last hours, as live news are."""
+        return datetime.now(UTC) - timedelta(seconds=self.rng.uniform(60, 6 * 3600))
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack, namespaces and workers
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    # as tests/integration/conftest.py does: explicit values, the MEDIAMON_ names lower-cased
+    values: dict[str, Any] = {
+        k.removeprefix("MEDIAMON_").lower(): v for k, v in env.items() if k.startswith("MEDIAMON_")
+    }
+    return Settings(**values)
+
+
+@dataclass
+class Bench:
+    """A benchmark's stack, logs and settings; every phase makes its own namespace on it:
+    its own topics, indices and consumer group, deleted when the phase ends."""
+
+    base_env: dict[str, str]
+    logs: Path
+    es_pid: int | None = None  # the server JVM, not its launcher
+    kafka_pid: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return settings_from(self.base_env)
+
+    def namespace(self, label: str, **overrides: str) -> tuple[Settings, dict[str, str]]:
+        env = {**self.base_env, "MEDIAMON_NAMESPACE": f"b{uuid.uuid4().hex[:8]}-{label}-"}
+        env |= overrides
+        return settings_from(env), env
+
+    def worker(self, env: dict[str, str], name: str) -> ServiceProcess:
+        return ServiceProcess(name, ["worker"], env, self.logs / f"{name}.log").start()
+
+    def pids(self, worker: ServiceProcess | None) -> dict[str, int | None]:
+        return {
+            "worker": worker.proc.pid if worker and worker.proc else None,
+            "elasticsearch": self.es_pid,
+            "kafka": self.kafka_pid,
+            "benchmark": os.getpid(),
+        }
+
+    def header(self, started: str) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "started": started,
+            "machine": machine_info(),
+            "load_before": loadavg(),
+            "versions": versions("faust-streaming", "aiokafka", "elasticsearch", "pydantic"),
+            "servers": {
+                "kafka_version": s.kafka_version,
+                "kafka_heap": s.kafka_heap,
+                "partitions": s.topic_partitions,
+                "refresh_interval": s.es_refresh_interval,
+            }
+            | self.facts,
+            "logs": str(self.logs),
+        }
+
+
+def context_lines(data: dict[str, Any]) -> list[str]:
+    """The machine and the servers a report's numbers belong to."""
+    m, s = data["machine"], data["servers"]
+    return [
+        f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GB, Linux "
+        f"{m['kernel']}, Python {m['python']}; load average {data['load_before']} before, "
+        f"{data.get('load_after')} after (other sessions share this machine).",
+        f"- Servers: Kafka {s['kafka_version']} (heap {s['kafka_heap']}), Elasticsearch "
+        f"{s.get('es_version')} (heap {s.get('es_heap_mb')} MB), one node each, "
+        f"{s['partitions']} partitions, 1 shard, refresh interval {s['refresh_interval']}.",
+    ]
+
+
+def stack_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every benchmark on the stack (`--code-ref` is handled by __main__.py)."""
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE)
+    parser.add_argument("--code-ref", help="measure this commit, exported under the state dir")
+    parser.add_argument("--reuse", action="store_true", help="use the running benchmark stack")
+    parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--save", type=Path, help="also write the JSON here")
+
+
+@asynccontextmanager
+async def bench_stack(state_dir: Path, reuse: bool, keep: bool, **env: str) -> AsyncIterator[Bench]:
+    """The benchmarks' Kafka and Elasticsearch on BENCH_PORTS (state in the absolute
+    `state_dir`), started here (or, with `reuse`, already running) and stopped at the end
+    unless `keep` or `reuse`."""
+    base_env = {**BENCH_PORTS, "MEDIAMON_STATE_DIR": str(state_dir), **env}
+    stack = Stack(settings_from(base_env))
+    started_here = False
+    if reuse:
+        if not all(s.healthy for s in stack.status()):
+            raise SystemExit(f"--reuse: the stack in {state_dir} is not running")
+    else:
+        started_here = not any(s.running for s in stack.status())
+        progress("starting Kafka and Elasticsearch" if started_here else "stack already up")
+        await asyncio.to_thread(stack.up)
+    pids = {s.name: s.pid for s in stack.status()}
+    logs = state_dir / "logs" / time.strftime("%Y%m%dT%H%M%S")
+    logs.mkdir(parents=True, exist_ok=True)
+    bench = Bench(base_env, logs, pids.get("elasticsearch"), pids.get("kafka"))
+    es = make_client(bench.settings)
+    try:
+        # the integ-test distribution answers GET / with 405: ask the node instead
+        info = await es.nodes.info(node_id="_local", metric="jvm")
+        node = next(iter(info["nodes"].values()))
+        heap = int(node["jvm"]["mem"]["heap_max_in_bytes"]) // 2**20
+        bench.facts = {"es_version": str(node["version"]), "es_heap_mb": heap}
+    finally:
+        await es.close()
+    try:
+        yield bench
+    finally:
+        if not keep and not reuse:
+            progress("stopping the stack" + ("" if started_here else " (it was already up)"))
+            stack.down()
+
+
+async def drop_namespace(settings: Settings) -> None:
+    """Delete a phase's indices and topics: repeated runs would otherwise fill the disk."""
+    es = make_client(settings)
+    try:
+        # deletion by wildcard is refused (action.destructive_requires_name): name them
+        found = await es.indices.get(index=f"{settings.namespace}*", features="settings")
+        if found:
+            await es.indices.delete(index=",".join(found))
+        templates = await es.options(ignore_status=404).indices.get_index_template(
+            name=f"{settings.namespace}*"
+        )
+        for template in templates.get("index_templates", []):
+            await es.indices.delete_index_template(name=template["name"])
+    except Exception as exc:  # clean-up must not hide the results
+        progress(f"warning: could not delete the namespace's indices: {exc}")
+    finally:
+        await es.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(settings.namespace)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception as exc:
+        progress(f"warning: could not delete the namespace's topics: {exc}")
+    finally:
+        await admin.close()
+
+
+async def es_work(es: AsyncElasticsearch, settings: Settings) -> dict[str, float]:
+    """Elasticsearch's own accounting for the namespace (summed thread time, ms): indexing,
+    refreshes, merges and searches on the articles, alert records, and the node's GC. Read
+    before and after a phase."""
+    articles, alerts, nodes = await asyncio.gather(
+        es.indices.stats(index=settings.articles_alias, metric="indexing,refresh,merge,search"),
+        es.options(ignore_status=404).indices.stats(index=settings.alerts_index),
+        es.nodes.stats(node_id="_local", metric="jvm"),
+    )
+    prim = articles["_all"]["primaries"]
+    alert_prim = alerts.get("_all", {}).get("primaries", {}).get("indexing", {})
+    gc = next(iter(nodes["nodes"].values()))["jvm"]["gc"]["collectors"]
+    return {
+        "index_ms": prim["indexing"]["index_time_in_millis"],
+        "refreshes": prim["refresh"]["total"],
+        "refresh_ms": prim["refresh"]["total_time_in_millis"],
+        "merges": prim["merges"]["total"],
+        "merge_ms": prim["merges"]["total_time_in_millis"],
+        "searches": prim["search"]["query_total"],
+        "query_ms": prim["search"]["query_time_in_millis"],
+        "fetch_ms": prim["search"]["fetch_time_in_millis"],
+        "alert_records": alert_prim.get("index_total", 0),
+        "alert_index_ms": alert_prim.get("index_time_in_millis", 0),
+        "gc_ms": sum(c["collection_time_in_millis"] for c in gc.values()),
+        "gcs": sum(c["collection_count"] for c in gc.values()),
+    }
+
+
+async def wait_until(
+    check: Callable[[], Any], limit: float, worker: ServiceProcess, what: str
+) -> None:
+    """Poll `check` (a function or a coroutine function) until true; fail with the worker's
+    log tail when it exits or `limit` seconds pass."""
+    deadline = time.monotonic() + limit
+    while not (await check() if asyncio.iscoroutinefunction(check) else check()):
+        if not worker.running:
+            raise SystemExit(f"the worker exited while waiting for {what}:\n{worker.tail()}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {what} after {limit:.0f}s:\n{worker.tail()}")
+        await asyncio.sleep(0.5)
+
+
+def index_batches(log_path: Path, offset: int = 0) -> list[tuple[float, int, int]]:
+    """(log time, size, alerts) of the index agent's batches after `offset` bytes of a log."""
+    with open(log_path, "rb") as log_file:
+        log_file.seek(offset)
+        text = log_file.read().decode("utf-8", "replace")
+    return [
+        (datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp(), int(m[2]), int(m[3]))
+        for m in BATCH_LINE.finditer(text)  # the worker logs local time
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kafka production
+
+
+@dataclass
+class Flight:
+    """Wall-clock times per article id of a paced run."""
+
+    sent: dict[str, float] = field(default_factory=dict)  # taken just before producer.send
+    acked: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, None] = field(default_factory=dict)  # sent, not yet seen, in order
+
+
+async def produce(settings: Settings, payloads: Sequence[tuple[str, bytes]]) -> float:
+    """Fill the namespace's `articles.enriched` with keyed records in large batches (before
+    any clock starts); returns the seconds until all were acknowledged."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    started = time.monotonic()
+    try:
+        topic = settings.topic(topics.ENRICHED)
+        futures = []
+        for article_id, value in payloads:
+            futures.append(await producer.send(topic, value, key=article_id.encode()))
+            if len(futures) >= 2_000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.monotonic() - started
+
+
+async def pace(
+    settings: Settings,
+    count: int,
+    rate: float,
+    flight: Flight,
+    message: Callable[[int, float], tuple[str, bytes]],
+) -> float:
+    """Send `count` records at `rate`/s in bursts against the monotonic clock; `message(n,
+    now)` gives record n's id and value. The producer is configured as Faust's (acks all, no
+    linger, no compression). Returns the sending seconds."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    topic = settings.topic(topics.ENRICHED)
+    futures = []
+    try:
+        started = time.monotonic()
+        sent = 0
+        while sent < count:
+            due = min(count, int((time.monotonic() - started) * rate) + 1)
+            while sent < due:
+                now = time.time()
+                article_id, value = message(sent, now)
+                flight.sent[article_id] = now
+                flight.pending[article_id] = None
+                future = await producer.send(topic, value, key=article_id.encode())
+                future.add_done_callback(
+                    lambda _f, i=article_id: flight.acked.setdefault(i, time.time())
+                )
+                futures.append(future)
+                sent += 1
+            await asyncio.sleep(PACE_TICK)
+        seconds = time.monotonic() - started
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return seconds
