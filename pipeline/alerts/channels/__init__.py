@@ -10,13 +10,17 @@ from typing import Any
 
 from pipeline.alerts.channels.base import Channel, ChannelConfig, ChannelContext
 from pipeline.alerts.channels.email import EmailChannel
+from pipeline.alerts.channels.kafka import KafkaChannel
 from pipeline.alerts.channels.slack import SlackChannel
+from pipeline.alerts.channels.telegram import TelegramChannel
 from pipeline.alerts.channels.webhook import WebhookChannel
 
 CHANNELS: dict[str, type[Channel[Any]]] = {
     "webhook": WebhookChannel,
     "slack": SlackChannel,
     "email": EmailChannel,
+    "telegram": TelegramChannel,
+    "kafka": KafkaChannel,
 }
 
 
