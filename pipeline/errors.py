@@ -5,8 +5,11 @@ MediamonError
 ├── StackError             the local Kafka / Elasticsearch runner cannot do what was asked
 ├── PermanentError         retrying will not help: dead-letter the message
 │   ├── BadRecordError     not JSON, or not the record schema
-│   └── SchemaVersionError a schema newer than this consumer knows
+│   │   └── SchemaVersionError  a schema newer than this consumer knows
+│   └── DeliveryRefusedError    an alert channel refused a notification for good (a 4xx)
+│       └── ChannelConfigError  an alert channel cannot work as configured (a missing secret)
 ├── TransientError         retry with backoff (a server away, a timeout, a 429)
+│   └── DeliveryError      an alert channel did not take a notification (worth retrying)
 └── ShutdownRequested      the worker is stopping or rebalancing while a server is away: leave
                            the batch unacknowledged for the next owner instead of waiting
 """
@@ -44,3 +47,20 @@ class TransientError(MediamonError):
 
 class ShutdownRequested(MediamonError):
     pass
+
+
+class DeliveryRefusedError(PermanentError):
+    """An alert channel refused the notification (a 4xx other than 429 from Telegram)."""
+
+
+class ChannelConfigError(DeliveryRefusedError):
+    """The channel cannot work as configured (a missing secret): retrying will not help."""
+
+
+class DeliveryError(TransientError):
+    """A channel did not take the notification (a 5xx, a timeout, a 429): worth retrying,
+    after `retry_after` seconds when the channel said how long to wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

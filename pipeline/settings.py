@@ -166,3 +166,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def named_secret(name: str) -> SecretStr | None:
+    """The secret in the environment variable an alert channel names (`secret_env`,
+    `url_env`, `token_env` in the rules file); None when unset or empty. The name is only
+    known from the rules file, so it cannot be a field above; it is read here, the one
+    module that reads the environment, when the channel sends."""
+    value = os.environ.get(name)
+    return SecretStr(value) if value else None

@@ -1,16 +1,19 @@
-"""HTTP for feed fetching: conditional GET, bounded redirects and body size, http/https only."""
+"""Outbound HTTP: feed fetching (conditional GET, bounded redirects and body size, http/https
+only, an optional private-address guard) and the bounded POST alert channels send with."""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import ChannelConfigError, DeliveryError, PermanentError, TransientError
 from pipeline.settings import Settings
 
 USER_AGENT = "mediamon/0.1 (+https://github.com/mediamon/mediamon; feed monitor)"
@@ -180,3 +183,102 @@ async def _read(resp: httpx.Response, url: str, max_bytes: int, started: float) 
         moved_to=moved,
         elapsed=time.monotonic() - started,
     )
+
+
+# --- alert channels ---------------------------------------------------------------------------
+# A channel's answer is read only as far as its status (and at most `read_bytes` of body):
+# an endless body costs nothing. Redirects are not followed: the signed alert goes where
+# the channel says, or it is a failed delivery (the 3xx is the reason).
+CHANNEL_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # connect, and each read or write
+CHANNEL_TOTAL_TIMEOUT = 30.0  # the whole request, however slowly the server trickles
+
+
+class _SecretURLFilter(logging.Filter):
+    """httpx logs each request's full URL at INFO; a Slack incoming-webhook URL or a Telegram
+    URL (the bot token is in its path) is a credential, so registered URLs are logged as
+    their host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.urls and isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{host_of(str(a))} (URL withheld)" if str(a) in self.urls else a
+                for a in record.args
+            )
+        return True
+
+
+_SECRET_URLS = _SecretURLFilter()
+logging.getLogger("httpx").addFilter(_SECRET_URLS)
+
+
+def withhold_in_logs(url: str) -> None:
+    """httpx's request log line shows this URL as its host only."""
+    _SECRET_URLS.urls.add(str(httpx.URL(url)))
+
+
+def host_of(url: str) -> str:
+    """What an error message may say about a channel URL: its host (and port), never the
+    path, query or user info, which can hold a credential."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1] or "?"
+
+
+def make_channel_client(settings: Settings) -> httpx.AsyncClient:
+    """The client alert channels POST with. No private-address guard: a channel's URL comes
+    from the operator's rules file (a webhook on the local network is a normal setup), not
+    from a feed found at run time."""
+    return httpx.AsyncClient(follow_redirects=False, timeout=CHANNEL_TIMEOUT)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes  # at most the `read_bytes` asked for
+    headers: httpx.Headers
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    read_bytes: int = 0,
+) -> Answer:
+    """POST with a bound on the whole exchange. Errors name the host only and carry no
+    httpx exception (its text and its request hold the full URL): a DeliveryError for a
+    timeout or a network failure, a ChannelConfigError for a URL that is not http(s)."""
+    host = host_of(url)
+    if not url.startswith(("http://", "https://")):
+        raise ChannelConfigError(f"{host}: only http/https channels")
+    try:
+        async with (
+            asyncio.timeout(CHANNEL_TOTAL_TIMEOUT),
+            client.stream(
+                "POST",
+                url,
+                content=body,
+                headers=headers,
+                timeout=CHANNEL_TIMEOUT,
+                follow_redirects=False,  # whatever the client was built with
+            ) as resp,
+        ):
+            chunks: list[bytes] = []
+            size = 0
+            if read_bytes:
+                async for chunk in resp.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= read_bytes:
+                        break
+            return Answer(resp.status_code, b"".join(chunks)[:read_bytes], resp.headers)
+    except TimeoutError:
+        failure = f"{host}: no answer within {CHANNEL_TOTAL_TIMEOUT:.0f}s"
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        failure = f"{host}: {type(exc).__name__}"
+    # raised here, not in the except clauses, so that no httpx exception rides along as
+    # the context (its request holds the URL, which may hold a token)
+    raise DeliveryError(failure)

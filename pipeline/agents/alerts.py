@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
-
-import httpx
 
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
+from pipeline.adapters.http import make_channel_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.matching import RulesFile
-from pipeline.alerts.rules import VolumeRule, parse_span
 from pipeline.alerts.store import index_alert_documents
-from pipeline.alerts.volume import evaluate
+from pipeline.alerts.volume import volume_alert
 from pipeline.app import Wiring
 from pipeline.errors import PermanentError, ShutdownRequested, TransientError
 from pipeline.failures import attempt_of
@@ -45,7 +42,10 @@ def register(w: Wiring) -> None:
         if not deliverers:
             deliverers.append(
                 AlertDeliverer(
-                    settings, RulesFile(settings.rules_file), alerts_state, httpx.AsyncClient()
+                    settings,
+                    RulesFile(settings.rules_file),
+                    alerts_state,
+                    make_channel_client(settings),
                 )
             )
         return deliverers[0]
@@ -134,11 +134,8 @@ def register(w: Wiring) -> None:
     async def digest_ticks() -> None:
         """Ask the owner of each rule whose window has ended to send its digest (reading the
         local table is allowed here; writing it is not, hence the tick message)."""
-        for key in list(alerts_state.keys()):
-            if isinstance(key, str) and key.startswith("window:"):
-                rule_id = key.removeprefix("window:")
-                if deliverer().due(rule_id):
-                    await alert_ticks_topic.send(key=rule_id.encode(), value=rule_id.encode())
+        for rule_id in deliverer().due_rules():
+            await alert_ticks_topic.send(key=rule_id.encode(), value=rule_id.encode())
 
     @app.agent(alerts_volume_topic, name="watch_volume")
     async def watch_volume(stream: Any) -> None:
@@ -151,36 +148,19 @@ def register(w: Wiring) -> None:
                 continue
             volume_counts[hit.rule_id] += hit.count
             rule = deliverer().rules.current().get(hit.rule_id)
-            if not isinstance(rule, VolumeRule) or not rule.enabled:
-                continue
             counts = volume_counts[hit.rule_id]
 
             def bucket_count(k: int, counts: Any = counts) -> int:
                 return int(counts.delta(k * bucket))  # k buckets before this message's bucket
 
-            surge = evaluate(rule, bucket_count, bucket)
-            if surge is None:
-                continue
             now = utcnow()
-            last = volume_state.get(rule.id)
-            window = parse_span(rule.window)
-            if last and now - datetime.fromisoformat(last) < window:
-                continue  # this surge has been reported
-            volume_state[rule.id] = now.isoformat()
-            key = f"volume:{now:%Y%m%dT%H%M%S}"
-            alert = AlertEvent(
-                id=f"{rule.id}:{key}",
-                kind="volume",
-                rule_id=rule.id,
-                rule_name=rule.name or rule.id,
-                article_id=key,
-                story_id=key,
-                title=f"{rule.name or rule.id}: {surge.describe(rule)}",
-                enriched_at=now,
-                channels=rule.channels,
-                detail={"current": surge.current, "baseline": surge.baseline, "ratio": surge.ratio},
-            )
-            log.info("volume rule %s: %s", rule.id, surge.describe(rule))
+            alert = volume_alert(rule, bucket_count, bucket, now, volume_state.get(hit.rule_id))
+            if alert is None:
+                continue
+            volume_state[alert.rule_id] = now.isoformat()
+            log.info("volume rule %s: %s", alert.rule_id, alert.title)
             ALERTS_MATCHED.labels("volume").inc()
-            fut = await alerts_topic.send(key=rule.id.encode(), value=alert.to_json(), force=True)
+            fut = await alerts_topic.send(
+                key=alert.rule_id.encode(), value=alert.to_json(), force=True
+            )
             await fut

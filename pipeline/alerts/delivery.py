@@ -3,7 +3,9 @@
 The state (what was sent, each rule's throttle window and pending digest, which story a rule
 has already reported) is a mapping: a Faust table in the worker, so it survives restarts and
 rebalances; a dict in unit tests. All events of a rule arrive on one partition (key: rule
-id), so one worker owns a rule's state at a time.
+id), so one worker owns a rule's state at a time. Its keys are this module's format
+(`window:<rule>`, `seen:<rule>:<day>`, `channel:...`). Channels are looked up by type in
+pipeline.alerts.channels.
 """
 
 from __future__ import annotations
@@ -11,23 +13,37 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from pipeline.adapters.notify import ChannelConfigError, DeliveryError, deliver
+from pipeline.alerts.channels import ChannelConfig, ChannelContext, make_channel
+from pipeline.alerts.channels.base import Notification, NotifiedArticle
 from pipeline.alerts.matching import RulesFile
-from pipeline.alerts.rules import EmailChannel, SlackChannel, Throttle, WebhookChannel
+from pipeline.alerts.rules import Throttle
+from pipeline.errors import DeliveryError, DeliveryRefusedError
 from pipeline.schema import AlertEvent
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-AnyChannel = WebhookChannel | SlackChannel | EmailChannel
-MAX_BACKOFF = 8.0
+MAX_BACKOFF = 8.0  # seconds; a channel asking for a longer wait is retried via the topic
 MEMORY_DAYS = 8
+_WINDOW = "window:"
+
+
+def window_key(rule_id: str) -> str:
+    """The state key of a rule's throttle window and pending digest."""
+    return f"{_WINDOW}{rule_id}"
+
+
+def rule_of_window_key(key: object) -> str | None:
+    """The rule whose window `key` holds; None for any other state key."""
+    if isinstance(key, str) and key.startswith(_WINDOW):
+        return key.removeprefix(_WINDOW)
+    return None
 
 
 @dataclass
@@ -39,21 +55,20 @@ class Outcome:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _article(event: AlertEvent, also: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "id": event.article_id,
-        "title": event.title,
-        "url": event.url,
-        "source_name": event.source_name,
-        "domain": event.domain,
-        "lang": event.lang,
-        "topics": event.topics,
-        "published": event.published.isoformat() if event.published else None,
-        "story_id": event.story_id,
-        "also_reported_by": also or [],
-        "kind": event.kind,  # "match", or "volume" with the counts in `detail`
-        "detail": event.detail,
-    }
+def _article(event: AlertEvent) -> NotifiedArticle:
+    return NotifiedArticle(
+        id=event.article_id,
+        title=event.title,
+        url=event.url,
+        source_name=event.source_name,
+        domain=event.domain,
+        lang=event.lang,
+        topics=event.topics,
+        published=event.published.isoformat() if event.published else None,
+        story_id=event.story_id,
+        kind=event.kind,  # "match", or "volume" with the counts in `detail`
+        detail=event.detail,
+    )
 
 
 class AlertDeliverer:
@@ -70,16 +85,21 @@ class AlertDeliverer:
         self.settings = settings
         self.rules = rules
         self.state = state
-        self.client = client
+        self.context = ChannelContext(settings, client)
         self.clock = clock
         self.sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the clients channels opened (a Kafka producer); the HTTP client given to
+        the constructor stays its owner's to close."""
+        await self.context.aclose()
 
     def _throttle(self, rule_id: str) -> tuple[str, Throttle]:
         rule = self.rules.current().get(rule_id)
         return (rule.name or rule.id, rule.throttle) if rule else (rule_id, Throttle())
 
     def _window(self, rule_id: str, now: datetime) -> dict[str, Any]:
-        window: dict[str, Any] = dict(self.state.get(f"window:{rule_id}") or {})
+        window: dict[str, Any] = dict(self.state.get(window_key(rule_id)) or {})
         if not window:
             window = {"start": now.isoformat(), "count": 0, "pending": [], "copies": {}}
         return window
@@ -123,7 +143,7 @@ class AlertDeliverer:
             )
             self._remember(event.rule_id, "s", event.story_id, event.article_id)
             outcome = Outcome("throttled")
-        self.state[f"window:{event.rule_id}"] = window
+        self.state[window_key(event.rule_id)] = window
         self._remember(event.rule_id, "a", event.article_id, "sent")
         documents.append(self._doc(event, outcome.status, now, None))
         outcome.documents = documents
@@ -152,7 +172,7 @@ class AlertDeliverer:
         self.state.pop(expired, None)
 
     def _expired(self, rule_id: str) -> bool:
-        window = self.state.get(f"window:{rule_id}")
+        window = self.state.get(window_key(rule_id))
         if not window:
             return False
         _, throttle = self._throttle(rule_id)
@@ -161,7 +181,7 @@ class AlertDeliverer:
 
     def due(self, rule_id: str) -> bool:
         """Whether the rule's window has ended with something to put in a digest."""
-        window = self.state.get(f"window:{rule_id}")
+        window = self.state.get(window_key(rule_id))
         if not window or not (window["pending"] or window["copies"]):
             return False
         return self._expired(rule_id)
@@ -170,34 +190,21 @@ class AlertDeliverer:
         """Send the rule's digest if its window has ended; start a new window."""
         if not self.due(rule_id):
             if self._expired(rule_id):
-                del self.state[f"window:{rule_id}"]  # an ended window with nothing to say
+                del self.state[window_key(rule_id)]  # an ended window with nothing to say
             return None
-        window = dict(self.state[f"window:{rule_id}"])
+        window = dict(self.state[window_key(rule_id)])
         name, _ = self._throttle(rule_id)
         events = [AlertEvent.model_validate(p["event"]) for p in window["pending"]]
         articles = [_article(e) for e in events]
         for story, copy in window["copies"].items():
-            articles.append(
-                {
-                    "id": copy["first"],
-                    "story_id": story,
-                    "title": "(already reported)",
-                    "url": "",
-                    "source_name": "",
-                    "domain": "",
-                    "lang": "",
-                    "topics": [],
-                    "published": None,
-                    "also_reported_by": copy["outlets"],
-                }
-            )
+            articles.append(NotifiedArticle.already_reported(copy["first"], story, copy["outlets"]))
         channels = events[0].channels if events else self._channels(rule_id)
         note = self._note("digest", rule_id, name, articles)
         error, _ = await self._deliver(channels, note)
         now = self.clock()
         if error:  # the window stays: the next tick tries again
             return Outcome("failed", error)
-        self.state[f"window:{rule_id}"] = {
+        self.state[window_key(rule_id)] = {
             "start": now.isoformat(),
             "count": 0,
             "pending": [],
@@ -210,29 +217,42 @@ class AlertDeliverer:
         rule = self.rules.current().get(rule_id)
         return rule.channels if rule else []
 
+    def due_rules(self) -> Iterator[str]:
+        """The rules whose window has ended with something to put in a digest (reads the
+        state's keys; the timer that asks for digests may read the table, not write it)."""
+        for key in list(self.state.keys()):
+            rule_id = rule_of_window_key(key)
+            if rule_id is not None and self.due(rule_id):
+                yield rule_id
+
     def _note(
-        self, kind: str, rule_id: str, name: str, articles: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        ids = ",".join(a["id"] for a in articles)
-        return {
+        self,
+        kind: Literal["alert", "digest"],
+        rule_id: str,
+        name: str,
+        articles: list[NotifiedArticle],
+    ) -> Notification:
+        ids = ",".join(a.id for a in articles)
+        return Notification(
             # the same notification always has the same id, re-sent or not: receivers can
             # drop a repeat (a kill between a delivery and its memory write resends it)
-            "id": hashlib.sha256(f"{rule_id}|{kind}|{ids}".encode()).hexdigest()[:32],
-            "kind": kind,
-            "rule": {"id": rule_id, "name": name},
-            "articles": articles,
-            "sent_at": self.clock().isoformat(),
-        }
+            id=hashlib.sha256(f"{rule_id}|{kind}|{ids}".encode()).hexdigest()[:32],
+            kind=kind,
+            rule_id=rule_id,
+            rule_name=name,
+            articles=tuple(articles),
+            sent_at=self.clock(),
+        )
 
     async def _deliver(
-        self, channel_names: list[str], note: dict[str, Any]
+        self, channel_names: list[str], note: Notification
     ) -> tuple[str | None, bool]:
         """Every channel in turn, each tried `alert_delivery_attempts` times in place; the
         first lasting failure's reason, and whether it may pass (a server error or a timeout,
         not a channel missing or misconfigured)."""
         channels = self.rules.current().channels
         for name in channel_names:
-            if self.state.get(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}") == "sent":
+            if self.state.get(f"channel:{note.rule_id}:{name}:{_note_key(note)}") == "sent":
                 continue  # delivered before a failure on another channel: not twice
             channel = channels.get(name)
             if channel is None:
@@ -240,27 +260,29 @@ class AlertDeliverer:
             error, transient = await self._with_retries(channel, name, note)
             if error:
                 return error, transient
-            self.state[f"channel:{note['rule']['id']}:{name}:{_note_key(note)}"] = "sent"
+            self.state[f"channel:{note.rule_id}:{name}:{_note_key(note)}"] = "sent"
         for name in channel_names:  # all delivered: the per-channel marks have done their job
-            self.state.pop(f"channel:{note['rule']['id']}:{name}:{_note_key(note)}", None)
+            self.state.pop(f"channel:{note.rule_id}:{name}:{_note_key(note)}", None)
         return None, False
 
     async def _with_retries(
-        self, channel: AnyChannel, name: str, note: dict[str, Any]
+        self, config: ChannelConfig, name: str, note: Notification
     ) -> tuple[str | None, bool]:
         delay = 0.5
         attempts = self.settings.alert_delivery_attempts
+        channel = make_channel(config, self.context)
         for attempt in range(1, attempts + 1):
             try:
-                await deliver(channel, note, self.client, self.settings)
+                await channel.send(note)
                 return None, False
-            except ChannelConfigError as exc:
+            except DeliveryRefusedError as exc:  # a missing secret, a 4xx: retrying cannot help
                 return f"{name}: {exc}", False
             except DeliveryError as exc:
                 log.warning("channel %s attempt %d/%d failed: %s", name, attempt, attempts, exc)
-                if attempt == attempts:
+                wait = max(delay, exc.retry_after or 0.0)
+                if attempt == attempts or wait > MAX_BACKOFF:
                     return f"{name}: {exc}", True
-                await self.sleep(delay)
+                await self.sleep(wait)
                 delay = min(delay * 2, MAX_BACKOFF)
         return None, False
 
@@ -291,6 +313,6 @@ class AlertDeliverer:
         }
 
 
-def _note_key(note: dict[str, Any]) -> str:
-    ids = ",".join(a["id"] for a in note["articles"])
-    return f"{note['kind']}:{ids}"[:500]
+def _note_key(note: Notification) -> str:
+    ids = ",".join(a.id for a in note.articles)
+    return f"{note.kind}:{ids}"[:500]

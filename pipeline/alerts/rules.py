@@ -1,8 +1,10 @@
 """Alert rules and their channels: the rules file (rules.yaml), validated rule by rule.
 
-A rule that does not validate is reported with its file and line and left out; the others
-load. Secrets (webhook signing keys, Slack URLs, SMTP passwords) never live in this file:
-a channel names the environment variable that holds them.
+A rule or channel that does not validate is reported with its file and line and left out;
+the others load. Each channel entry is validated by the model its `type` names in the
+registry (pipeline.alerts.channels). Secrets (webhook signing keys, Slack URLs, bot tokens,
+SMTP passwords) never live in this file: a channel names the environment variable that
+holds them.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from pipeline.alerts.channels import ChannelConfig, UnknownChannelTypeError, parse_channel
 from pipeline.errors import ConfigError
 from pipeline.yamlfile import line_of, parse_yaml
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _SPAN = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
 
 def parse_span(value: str) -> timedelta:
@@ -126,55 +136,12 @@ Rule = Annotated[KeywordRule | VolumeRule, Field(discriminator="type")]
 _RULE = TypeAdapter(Rule)
 
 
-class WebhookChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["webhook"]
-    url: str
-    secret_env: str | None = Field(default=None, pattern=ENV_NAME)  # HMAC-SHA256 key
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("a webhook URL is http:// or https://")
-        return url
-
-
-class SlackChannel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["slack"]
-    url_env: str = Field(pattern=ENV_NAME)  # incoming-webhook URLs are credentials
-
-
-class EmailChannel(BaseModel):
-    """SMTP server, STARTTLS and login come from the settings (MEDIAMON_SMTP_*)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["email"]
-    to: list[str] = Field(min_length=1)
-    sender: str | None = None
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, values: list[str]) -> list[str]:
-        bad = [v for v in values if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v)]
-        if bad:
-            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
-        return values
-
-
-Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]
-_CHANNEL = TypeAdapter(Channel)
-
-
 class RuleSet(BaseModel):
     """What loaded, and what did not (each problem as 'file:line: rule id: message')."""
 
     rules: list[KeywordRule | VolumeRule] = Field(default_factory=list)
-    channels: dict[str, WebhookChannel | SlackChannel | EmailChannel] = Field(default_factory=dict)
+    # each value is its type's model (pipeline.alerts.channels); dumped with all its fields
+    channels: dict[str, SerializeAsAny[ChannelConfig]] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)
 
     def enabled(self) -> list[KeywordRule | VolumeRule]:
@@ -185,7 +152,7 @@ class RuleSet(BaseModel):
 
 
 # pydantic puts the discriminator's value into an error's location; the file has no such key
-_UNION_TAGS = frozenset({"keyword", "volume", "webhook", "slack", "email"})
+_UNION_TAGS = frozenset({"keyword", "volume"})
 
 
 def _problems(
@@ -193,9 +160,7 @@ def _problems(
 ) -> list[str]:
     out = []
     for err in exc.errors():
-        loc = tuple(
-            p for p in err["loc"] if p not in ("keyword", "volume", "webhook", "slack", "email")
-        )
+        loc = tuple(p for p in err["loc"] if p not in _UNION_TAGS)
         line = line_of(root, prefix + loc)
         field = ".".join(str(p) for p in loc) or "(rule)"
         out.append(f"{path}:{line or '?'}: {what}: {field}: {err['msg']}")
@@ -214,9 +179,13 @@ def parse_rules(path: Path, text: str) -> RuleSet:
         result.problems.append(f"{path}: unknown top-level keys ignored: {sorted(unknown)}")
     for name, spec in (data.get("channels") or {}).items():
         try:
-            result.channels[str(name)] = _CHANNEL.validate_python(spec)
+            result.channels[str(name)] = parse_channel(spec)
         except ValidationError as exc:
             result.problems += _problems(path, root, ("channels", name), f"channel {name}", exc)
+        except UnknownChannelTypeError as exc:
+            has_type = isinstance(spec, dict) and "type" in spec
+            line = line_of(root, ("channels", name, "type") if has_type else ("channels", name))
+            result.problems.append(f"{path}:{line or '?'}: channel {name}: type: {exc}")
     seen: set[str] = set()
     for n, spec in enumerate(data.get("rules") or []):
         rule_id = spec.get("id", f"#{n + 1}") if isinstance(spec, dict) else f"#{n + 1}"

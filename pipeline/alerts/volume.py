@@ -1,15 +1,18 @@
-"""Volume rules: is a rule's coverage in its last window a surge against its baseline?
+"""Volume rules: is a rule's coverage in its last window a surge against its baseline, and
+the alert to raise for it (once per window).
 
 Counts live in time buckets (a tumbling windowed Faust table in the worker); this module
-only does the arithmetic, on a function that returns the count of the bucket `k` buckets
-before the current one, so it is tested without Kafka."""
+only does the arithmetic and builds the alert, on a function that returns the count of the
+bucket `k` buckets before the current one, so it is tested without Kafka."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from pipeline.alerts.rules import VolumeRule, parse_span
+from pipeline.alerts.rules import KeywordRule, VolumeRule, parse_span
+from pipeline.schema import AlertEvent
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,35 @@ def evaluate(rule: VolumeRule, count: Callable[[int], int], bucket_seconds: floa
     if average and current < rule.factor * average:
         return None
     return Surge(current, average, current / average if average else None)
+
+
+def volume_alert(
+    rule: KeywordRule | VolumeRule | None,
+    count: Callable[[int], int],
+    bucket_seconds: float,
+    now: datetime,
+    last_reported: str | None,
+) -> AlertEvent | None:
+    """The alert to raise for `rule` now: None unless it is an enabled volume rule whose
+    last window is a surge that was not reported yet (`last_reported`: when this rule last
+    raised one, ISO 8601; one alert per window). The caller records `now` when it sends."""
+    if not isinstance(rule, VolumeRule) or not rule.enabled:
+        return None
+    surge = evaluate(rule, count, bucket_seconds)
+    if surge is None:
+        return None
+    if last_reported and now - datetime.fromisoformat(last_reported) < parse_span(rule.window):
+        return None  # this surge has been reported
+    key = f"volume:{now:%Y%m%dT%H%M%S}"
+    return AlertEvent(
+        id=f"{rule.id}:{key}",
+        kind="volume",
+        rule_id=rule.id,
+        rule_name=rule.name or rule.id,
+        article_id=key,
+        story_id=key,
+        title=f"{rule.name or rule.id}: {surge.describe(rule)}",
+        enriched_at=now,
+        channels=rule.channels,
+        detail={"current": surge.current, "baseline": surge.baseline, "ratio": surge.ratio},
+    )

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.adapters.notify import ID_HEADER, SIGNATURE_HEADER, sign
-from pipeline.alerts.delivery import AlertDeliverer
+from pipeline.alerts.channels.base import ID_HEADER
+from pipeline.alerts.channels.webhook import SIGNATURE_HEADER, sign
+from pipeline.alerts.delivery import AlertDeliverer, rule_of_window_key, window_key
 from pipeline.alerts.matching import RulesFile
 from pipeline.schema import AlertEvent
 from pipeline.settings import Settings
@@ -242,3 +243,21 @@ def test_a_misconfigured_channel_is_not_retried(
     monkeypatch.delenv("MM_TEST_HOOK_SECRET")
     outcome = run(deliverer.handle(event("astana", "a1"), last_attempt=False))
     assert outcome.status == "failed"  # retrying cannot set the variable
+
+
+def test_the_rules_due_for_a_digest_come_from_the_window_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver()
+    deliverer, state, clock = make(tmp_path, receiver, monkeypatch)
+    assert window_key("astana") == "window:astana"
+    assert rule_of_window_key("window:astana") == "astana"
+    assert rule_of_window_key("seen:astana:2026-11-28") is None
+    assert rule_of_window_key(b"window:astana") is None
+    statuses = [run(deliverer.handle(event("astana", f"a{n}"))).status for n in range(3)]
+    assert statuses == ["sent", "sent", "throttled"]
+    run(deliverer.handle(event("both", "x1")))  # a window with nothing pending
+    assert list(deliverer.due_rules()) == []  # windows still open
+    clock.now += timedelta(minutes=11)
+    assert list(deliverer.due_rules()) == ["astana"]
+    assert "window:both" in state

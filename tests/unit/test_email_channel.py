@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipeline.adapters.notify import DeliveryError, deliver
-from pipeline.alerts.rules import EmailChannel
+from pipeline.alerts.channels import ChannelContext
+from pipeline.alerts.channels.email import EmailChannel, EmailConfig
+from pipeline.errors import DeliveryError
 from pipeline.settings import Settings
+from tests.notes import sample_note
 
 PASSWORD = "smtp-pa55"
 
@@ -62,22 +65,18 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-NOTE = {
-    "id": "5f0c3a9e",
-    "kind": "alert",
-    "rule": {"id": "astana", "name": "Astana talks"},
-    "articles": [
-        {
-            "id": "a1",
-            "title": "Переговоры по Сирии в Астане",
-            "url": "https://news.example/a1",
-            "source_name": "Vestnik",
-            "domain": "news.example",
-            "lang": "ru",
-            "also_reported_by": [],
-        }
-    ],
-}
+NOTE = sample_note(title="Переговоры по Сирии в Астане", rule=("astana", "Astana talks"))
+
+
+def _send(settings: Settings) -> None:
+    async def send() -> None:
+        async with httpx.AsyncClient() as client:
+            channel = EmailChannel(
+                EmailConfig(type="email", to=["desk@example.org"]), ChannelContext(settings, client)
+            )
+            await channel.send(NOTE)
+
+    asyncio.run(send())
 
 
 def _settings(port: int, password: str = PASSWORD) -> Settings:
@@ -93,8 +92,7 @@ def _settings(port: int, password: str = PASSWORD) -> Settings:
 
 def test_alert_mail_is_delivered_with_login(smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    channel = EmailChannel(type="email", to=["desk@example.org"])
-    asyncio.run(deliver(channel, NOTE, None, _settings(port)))  # type: ignore[arg-type]
+    _send(_settings(port))
     ((recipients, message),) = inbox.messages
     assert recipients == ["desk@example.org"] and inbox.logins == ["alerts"]
     assert message["From"] == "mediamon@example.org"
@@ -109,7 +107,6 @@ def test_alert_mail_is_delivered_with_login(smtp: tuple[Inbox, int]) -> None:
 
 def test_refused_login_is_a_delivery_error_without_the_password(smtp: tuple[Inbox, int]) -> None:
     _, port = smtp
-    channel = EmailChannel(type="email", to=["desk@example.org"])
     with pytest.raises(DeliveryError) as caught:
-        asyncio.run(deliver(channel, NOTE, None, _settings(port, "wrong-secret")))  # type: ignore[arg-type]
+        _send(_settings(port, "wrong-secret"))
     assert "wrong-secret" not in str(caught.value) and "SMTP" in str(caught.value)

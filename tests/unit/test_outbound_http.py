@@ -14,11 +14,14 @@ import httpx
 import pytest
 from aiohttp import web
 
-from pipeline.adapters import notify
+from pipeline.adapters import http
 from pipeline.adapters.http import MAX_REDIRECTS, fetch, make_client
-from pipeline.alerts.rules import SlackChannel, WebhookChannel
-from pipeline.errors import PermanentError, TransientError
+from pipeline.alerts.channels import ChannelContext, make_channel
+from pipeline.alerts.channels.slack import SlackConfig
+from pipeline.alerts.channels.webhook import WebhookConfig
+from pipeline.errors import ChannelConfigError, DeliveryError, PermanentError, TransientError
 from pipeline.settings import Settings
+from tests.notes import sample_note
 
 MAX_BYTES = 100_000
 
@@ -150,33 +153,20 @@ async def test_a_trickling_body_is_bounded_by_the_total_timeout(server: Server) 
 
 # --- alert channels -------------------------------------------------------------------------
 
-NOTE = {
-    "kind": "alert",
-    "rule": {"id": "r1", "name": "r1"},
-    "articles": [
-        {
-            "id": "a1",
-            "title": "t",
-            "url": "https://news.example/a1",
-            "source_name": "n",
-            "domain": "news.example",
-            "lang": "en",
-        }
-    ],
-}
+NOTE = sample_note()
 
 
-async def _deliver(channel: WebhookChannel | SlackChannel) -> None:
+async def _deliver(config: WebhookConfig | SlackConfig) -> None:
     async with httpx.AsyncClient(follow_redirects=True) as client:  # even so: not followed
-        await notify.deliver(channel, NOTE, client, Settings())
+        await make_channel(config, ChannelContext(Settings(), client)).send(NOTE)
 
 
-def _hook(url: str) -> WebhookChannel:
-    return WebhookChannel(type="webhook", url=url)
+def _hook(url: str) -> WebhookConfig:
+    return WebhookConfig(type="webhook", url=url)
 
 
 async def test_webhook_redirects_are_not_followed(server: Server) -> None:
-    with pytest.raises(notify.DeliveryError, match="answered 302"):
+    with pytest.raises(DeliveryError, match="answered 302"):
         await _deliver(_hook(server.url("/loop")))
     assert server.hits == {"/loop": 1}
 
@@ -192,9 +182,9 @@ async def test_webhook_answer_body_is_not_read(server: Server) -> None:
 async def test_webhook_total_time_is_bounded(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notify, "TOTAL_TIMEOUT", 0.5)
+    monkeypatch.setattr(http, "CHANNEL_TOTAL_TIMEOUT", 0.5)
     started = time.monotonic()
-    with pytest.raises(notify.DeliveryError, match="no answer within"):
+    with pytest.raises(DeliveryError, match="no answer within"):
         await _deliver(_hook(server.url("/slow-headers")))
     assert time.monotonic() - started < 2
 
@@ -202,8 +192,8 @@ async def test_webhook_total_time_is_bounded(
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/hook", "file:///tmp/hook", "127.0.0.1/x"])
 async def test_slack_url_must_be_http(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MM_OUT_SLACK_URL", url)
-    with pytest.raises(notify.ChannelConfigError, match="not an http") as caught:
-        await _deliver(SlackChannel(type="slack", url_env="MM_OUT_SLACK_URL"))
+    with pytest.raises(ChannelConfigError, match="not an http") as caught:
+        await _deliver(SlackConfig(type="slack", url_env="MM_OUT_SLACK_URL"))
     assert url not in str(caught.value)  # the variable's name, never its value
 
 

@@ -12,16 +12,21 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 from typer.testing import CliRunner
 
-from pipeline.adapters import elastic, kafka, notify
-from pipeline.alerts.rules import EmailChannel, SlackChannel, WebhookChannel
+from pipeline.adapters import elastic, kafka
+from pipeline.alerts.channels import ChannelContext, make_channel
+from pipeline.alerts.channels.base import Notification
+from pipeline.alerts.channels.email import EmailConfig, send_mail
+from pipeline.alerts.channels.slack import SlackConfig
+from pipeline.alerts.channels.webhook import SIGNATURE_HEADER, WebhookConfig, sign
+from pipeline.errors import DeliveryError
 from pipeline.settings import Settings
+from tests.notes import sample_note
 
 SECRETS = {
     "MEDIAMON_ES_PASSWORD": "es-pw-5ecret-1",
@@ -205,17 +210,8 @@ async def channels() -> AsyncIterator[Channels]:
     await runner.cleanup()
 
 
-def _note() -> dict[str, Any]:
-    article = {
-        "id": "a1",
-        "title": "Astana talks",
-        "url": "https://news.example/a1",
-        "source_name": "News",
-        "domain": "news.example",
-        "lang": "en",
-        "also_reported_by": [],
-    }
-    return {"kind": "alert", "rule": {"id": "r1", "name": "Astana"}, "articles": [article]}
+def _note() -> Notification:
+    return sample_note()
 
 
 async def test_failing_webhook_and_slack_leak_nothing(
@@ -230,23 +226,23 @@ async def test_failing_webhook_and_slack_leak_nothing(
     )
     monkeypatch.setenv("MM_LEAK_SLACK_URL", slack_url)
     settings = Settings()
-    hook = WebhookChannel(
+    hook = WebhookConfig(
         type="webhook",
         url=f"http://127.0.0.1:{channels.port}/hook",
         secret_env="MM_LEAK_HOOK_SECRET",
     )
-    slack = SlackChannel(type="slack", url_env="MM_LEAK_SLACK_URL")
+    slack = SlackConfig(type="slack", url_env="MM_LEAK_SLACK_URL")
     errors = []
     async with httpx.AsyncClient() as client:
         for channel in (hook, slack):
-            with pytest.raises(notify.DeliveryError) as caught:
-                await notify.deliver(channel, _note(), client, settings)
+            with pytest.raises(DeliveryError) as caught:
+                await make_channel(channel, ChannelContext(settings, client)).send(_note())
             errors.append(caught.value)
     assert [str(e) for e in errors] == [f"127.0.0.1:{channels.port} answered 500"] * 2
     # both reached the server; the payloads (what the receiver sees) hold no secret
     assert len(channels.bodies) == 2
     assert json.loads(channels.bodies[0])["rule"]["id"] == "r1"
-    assert channels.headers[0][notify.SIGNATURE_HEADER] == notify.sign(
+    assert channels.headers[0][SIGNATURE_HEADER] == sign(
         secret_env["MM_LEAK_HOOK_SECRET"], channels.bodies[0]
     )
     out, err = capfd.readouterr()
@@ -319,9 +315,9 @@ def test_smtp_failure_leaks_no_password(
     secret_env: dict[str, str], everything: pytest.LogCaptureFixture, closed_port: int
 ) -> None:
     settings = Settings(smtp_host="127.0.0.1", smtp_port=closed_port)
-    channel = EmailChannel(type="email", to=["desk@example.org"])
-    with pytest.raises(notify.DeliveryError) as caught:
-        notify._send_mail(channel, _note(), settings)
+    channel = EmailConfig(type="email", to=["desk@example.org"])
+    with pytest.raises(DeliveryError) as caught:
+        send_mail(channel, _note(), settings)
     assert str(caught.value) == "smtp 127.0.0.1: ConnectionRefusedError"
     assert_clean(str(caught.value), chain(caught.value), _log_text(everything))
 

@@ -1,9 +1,12 @@
-"""Volume rules' arithmetic: current window against the average window of the baseline."""
+"""Volume rules' arithmetic (current window against the average window of the baseline)
+and the alert a surge raises, once per window."""
 
 from __future__ import annotations
 
-from pipeline.alerts.rules import VolumeRule
-from pipeline.alerts.volume import evaluate
+from datetime import UTC, datetime, timedelta
+
+from pipeline.alerts.rules import KeywordRule, VolumeRule
+from pipeline.alerts.volume import evaluate, volume_alert
 
 RULE = VolumeRule(id="surge", type="volume", window="1h", baseline="24h", factor=3, min_count=5)
 
@@ -37,3 +40,40 @@ def test_minute_buckets_sum_to_windows() -> None:
     data = {k: 1 for k in range(60)} | {k: 1 for k in range(60, 60 + 24 * 60, 12)}
     surge = evaluate(RULE, lambda k: data.get(k, 0), 60)
     assert surge is not None and (surge.current, surge.baseline) == (60, 5)
+
+
+NOW = datetime(2026, 11, 28, 12, 30, 5, tzinfo=UTC)
+SURGE = counts([12], [4] * 24)
+
+
+def surge_count(k: int) -> int:
+    return SURGE.get(k, 0)
+
+
+def test_a_surge_raises_one_volume_alert() -> None:
+    rule = RULE.model_copy(update={"name": "Astana surge", "channels": ["ops"]})
+    alert = volume_alert(rule, surge_count, 3600, NOW, None)
+    assert alert is not None
+    assert alert.id == "surge:volume:20261128T123005" and alert.kind == "volume"
+    assert (alert.rule_id, alert.rule_name, alert.channels) == ("surge", "Astana surge", ["ops"])
+    assert alert.article_id == alert.story_id == "volume:20261128T123005"
+    assert alert.title.startswith("Astana surge: 12 articles in the last 1h (3.0x")
+    assert alert.detail == {"current": 12, "baseline": 4.0, "ratio": 3.0}
+    assert alert.enriched_at == NOW
+
+
+def test_a_surge_is_reported_once_per_window() -> None:
+    reported = (NOW - timedelta(minutes=59)).isoformat()
+    assert volume_alert(RULE, surge_count, 3600, NOW, reported) is None
+    long_ago = (NOW - timedelta(hours=1)).isoformat()
+    assert volume_alert(RULE, surge_count, 3600, NOW, long_ago) is not None
+
+
+def test_no_alert_without_a_surge_or_an_enabled_volume_rule() -> None:
+    quiet = counts([5], [4] * 24)
+    assert volume_alert(RULE, lambda k: quiet.get(k, 0), 3600, NOW, None) is None
+    disabled = RULE.model_copy(update={"enabled": False})
+    assert volume_alert(disabled, surge_count, 3600, NOW, None) is None
+    keyword = KeywordRule(id="surge", query="Astana")
+    assert volume_alert(keyword, surge_count, 3600, NOW, None) is None
+    assert volume_alert(None, surge_count, 3600, NOW, None) is None  # rule deleted meanwhile
