@@ -10,7 +10,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.adapters.http import make_channel_client
-from pipeline.adapters.kafka import DeadLetter, read_topic
+from pipeline.deadletters import DeadLetter, read_topic
 from pipeline.alerts.channels.base import ID_HEADER
 from pipeline.alerts.delivery import AlertDeliverer, Outcome
 from pipeline.alerts.matching import RulesFile
