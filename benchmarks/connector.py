@@ -1,23 +1,15 @@
-"""Connector benchmark: 1,000 generated feeds served locally, one connector process measured
-(a burst of new items into Kafka; then steady polling with and without ETag/304).
-
-Needs Kafka (`mediamon stack up`, or MEDIAMON_KAFKA_BOOTSTRAP). Each phase uses a fresh
-namespace, so topics and connector state start empty. Method and results:
-docs/benchmarks/connector.md.
-"""
+"""Connector: 1,000 generated feeds served locally, one connector process measured: a burst
+of new items into Kafka, then steady polling with and without ETag/304. Needs Kafka (`mediamon
+stack up`, or MEDIAMON_KAFKA_BOOTSTRAP); each phase has a fresh namespace, so topics and
+connector state start empty. Method and results: docs/benchmarks/connector.md."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
-import threading
 import time
 import uuid
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +20,12 @@ from benchmarks import measure as m
 from benchmarks import stack as st
 from connectors.state import StateStore
 from pipeline import topics
+
+TABLES: list[m.Spec] = [
+    ("Burst: new items into Kafka", "burst", ()),
+    ("Steady polling", "steady", ("name", "polls", "polls_per_second", "cpu_ms_per_poll",
+     "cpu_share_measured", "cpu_share_1000_feeds_5min", "peak_rss_mb")),
+]  # fmt: skip
 
 
 def feed_body(n: int, items: int) -> bytes:
@@ -45,42 +43,26 @@ def feed_body(n: int, items: int) -> bytes:
     ).encode()
 
 
-class Feeds:
-    """A threaded HTTP server of `count` feeds; with `etag`, a validator and 304s."""
+def serve_feeds(count: int, items: int, etag: bool) -> list[str]:
+    """`count` feeds, each on a loopback address of its own (127.1.x.y: the per-host spacing
+    applies per feed); with `etag`, a validator and 304s. Returns their URLs."""
+    bodies = {f"/feed/{n}.xml": feed_body(n, items) for n in range(count)}
 
-    def __init__(self, count: int, items: int, etag: bool) -> None:
-        bodies = {f"/feed/{n}.xml": feed_body(n, items) for n in range(count)}
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        body = bodies.get(request.path, b"")
+        tag = f'"{len(body)}"'
+        fresh = etag and request.headers.get("If-None-Match") == tag
+        request.send_response(304 if fresh else 200 if body else 404)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.send_header("Content-Length", "0" if fresh else str(len(body)))
+        if etag:
+            request.send_header("ETag", tag)
+        request.end_headers()
+        request.wfile.write(b"" if fresh else body)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                body = bodies.get(self.path, b"")
-                tag = f'"{len(body)}"'
-                fresh = etag and self.headers.get("If-None-Match") == tag
-                self.send_response(304 if fresh else 200 if body else 404)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", "0" if fresh else str(len(body)))
-                if etag:
-                    self.send_header("ETag", tag)
-                self.end_headers()
-                self.wfile.write(b"" if fresh else body)
-
-        class Server(ThreadingHTTPServer):
-            # the default listen backlog of 5 drops connections under 100 concurrent fetches
-            request_queue_size = 1024
-            daemon_threads = True
-
-        # 0.0.0.0: every 127.x.y.z reaches it, so each feed can sit on its own "host"
-        self.server = Server(("0.0.0.0", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        port = self.server.server_address[1]
-        self.urls = [
-            f"http://127.1.{n // 250}.{n % 250 + 1}:{port}{path}" for n, path in enumerate(bodies)
-        ]
+    # 0.0.0.0: every 127.x.y.z reaches it; a backlog for 100 concurrent fetches
+    port = m.serve("0.0.0.0", 1024, answer).server_address[1]
+    return [f"http://127.1.{n // 250}.{n % 250 + 1}:{port}{path}" for n, path in enumerate(bodies)]
 
 
 async def kafka_count(settings: st.Settings) -> int:
@@ -100,22 +82,18 @@ async def kafka_count(settings: st.Settings) -> int:
 
 
 def connector(
-    base: st.Settings, server: Feeds, interval: float, args: list[str], log: Path
+    base: st.Settings, urls: list[str], interval: float, args: list[str], log: Path
 ) -> tuple[st.Settings, st.ServiceProcess, float]:
-    """A connector process on a fresh namespace; returns when it started (after the topics
-    were created)."""
+    """A connector process on a fresh namespace, and when it started (after the topics)."""
     settings = base.model_copy(update={"namespace": f"bench{uuid.uuid4().hex[:6]}-"})
     asyncio.run(st.ensure_topics(settings))
     env = {
         "MEDIAMON_NAMESPACE": settings.namespace,
         "MEDIAMON_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "MEDIAMON_STATE_DIR": str(settings.state_dir),
-        "MEDIAMON_FEEDS": ",".join(server.urls),
-        "MEDIAMON_FEEDS_FILE": "/nonexistent/feeds.yaml",
-        "MEDIAMON_POLL_INTERVAL": str(interval),
-        "MEDIAMON_CONNECTOR_METRICS_PORT": "0",
-        "MEDIAMON_MAX_CONCURRENCY": "100",
-    }
+        "MEDIAMON_STATE_DIR": str(settings.state_dir), "MEDIAMON_FEEDS": ",".join(urls),
+        "MEDIAMON_FEEDS_FILE": "/nonexistent/feeds.yaml", "MEDIAMON_POLL_INTERVAL": str(interval),
+        "MEDIAMON_CONNECTOR_METRICS_PORT": "0", "MEDIAMON_MAX_CONCURRENCY": "100",
+    }  # fmt: skip
     args = ["--log-level", "warning", "connectors", "run", *args]
     started = time.monotonic()
     return settings, st.ServiceProcess("connector", args, env, log).start(), started
@@ -125,8 +103,8 @@ def burst(base: st.Settings, feeds: int, total_items: int, workdir: Path) -> dic
     """`connectors run --once` on empty state: from process start until it exits, which it
     does only after Kafka acknowledged every item."""
     per_feed = max(1, total_items // feeds)
-    server = Feeds(feeds, per_feed, etag=True)
-    settings, proc, started = connector(base, server, 300, ["--once"], workdir / "burst.log")
+    urls = serve_feeds(feeds, per_feed, etag=True)
+    settings, proc, started = connector(base, urls, 300, ["--once"], workdir / "burst.log")
     cpu, peak = 0.0, 0.0
     while proc.running:
         cpu, peak = m.tree_stats(proc.proc.pid if proc.proc else 0)
@@ -134,23 +112,18 @@ def burst(base: st.Settings, feeds: int, total_items: int, workdir: Path) -> dic
     done = time.monotonic() - started
     held = asyncio.run(kafka_count(settings))
     return {
-        "feeds": feeds,
-        "items": per_feed * feeds,
-        "in_kafka": held,
-        "seconds_to_kafka": round(done, 2),
-        "items_per_second": round(held / done),
-        "cpu_seconds": round(cpu, 2),
-        "peak_rss_mb": round(peak, 1),
-        "exit_code": proc.wait(10),
-    }
+        "feeds": feeds, "items": per_feed * feeds, "in_kafka": held,
+        "seconds_to_kafka": round(done, 2), "items_per_second": round(held / done),
+        "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak, 1), "exit_code": proc.wait(10),
+    }  # fmt: skip
 
 
 def steady(base: st.Settings, feeds: int, etag: bool, window: float, workdir: Path) -> Any:
     """Unchanged feeds polled for `window` seconds: CPU per poll, and the share 1,000 feeds
     at a 5-minute interval would take (a real schedule needs an hour per data point)."""
-    server = Feeds(feeds, 20, etag=etag)
+    urls = serve_feeds(feeds, 20, etag=etag)
     # 10 s base interval: quiet feeds slow to at most 40 s; the first polls spread over 10 s
-    settings, proc, _ = connector(base, server, 10, [], workdir / "steady.log")
+    settings, proc, _ = connector(base, urls, 10, [], workdir / "steady.log")
     pid = proc.proc.pid if proc.proc else 0
     time.sleep(15)  # the first full polls (200 + parse + emit) are the burst case
     store = StateStore(settings.connector_state_file)
@@ -162,34 +135,30 @@ def steady(base: st.Settings, feeds: int, etag: bool, window: float, workdir: Pa
     store.close()
     per_poll = (cpu1 - cpu0) / max(polls, 1)
     return {
-        "feeds": feeds,
-        "conditional": etag,
-        "window_s": window,
-        "polls": polls,
-        "polls_per_second": round(polls / window, 1),
-        "cpu_ms_per_poll": round(per_poll * 1000, 3),
+        "feeds": feeds, "conditional": etag, "window_s": window, "polls": polls,
+        "polls_per_second": round(polls / window, 1), "cpu_ms_per_poll": round(per_poll * 1000, 3),
         "cpu_share_measured": round((cpu1 - cpu0) / window, 4),
         "cpu_share_1000_feeds_5min": round(per_poll * feeds / 300, 4),
         "peak_rss_mb": round(peak, 1),
-    }
+    }  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks connector", description=__doc__)
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--burst-items", type=int, default=10_000)
-    parser.add_argument("--window", type=float, default=60.0, help="seconds of steady polling")
-    parser.add_argument("--workdir", type=Path, default=m.REPO / ".state" / "bench")
-    args = parser.parse_args(argv)
+    args = m.parser(
+        "connector", __doc__,
+        feeds=(1000, "generated feeds"),
+        burst_items=(10_000, "new items in the burst, over all feeds"),
+        window=(60.0, "seconds of steady polling"),
+        workdir=(m.REPO / ".state" / "bench", "the connector's state"),
+    ).parse_args(argv)  # fmt: skip
     args.workdir.mkdir(parents=True, exist_ok=True)
     base = st.Settings(state_dir=args.workdir)
-    results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+    data = {
+        "machine": m.machine_info(),
         "burst": burst(base, args.feeds, args.burst_items, args.workdir),
-        "steady_304": steady(base, args.feeds, True, args.window, args.workdir),
-        "steady_200": steady(base, args.feeds, False, args.window, args.workdir),
+        "steady": {
+            "304 (ETag)": steady(base, args.feeds, True, args.window, args.workdir),
+            "200 (no validators)": steady(base, args.feeds, False, args.window, args.workdir),
+        },
     }
-    print(json.dumps(results, indent=2))
-    return 0
+    return m.emit(args, data, TABLES)

@@ -1,9 +1,7 @@
-"""Enrich benchmark: mediamon's `Enricher.enrich` against Media Cloud's `mcmetadata` pieces,
-side by side in one process pinned to one core, on the same generated HTML articles.
-
-Setup, method and results: docs/benchmarks/enrich.md. Without mcmetadata installed only
-mediamon is measured and the peer is reported as missing.
-"""
+"""Enrich: mediamon's `Enricher.enrich` against Media Cloud's `mcmetadata` pieces (strip_tags,
+languages.from_html), side by side in one process pinned to one core, on the same generated
+HTML articles: articles/s, memory, stage split, output checks. Without mcmetadata installed
+only mediamon is measured. Setup, method, results: docs/benchmarks/enrich.md."""
 
 from __future__ import annotations
 
@@ -48,6 +46,23 @@ SCRIPT = (
 )
 ENTITY_JOINS = (" &mdash; ", " &ndash; ", " &#8212; ", "&nbsp;", " &amp; ")
 Runner = Callable[[Any], Any]
+TABLES: list[m.Spec] = [
+    ("Throughput and memory (articles/s: median of the passes)", "systems",
+     ("name", "version", "wall=rate.wall", "min=rate.wall_min", "max=rate.wall_max",
+      "CPU time=rate.cpu", "ms/article wall=rate.ms_wall", "load + warm-up s=load_seconds",
+      "RSS added MB=rss_added_mb", "RSS alone MB=isolated_rss_mb")),
+    ("Memory checkpoints (MB)", "checkpoints", ("name", "VmRSS", "VmHWM")),
+    ("mediamon: stage, called alone on the same inputs", "systems.0.split",
+     ("name", "CPU us/article=us", "share")),
+    ("mcmetadata: stage, called alone on the same inputs", "systems.1.split",
+     ("name", "CPU us/article=us", "share")),
+    ("Output checks (one pass, all articles)", "systems",
+     ("name", "lang as generated=checks.lang_correct",
+      "script/style left=checks.script_or_style_in_text",
+      "undecoded entities=checks.raw_entities_in_text", "mean text chars=checks.mean_text_chars",
+      "with topics=checks.articles_with_topics")),
+    ("Targets", "targets", ("name", "target", "measured", "met")),
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +87,23 @@ class SystemResult:
     rss_added_mb: float = 0.0
     note: str = ""
 
-    def rate(self, articles: int, cpu: bool = False) -> float:
-        passes = self.pass_cpu_seconds if cpu else self.pass_seconds
-        return statistics.median(articles / s for s in passes) if passes else 0.0
+    def summary(self, n: int) -> dict[str, Any]:
+        """The results and what follows from them: rates and the stage split per article."""
+        if not self.pass_seconds:
+            return vars(self) | {"version": f"missing: {self.note}"}
+        wall = [n / s for s in self.pass_seconds]
+        total = statistics.median(self.pass_cpu_seconds)
+        split = {k: statistics.median(v) for k, v in self.stages.items()}
+        what = "record, URL, story index" if self.name == "mediamon" else "glue"
+        split[f"rest: {what}; stages run slower interleaved than alone"] = total - sum(
+            split.values()
+        )
+        split["full step (timed passes, CPU time)"] = total
+        rate = {"wall": statistics.median(wall), "wall_min": min(wall), "wall_max": max(wall)}
+        rate |= {"cpu": statistics.median(n / s for s in self.pass_cpu_seconds)}
+        rate["ms_wall"] = 1000 / rate["wall"]
+        split_us = {k: {"us": v / n * 1e6, "share": f"{v / total:.0%}"} for k, v in split.items()}
+        return vars(self) | {"rate": rate, "split": split_us if self.stages else {}}
 
 
 def make_articles(count: int, seed: int = m.SEED) -> list[Article]:
@@ -124,10 +153,6 @@ def make_articles(count: int, seed: int = m.SEED) -> list[Article]:
     return [article(i, rng.choices(langs, weights)[0]) for i in range(count)]
 
 
-# ---------------------------------------------------------------------------------------------
-# The systems: each loader returns a factory of per-pass runners (called outside the timing)
-
-
 def load_mediamon(articles: Sequence[Article]) -> tuple[Callable[[], Runner], list[Any]]:
     """RawArticle inputs, and a fresh Enricher per pass: its story index starts empty."""
     from pipeline.schema import RawArticle
@@ -158,29 +183,23 @@ def load_peer(articles: Sequence[Article]) -> tuple[Callable[[], Runner], list[A
     return lambda: run, list(articles)
 
 
-def time_stages(stages: dict[str, Callable[[], None]], passes: int) -> dict[str, list[float]]:
+Stages = dict[str, tuple[Callable[[Any], object], Sequence[Any]]]  # name: call, its inputs
+
+
+def time_stages(stages: Stages, passes: int) -> dict[str, list[float]]:
     """CPU seconds per pass of each stage (a busy neighbour slows the wall clock more)."""
     timings: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(passes):
-        for name, stage in stages.items():
+        for name, (call, items) in stages.items():
             gc.collect()
             start = time.process_time()
-            stage()
+            for item in items:
+                call(item)
             timings[name].append(time.process_time() - start)
     return timings
 
 
-def each(call: Callable[[Any], object], items: Sequence[Any]) -> Callable[[], None]:
-    """A stage to time: `call` on every item."""
-
-    def stage() -> None:
-        for item in items:
-            call(item)
-
-    return stage
-
-
-def mediamon_stages(raws: Sequence[Any], passes: int) -> dict[str, list[float]]:
+def mediamon_stages(raws: Sequence[Any]) -> Stages:
     """Each stage function of `Enricher.enrich`, called directly on the same inputs."""
     from pipeline.schema import MAX_TEXT
     from pipeline.stages.clean import html_to_text
@@ -193,38 +212,25 @@ def mediamon_stages(raws: Sequence[Any], passes: int) -> dict[str, list[float]]:
     bodies = [html_to_text(r.content_html, max_chars=MAX_TEXT) for r in raws]
     fulls = [f"{t}\n\n{b}".strip() for t, b in zip(titles, bodies, strict=True)]
     cases = list(zip(titles, bodies, [detect_language(f).lang for f in fulls], strict=True))
-    return time_stages(
-        {
-            "html_to_text (clean.py)": each(
-                lambda r: (html_to_text(r.title, 1_000), html_to_text(r.content_html, MAX_TEXT)),
-                raws,
-            ),
-            "detect_language (language.py)": each(detect_language, fulls),
-            "Tagger.tag (tagging.py)": each(lambda c: tagger.tag(*c), cases),
-            "simhash (dedupe.py)": each(simhash, fulls),
-        },
-        passes,
-    )
+    return {
+        "html_to_text (clean.py)": (
+            lambda r: (html_to_text(r.title, 1_000), html_to_text(r.content_html, MAX_TEXT)), raws),
+        "detect_language (language.py)": (detect_language, fulls),
+        "Tagger.tag (tagging.py)": (lambda c: tagger.tag(*c), cases),
+        "simhash (dedupe.py)": (simhash, fulls),
+    }  # fmt: skip
 
 
-def peer_stages(articles: Sequence[Article], passes: int) -> dict[str, list[float]]:
+def peer_stages(articles: Sequence[Article]) -> Stages:
     from mcmetadata import languages
     from mcmetadata import text as mc_text
 
     strip_tags: Callable[[str], str] = mc_text.strip_tags
-    texts = [f"{strip_tags(a.title)}\n\n{strip_tags(a.html)}" for a in articles]
-    return time_stages(
-        {
-            "strip_tags (text.py)": each(
-                lambda a: (strip_tags(a.title), strip_tags(a.html)), articles
-            ),
-            "languages.from_html (languages.py)": each(
-                lambda at: languages.from_html(*at),
-                [(a.html, t) for a, t in zip(articles, texts, strict=True)],
-            ),
-        },
-        passes,
-    )
+    pairs = [(a.html, f"{strip_tags(a.title)}\n\n{strip_tags(a.html)}") for a in articles]
+    return {
+        "strip_tags (text.py)": (lambda a: (strip_tags(a.title), strip_tags(a.html)), articles),
+        "languages.from_html (languages.py)": (lambda p: languages.from_html(*p), pairs),
+    }  # fmt: skip
 
 
 def output_checks(articles: Sequence[Article], outputs: Sequence[tuple[Any, str]]) -> Any:
@@ -234,7 +240,7 @@ def output_checks(articles: Sequence[Article], outputs: Sequence[tuple[Any, str]
         "script_or_style_in_text": sum(any(x in t for x in SCRIPT_MARKERS) for _, t in outputs),
         "raw_entities_in_text": sum("&laquo;" in t or "&mdash;" in t for _, t in outputs),
         "mean_text_chars": round(statistics.fmean(len(t) for _, t in outputs), 1),
-    }
+    }  # fmt: skip
 
 
 def isolated_rss(system: str, articles: int) -> float | None:
@@ -249,13 +255,13 @@ def isolated_rss(system: str, articles: int) -> float | None:
 
 def load(system: SystemResult, articles: list[Article]) -> tuple[Callable[[], Runner], list[Any]]:
     """Import, build inputs, warm up on WARMUP articles; the cost goes to `system`."""
-    before, start = m.proc_memory().get("VmRSS", 0.0), time.perf_counter()
+    before, start = m.rss(), time.perf_counter()
     factory, inputs = (load_mediamon if system.name == "mediamon" else load_peer)(articles)
     runner = factory()
     for item in inputs[:WARMUP]:
         runner(item)
     system.load_seconds = time.perf_counter() - start
-    system.rss_added_mb = m.proc_memory().get("VmRSS", 0.0) - before
+    system.rss_added_mb = m.rss() - before
     return factory, inputs
 
 
@@ -292,129 +298,60 @@ def run(count: int, passes: int, pin: bool, isolated: bool) -> dict[str, Any]:
             system.pass_seconds.append(time.perf_counter() - start)
             system.pass_cpu_seconds.append(time.process_time() - cpu_start)
     checkpoints[f"after {passes} timed passes"] = m.proc_memory()
-    mm.stages = mediamon_stages(runners["mediamon"][1], passes)
+    mm.stages = time_stages(mediamon_stages(runners["mediamon"][1]), passes)
     enricher = runners["mediamon"][0]()
     enriched = [enricher(raw) for raw in runners["mediamon"][1]]
     mm.checks = output_checks(articles, [(e.lang, e.text) for e in enriched])
     mm.checks["articles_with_topics"] = sum(1 for e in enriched if e.topics)
     if peer.available:
-        peer.stages = peer_stages(articles, passes)
+        peer.stages = time_stages(peer_stages(articles), passes)
         peer.checks = output_checks(articles, list(map(runners["mcmetadata"][0](), articles)))
     checkpoints["end (stage split and output checks done)"] = m.proc_memory()
     for system in (mm, peer) if isolated else ():
         system.isolated_rss_mb = isolated_rss(system.name, count) if system.available else None
+    systems = [s.summary(count) for s in (mm, peer)]
+    rates = [s["rate"] for s in systems if s["available"]]
+    ratio = {k: rates[0][k] / rates[1][k] for k in ("wall", "cpu")} if peer.available else None
     dists = ("mediamon", "selectolax", "py3langid", "pymorphy3", "PyStemmer", "numpy")
     return {
-        "articles": count,
-        "passes": passes,
-        "warmup": WARMUP,
-        "seed": m.SEED,
-        "cpu": cpu,
-        "loadavg_before": load_before,
-        "loadavg_after": m.loadavg(),
-        "mean_html_bytes": statistics.fmean(len(a.html.encode()) for a in articles),
-        "lang_mix": ", ".join(f"{g} {sum(a.lang == g for a in articles)}" for g in LANG_WEIGHTS),
+        "run": {
+            "articles": count, "passes": passes, "warmup": WARMUP, "seed": m.SEED, "cpu": cpu,
+            "loadavg_before": load_before, "loadavg_after": m.loadavg(),
+            "mean_html_bytes": statistics.fmean(len(a.html.encode()) for a in articles),
+            "lang_mix": {g: sum(a.lang == g for a in articles) for g in LANG_WEIGHTS},
+        },
         "machine": m.machine_info(),
         "versions": m.versions(*dists, "pydantic", "mediacloud-metadata", "tldextract"),
-        "checkpoints": checkpoints,
-        "code_sha256": code,
+        "checkpoints": checkpoints, "code_sha256": code,
         "code_changed_during_run": code != m.file_hashes(stage_files),
-        "systems": [vars(s) for s in (mm, peer)],
-    }
-
-
-def report(data: dict[str, Any]) -> str:
-    """The Markdown report: throughput, memory, stage split, output checks, targets."""
-    n, mach = data["articles"], data["machine"]
-    systems = [SystemResult(**s) for s in data["systems"]]
-    mm, peer = systems
-    pinned = f"pinned to CPU {data['cpu']}" if data["cpu"] is not None else "not pinned"
-    out = [
-        f"## Enrich benchmark: {n:,} articles (mean {data['mean_html_bytes']:,.0f} B of HTML), "
-        f"{data['passes']} passes, one process, {pinned}",
-        "",
-        f"{mach['cpu_model']}, {mach['cores']} CPUs, {mach['memory_gb']} GB, Python "
-        f"{mach['python']}; load average before / after: {data['loadavg_before']} / "
-        f"{data['loadavg_after']}; languages: {data['lang_mix']}",
-        "",
-    ]
-    rows: list[list[object]] = []
-    for s in systems:
-        if not s.available:
-            rows.append([s.name, f"missing: {s.note}", *[""] * 7])
-            continue
-        rates = [n / x for x in s.pass_seconds]
-        alone = f"{s.isolated_rss_mb:.1f}" if s.isolated_rss_mb is not None else "n/a"
-        rows.append([f"{s.name} {s.version}", f"**{s.rate(n):,.0f}**", f"{min(rates):,.0f}",
-                     f"{max(rates):,.0f}", f"{s.rate(n, cpu=True):,.0f}",
-                     f"{1000 / s.rate(n):.2f}", f"{s.load_seconds:.2f}",
-                     f"{s.rss_added_mb:.1f}", alone])  # fmt: skip
-    head: tuple[str, ...]
-    head = ("system", "articles/s wall (median)", "min", "max", "articles/s CPU time (median)",
-            "ms/article wall", "load + warm-up (s)", "RSS added by loading (MB)",
-            "RSS alone, fresh process (MB)")  # fmt: skip
-    out.append(m.md_table(head, rows))
-    if data["code_changed_during_run"]:
-        out += ["", "**Warning: mediamon's enrich code changed on disk during this run.**"]
-    ratio = mm.rate(n) / peer.rate(n) if peer.available else None
-    if ratio is not None:
-        cpu_ratio = mm.rate(n, cpu=True) / peer.rate(n, cpu=True)
-        out += ["", f"Ratio mediamon / peer: **{ratio:.2f}×** (median wall-clock articles/s), "
-                f"{cpu_ratio:.2f}× (CPU time)"]  # fmt: skip
-    memory = [(k, f"{v.get('VmRSS', 0):.1f}", f"{v.get('VmHWM', 0):.1f}")
-              for k, v in data["checkpoints"].items()]  # fmt: skip
-    out += ["", m.md_table(("memory checkpoint", "VmRSS (MB)", "VmHWM (MB)"), memory)]
-    for s in (s for s in systems if s.stages):
-        total = statistics.median(s.pass_cpu_seconds)
-        stages = {k: statistics.median(v) for k, v in s.stages.items()}
-        rest = total - sum(stages.values())
-        what = "record, URL, story index" if s.name == "mediamon" else "glue"
-        stages[f"rest: {what}; stages run slower interleaved than alone"] = rest
-        rows = [[k, f"{v / n * 1e6:,.0f}", f"{v / total:.0%}"] for k, v in stages.items()]
-        rows.append(["full step (timed passes, CPU time)", f"{total / n * 1e6:,.0f}", "100%"])
-        head = (f"{s.name}: stage, called alone on the same inputs", "CPU µs/article (median)",
-                "share of the full step")  # fmt: skip
-        out += ["", m.md_table(head, rows)]
-    head = ("output check (one pass, all articles)", "lang = generator's", "script/style left",
-            "undecoded entities", "mean text chars", "with topics")  # fmt: skip
-    rows = [[s.name, f"{c['lang_correct']}/{n}", c["script_or_style_in_text"],
-             c["raw_entities_in_text"], f"{c['mean_text_chars']:,.0f}",
-             c.get("articles_with_topics", "n/a")] for s in systems if (c := s.checks)]  # fmt: skip
-    rate = mm.rate(n)
-    targets = [
-        [f"mediamon ≥ {TARGET_RATE:,.0f} articles/s on one core", f"{rate:,.0f}",
-         "yes" if rate >= TARGET_RATE else "**no**"],
-        [f"mediamon ≥ {TARGET_RATIO:.0f}× the peer",
-         f"{ratio:.2f}×" if ratio is not None else "n/a (peer missing)",
-         "n/a" if ratio is None else "yes" if ratio >= TARGET_RATIO else "**no**"],
-    ]  # fmt: skip
-    out += ["", m.md_table(head, rows), "", m.md_table(("target", "measured", "met"), targets)]
-    return "\n".join(out)
+        "systems": systems, "ratio": ratio,
+        "targets": {
+            "mediamon articles/s, one core (wall)": m.target(rates[0]["wall"], TARGET_RATE),
+            "mediamon / peer (wall)": m.target(ratio["wall"] if ratio else None, TARGET_RATIO),
+        },
+    }  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks enrich", description=__doc__)
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--articles", type=int, default=1000)
-    parser.add_argument("--passes", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--save-json", type=Path, help="also write the JSON report to this file")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
-    parser.add_argument("--no-isolated", action="store_true", help="skip the fresh-process RSS")
+    parser = m.parser(
+        "enrich",
+        __doc__,
+        articles=(1000, f"generated articles (at least {WARMUP})"),
+        passes=(5, "timed passes per system"),
+        no_pin=(False, "do not pin to one CPU"),
+        no_isolated=(False, "skip the fresh-process RSS"),
+    )
     parser.add_argument("--load-only", choices=("mediamon", "mcmetadata"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load_only:  # the child of isolated_rss
         articles = make_articles(args.articles)
-        before = m.proc_memory().get("VmRSS", 0.0)
+        before = m.rss()
         load(SystemResult(args.load_only, ""), articles)
-        after = m.proc_memory().get("VmRSS", 0.0)
+        after = m.rss()
         print(json.dumps({"rss_mb": round(after - before, 1), "total_mb": round(after, 1)}))
         return 0
     if args.articles < WARMUP or args.passes < 1:
         parser.error(f"--articles must be at least {WARMUP} and --passes at least 1")
-    data = run(args.articles, args.passes, not args.no_pin, not args.no_isolated)
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    if args.save_json:
-        args.save_json.write_text(text + "\n", encoding="utf-8")
-    print(text if args.json else report(data))
-    return 0
+    return m.emit(
+        args, run(args.articles, args.passes, not args.no_pin, not args.no_isolated), TABLES
+    )

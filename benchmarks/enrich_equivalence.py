@@ -1,17 +1,9 @@
-"""Enrich output snapshot: run `mediamon enrich` and `Enricher.enrich` over every input we can
-build (the fixtures, the benchmark's generated articles, a seeded stress set of awkward HTML)
-and write the outputs, so that a speed change can prove it changed nothing.
-
-    .venv/bin/python -m benchmarks enrich_equivalence --out /tmp/enrich-ref      # before
-    .venv/bin/python -m benchmarks enrich_equivalence --out /tmp/enrich-new \\
-        --against /tmp/enrich-ref                                                  # after
-
-Per corpus it writes `<corpus>.cli.jsonl` (the `mediamon enrich` subprocess, byte for byte)
-and `<corpus>.full.jsonl` (every EnrichedArticle field through `to_json`, in process, minus
-the clock fields `enriched_at` and `fetched_at`), plus `eval-*.json` from `mediamon eval
---json`. Some corpora run again under EDGE_TAXONOMY (rule shapes the default lacks).
-`--against` compares every file byte for byte and exits 1 on any difference.
-"""
+"""Enrich output snapshot, to prove that a speed change changed nothing: `mediamon enrich`
+(`<corpus>.cli.jsonl`, byte for byte) and `Enricher.enrich` in process (`<corpus>.full.jsonl`,
+every field but the clock's) over the fixtures, the enrich benchmark's articles and a seeded
+stress set of awkward HTML, some again under data/edge-taxonomy.yaml (rule shapes the
+default lacks), plus `mediamon eval --json`. Run it with `--out` before the change, and with
+`--out` and `--against` (the first directory) after: it exits 1 on any difference."""
 
 from __future__ import annotations
 
@@ -32,9 +24,6 @@ from benchmarks.enrich import make_articles
 FIXTURES = m.REPO / "tests" / "fixtures"
 MEDIAMON = [sys.executable, "-m", st.CLI_MODULE]
 CLOCK_FIELDS = ("enriched_at", "fetched_at")
-# `*` rules, duplicate and overlapping terms (which hit is kept for a position), a topic with
-# one language only, a tight window, title weight 0
-# Rule shapes the default taxonomy lacks: data/edge-taxonomy.yaml
 EDGE_TAXONOMY = m.DATA / "edge-taxonomy.yaml"
 
 
@@ -48,10 +37,8 @@ def _labeled(path: Path, text_as: str, hint: bool) -> list[dict[str, Any]]:
         obj: dict[str, Any] = {
             k: item[k] for k in ("id", "title", "content", "summary", "url") if k in item
         }
-        if "text" in item:
-            obj[text_as] = item["text"]
-        if hint and item.get("lang"):
-            obj["lang_hint"] = item["lang"]
+        obj |= {text_as: item["text"]} if "text" in item else {}
+        obj |= {"lang_hint": item["lang"]} if hint and item.get("lang") else {}
         out.append(obj)
     return out
 
@@ -181,6 +168,13 @@ def full_records(objs: list[dict[str, Any]], taxonomy: Path | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
+def run(args: list[str], stdin: str | None = None, check: bool = True) -> str:
+    done = subprocess.run([*MEDIAMON, *args], input=stdin, capture_output=True, text=True)
+    if done.returncode not in ((0,) if check else (0, 1)):
+        raise SystemExit(f"mediamon {args[0]} failed:\n{done.stderr}")
+    return done.stdout
+
+
 def write(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     edge = out / "edge-taxonomy.yaml"
@@ -195,47 +189,31 @@ def write(out: Path) -> None:
     for name, objs, taxonomy in runs:
         stdin = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs)
         (out / f"{name}.input.jsonl").write_text(stdin, encoding="utf-8")
-        options: list[str] = ["--taxonomy", str(taxonomy)] if taxonomy else []
-        done = subprocess.run(
-            [*MEDIAMON, "enrich", *options],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode not in (0, 1) or done.stdout.count("\n") != len(objs):
-            raise SystemExit(f"{name}: mediamon enrich failed:\n{done.stderr}")
-        (out / f"{name}.cli.jsonl").write_text(done.stdout, encoding="utf-8")
+        cli = run(["enrich", *(["--taxonomy", str(taxonomy)] if taxonomy else [])], stdin, False)
+        if cli.count("\n") != len(objs):
+            raise SystemExit(f"{name}: mediamon enrich wrote a line per article")
+        (out / f"{name}.cli.jsonl").write_text(cli, encoding="utf-8")
         (out / f"{name}.full.jsonl").write_text(full_records(objs, taxonomy), encoding="utf-8")
         print(f"{name}: {len(objs)} articles", file=sys.stderr)
     for name in ("topics", "topics-holdout"):
-        done = subprocess.run(
-            [*MEDIAMON, "eval", "--json", str(FIXTURES / "eval" / f"{name}.jsonl")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        (out / f"eval-{name}.json").write_text(done.stdout, encoding="utf-8")
-
-
-def compare(new: Path, ref: Path) -> int:
-    names = sorted(p.name for p in ref.iterdir())
-    bad = [
-        n
-        for n in names
-        if not (new / n).exists() or (new / n).read_bytes() != (ref / n).read_bytes()
-    ]
-    for n in names:
-        print(f"{'DIFFERENT' if n in bad else 'identical'}  {n}")
-    return 1 if bad else 0
+        text = run(["eval", "--json", str(FIXTURES / "eval" / f"{name}.jsonl")])
+        (out / f"eval-{name}.json").write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks enrich_equivalence", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--against", type=Path, help="reference directory to compare with")
+    parser = argparse.ArgumentParser("python -m benchmarks enrich_equivalence", description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="where to write the outputs")
+    parser.add_argument("--against", type=Path, help="a directory written before, to compare")
     args = parser.parse_args(argv)
     write(args.out)
-    return compare(args.out, args.against) if args.against else 0
+    if not args.against:
+        return 0
+    names = sorted(p.name for p in args.against.iterdir())
+    same = {
+        n: (args.out / n).exists()
+        and (args.out / n).read_bytes() == (args.against / n).read_bytes()
+        for n in names
+    }
+    for n in names:
+        print(f"{'identical' if same[n] else 'DIFFERENT'}  {n}")
+    return 0 if all(same.values()) else 1

@@ -1,16 +1,10 @@
-"""Indexing benchmark: `articles.enriched` -> the real worker -> Elasticsearch; targets 2,000
-documents/s searchable, and p95 <= 2 s from send to searchable at 500/s.
-
-Method and results: docs/benchmarks/indexing.md. Phases: Elasticsearch warmed with `--warmup`
-documents bulk-indexed from here; throughput per batch size (`--docs` records produced first,
-then the worker started, `_count` and index stats polled every 0.2 s, optionally py-spy on the
-worker); Elasticsearch alone (pre-serialized bulk requests, 1 and 2 in flight); latency per
-REFRESH:BATCH_SECONDS variant (paced sending, the ids polled every 0.1 s until searchable).
-"""
+"""Indexing: `articles.enriched` -> the real worker -> Elasticsearch; targets 2,000 documents/s
+searchable, and p95 <= 2 s from send to searchable at 500/s. Phases: Elasticsearch warmed up,
+throughput per batch size, Elasticsearch alone, latency per REFRESH:BATCH_SECONDS variant.
+Method, results, how to read them: docs/benchmarks/indexing.md."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -45,14 +39,9 @@ DATE_ANCHOR = datetime(2026, 10, 31, 20, tzinfo=UTC)
 LANG_WEIGHTS = {"ru": 30, "en": 20, "tr": 10, "ar": 10, "fr": 10, "de": 10, "kk": 10}
 AUTHORS = ("A. Karimova", "J. Smith", "M. Yilmaz", "S. Haddad", "P. Dubois", "K. Weber")
 CATEGORIES = ("world", "politics", "middle-east", "diplomacy", "security", "economy")
-WATCHED_CODE = (
-    "pipeline/indexing/indexer.py",
-    "pipeline/indexing/bulk.py",
-    "pipeline/indexing/layout.py",
-    "pipeline/agents/index.py",
-    "pipeline/schema.py",
-    "pipeline/indexing/articles-template.json",
-)
+WATCHED_CODE = [f"pipeline/{name}" for name in (
+    "indexing/indexer.py", "indexing/bulk.py", "indexing/layout.py", "agents/index.py",
+    "schema.py", "indexing/articles-template.json")]  # fmt: skip
 # py-spy: the first bucket whose marker is on a sample's stack takes it; the rest is "other"
 PROFILE_BUCKETS = {
     "parse: EnrichedArticle.from_json": ("from_json (pipeline/schema.py",),
@@ -67,6 +56,22 @@ PROFILE_BUCKETS = {
     "index agent, rest of its loop": ("index_articles (",),
     "Faust consumer, stream, acks": ("faust/",),  # every stack runs under mode's worker
 }
+
+TABLES: list[m.Spec] = [
+    ("Targets", "targets", ("name", "target", "measured", "met")),
+    ("Elasticsearch warm-up (bulk from here, 2 in flight)", "warmup",
+     ("docs", "rate", "ES CPU ms/doc=cpu_ms_per_doc.elasticsearch")),
+    ("Throughput (records produced first, then the worker started)", "throughput",
+     ("batch_size", "refresh_interval", "docs", "rate_searchable", "rate_indexed",
+      "rate_from_worker_start", "startup_seconds", "batches.batches", "batches.size.mean",
+      "cpu_ms_per_doc", "cpu_cores")),
+    ("Elasticsearch alone (pre-serialized bulk requests)", "ceiling",
+     ("docs", "batch_size", "in_flight", "rate", "cpu_ms_per_doc", "cpu_cores")),
+    ("Latency (paced production; enriched message sent -> searchable, s)", "latency",
+     ("refresh_interval", "batch_seconds", "rate_achieved", "sent", "seen", "latency.p50",
+      "latency.p95", "latency.p99", "latency.max", "latency_from_ack.p95", "kafka_ack.p95",
+      "batches.batches", "batches.size.mean", "cpu_cores")),
+]  # fmt: skip
 
 
 @dataclass
@@ -157,15 +162,14 @@ class Profiler:
             if stack and count.isdigit():
                 leaves[re.sub(r":\d+\)$", ")", stack.split(";")[-1])] += int(count)
                 marks = PROFILE_BUCKETS.items()
-                buckets[next((k for k, v in marks if any(x in stack for x in v)), "other")] += int(
-                    count
-                )
+                bucket = next((k for k, v in marks if any(x in stack for x in v)), "other")
+                buckets[bucket] += int(count)
         total = sum(buckets.values())
         return {
             "samples": total,
             "buckets": {k: round(100 * v / total, 1) for k, v in buckets.most_common()},
             "top_leaves": [[k, round(100 * v / total, 1)] for k, v in leaves.most_common(12)],
-        }
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -179,56 +183,44 @@ class Probe:
 async def throughput_phase(
     bench: st.Bench, gen: Generator, label: str, docs: int, batch: int, py_spy: str | None
 ) -> dict[str, Any]:
-    settings, env = bench.namespace(
-        label, MEDIAMON_INDEX_BATCH_SIZE=str(batch), MEDIAMON_ES_REFRESH_INTERVAL="1s"
-    )
-    await st.prepare(settings)
-    payloads = gen.payloads(docs, recent=False)
-    produce_seconds = await st.produce(settings, payloads)
-    es = st.make_client(settings)
-    alias = settings.articles_alias
-    work_before = await st.es_work(es, settings)
-    worker = bench.worker(env, f"worker-{label}")
-    meter = m.CpuMeter(bench.pids(worker))
-    started = time.monotonic()
+    env = {"MEDIAMON_INDEX_BATCH_SIZE": str(batch), "MEDIAMON_ES_REFRESH_INTERVAL": "1s"}
     probes: list[Probe] = []
     profiler: Profiler | None = None
     profile: dict[str, Any] | None = None
     work: dict[str, float] = {}
-    try:
-        while time.monotonic() < started + max(180.0, docs / 100):
-            count, indexed = await counts(es, alias)
-            now = time.monotonic()
-            probes.append(Probe(now - started, count, indexed, meter.read()))
-            if indexed and profiler is None and py_spy and worker.proc:
-                profiler = Profiler(py_spy, worker.proc.pid, bench.logs / f"profile-{label}.txt")
-            if indexed >= docs and profiler is not None and profile is None:
+    async with bench.phase(label, **env) as ph:
+        payloads = gen.payloads(docs, recent=False)
+        produce_seconds = await st.produce(ph.settings, payloads)
+        work_before = await ph.work()
+        worker = ph.worker(f"worker-{label}")
+        meter = ph.meter(worker)
+        started = time.monotonic()
+        try:
+            while time.monotonic() < started + max(180.0, docs / 100):
+                count, indexed = await counts(ph.es, ph.settings.articles_alias)
+                now = time.monotonic()
+                probes.append(Probe(now - started, count, indexed, meter.read()))
+                if indexed and profiler is None and py_spy and worker.proc:
+                    out = bench.logs / f"profile-{label}.txt"
+                    profiler = Profiler(py_spy, worker.proc.pid, out)
+                if indexed >= docs and profiler is not None and profile is None:
+                    profile = profiler.stop()
+                if count >= docs:
+                    work = m.work_delta(work_before, await ph.work())
+                    break
+                if not worker.running:
+                    raise SystemExit(f"worker exited:\n{worker.tail()}")
+                await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - now)))
+        finally:
+            if profiler is not None and profile is None:
                 profile = profiler.stop()
-            if count >= docs:
-                work = m.work_delta(work_before, await st.es_work(es, settings))
-                break
-            if not worker.running:
-                raise SystemExit(f"worker exited:\n{worker.tail()}")
-            await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - now)))
-    finally:
-        if profiler is not None and profile is None:
-            profile = profiler.stop()
-        worker.stop()
-        await es.close()
-    await st.drop_namespace(settings)
-    sizes = [size for _, size, _ in st.index_batches(worker.log_path)]
     result = analyse_throughput(probes, docs) | {
-        "label": label,
-        "docs": docs,
-        "batch_size": batch,
-        "refresh_interval": "1s",
+        "label": label, "docs": docs, "batch_size": batch, "refresh_interval": "1s",
         "payload_kb_mean": round(sum(len(v) for _, v in payloads) / docs / 1024, 2),
         "produce_seconds": round(produce_seconds, 2),
-        "batches": len(sizes),
-        "batch_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,
-        "profile": profile,
+        "batches": st.batch_stats(st.index_batches(worker.log_path)), "profile": profile,
         "es_work": work,
-    }
+    }  # fmt: skip
     if result.get("cpu_cores"):
         result["cpu_ms_per_doc"] = per_doc_ms(result["cpu_cores"], result["rate_indexed"])
     return result
@@ -242,10 +234,9 @@ def analyse_throughput(probes: list[Probe], docs: int) -> dict[str, Any]:
     first_count = next((p for p in probes if p.count > 0), None)
     all_count = next((p for p in probes if p.count >= docs), None)
     out: dict[str, Any] = {
-        "complete": all_count is not None,
-        "final_count": probes[-1].count if probes else 0,
+        "complete": all_count is not None, "final_count": probes[-1].count if probes else 0,
         "timeline": [[round(p.t, 2), p.count, p.indexed] for p in probes],
-    }
+    }  # fmt: skip
     if not (first_indexed and all_indexed and first_count and all_count):
         return out
 
@@ -272,55 +263,42 @@ async def ceiling_phase(
 ) -> dict[str, Any]:
     """Elasticsearch alone: the worker's documents, serialized beforehand exactly as it
     would send them, bulk-indexed from here; the gap to the worker is the worker's cost."""
-    settings, _ = bench.namespace(f"es{in_flight}")
-    await st.prepare(settings)
-    articles = [gen.article(recent=False) for _ in range(docs)]
-    es = st.make_client(settings)
-    for month in {month_of(a) for a in articles}:
-        await ensure_monthly_index(es, settings, month, lifecycle=False)
-    bodies = []
-    for start in range(0, docs, batch):
-        lines = []
-        for a in articles[start : start + batch]:
-            action = {"index": {"_index": monthly_index(settings, month_of(a)), "_id": a.id}}
-            lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
-        bodies.append(("\n".join(lines) + "\n").encode())
-    meter = m.CpuMeter(bench.pids(None))
-    gate = asyncio.Semaphore(in_flight)
-    errors = 0
+    gate, errors = asyncio.Semaphore(in_flight), 0
+    async with bench.phase(f"es{in_flight}") as ph:
+        settings, es = ph.settings, ph.es
+        articles = [gen.article(recent=False) for _ in range(docs)]
+        for month in {month_of(a) for a in articles}:
+            await ensure_monthly_index(es, settings, month, lifecycle=False)
+        bodies = []
+        for start in range(0, docs, batch):
+            lines = []
+            for a in articles[start : start + batch]:
+                action = {"index": {"_index": monthly_index(settings, month_of(a)), "_id": a.id}}
+                lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
+            bodies.append(("\n".join(lines) + "\n").encode())
 
-    async def send(body: bytes) -> None:
-        nonlocal errors
-        async with gate:
-            # pre-encoded NDJSON: the client's NdjsonSerializer forwards bytes unchanged
-            resp = await es.bulk(operations=body, filter_path="errors")  # type: ignore[arg-type]
-            errors += bool(resp.get("errors"))
+        async def send(body: bytes) -> None:
+            nonlocal errors
+            async with gate:
+                # pre-encoded NDJSON: the client's NdjsonSerializer forwards bytes unchanged
+                resp = await es.bulk(operations=body, filter_path="errors")  # type: ignore[arg-type]
+                errors += bool(resp.get("errors"))
 
-    work_before = await st.es_work(es, settings)
-    cpu0, started = meter.read(), time.monotonic()
-    try:
+        meter = ph.meter(None)
+        work_before = await ph.work()
+        cpu0, started = meter.read(), time.monotonic()
         await asyncio.gather(*(send(b) for b in bodies))
         seconds = time.monotonic() - started
         cpu = m.CpuMeter.cores(cpu0, meter.read(), seconds)
         await es.indices.refresh(index=settings.articles_alias)
         count = (await counts(es, settings.articles_alias))[0]
-        work = m.work_delta(work_before, await st.es_work(es, settings))
-    finally:
-        await es.close()
-    await st.drop_namespace(settings)
+        work = m.work_delta(work_before, await ph.work())
     return {
-        "docs": docs,
-        "batch_size": batch,
-        "in_flight": in_flight,
-        "seconds": round(seconds, 2),
-        "rate": round(docs / seconds, 1),
-        "bulk_mb": round(sum(map(len, bodies)) / 1e6, 1),
-        "requests_with_errors": errors,
-        "count": count,
-        "cpu_cores": cpu,
-        "cpu_ms_per_doc": per_doc_ms(cpu, docs / seconds),
-        "es_work": work,
-    }
+        "docs": docs, "batch_size": batch, "in_flight": in_flight, "seconds": round(seconds, 2),
+        "rate": round(docs / seconds, 1), "bulk_mb": round(sum(map(len, bodies)) / 1e6, 1),
+        "requests_with_errors": errors, "count": count, "cpu_cores": cpu,
+        "cpu_ms_per_doc": per_doc_ms(cpu, docs / seconds), "es_work": work,
+    }  # fmt: skip
 
 
 async def watch_visible(
@@ -356,193 +334,58 @@ async def watch_visible(
 
 
 async def latency_phase(
-    bench: st.Bench, gen: Generator, args: argparse.Namespace, refresh: str, window: float
+    bench: st.Bench, gen: Generator, args: Any, refresh: str, window: float
 ) -> dict[str, Any]:
     label = f"lat{refresh}-w{window:g}"
-    settings, env = bench.namespace(
-        label, MEDIAMON_ES_REFRESH_INTERVAL=refresh, MEDIAMON_INDEX_BATCH_SECONDS=str(window)
-    )
-    await st.prepare(settings)
-    es = st.make_client(settings)
-    alias = settings.articles_alias
-    warm = gen.payloads(LATENCY_WARMUP_DOCS, recent=True)
-    payloads = gen.payloads(int(args.rate * args.seconds), recent=True)
-    worker = bench.worker(env, f"worker-{label}")
+    env = {"MEDIAMON_ES_REFRESH_INTERVAL": refresh, "MEDIAMON_INDEX_BATCH_SECONDS": str(window)}
+    async with bench.phase(label, **env) as ph:
+        es, alias = ph.es, ph.settings.articles_alias
+        warm = gen.payloads(LATENCY_WARMUP_DOCS, recent=True)
+        payloads = gen.payloads(int(args.rate * args.seconds), recent=True)
+        worker = ph.worker(f"worker-{label}")
 
-    async def warmed() -> bool:
-        return (await counts(es, alias))[0] >= LATENCY_WARMUP_DOCS
+        async def warmed() -> bool:
+            return (await counts(es, alias))[0] >= LATENCY_WARMUP_DOCS
 
-    try:
-        await st.produce(settings, warm)
+        await st.produce(ph.settings, warm)
         await st.wait_until(warmed, 180, worker, "searchable warm-up documents")
         await asyncio.sleep(2)  # let the warm-up's last batch and commit settle
         log_offset = worker.log_path.stat().st_size
-        meter = m.CpuMeter(bench.pids(worker))
-        cpu0 = meter.read()
         flight, done = st.Flight(), asyncio.Event()
         watcher = asyncio.create_task(watch_visible(es, alias, flight, done))
-        send_seconds = await st.pace(
-            settings, len(payloads), args.rate, flight, lambda n, _now: payloads[n]
+        seconds, cpu = await ph.paced(
+            worker, len(payloads), args.rate, flight, lambda n, _now: payloads[n]
         )
-        cpu = m.CpuMeter.cores(cpu0, meter.read(), send_seconds)
         done.set()
         polls = sorted(await watcher)
-        sizes = [size for _, size, _ in st.index_batches(worker.log_path, log_offset)]
-    finally:
-        worker.stop()
-        await es.close()
-    await st.drop_namespace(settings)
-    sent, seen, acked = flight.sent, flight.seen, flight.acked
-    latency = {i: seen[i] - sent[i] for i in sent if i in seen}
-    return {
-        "refresh_interval": refresh,
-        "batch_seconds": window,
-        "rate_target": args.rate,
-        "sent": len(sent),
-        "rate_achieved": round(len(sent) / send_seconds, 1),
-        "seen": len(latency),
-        "unseen": len(sent) - len(latency),
-        "latency": m.stats(latency.values()),
-        "latency_from_ack": m.stats(seen[i] - acked[i] for i in latency if i in acked),
-        "kafka_ack": m.stats(acked[i] - sent[i] for i in acked),
-        "windows": m.per_ten_seconds(
-            ((sent[i], v) for i, v in latency.items()), min(sent.values())
-        ),
-        "polls": len(polls),
+    seen = [(i, flight.seen[i]) for i in flight.sent if i in flight.seen]
+    return flight.summary(seen, seconds) | {
+        "refresh_interval": refresh, "batch_seconds": window, "rate_target": args.rate,
+        "seen": len(seen), "unseen": len(flight.sent) - len(seen), "polls": len(polls),
         "poll_round_trip_p50": round(m.percentile(polls, 50), 4),
-        "poll_round_trip_p95": round(m.percentile(polls, 95), 4),
-        "cpu_cores": cpu,
-        "batches": len(sizes),
-        "batch_mean": round(sum(sizes) / len(sizes), 1) if sizes else None,
-        "namespace": settings.namespace,
-    }
+        "poll_round_trip_p95": round(m.percentile(polls, 95), 4), "cpu_cores": cpu,
+        "batches": st.batch_stats(st.index_batches(worker.log_path, log_offset)),
+        "namespace": ph.settings.namespace,
+    }  # fmt: skip
 
 
-def others_note(runs: list[dict[str, Any]]) -> str:
-    """How much CPU other people's processes took meanwhile: the context of every rate."""
-    others = [r["cpu_cores"]["others"] for r in runs if "others" in r.get("cpu_cores", {})]
-    return f"; other processes used {min(others):.2f}-{max(others):.2f} cores" if others else ""
-
-
-def report(data: dict[str, Any]) -> str:
-    out = [f"# Indexing benchmark ({data['started']})", ""]
-    done = [r for r in data["throughput"] if r.get("rate_searchable")]
-    if default := sorted(r["rate_searchable"] for r in done if r["batch_size"] == 500):
-        got = default[len(default) // 2]
-        out.append(
-            f"- Throughput, batch 500, refresh 1s: **{got:,.0f} documents/s** searchable; target "
-            f"≥ {TARGET_RATE:,.0f}: {'met' if got >= TARGET_RATE else 'NOT met'} "
-            f"({got / TARGET_RATE:.2f}× the target)"
-            f"{others_note([r for r in done if r['batch_size'] == 500])}."
-        )
-    for n, lat in enumerate(r for r in data["latency"] if r["seen"]):
-        p50, p95 = lat["latency"]["p50"], lat["latency"]["p95"]
-        met = "met" if p95 <= TARGET_P95 and not lat["unseen"] else "NOT met"
-        out.append(
-            f"- Latency at {lat['rate_achieved']:,.0f}/s, refresh {lat['refresh_interval']}, "
-            f"batch window {lat['batch_seconds']:g} s{'' if n else ' (the settings checked)'}: "
-            f"p50 **{p50:.2f} s**, p95 **{p95:.2f} s**; target p95 ≤ {TARGET_P95:.0f} s: {met} "
-            f"({p95 / TARGET_P95:.2f}× the limit); {lat['seen']:,}/{lat['sent']:,} seen"
-            f"{others_note([lat])}."
-        )
-    warm = ", ".join(
-        f"{w['docs']:,} docs {w['rate']:,.0f}/s {w['cpu_ms_per_doc'].get('elasticsearch')} "
-        "CPU ms/doc"
-        for w in data["warmup"]
-    )
-    out += [
-        "",
-        *st.context_lines(data),
-        m.code_line(data["code"]),
-        f"- Extra settings: {data['extra_env'] or 'none'}; logs: {data['logs']}",
-        f"- Elasticsearch warm-up (bulk from the benchmark, 2 in flight), per chunk: {warm}.",
-        "",
-        "## Throughput (records produced first, then the worker started)",
-        "",
+def tables(data: dict[str, Any]) -> list[m.Spec]:
+    out = TABLES + [
+        (f"Worker profile, {r['label']} (py-spy, % of samples)", f"throughput.{n}.profile", ())
+        for n, r in enumerate(data["throughput"])
+        if r.get("profile")
     ]
-    head: tuple[str, ...] = ("batch", "refresh", "docs", "searchable docs/s", "indexed docs/s",
-            "from worker start", "start-up s", "batches (mean)", "CPU ms/doc worker, ES",
-            "CPU cores while indexing")  # fmt: skip
-    rows = []
-    for r in data["throughput"]:
-        ms = r.get("cpu_ms_per_doc") or {}
-        rows.append(
-            [r["batch_size"], r["refresh_interval"], f"{r['docs']:,}"]
-            + (
-                [f"{r['rate_searchable']:,.0f}", f"{r['rate_indexed']:,.0f}",
-                 f"{r['rate_from_worker_start']:,.0f}", r["startup_seconds"],
-                 f"{r['batches']} ({r['batch_mean']})",
-                 f"{ms.get('worker', 0):.2f}, {ms.get('elasticsearch', 0):.2f}",
-                 m.fmt_cores(r["cpu_cores"])]
-                if r.get("rate_searchable")
-                else ["incomplete"] + [""] * 6
-            )
-        )  # fmt: skip
-    out.append(m.md_table(head, rows))
-    if data["ceiling"]:
-        out += ["", "## Elasticsearch alone (pre-serialized bulk requests from the benchmark)"]
-        head = ("docs", "batch", "in flight", "docs/s", "CPU ms/doc ES", "CPU cores")
-        rows = [
-            [f"{c['docs']:,}", c["batch_size"], c["in_flight"], f"{c['rate']:,.0f}",
-             c["cpu_ms_per_doc"].get("elasticsearch"), m.fmt_cores(c["cpu_cores"])]
-            for c in data["ceiling"]
-        ]  # fmt: skip
-        out += ["", m.md_table(head, rows)]
-    out += ["", "## Latency (paced production; enriched message sent -> document searchable)", ""]
-    head = ("refresh", "batch window s", "rate", "sent", "seen", "p50 s", "p95 s", "p99 s",
-            "max s", "p95 from ack", "Kafka ack p95", "batches (mean)", "CPU cores")  # fmt: skip
-    rows = [
-        [r["refresh_interval"], r["batch_seconds"], r["rate_achieved"], f"{r['sent']:,}",
-         f"{r['seen']:,}", r["latency"]["p50"], r["latency"]["p95"], r["latency"]["p99"],
-         r["latency"]["max"], r["latency_from_ack"]["p95"], r["kafka_ack"]["p95"],
-         f"{r['batches']} ({r['batch_mean']})", m.fmt_cores(r["cpu_cores"])]
-        for r in data["latency"]
+    return out + [
+        (f"Latency {r['refresh_interval']}:{r['batch_seconds']:g}, per 10 s of sending",
+         f"latency.{n}.windows", ("from_s", "p50", "p95"))
+        for n, r in enumerate(data["latency"])
     ]  # fmt: skip
-    out.append(m.md_table(head, rows))
-    for r in data["latency"]:
-        windows = "; ".join(f"{w['from_s']}s {w['p50']}/{w['p95']}" for w in r["windows"])
-        out += ["", f"Refresh {r['refresh_interval']}, window {r['batch_seconds']:g} s, "
-                f"p50/p95 s per 10 s of sending: {windows}"]  # fmt: skip
-    for r in data["throughput"]:
-        if prof := r.get("profile"):
-            out += ["", f"## Worker profile, {r['label']} (py-spy, {prof.get('samples')} samples)"]
-            out += [f"- {k}: {v} %" for k, v in prof.get("buckets", {}).items()] or [prof["error"]]
-            out += [f"- self time {pct} % `{name}`" for name, pct in prof.get("top_leaves", [])]
-    return "\n".join(out) + "\n"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks indexing", description=__doc__)
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("--docs", type=int, default=20_000, help="records per throughput phase")
-    p.add_argument("--batch-sizes", default="500,1000,2000", help="MEDIAMON_INDEX_BATCH_SIZE")
-    p.add_argument("--repeat", type=int, default=1, help="throughput runs per batch size")
-    p.add_argument("--rate", type=float, default=500.0, help="latency phase: records/s")
-    p.add_argument("--seconds", type=float, default=60.0, help="latency phase: seconds sending")
-    p.add_argument(
-        "--latency-variants",
-        default="1s:1,500ms:1,1s:0.25",
-        help="REFRESH:BATCH_SECONDS per latency phase; the first is checked against the target",
-    )
-    p.add_argument("--no-ceiling", action="store_true", help="skip the Elasticsearch-alone phase")
-    p.add_argument("--warmup", type=int, default=50_000, help="documents to warm the JVM up")
-    p.add_argument("--py-spy", help="py-spy binary: profile the worker in throughput phases")
-    p.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="MEDIAMON_X=VALUE",
-        help="extra setting for every phase's worker (repeatable)",
-    )
-    st.stack_options(p)
-    return p.parse_args(argv)
-
-
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+async def run(args: Any) -> dict[str, Any]:
     extra = dict(kv.split("=", 1) for kv in args.env)
     async with st.bench_stack(args.state_dir, args.reuse, args.keep, **extra) as bench:
-        data = bench.header(started) | {"code": m.code_state(WATCHED_CODE), "extra_env": extra}
+        data = bench.header(WATCHED_CODE) | {"extra_env": extra}
         data |= {"warmup": [], "throughput": [], "ceiling": [], "latency": []}
         gen = Generator(st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)))
         for start in range(0, args.warmup, WARMUP_CHUNK):
@@ -564,15 +407,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             data["latency"].append(r)
             m.progress(f"latency {variant}: {r['latency']} seen {r['seen']}/{r['sent']}")
         data["load_after"] = m.loadavg()
+    rates = sorted(r["rate_searchable"] for r in data["throughput"] if r["batch_size"] == 500
+                   and r.get("rate_searchable"))  # fmt: skip
+    first: dict[str, Any] = data["latency"][0] if data["latency"] else {"unseen": 1}
+    data["targets"] = {
+        "documents/s searchable, batch 500": m.target(
+            rates[len(rates) // 2] if rates else None, TARGET_RATE
+        ),
+        f"p95 s at {args.rate:g}/s, all seen": m.target(
+            None if first["unseen"] else first["latency"]["p95"], TARGET_P95, at_least=False
+        ),
+    }
     return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.state_dir = args.state_dir.resolve()
-    data = asyncio.run(run(args))
-    text = json.dumps(data, indent=2, default=str)
-    if args.save:
-        args.save.write_text(text + "\n")
-    print(text if args.json else report(data))
-    return 0
+    return st.main(
+        argv, "indexing", __doc__, run, tables,
+        docs=(20_000, "records per throughput phase"),
+        batch_sizes=("500,1000,2000", "MEDIAMON_INDEX_BATCH_SIZE, a throughput phase each"),
+        repeat=(1, "throughput runs per batch size"),
+        rate=(500.0, "latency phases: records/s"),
+        seconds=(60.0, "latency phases: seconds of sending"),
+        latency_variants=("1s:1,500ms:1,1s:0.25", "REFRESH:BATCH_SECONDS, a latency phase each"),
+        no_ceiling=(False, "skip the Elasticsearch-alone phase"),
+        warmup=(50_000, "documents to warm the JVM up"),
+        py_spy=(None, "py-spy binary: profile the worker in the throughput phases"),
+        env=([], "MEDIAMON_X=VALUE for every phase's worker (repeatable)"),
+    )  # fmt: skip

@@ -1,19 +1,23 @@
 """What every benchmark shares, standard library and rich only (the language comparison runs
-in a virtualenv of its own): CPU and memory meters, machine facts, statistics, Markdown tables,
-the sentence bank."""
+in a virtualenv of its own): CPU and memory meters, machine facts, statistics, the options and
+output (rich or Markdown tables from table specs, JSON), the sentence bank."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
 import math
 import os
 import platform
+import re
 import subprocess
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,10 +34,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ERR = Console(stderr=True, highlight=False)
 # Set by __main__.py when `--code-ref` exported a commit: (commit, directory)
 EXPORTED: tuple[str, Path] | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Processes and the machine
+# A table of the results: title, the dotted path of its rows (a list, or a dict whose keys
+# are the column `name`), its columns (dotted paths into a row, `header=path` to rename); no
+# columns: one line `- title: value`.
+Spec = tuple[str, str, Sequence[str]]
 
 
 def _stat(pid: int) -> list[str]:
@@ -61,6 +65,10 @@ def proc_memory(pid: int | str = "self") -> dict[str, float]:
     except OSError:
         pass
     return found
+
+
+def rss() -> float:
+    return proc_memory().get("VmRSS", 0.0)
 
 
 def tree_stats(pid: int) -> tuple[float, float]:
@@ -103,11 +111,6 @@ class CpuMeter:
         return {k: round(v, 2) for k, v in used.items()}
 
 
-def fmt_cores(cpu: dict[str, float] | None) -> str:
-    keys = ("worker", "elasticsearch", "kafka", "benchmark", "others", "machine")
-    return ", ".join(f"{k} {cpu[k]:.2f}" for k in keys if k in cpu) if cpu else ""
-
-
 def loadavg() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -118,12 +121,9 @@ def machine_info() -> dict[str, Any]:
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         mem_kb = int(meminfo.readline().split()[1])
     return {
-        "cpu_model": model,
-        "cores": os.cpu_count(),
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
+        "cpu_model": model, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(), "python": platform.python_version(),
+    }  # fmt: skip
 
 
 def versions(*dists: str) -> dict[str, str]:
@@ -164,23 +164,6 @@ def code_state(watched: Sequence[str]) -> dict[str, Any]:
     return {"head": head, "working_tree_changes": len(dirty.splitlines()), "files": files}
 
 
-def code_line(code: dict[str, Any]) -> str:
-    if code.get("exported"):
-        return f"- Code: commit {code['head']}, exported to {code['exported']}."
-    files = ", ".join(
-        f"{k} {v['sha256']}{' (modified)' if v['modified'] else ''}"
-        for k, v in code["files"].items()
-    )
-    return (
-        f"- Code: the working tree at HEAD {code['head']} ({code['working_tree_changes']} "
-        f"changed files under pipeline/, deploy/, connectors/): {files}."
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Statistics and reports
-
-
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile of sorted values."""
     if not values:
@@ -192,13 +175,11 @@ def percentile(values: Sequence[float], pct: float) -> float:
 def stats(values: Iterable[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
-        "n": len(ordered),
-        "p50": round(percentile(ordered, 50), 3),
-        "p95": round(percentile(ordered, 95), 3),
-        "p99": round(percentile(ordered, 99), 3),
+        "n": len(ordered), "p50": round(percentile(ordered, 50), 3),
+        "p95": round(percentile(ordered, 95), 3), "p99": round(percentile(ordered, 99), 3),
         "max": round(ordered[-1], 3) if ordered else math.nan,
         "mean": round(sum(ordered) / len(ordered), 3) if ordered else math.nan,
-    }
+    }  # fmt: skip
 
 
 def per_ten_seconds(points: Iterable[tuple[float, float]], t0: float) -> list[dict[str, float]]:
@@ -214,23 +195,119 @@ def work_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, f
     return {k: after[k] - before.get(k, 0) for k in after}
 
 
+def target(measured: float | None, limit: float, at_least: bool = True) -> dict[str, Any]:
+    met = None if measured is None else measured >= limit if at_least else measured <= limit
+    return {"target": f"{'>=' if at_least else '<='} {limit:,g}", "measured": measured, "met": met}
+
+
 def progress(message: str) -> None:
     ERR.print(f"[{time.strftime('%H:%M:%S')}] {message}", markup=False)
 
 
-def md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A Markdown table (rich's Markdown box): the reports are pasted into docs/benchmarks/."""
-    table = Table(*header, box=box.MARKDOWN)
-    for cells in rows:
-        table.add_row(*(str(c) for c in cells))
-    console = Console(file=io.StringIO(), width=100_000, color_system=None)
-    console.print(table)
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def parser(name: str, doc: str | None, **options: tuple[Any, str]) -> argparse.ArgumentParser:
+    """`python -m benchmarks NAME`'s options, `name=(default, help)`: a False default makes a
+    flag, a list a repeatable option, None a string; then --json, --markdown, --save-json."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=doc)
+    p.formatter_class = _Help
+    for key, (default, text) in options.items():
+        flag = "--" + key.replace("_", "-")
+        if default is False:
+            p.add_argument(flag, action="store_true", help=text)
+        elif isinstance(default, list):
+            p.add_argument(flag, action="append", default=default, help=text)
+        else:
+            kind = str if default is None else type(default)
+            p.add_argument(flag, type=kind, default=default, help=text)
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    p.add_argument("--save-json", type=Path, help="also write the JSON results here")
+    return p
+
+
+def serve(host: str, backlog: int, answer: Callable[[BaseHTTPRequestHandler], None]) -> Any:
+    """A threaded HTTP/1.1 server (keep-alive, as real endpoints are) on a free port, in a
+    daemon thread; `answer` answers GET and POST. A backlog of 5, the default, drops
+    connections under bursts."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            answer(self)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads, request_queue_size = True, backlog
+
+    server = Server((host, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def pick(obj: Any, path: str) -> Any:
+    for key in path.split(".") if path else ():
+        if isinstance(obj, list):
+            obj = obj[int(key)] if key.isdigit() and int(key) < len(obj) else None
+        else:
+            obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {cell(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(cell, value))
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def render(data: Any, specs: Sequence[Spec], markdown: bool = False) -> str:
+    """The results' tables: rich's for the terminal, or Markdown to paste into a report;
+    before them, a line for each top-level value that is neither a list nor a table."""
+    console = Console(file=io.StringIO(), width=100_000 if markdown else 160, color_system=None)
+    tables = {path for _, path, columns in specs if columns}
+    facts = [(k, k, ()) for k, v in data.items() if k not in tables and not isinstance(v, list)]
+    for title, path, columns in [*facts, *specs]:
+        value = pick(data, path)
+        if not columns:
+            console.print(f"- {title}: {cell(value)}", markup=False, highlight=False)
+            continue
+        if isinstance(value, dict):
+            value = [
+                {"name": k} | (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()
+            ]
+        rows = value
+        if not rows:
+            continue
+        heads = [c.partition("=")[0] for c in columns]
+        table = Table(*heads, title=None if markdown else title, box=box.SIMPLE_HEAD)
+        if markdown:
+            console.print(f"\n### {title}", markup=False)
+            table.box = box.MARKDOWN
+        for row in rows:
+            table.add_row(*(cell(pick(row, c.rpartition("=")[2])) for c in columns))
+        console.print(table)
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    return "\n".join(line.rstrip() for line in str(text).splitlines() if line.strip())
+    return re.sub(r"\n{3,}", "\n\n", re.sub(r" +\n", "\n", str(text))).strip()
 
 
-# ---------------------------------------------------------------------------------------------
-# The corpus
+def emit(args: argparse.Namespace, data: Any, specs: Sequence[Spec]) -> int:
+    """Write the JSON if asked (`--save-json`); print it (`--json`) or the tables."""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    if args.save_json:
+        args.save_json.write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else render(data, specs, args.markdown))
+    return 0
 
 
 def sentences() -> dict[str, list[str]]:

@@ -3,15 +3,15 @@ namespaces, workers, Elasticsearch accounting, paced Kafka production, the artic
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
+import itertools
 import os
 import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,15 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
 
-from benchmarks.measure import (
-    DEFAULT_STATE,
-    SEED,
-    loadavg,
-    machine_info,
-    progress,
-    sentences,
-    versions,
-)
+from benchmarks import measure as m
 
 # The pipeline internals the benchmarks use, imported here only, so a move inside the
 # packages is fixed in one file.
@@ -51,22 +43,23 @@ CLI_MODULE = "mediamon.main"  # what `mediamon` runs
 # 9092/9093/9200/9300, the integration tests on 19092/19093/19200/19300, the fault suite on
 # 29092/29093/29200/29300, the Kafka SASL tests on 59092/59093/59094.
 BENCH_PORTS = {
-    "MEDIAMON_KAFKA_PORT": "39092",
-    "MEDIAMON_KAFKA_CONTROLLER_PORT": "39093",
-    "MEDIAMON_ES_PORT": "39200",
-    "MEDIAMON_ES_TRANSPORT_PORT": "39300",
-    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:39092",
-    "MEDIAMON_ES_URL": "http://127.0.0.1:39200",
-}
+    "MEDIAMON_KAFKA_PORT": "39092", "MEDIAMON_KAFKA_CONTROLLER_PORT": "39093",
+    "MEDIAMON_ES_PORT": "39200", "MEDIAMON_ES_TRANSPORT_PORT": "39300",
+    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:39092", "MEDIAMON_ES_URL": "http://127.0.0.1:39200",
+}  # fmt: skip
+Message = Callable[[int, float], tuple[str, bytes]]  # (n, now) -> record n's key and value
+# Elasticsearch's own accounting of a namespace's articles: name -> path in their primaries
+ES_WORK = {
+    "index_ms": "indexing.index_time_in_millis", "refreshes": "refresh.total",
+    "refresh_ms": "refresh.total_time_in_millis", "merges": "merges.total",
+    "merge_ms": "merges.total_time_in_millis", "searches": "search.query_total",
+    "query_ms": "search.query_time_in_millis", "fetch_ms": "search.fetch_time_in_millis",
+}  # fmt: skip
 PACE_TICK = 0.01  # paced sending: 200/s arrives as bursts of 2 every 10 ms
 # The index agent's batch line; faust prefixes `[time] [pid] [level]`
 BATCH_LINE = re.compile(
     r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]? .*?index batch=(\d+) .*?alerts=(\d+)", re.M
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# The corpus
 
 
 @dataclass
@@ -75,30 +68,22 @@ class Corpus:
     bank; ids stay unique across the phases of one run."""
 
     weights: dict[str, int]  # language -> share
-    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    rng: random.Random = field(default_factory=lambda: random.Random(m.SEED))
     serial: int = 0
-    bank: dict[str, list[str]] = field(default_factory=sentences)
+    bank: dict[str, list[str]] = field(default_factory=m.sentences)
 
     def lang(self) -> str:
         return self.rng.choices(list(self.weights), weights=list(self.weights.values()))[0]
 
     def paragraphs(self, lang: str, size: int) -> list[list[str]]:
-        """Paragraphs of 2-4 sentences until about `size` characters."""
+        """Paragraphs of 2-4 m.sentences until about `size` characters."""
         out: list[list[str]] = []
         while sum(len(" ".join(p)) + 2 for p in out) < size:
             out.append([self.rng.choice(self.bank[lang]) for _ in range(self.rng.randint(2, 4))])
         return out
 
     def article(
-        self,
-        lang: str,
-        text: str,
-        published: datetime,
-        domain: str,
-        *,
-        query: str = "",
-        story_id: str | None = None,
-        **fields: Any,
+        self, lang: str, text: str, published: datetime, domain: str, **fields: Any
     ) -> EnrichedArticle:
         """An article of `domain`; `query` is appended to its URL (not the canonical one);
         a story of its own unless `story_id` is given."""
@@ -109,38 +94,23 @@ class Corpus:
         article_id = hashlib.sha256(url.encode()).hexdigest()[:32]  # as canonical.article_id
         tagged = fields.pop("topics", [])
         return EnrichedArticle(
-            id=article_id,
-            url=url + query,
-            canonical_url=url,
-            domain=domain,
-            feed_id=domain.split(".")[0],
-            title=rng.choice(self.bank[lang]).rstrip("."),
-            text=text,
-            lang=lang,
-            lang_confidence=round(rng.uniform(0.80, 1.0), 3),
-            topics=tagged,
+            id=article_id, url=url + fields.pop("query", ""), canonical_url=url, domain=domain,
+            feed_id=domain.split(".")[0], title=rng.choice(self.bank[lang]).rstrip("."),
+            text=text, lang=lang, lang_confidence=round(rng.uniform(0.80, 1.0), 3), topics=tagged,
             topic_scores={t: round(rng.uniform(1.0, 9.0), 2) for t in tagged},
             fingerprint=f"{rng.getrandbits(64):016x}",
-            story_id=story_id or article_id,
-            published=published,
-            fetched_at=published + timedelta(seconds=rng.uniform(30, 900)),
-            **fields,
-        )
+            story_id=fields.pop("story_id", None) or article_id, published=published,
+            fetched_at=published + timedelta(seconds=rng.uniform(30, 900)), **fields,
+        )  # fmt: skip
 
     def recent(self) -> datetime:
         """Published in the last hours, as live news are."""
         return datetime.now(UTC) - timedelta(seconds=self.rng.uniform(60, 6 * 3600))
 
 
-# ---------------------------------------------------------------------------------------------
-# The stack, namespaces and workers
-
-
 def settings_from(env: dict[str, str]) -> Settings:
     # as tests/integration/conftest.py does: explicit values, the MEDIAMON_ names lower-cased
-    values: dict[str, Any] = {
-        k.removeprefix("MEDIAMON_").lower(): v for k, v in env.items() if k.startswith("MEDIAMON_")
-    }
+    values: dict[str, Any] = {k[9:].lower(): v for k, v in env.items() if k.startswith("MEDIAMON_")}
     return Settings(**values)
 
 
@@ -164,56 +134,91 @@ class Bench:
         env |= overrides
         return settings_from(env), env
 
-    def worker(self, env: dict[str, str], name: str) -> ServiceProcess:
-        return ServiceProcess(name, ["worker"], env, self.logs / f"{name}.log").start()
+    @asynccontextmanager
+    async def phase(self, label: str, **overrides: str) -> AsyncIterator[Phase]:
+        """A namespace prepared as the worker would, its client; at the end its workers are
+        stopped and, unless the phase failed, the namespace deleted."""
+        settings, env = self.namespace(label, **overrides)
+        await prepare(settings)
+        phase = Phase(self, settings, env, make_client(settings))
+        try:
+            yield phase
+        finally:
+            for worker in phase.workers:
+                worker.stop()
+            await phase.es.close()
+        await drop_namespace(settings)
 
     def pids(self, worker: ServiceProcess | None) -> dict[str, int | None]:
-        return {
-            "worker": worker.proc.pid if worker and worker.proc else None,
-            "elasticsearch": self.es_pid,
-            "kafka": self.kafka_pid,
-            "benchmark": os.getpid(),
-        }
+        pid = worker.proc.pid if worker and worker.proc else None
+        return {"worker": pid, "elasticsearch": self.es_pid, "kafka": self.kafka_pid,
+                "benchmark": os.getpid()}  # fmt: skip
 
-    def header(self, started: str) -> dict[str, Any]:
+    def header(self, watched: Sequence[str]) -> dict[str, Any]:
         s = self.settings
-        return {
-            "started": started,
-            "machine": machine_info(),
-            "load_before": loadavg(),
-            "versions": versions("faust-streaming", "aiokafka", "elasticsearch", "pydantic"),
-            "servers": {
-                "kafka_version": s.kafka_version,
-                "kafka_heap": s.kafka_heap,
-                "partitions": s.topic_partitions,
-                "refresh_interval": s.es_refresh_interval,
-            }
-            | self.facts,
-            "logs": str(self.logs),
+        servers = {
+            "kafka_version": s.kafka_version,
+            "kafka_heap": s.kafka_heap,
+            "partitions": s.topic_partitions,
+            "refresh_interval": s.es_refresh_interval,
         }
+        return {
+            "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "code": m.code_state(watched), "machine": m.machine_info(),
+            "load_before": m.loadavg(), "servers": servers | self.facts, "logs": str(self.logs),
+            "versions": m.versions("faust-streaming", "aiokafka", "elasticsearch", "pydantic"),
+        }  # fmt: skip
 
 
-def context_lines(data: dict[str, Any]) -> list[str]:
-    """The machine and the servers a report's numbers belong to."""
-    m, s = data["machine"], data["servers"]
-    return [
-        f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GB, Linux "
-        f"{m['kernel']}, Python {m['python']}; load average {data['load_before']} before, "
-        f"{data.get('load_after')} after (other sessions share this machine).",
-        f"- Servers: Kafka {s['kafka_version']} (heap {s['kafka_heap']}), Elasticsearch "
-        f"{s.get('es_version')} (heap {s.get('es_heap_mb')} MB), one node each, "
-        f"{s['partitions']} partitions, 1 shard, refresh interval {s['refresh_interval']}.",
-    ]
+@dataclass
+class Phase:
+    bench: Bench
+    settings: Settings
+    env: dict[str, str]
+    es: AsyncElasticsearch
+    workers: list[ServiceProcess] = field(default_factory=list)
+
+    def worker(self, name: str) -> ServiceProcess:
+        log = self.bench.logs / f"{name}.log"
+        self.workers.append(ServiceProcess(name, ["worker"], self.env, log).start())
+        return self.workers[-1]
+
+    def meter(self, worker: ServiceProcess | None) -> m.CpuMeter:
+        return m.CpuMeter(self.bench.pids(worker))
+
+    async def work(self) -> dict[str, float]:
+        return await es_work(self.es, self.settings)
+
+    async def paced(
+        self, worker: ServiceProcess, count: int, rate: float, flight: Flight, message: Message
+    ) -> tuple[float, dict[str, float]]:
+        """`pace`; the seconds of sending, and the cores each process used meanwhile."""
+        meter = self.meter(worker)
+        cpu0 = meter.read()
+        seconds = await pace(self.settings, count, rate, flight, message)
+        return seconds, m.CpuMeter.cores(cpu0, meter.read(), seconds)
 
 
-def stack_options(parser: argparse.ArgumentParser) -> None:
-    """The options of every benchmark on the stack (`--code-ref` is handled by __main__.py)."""
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE)
-    parser.add_argument("--code-ref", help="measure this commit, exported under the state dir")
-    parser.add_argument("--reuse", action="store_true", help="use the running benchmark stack")
-    parser.add_argument("--keep", action="store_true", help="leave the stack running")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--save", type=Path, help="also write the JSON here")
+def main(
+    argv: Sequence[str] | None,
+    name: str,
+    doc: str | None,
+    run: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
+    tables: Callable[[dict[str, Any]], list[m.Spec]],
+    **options: tuple[Any, str],
+) -> int:
+    """A benchmark on the stack: its options and the stack's (`--code-ref` is handled by
+    __main__.py), its run, its output."""
+    args = m.parser(
+        name, doc, **options,
+        state_dir=(m.DEFAULT_STATE, "the stack's state, logs and exported commits"),
+        code_ref=(None, "measure this commit, exported under the state dir"),
+        reuse=(False, "use the running benchmark stack"),
+        keep=(False, "leave the stack running"),
+    ).parse_args(argv)  # fmt: skip
+    args.state_dir = args.state_dir.resolve()
+    data = asyncio.run(run(args))
+    return m.emit(args, data, tables(data))
 
 
 @asynccontextmanager
@@ -229,7 +234,7 @@ async def bench_stack(state_dir: Path, reuse: bool, keep: bool, **env: str) -> A
             raise SystemExit(f"--reuse: the stack in {state_dir} is not running")
     else:
         started_here = not any(s.running for s in stack.status())
-        progress("starting Kafka and Elasticsearch" if started_here else "stack already up")
+        m.progress("starting Kafka and Elasticsearch" if started_here else "stack already up")
         await asyncio.to_thread(stack.up)
     pids = {s.name: s.pid for s in stack.status()}
     logs = state_dir / "logs" / time.strftime("%Y%m%dT%H%M%S")
@@ -248,7 +253,7 @@ async def bench_stack(state_dir: Path, reuse: bool, keep: bool, **env: str) -> A
         yield bench
     finally:
         if not keep and not reuse:
-            progress("stopping the stack" + ("" if started_here else " (it was already up)"))
+            m.progress("stopping the stack" + ("" if started_here else " (it was already up)"))
             stack.down()
 
 
@@ -266,7 +271,7 @@ async def drop_namespace(settings: Settings) -> None:
         for template in templates.get("index_templates", []):
             await es.indices.delete_index_template(name=template["name"])
     except Exception as exc:  # clean-up must not hide the results
-        progress(f"warning: could not delete the namespace's indices: {exc}")
+        m.progress(f"warning: could not delete the namespace's indices: {exc}")
     finally:
         await es.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -276,7 +281,7 @@ async def drop_namespace(settings: Settings) -> None:
         if names:
             await admin.delete_topics(names)
     except Exception as exc:
-        progress(f"warning: could not delete the namespace's topics: {exc}")
+        m.progress(f"warning: could not delete the namespace's topics: {exc}")
     finally:
         await admin.close()
 
@@ -290,23 +295,15 @@ async def es_work(es: AsyncElasticsearch, settings: Settings) -> dict[str, float
         es.options(ignore_status=404).indices.stats(index=settings.alerts_index),
         es.nodes.stats(node_id="_local", metric="jvm"),
     )
-    prim = articles["_all"]["primaries"]
+    work = {k: m.pick(articles["_all"]["primaries"], path) for k, path in ES_WORK.items()}
     alert_prim = alerts.get("_all", {}).get("primaries", {}).get("indexing", {})
     gc = next(iter(nodes["nodes"].values()))["jvm"]["gc"]["collectors"]
-    return {
-        "index_ms": prim["indexing"]["index_time_in_millis"],
-        "refreshes": prim["refresh"]["total"],
-        "refresh_ms": prim["refresh"]["total_time_in_millis"],
-        "merges": prim["merges"]["total"],
-        "merge_ms": prim["merges"]["total_time_in_millis"],
-        "searches": prim["search"]["query_total"],
-        "query_ms": prim["search"]["query_time_in_millis"],
-        "fetch_ms": prim["search"]["fetch_time_in_millis"],
+    return work | {
         "alert_records": alert_prim.get("index_total", 0),
         "alert_index_ms": alert_prim.get("index_time_in_millis", 0),
         "gc_ms": sum(c["collection_time_in_millis"] for c in gc.values()),
         "gcs": sum(c["collection_count"] for c in gc.values()),
-    }
+    }  # fmt: skip
 
 
 async def wait_until(
@@ -334,8 +331,14 @@ def index_batches(log_path: Path, offset: int = 0) -> list[tuple[float, int, int
     ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Kafka production
+def batch_stats(rows: list[tuple[float, int, int]]) -> dict[str, Any]:
+    """The batches' sizes and alerts, and the time from one batch line to the next (the
+    batch window plus the batch's own time)."""
+    return {
+        "batches": len(rows), "size": m.stats(r[1] for r in rows),
+        "alerts_per_batch": m.stats(r[2] for r in rows),
+        "cycle_seconds": m.stats(b[0] - a[0] for a, b in itertools.pairwise(rows)),
+    }  # fmt: skip
 
 
 @dataclass
@@ -347,16 +350,28 @@ class Flight:
     seen: dict[str, float] = field(default_factory=dict)
     pending: dict[str, None] = field(default_factory=dict)  # sent, not yet seen, in order
 
+    def summary(self, arrivals: Sequence[tuple[str, float]], seconds: float) -> dict[str, Any]:
+        """Latency from the send, and from Kafka's acknowledgement, to each (id, arrival)."""
+        sent, acked = self.sent, self.acked
+        return {
+            "sent": len(sent),
+            "rate_achieved": round(len(sent) / seconds, 1),
+            "latency": m.stats(at - sent[i] for i, at in arrivals),
+            "latency_from_ack": m.stats(at - acked[i] for i, at in arrivals if i in acked),
+            "kafka_ack": m.stats(acked[i] - sent[i] for i in acked),
+            "windows": m.per_ten_seconds(
+                ((sent[i], at - sent[i]) for i, at in arrivals), min(sent.values())
+            ),
+        }
+
 
 async def produce(settings: Settings, payloads: Sequence[tuple[str, bytes]]) -> float:
     """Fill the namespace's `articles.enriched` with keyed records in large batches (before
     any clock starts); returns the seconds until all were acknowledged."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        linger_ms=20,
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
         max_batch_size=512 * 1024,
-    )
+    )  # fmt: skip
     await producer.start()
     started = time.monotonic()
     try:
@@ -374,11 +389,7 @@ async def produce(settings: Settings, payloads: Sequence[tuple[str, bytes]]) -> 
 
 
 async def pace(
-    settings: Settings,
-    count: int,
-    rate: float,
-    flight: Flight,
-    message: Callable[[int, float], tuple[str, bytes]],
+    settings: Settings, count: int, rate: float, flight: Flight, message: Message
 ) -> float:
     """Send `count` records at `rate`/s in bursts against the monotonic clock; `message(n,
     now)` gives record n's id and value. The producer is configured as Faust's (acks all, no
