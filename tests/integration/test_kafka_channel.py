@@ -10,10 +10,10 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.adapters.http import make_channel_client
-from pipeline.deadletters import DeadLetter, read_topic
 from pipeline.alerts.channels.base import ID_HEADER
 from pipeline.alerts.delivery import AlertDeliverer, Outcome
 from pipeline.alerts.matching import RulesFile
+from pipeline.deadletters import DeadLetter, read_topic
 from pipeline.schema import AlertEvent
 from tests.integration.conftest import Env
 
