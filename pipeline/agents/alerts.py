@@ -50,6 +50,15 @@ def register(w: Wiring) -> None:
             )
         return deliverers[0]
 
+    async def close_channels(sender: Any, **kwargs: Any) -> None:
+        """Stop what channels opened (the Kafka channel's producer) and their HTTP client."""
+        for d in deliverers:
+            await d.aclose()
+            await d.context.http.aclose()
+
+    # mode types a receiver as a union of callables, which mypy cannot match a coroutine to
+    app.on_before_shutdown.connect(close_channels)  # type: ignore[arg-type]
+
     async def remember_now() -> None:
         """Put the state table's pending writes (what was just sent) in Kafka now, not at the
         next commit (up to 2.8 s later): a worker killed in between sends the alert again after
