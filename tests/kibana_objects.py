@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 KIBANA_DIR = REPO / "pipeline" / "adapters" / "dashboards"
 # each index template ships beside the code that installs it

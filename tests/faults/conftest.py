@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from deploy.stack import ElasticsearchServer, Stack
-from tests.conftest import REPO
 from tests.faults.harness import RESULTS, Hook, summary_lines, write_summary
+from tests.support.paths import REPO
 
 STATE = REPO / ".state" / "fault-stack"
 SUMMARY = REPO / ".state" / "fault-summary.json"

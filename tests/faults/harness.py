@@ -34,8 +34,8 @@ from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 from pipeline.stages.canonical import article_id
 from pipeline.worker import prepare
-from tests.conftest import SAMPLES
 from tests.feedhost import FeedHost, Route
+from tests.support.paths import SAMPLES
 
 # Every scenario's rules file: one keyword rule, matching the articles that carry KEYWORD.
 KEYWORD = "zebrafish"

@@ -14,7 +14,7 @@ import pytest
 
 from deploy.stack import Stack
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 TEST_PORTS = {
     "MEDIAMON_KAFKA_PORT": "19092",

@@ -30,7 +30,7 @@ from pipeline.deadletters import read_topic
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 SASL_SETTINGS = Settings(
     kafka_port=59092,

@@ -14,7 +14,7 @@ import yaml
 from pipeline.adapters.elastic import client_options
 from pipeline.adapters.kafka import client_options as kafka_common
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="module")
