@@ -36,7 +36,7 @@ from tests.faults.harness import (
     serve_samples,
     wait_until,
 )
-from tests.feedhost import FeedHost, feed_host
+from tests.support.feedhost import FeedHost, feed_host
 
 OUTAGE = 30.0  # seconds a server stays away
 EXIT_BOUND = 30.0  # seconds a SIGTERMed process may take to exit

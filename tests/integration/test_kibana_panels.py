@@ -27,7 +27,7 @@ from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.enrich import Enricher
 from tests.integration.conftest import Env
-from tests.kibana_objects import (
+from tests.support.kibana_objects import (
     Column,
     Layer,
     layer_aggregations,

@@ -15,7 +15,7 @@ from connectors.feeds import FeedConfig
 from connectors.rss import RssConnector
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
-from tests.feedhost import BOMB, FeedHost, Route, feed_host, rss
+from tests.support.feedhost import BOMB, FeedHost, Route, feed_host, rss
 
 
 class MemoryEmitter:

@@ -11,7 +11,6 @@ import email.policy
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from pipeline.adapters.kibana import (
 )
 from pipeline.errors import ConfigError, PermanentError, TransientError
 from pipeline.settings import Settings
-from tests.kibana_objects import (
+from tests.support.kibana_objects import (
     ALERTS_TEMPLATE,
     TEMPLATE,
     data_view_mappings,
@@ -47,6 +46,7 @@ from tests.kibana_objects import (
     mapping_fields,
     search_data_view,
 )
+from tests.support.net import free_port
 
 DATA_VIEW = "mediamon-articles-data-view"
 ALERTS_DATA_VIEW = "mediamon-alerts-data-view"
@@ -560,14 +560,8 @@ def test_import_waits_while_kibana_starts(caplog: pytest.LogCaptureFixture) -> N
     assert "HTTP 503" in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_import_waits_while_nothing_listens() -> None:
-    port = _free_port()
+    port = free_port()
     with ExitStack() as later:
 
         def start_kibana(_delay: float) -> None:
@@ -698,7 +692,7 @@ def test_cli_exits_non_zero_and_lists_object_errors() -> None:
 
 
 def test_cli_reports_a_kibana_that_never_comes_up() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     proc = _run_cli(url, timeout=2, MEDIAMON_KIBANA_PASSWORD="pa55-w0rd")
     assert proc.returncode == 2
     assert "not ready after 2s" in proc.stderr and "ConnectError" in proc.stderr
