@@ -13,13 +13,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 from aiokafka import AIOKafkaProducer
@@ -37,6 +37,8 @@ from tests.support.feedhost import FeedHost, Route
 from tests.support.paths import SAMPLES
 from tests.support.settings import settings_from_env
 from tests.support.webhook import WebhookReceiver
+
+T = TypeVar("T")
 
 # Every scenario's rules file: one keyword rule, matching the articles that carry KEYWORD.
 KEYWORD = "zebrafish"
@@ -351,7 +353,7 @@ rules:
 """
 
 
-def run(coro: Any) -> Any:
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -603,7 +605,7 @@ def handled_during_recovery(log_text: str) -> list[str]:
     return found
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str, scenario: Scenario) -> Any:
+def wait_until(check: Callable[[], T], timeout: float, what: str, scenario: Scenario) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         scenario.check_alive()

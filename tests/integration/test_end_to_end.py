@@ -142,7 +142,8 @@ def test_feed_to_searchable_document(env: Env, worker: ServiceProcess, feeds: Fe
 
     def rewritten() -> bool:
         query = {"range": {"indexed_at": {"gte": second_delivery}}}
-        return search(env, query=query, size=0)["hits"]["total"]["value"] == len(ids)
+        total: int = search(env, query=query, size=0)["hits"]["total"]["value"]
+        return total == len(ids)
 
     wait_for(rewritten, 120, "the second delivery to be indexed")
     total = search(env, query={"match_all": {}}, size=0)["hits"]["total"]["value"]

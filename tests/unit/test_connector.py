@@ -66,7 +66,7 @@ async def connector(settings: Settings) -> AsyncIterator[RssConnector]:
 
 
 def feed(host: FeedHost, path: str, **kw: object) -> FeedConfig:
-    return FeedConfig(id=path.strip("/").replace(".", "-") or "root", url=host.url(path), **kw)  # type: ignore[arg-type]
+    return FeedConfig(id=path.strip("/").replace(".", "-") or "root", url=host.url(path), **kw)
 
 
 ITEMS = [("a1", "First"), ("a2", "Second")]

@@ -459,9 +459,11 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[str | None, str | 
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     assert message.is_multipart(), content_type
-    (part,) = list(message.iter_parts())  # type: ignore[attr-defined]
+    (part,) = list(message.iter_parts())
+    name = part.get_param("name", header="content-disposition")
     payload = part.get_payload(decode=True)
-    return part.get_param("name", header="content-disposition"), part.get_filename(), payload
+    assert (name is None or isinstance(name, str)) and isinstance(payload, bytes), part
+    return name, part.get_filename(), payload
 
 
 @contextmanager
@@ -661,7 +663,7 @@ def test_cli_imports_and_never_prints_the_password() -> None:
     secret = {"MEDIAMON_KIBANA_USERNAME": "analyst", "MEDIAMON_KIBANA_PASSWORD": "pa55-w0rd"}
     count = len(shipped_objects())
     with fake_kibana([(503, {}), ok(count), (200, {"settings": {}})]) as kibana:
-        proc = _run_cli(kibana.url, MEDIAMON_NAMESPACE="t9-", **secret)
+        proc = _run_cli(kibana.url, timeout=5, MEDIAMON_NAMESPACE="t9-", **secret)
     assert proc.returncode == 0, proc.stderr
     assert f"saved objects imported: {count} of {count}" in proc.stdout
     assert f"/app/dashboards#/view/{DASHBOARD_ID}" in proc.stdout
