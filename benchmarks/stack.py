@@ -35,18 +35,13 @@ from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.jsonl import to_raw
 from pipeline.worker import prepare
+from tests.support import ports
 
 __all__ = ["ServiceProcess", "Settings", "ensure_topics", "make_client", "prepare", "to_raw"]
 
 CLI_MODULE = "mediamon.main"  # what `mediamon` runs
-# The benchmarks' own Kafka and Elasticsearch. Other blocks on this machine: a demo on
-# 9092/9093/9200/9300, the integration tests on 19092/19093/19200/19300, the fault suite on
-# 29092/29093/29200/29300, the Kafka SASL tests on 59092/59093/59094.
-BENCH_PORTS = {
-    "MEDIAMON_KAFKA_PORT": "39092", "MEDIAMON_KAFKA_CONTROLLER_PORT": "39093",
-    "MEDIAMON_ES_PORT": "39200", "MEDIAMON_ES_TRANSPORT_PORT": "39300",
-    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:39092", "MEDIAMON_ES_URL": "http://127.0.0.1:39200",
-}  # fmt: skip
+# The benchmarks' own Kafka and Elasticsearch, from the one port registry (tests/support).
+BENCH_PORTS = ports.BENCHMARKS.stack_vars()
 Message = Callable[[int, float], tuple[str, bytes]]  # (n, now) -> record n's key and value
 # Elasticsearch's own accounting of a namespace's articles: name -> path in their primaries
 ES_WORK = {

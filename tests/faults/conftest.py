@@ -1,6 +1,7 @@
-"""The fault-injection suite's own Kafka and Elasticsearch (ports 29092/29200), so stopping a
-server never touches the shared test stack (19092/19200) other tests run against; a second
-Elasticsearch node with a tiny write queue (29201) for the 429 scenario; the summary table."""
+"""The fault-injection suite's own Kafka and Elasticsearch (ports 29092/29200: the FAULTS block
+of tests/support/ports.py), so stopping a server never touches the shared test stack
+(19092/19200) other tests run against; a second Elasticsearch node with a tiny write queue
+(29201) for the 429 scenario; the summary table."""
 
 from __future__ import annotations
 
@@ -12,30 +13,21 @@ from pathlib import Path
 import pytest
 
 from deploy.stack import ElasticsearchServer, Stack
-from tests.conftest import REPO
 from tests.faults.harness import RESULTS, Hook, summary_lines, write_summary
+from tests.support.paths import REPO
+from tests.support.ports import FAULTS
+from tests.support.settings import settings_from_env
 
 STATE = REPO / ".state" / "fault-stack"
 SUMMARY = REPO / ".state" / "fault-summary.json"
-FAULT_VARS = {
-    "MEDIAMON_KAFKA_PORT": "29092",
-    "MEDIAMON_KAFKA_CONTROLLER_PORT": "29093",
-    "MEDIAMON_ES_PORT": "29200",
-    "MEDIAMON_ES_TRANSPORT_PORT": "29300",
-    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:29092",
-    "MEDIAMON_ES_URL": "http://127.0.0.1:29200",
-    "MEDIAMON_STATE_DIR": str(STATE),
-}
+FAULT_VARS = {**FAULTS.stack_vars(), "MEDIAMON_STATE_DIR": str(STATE)}  # 29092/29200
 # One write thread, a queue of two: a bulk request over several shards, next to other
 # writers, gets some of its documents refused with 429 (es_rejected_execution_exception).
 TINY_QUEUE = {"thread_pool.write.size": "1", "thread_pool.write.queue_size": "2"}
-TINY_PORTS = {"MEDIAMON_ES_PORT": "29201", "MEDIAMON_ES_TRANSPORT_PORT": "29301"}
-
-
-def _settings(variables: dict[str, str]):  # type: ignore[no-untyped-def]
-    from tests.faults.harness import settings_of
-
-    return settings_of(variables)
+TINY_PORTS = {
+    "MEDIAMON_ES_PORT": str(FAULTS.others["es_429"]),  # 29201
+    "MEDIAMON_ES_TRANSPORT_PORT": str(FAULTS.others["es_429_transport"]),  # 29301
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,13 +37,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _tiny_node() -> ElasticsearchServer:
-    settings = _settings({**FAULT_VARS, **TINY_PORTS, "MEDIAMON_STATE_DIR": str(STATE / "es429")})
+    settings = settings_from_env(
+        {**FAULT_VARS, **TINY_PORTS, "MEDIAMON_STATE_DIR": str(STATE / "es429")}
+    )
     return ElasticsearchServer(settings, extra_config=TINY_QUEUE)
 
 
 @pytest.fixture(scope="session")
 def fault_stack() -> Iterator[Stack]:
-    stack = Stack(_settings(FAULT_VARS))
+    stack = Stack(settings_from_env(FAULT_VARS))
     stack.up()
     tiny = _tiny_node()
     if not tiny.status().running:

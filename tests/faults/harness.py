@@ -13,16 +13,15 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from elasticsearch.helpers import async_scan
 
@@ -34,8 +33,12 @@ from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 from pipeline.stages.canonical import article_id
 from pipeline.worker import prepare
-from tests.conftest import SAMPLES
-from tests.feedhost import FeedHost, Route
+from tests.support.feedhost import FeedHost, Route
+from tests.support.paths import SAMPLES
+from tests.support.settings import settings_from_env
+from tests.support.webhook import WebhookReceiver
+
+T = TypeVar("T")
 
 # Every scenario's rules file: one keyword rule, matching the articles that carry KEYWORD.
 KEYWORD = "zebrafish"
@@ -318,56 +321,20 @@ def summary_lines() -> list[str]:
     return lines
 
 
-class Hook:
-    """A local aiohttp webhook receiver (own thread and loop) recording every alert note."""
+HOOK_PATH = "/hook"
+
+
+class Hook(WebhookReceiver):
+    """The scenarios' webhook receiver (started): which alert notes carried which articles."""
 
     def __init__(self) -> None:
-        self.notes: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("webhook receiver did not start")
-
-    async def _receive(self, request: web.Request) -> web.Response:
-        note = await request.json()
-        with self._lock:
-            self.notes.append(note)
-        return web.Response(text="ok")
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/hook", self._receive)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        super().__init__()
+        self.start()
 
     def deliveries(self) -> Counter[tuple[str, str]]:
         """(rule, article) -> how many times a note (alert or digest) carried it."""
-        with self._lock:
-            notes = list(self.notes)
+        notes = self.bodies(HOOK_PATH)
         return Counter((n["rule"]["id"], a["id"]) for n in notes for a in n["articles"])
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def rules_yaml(hook_url: str) -> str:
@@ -386,7 +353,7 @@ rules:
 """
 
 
-def run(coro: Any) -> Any:
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -412,7 +379,7 @@ class Scenario:
         namespace = f"f{uuid.uuid4().hex[:8]}-"
         rules = self.logs / "rules.yaml"
         (self.logs / "state").mkdir(parents=True, exist_ok=True)
-        rules.write_text(rules_yaml(self.hook.url))
+        rules.write_text(rules_yaml(self.hook.url(HOOK_PATH)))
         self.vars = {
             **self.base,
             "MEDIAMON_NAMESPACE": namespace,
@@ -424,7 +391,7 @@ class Scenario:
             "MEDIAMON_HOST_SPACING": "0",
             "BROKER_SESSION_TIMEOUT": SESSION_TIMEOUT,
         }
-        self.settings = settings_of(self.vars)
+        self.settings = settings_from_env(self.vars)
         self.result = Result(self.name, 0)
 
     # -- set-up and processes -------------------------------------------------------------
@@ -586,16 +553,6 @@ class Scenario:
         assert not problems, f"{self.name}: {'; '.join(problems)}\n{self.tails()}"
 
 
-def settings_of(variables: dict[str, str]) -> Settings:
-    return Settings(
-        **{
-            k.removeprefix("MEDIAMON_").lower(): v
-            for k, v in variables.items()
-            if k.startswith("MEDIAMON_")
-        }
-    )
-
-
 async def produce_raw(settings: Settings, articles: list[RawArticle], pace: float) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -648,7 +605,7 @@ def handled_during_recovery(log_text: str) -> list[str]:
     return found
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str, scenario: Scenario) -> Any:
+def wait_until(check: Callable[[], T], timeout: float, what: str, scenario: Scenario) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         scenario.check_alive()

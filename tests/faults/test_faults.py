@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from deploy.processes import ServiceProcess
 from deploy.stack import ElasticsearchServer, Stack
 from pipeline import topics
+from pipeline.deadletters import DeadLetter
 from tests.faults.conftest import FAULT_VARS
 from tests.faults.harness import (
     KEYWORD,
@@ -36,7 +37,7 @@ from tests.faults.harness import (
     serve_samples,
     wait_until,
 )
-from tests.feedhost import FeedHost, feed_host
+from tests.support.feedhost import FeedHost, feed_host
 
 OUTAGE = 30.0  # seconds a server stays away
 EXIT_BOUND = 30.0  # seconds a SIGTERMed process may take to exit
@@ -81,7 +82,9 @@ def start_flowing(s: Scenario, flow: FeedFlow, ticks: int) -> None:
     wait_until(lambda: len(s.indexed()) >= first + ticks * FEEDS, 120, "the flow", s)
 
 
-def test_connector_killed_mid_poll(fault_stack: Stack, hook: Hook, logs: Path, host: FeedHost):
+def test_connector_killed_mid_poll(
+    fault_stack: Stack, hook: Hook, logs: Path, host: FeedHost
+) -> None:
     s = Scenario("connector kill -9 mid-poll", FAULT_VARS, logs, hook)
     with scenario_result(s):
         s.prepare()
@@ -397,11 +400,11 @@ def expect_dead_letters(s: Scenario, wanted: dict[str, tuple[str, str, str, str]
     """Each poison key in its dead-letter topic with stage, error class and a reason."""
     for key, (topic, stage, error_class, reason) in wanted.items():
 
-        def found(key: str = key, topic: str = topic) -> list[object]:
+        def found(key: str = key, topic: str = topic) -> list[DeadLetter]:
             return [d for d in s.dead_letters(topic) if d.key == key.encode()]
 
         (letter,) = wait_until(found, 60, f"{key} in {topic}", s)
-        headers = letter.headers  # type: ignore[attr-defined]
+        headers = letter.headers
         assert headers["mediamon-stage"] == stage, headers
         assert headers["mediamon-error-class"] == error_class, headers
         assert reason.lower() in headers["mediamon-error"].lower(), headers

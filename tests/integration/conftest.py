@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,15 +13,12 @@ import pytest
 
 from deploy.stack import Stack
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
+from tests.support.ports import INTEGRATION
+from tests.support.settings import settings_from_env
 
 TEST_PORTS = {
-    "MEDIAMON_KAFKA_PORT": "19092",
-    "MEDIAMON_KAFKA_CONTROLLER_PORT": "19093",
-    "MEDIAMON_ES_PORT": "19200",
-    "MEDIAMON_ES_TRANSPORT_PORT": "19300",
-    "MEDIAMON_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
-    "MEDIAMON_ES_URL": "http://127.0.0.1:19200",
+    **INTEGRATION.stack_vars(),  # 19092/19093, 19200/19300
     "MEDIAMON_STATE_DIR": str(REPO / ".state" / "test-stack"),
 }
 
@@ -35,8 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    settings = Settings(**{k.removeprefix("MEDIAMON_").lower(): v for k, v in TEST_PORTS.items()})
-    stack = Stack(settings)
+    stack = Stack(settings_from_env(TEST_PORTS))
     stack.up()
     yield stack
     stack.down()
@@ -55,9 +50,4 @@ class Env:
 def env(stack: Stack, tmp_path: Path) -> Env:
     namespace = f"t{uuid.uuid4().hex[:10]}-"
     variables = {**TEST_PORTS, "MEDIAMON_NAMESPACE": namespace, "MEDIAMON_POLL_INTERVAL": "2"}
-    settings = Settings(**{k.removeprefix("MEDIAMON_").lower(): v for k, v in variables.items()})
-    return Env(settings, variables, tmp_path)
-
-
-def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    return Env(settings_from_env(variables), variables, tmp_path)

@@ -12,14 +12,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from deploy.processes import ServiceProcess
 from pipeline import topics
@@ -27,46 +25,24 @@ from pipeline.adapters.elastic import make_client
 from pipeline.schema import RawArticle
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
+from tests.support.topics import Record, poll_once
+from tests.support.webhook import Received, WebhookReceiver, webhook_receiver
 
 SECRET = "integration-hook-secret"
 
 
-class Hook:
-    """A local webhook receiver: POST /ok records, POST /dead always answers 500."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self.dead_calls = 0
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.path == "/dead":
-                    hook.dead_calls += 1
-                    self.send_response(500)
-                else:
-                    hook.received.append((self.path, dict(self.headers), body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def bodies(self, path: str = "/ok") -> list[dict[str, Any]]:
-        return [json.loads(b) for p, _, b in self.received if p == path]
+DEAD = "/dead"  # a channel that always fails: answered 500
 
 
 @pytest.fixture
-def hook() -> Iterator[Hook]:
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
+def hook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver(paths={DEAD: 500}) as receiver:
+        yield receiver
+
+
+def delivered(hook: WebhookReceiver) -> list[Received]:
+    """The requests to the channels that work (the dead one's are counted apart)."""
+    return [r for r in hook.requests() if r.path != DEAD]
 
 
 def rules_yaml(url: str) -> str:
@@ -137,22 +113,8 @@ def alert_records(env: Env) -> dict[str, dict[str, Any]]:
     return asyncio.run(get())
 
 
-def dead_letters(env: Env) -> list[Any]:
-    async def read() -> list[Any]:
-        consumer = AIOKafkaConsumer(
-            env.settings.topic(topics.ALERTS_DLQ),
-            bootstrap_servers=env.settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            group_id=None,
-        )
-        await consumer.start()
-        try:
-            batch = await consumer.getmany(timeout_ms=2000)
-            return [m for records in batch.values() for m in records]
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+def dead_letters(env: Env) -> list[Record]:
+    return asyncio.run(poll_once(env.settings, env.settings.topic(topics.ALERTS_DLQ), 2000))
 
 
 def article(i: str, title: str, body: str, lang: str | None = None) -> RawArticle:
@@ -166,9 +128,9 @@ def article(i: str, title: str, body: str, lang: str | None = None) -> RawArticl
     )
 
 
-def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
+def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
     rules = env.logs / "rules.yaml"
-    rules.write_text(rules_yaml(hook.url))
+    rules.write_text(rules_yaml(hook.url()))
     variables = {
         **env.vars,
         "MEDIAMON_RULES_FILE": str(rules),
@@ -206,9 +168,10 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
                 ),
             ],
         )
-        first = wait_for(lambda: hook.bodies(), 90, "the first webhook call", worker)
+        first = wait_for(lambda: hook.bodies("/ok"), 90, "the first webhook call", worker)
         assert [a["id"] for b in first for a in b["articles"]] == ["ru-match"]
-        _, headers, raw = next(r for r in hook.received if r[0] == "/ok")
+        first_call = hook.requests("/ok")[0]
+        headers, raw = first_call.headers, first_call.body
         expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
         assert headers["X-Mediamon-Signature"] == expected
         assert SECRET not in raw.decode()
@@ -230,7 +193,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         dead = wait_for(lambda: dead_letters(env), 60, "the dead-lettered alert", worker)
         assert dict(dead[0].headers)["mediamon-stage"] == b"alerts"
         assert dict(dead[0].headers)["mediamon-attempt"] == b"3"
-        assert hook.dead_calls == 2 * 3
+        assert len(hook.requests(DEAD)) == 2 * 3
         records = wait_for(
             lambda: (r := alert_records(env)).get("to-nowhere:gt") and r, 60, "records", worker
         )
@@ -250,7 +213,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert SECRET not in status.stdout + status.stderr
 
         # `rules test`: what a rule would have matched among indexed articles, nothing sent
-        sent_before = len(hook.received)
+        sent_before = len(delivered(hook))
         command = ["rules", "test", "syria-astana-ru", "--since", "1d", "--json"]
         tested = subprocess.run(
             [sys.executable, "-m", "mediamon.main", *command],
@@ -262,12 +225,12 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
         assert tested.returncode == 0, tested.stderr
         rows = [json.loads(line) for line in tested.stdout.splitlines()]
         assert [(r["rule"], r["id"]) for r in rows] == [("syria-astana-ru", "ru-match")]
-        assert len(hook.received) == sent_before
+        assert len(delivered(hook)) == sent_before
     finally:
         assert worker.stop() == 0, worker.tail()
 
     # a restart re-reads whatever was not committed: nobody is notified twice
-    before = len(hook.received)
+    before = len(delivered(hook))
     second = ServiceProcess("worker-2", ["worker"], variables, env.logs / "worker-2.log").start()
     try:
         produce(
@@ -281,23 +244,23 @@ def test_keyword_alerts_end_to_end(env: Env, hook: Hook) -> None:
                 )
             ],
         )
-        wait_for(lambda: len(hook.bodies()) >= 2, 90, "the alert after the restart", second)
+        wait_for(lambda: len(hook.bodies("/ok")) >= 2, 90, "the alert after the restart", second)
         time.sleep(3)
-        ids = [a["id"] for b in hook.bodies() for a in b["articles"]]
+        ids = [a["id"] for b in hook.bodies("/ok") for a in b["articles"]]
         assert ids == ["ru-match", "ru-match-2"]
-        assert len(hook.received) == before + 1
+        assert len(delivered(hook)) == before + 1
     finally:
         second.stop()
 
 
-def test_volume_rule_fires_once_on_a_surge(env: Env, hook: Hook) -> None:
+def test_volume_rule_fires_once_on_a_surge(env: Env, hook: WebhookReceiver) -> None:
     rules = env.logs / "rules.yaml"
     rules.write_text(
         f"""\
 channels:
   ops:
     type: webhook
-    url: {hook.url}/ok
+    url: {hook.url("/ok")}
 rules:
   - id: floods-surge
     type: volume
@@ -322,14 +285,14 @@ rules:
         for n in range(5):  # the baseline: one article per window
             produce(env, [article(f"base-{n}", f"Flood warning {n}", "A flood warning.")])
             time.sleep(4)
-        assert hook.bodies() == [], "fired on the baseline"
+        assert hook.bodies("/ok") == [], "fired on the baseline"
         burst = [
             article(f"burst-{n}", f"Flood emergency {n}", "The flood spreads.") for n in range(10)
         ]
         produce(env, burst)
-        bodies = wait_for(lambda: hook.bodies(), 60, "the volume alert", worker)
+        bodies = wait_for(lambda: hook.bodies("/ok"), 60, "the volume alert", worker)
         time.sleep(3)
-        bodies = hook.bodies()
+        bodies = hook.bodies("/ok")
     finally:
         worker.stop()
     assert len(bodies) == 1, bodies  # once per surge, however many burst articles follow
@@ -339,14 +302,14 @@ rules:
 
 
 def test_a_dead_lettered_alert_is_replayed_after_the_fix_and_sent_once(
-    env: Env, hook: Hook
+    env: Env, hook: WebhookReceiver
 ) -> None:
     rules = env.logs / "rules.yaml"
     broken = f"""\
 channels:
   ops:
     type: webhook
-    url: {hook.url}/dead
+    url: {hook.url(DEAD)}
 rules:
   - id: guterres
     query: Guterres
@@ -383,10 +346,10 @@ rules:
         rules.write_text(broken.replace("/dead", "/ok"))  # the fix
         replayed = cli("dlq", "replay", "--topic", "alerts.dlq")
         assert "replayed 1 of 1" in replayed.stdout, replayed.stderr
-        wait_for(lambda: hook.bodies(), 60, "the replayed alert", worker)
+        wait_for(lambda: hook.bodies("/ok"), 60, "the replayed alert", worker)
         again = cli("dlq", "replay", "--topic", "alerts.dlq")  # nothing new to replay
         assert "replayed 0 of 0" in again.stdout, again.stderr
         time.sleep(3)
     finally:
         worker.stop()
-    assert [a["id"] for b in hook.bodies() for a in b["articles"]] == ["gt-1"]
+    assert [a["id"] for b in hook.bodies("/ok") for a in b["articles"]] == ["gt-1"]

@@ -10,14 +10,14 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.processes import ServiceProcess
 from deploy.stack import Stack
 from pipeline import topics
 from pipeline.adapters.kafka_admin import ensure_topics
-from tests.feedhost import FeedHost, Route, feed_host, rss
 from tests.integration.conftest import Env
+from tests.support.feedhost import FeedHost, Route, feed_host, rss
+from tests.support.topics import read_until_idle
 
 FEEDS = 5
 
@@ -40,28 +40,8 @@ def publish(host: FeedHost, upto: int) -> set[str]:
 
 def raw_keys(env: Env) -> Counter[str]:
     """Every message key on articles.raw (one per emitted article version)."""
-
-    async def read() -> Counter[str]:
-        consumer = AIOKafkaConsumer(
-            env.settings.topic(topics.RAW),
-            bootstrap_servers=env.settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        keys: Counter[str] = Counter()
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=1500)
-                if not batch:
-                    return keys
-                for records in batch.values():
-                    keys.update(r.key.decode() for r in records)
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    records = asyncio.run(read_until_idle(env.settings, env.settings.topic(topics.RAW), 1500))
+    return Counter(r.key.decode() for r in records)
 
 
 def connector(env: Env, host: FeedHost, name: str) -> ServiceProcess:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from deploy.feedserver import FeedServer, serve_feeds
 from deploy.processes import ServiceProcess
@@ -22,6 +22,7 @@ from pipeline import topics
 from pipeline.adapters.elastic import make_client
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
+from tests.support.topics import read_at_least
 
 SEED_URL = "https://vestnik.example/politika/oon-astaninskij-process"
 ASTANA_CITY_URLS = [
@@ -141,7 +142,8 @@ def test_feed_to_searchable_document(env: Env, worker: ServiceProcess, feeds: Fe
 
     def rewritten() -> bool:
         query = {"range": {"indexed_at": {"gte": second_delivery}}}
-        return search(env, query=query, size=0)["hits"]["total"]["value"] == len(ids)
+        total: int = search(env, query=query, size=0)["hits"]["total"]["value"]
+        return total == len(ids)
 
     wait_for(rewritten, 120, "the second delivery to be indexed")
     total = search(env, query={"match_all": {}}, size=0)["hits"]["total"]["value"]
@@ -180,23 +182,7 @@ def test_poison_messages_are_dead_lettered(env: Env, worker: ServiceProcess) -> 
             await producer.send_and_wait(raw_topic, json.dumps({"title": "no id"}).encode())
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(
-            dlq_topic,
-            bootstrap_servers=env.settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            group_id=None,
-        )
-        await consumer.start()
-        got: list[Any] = []
-        try:
-            deadline = time.monotonic() + 90
-            while len(got) < 3 and time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=1000)
-                for records in batch.values():
-                    got.extend(records)
-        finally:
-            await consumer.stop()
-        return got
+        return await read_at_least(env.settings, dlq_topic, 3, within=90, poll_ms=1000)
 
     dead = asyncio.run(scenario())
     assert len(dead) == 3, worker.tail()

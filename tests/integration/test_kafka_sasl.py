@@ -30,16 +30,17 @@ from pipeline.deadletters import read_topic
 from pipeline.errors import ConfigError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
+from tests.support.ports import KAFKA_SASL
 
 SASL_SETTINGS = Settings(
-    kafka_port=59092,
-    kafka_controller_port=59093,
-    kafka_bootstrap="127.0.0.1:59092",
+    kafka_port=KAFKA_SASL.kafka,  # 59092
+    kafka_controller_port=KAFKA_SASL.kafka_controller,  # 59093
+    kafka_bootstrap=KAFKA_SASL.kafka_bootstrap,
     state_dir=REPO / ".state" / "sasl-stack",
 )
 MECHANISMS = ["PLAIN", "SCRAM-SHA-512"]
-TLS_PORT = 59094
+TLS_PORT = KAFKA_SASL.others["kafka_tls"]  # 59094
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,8 @@ from pipeline.indexing.layout import ensure_articles_index
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.enrich import Enricher
-from tests.conftest import SAMPLES
 from tests.integration.conftest import Env
-from tests.kibana_objects import (
+from tests.support.kibana_objects import (
     Column,
     Layer,
     layer_aggregations,
@@ -36,6 +35,7 @@ from tests.kibana_objects import (
     load_objects,
     search_data_view,
 )
+from tests.support.paths import SAMPLES
 
 OBJECTS = load_objects()
 BY_KEY = {(o["type"], o["id"]): o for o in OBJECTS}

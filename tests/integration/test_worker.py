@@ -15,7 +15,7 @@ from pipeline.adapters.elastic import make_client
 from pipeline.schema import RawArticle
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
-from tests.netutil import free_port, http_get
+from tests.support.net import free_port, http_get
 
 LEAD = (
     "<p>Russia, Turkey and Iran, the guarantors of the Astana process, agreed on a trilateral "

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from deploy import audit
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def _dep(

@@ -14,7 +14,7 @@ import yaml
 from pipeline.adapters.elastic import client_options
 from pipeline.adapters.kafka import client_options as kafka_common
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,8 @@ def test_one_elasticsearch_major_everywhere(compose: dict[str, Any]) -> None:
     es_tag = _tag(services["elasticsearch"]["image"])
     assert es_tag == _tag(services["kibana"]["image"])
     local = Settings().es_version
-    client_major = elasticsearch.__versionstr__.split(".")[0]
+    # re-exported by elasticsearch/__init__.py without being listed in __all__
+    client_major = elasticsearch.__versionstr__.split(".")[0]  # type: ignore[attr-defined]
     assert es_tag.split(".")[0] == local.split(".")[0] == client_major
     assert es_tag == local
 
@@ -135,7 +136,7 @@ INTERPOLATION = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:\?[^}]*)?\}$")
 def _env_items(service: dict[str, Any]) -> list[tuple[str, str]]:
     env = service.get("environment") or {}
     if isinstance(env, list):
-        return [tuple(e.split("=", 1)) if "=" in e else (e, "") for e in env]  # type: ignore[misc]
+        return [tuple(e.split("=", 1)) if "=" in e else (e, "") for e in env]
     return [(str(k), str(v)) for k, v in env.items()]
 
 

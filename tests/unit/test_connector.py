@@ -15,7 +15,7 @@ from connectors.feeds import FeedConfig
 from connectors.rss import RssConnector
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
-from tests.feedhost import BOMB, FeedHost, Route, feed_host, rss
+from tests.support.feedhost import BOMB, FeedHost, Route, feed_host, rss
 
 
 class MemoryEmitter:
@@ -66,7 +66,7 @@ async def connector(settings: Settings) -> AsyncIterator[RssConnector]:
 
 
 def feed(host: FeedHost, path: str, **kw: object) -> FeedConfig:
-    return FeedConfig(id=path.strip("/").replace(".", "-") or "root", url=host.url(path), **kw)  # type: ignore[arg-type]
+    return FeedConfig(id=path.strip("/").replace(".", "-") or "root", url=host.url(path), **kw)
 
 
 ITEMS = [("a1", "First"), ("a2", "Second")]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.evaluation import LabeledItem, TopicScore, keyword_peer, load_labeled, score
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 
 
 def test_topic_score_arithmetic() -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from connectors.normalize import parse_feed
 from pipeline.stages.enrich import Enricher
-from tests.conftest import SAMPLES, shared_dir
+from tests.support.paths import FEEDPARSER_CORPUS, SAMPLES
 
 RSS_RELATIVE = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>T</title><language>ru-RU</language>
@@ -54,10 +52,8 @@ def test_not_a_feed_gives_no_articles_and_a_reason() -> None:
 
 
 def _corpus() -> Path:
-    root = shared_dir() / "corpus" / "feedparser-tests"
-    if not root.is_dir():
-        pytest.skip(f"feedparser's test corpus is absent ({root})")
-    return root
+    assert FEEDPARSER_CORPUS.is_dir(), f"feedparser's test corpus is missing ({FEEDPARSER_CORPUS})"
+    return FEEDPARSER_CORPUS
 
 
 def test_feedparser_corpus_never_crashes_the_normaliser() -> None:

@@ -13,7 +13,7 @@ import pytest
 from connectors.feeds import FeedConfig, FeedsFile, configured_feeds, import_opml, load_feeds
 from connectors.scheduler import Outcome, plan_next
 from pipeline.errors import ConfigError
-from tests.conftest import SAMPLES
+from tests.support.paths import SAMPLES
 
 GOOD = """\
 feeds:

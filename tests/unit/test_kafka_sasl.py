@@ -96,8 +96,8 @@ def test_client_settings_log_in_as_the_user(tmp_path: Path) -> None:
 )
 def test_faust_gets_the_same_login_as_aiokafka(protocol: str, mechanism: str) -> None:
     settings = Settings(
-        kafka_security_protocol=protocol,  # type: ignore[arg-type]
-        kafka_sasl_mechanism=mechanism,  # type: ignore[arg-type]
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
         kafka_username="alice",
         kafka_password=SecretStr(PASSWORD),
     )

@@ -11,7 +11,6 @@ import email.policy
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from pipeline.adapters.kibana import (
 )
 from pipeline.errors import ConfigError, PermanentError, TransientError
 from pipeline.settings import Settings
-from tests.kibana_objects import (
+from tests.support.kibana_objects import (
     ALERTS_TEMPLATE,
     TEMPLATE,
     data_view_mappings,
@@ -47,6 +46,7 @@ from tests.kibana_objects import (
     mapping_fields,
     search_data_view,
 )
+from tests.support.net import free_port
 
 DATA_VIEW = "mediamon-articles-data-view"
 ALERTS_DATA_VIEW = "mediamon-alerts-data-view"
@@ -459,9 +459,11 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[str | None, str | 
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     assert message.is_multipart(), content_type
-    (part,) = list(message.iter_parts())  # type: ignore[attr-defined]
+    (part,) = list(message.iter_parts())
+    name = part.get_param("name", header="content-disposition")
     payload = part.get_payload(decode=True)
-    return part.get_param("name", header="content-disposition"), part.get_filename(), payload
+    assert (name is None or isinstance(name, str)) and isinstance(payload, bytes), part
+    return name, part.get_filename(), payload
 
 
 @contextmanager
@@ -560,14 +562,8 @@ def test_import_waits_while_kibana_starts(caplog: pytest.LogCaptureFixture) -> N
     assert "HTTP 503" in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_import_waits_while_nothing_listens() -> None:
-    port = _free_port()
+    port = free_port()
     with ExitStack() as later:
 
         def start_kibana(_delay: float) -> None:
@@ -667,7 +663,7 @@ def test_cli_imports_and_never_prints_the_password() -> None:
     secret = {"MEDIAMON_KIBANA_USERNAME": "analyst", "MEDIAMON_KIBANA_PASSWORD": "pa55-w0rd"}
     count = len(shipped_objects())
     with fake_kibana([(503, {}), ok(count), (200, {"settings": {}})]) as kibana:
-        proc = _run_cli(kibana.url, MEDIAMON_NAMESPACE="t9-", **secret)
+        proc = _run_cli(kibana.url, timeout=5, MEDIAMON_NAMESPACE="t9-", **secret)
     assert proc.returncode == 0, proc.stderr
     assert f"saved objects imported: {count} of {count}" in proc.stdout
     assert f"/app/dashboards#/view/{DASHBOARD_ID}" in proc.stdout
@@ -698,7 +694,7 @@ def test_cli_exits_non_zero_and_lists_object_errors() -> None:
 
 
 def test_cli_reports_a_kibana_that_never_comes_up() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     proc = _run_cli(url, timeout=2, MEDIAMON_KIBANA_PASSWORD="pa55-w0rd")
     assert proc.returncode == 2
     assert "not ready after 2s" in proc.stderr and "ConnectError" in proc.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_every_pipeline_module_has_a_layer() -> None:

@@ -6,7 +6,7 @@ import json
 
 from connectors import metrics
 from pipeline.health import Health, serve
-from tests.netutil import free_port, http_get
+from tests.support.net import free_port, http_get
 
 
 def test_metrics_endpoint_serves_per_feed_counters() -> None:

@@ -12,7 +12,7 @@ from deploy.java import find_java
 from pipeline.errors import SchemaVersionError, StackError
 from pipeline.schema import EnrichedArticle, RawArticle, Record, Upgrade
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_raw_article_round_trip_carries_schema() -> None:

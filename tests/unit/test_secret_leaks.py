@@ -87,7 +87,7 @@ def assert_clean(*texts: object) -> None:
 
 def chain(exc: BaseException) -> str:
     """Every exception in the chain (causes and contexts), as type, message and repr."""
-    parts = []
+    parts: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(parts) < 20:
         parts.append(f"{type(seen).__name__}: {seen} {seen!r} {seen.args!r}")

@@ -12,7 +12,7 @@ from pipeline.stages.canonical import article_id, canonical_url, domain_of
 from pipeline.stages.clean import html_to_text
 from pipeline.stages.enrich import Enricher
 from pipeline.stages.language import detect_language
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pipeline import topics
 from pipeline.agents import register_all
 from pipeline.app import create_app
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_importing_the_app_and_its_agents_has_no_side_effects() -> None:
