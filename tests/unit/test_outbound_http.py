@@ -22,6 +22,7 @@ from pipeline.alerts.channels.webhook import WebhookConfig
 from pipeline.errors import ChannelConfigError, DeliveryError, PermanentError, TransientError
 from pipeline.settings import Settings
 from tests.notes import sample_note
+from tests.support.aioserver import serve
 
 MAX_BYTES = 100_000
 
@@ -84,15 +85,8 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     srv = Server()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", srv.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    srv.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield srv
-    await runner.cleanup()
+    async with serve(srv.handle, "*") as srv.port:
+        yield srv
 
 
 SETTINGS = Settings(http_timeout=1.0, http_total_timeout=1.5)

@@ -27,6 +27,7 @@ from pipeline.alerts.channels.webhook import SIGNATURE_HEADER, WebhookConfig, si
 from pipeline.errors import DeliveryError
 from pipeline.settings import Settings
 from tests.notes import sample_note
+from tests.support.aioserver import serve
 
 SECRETS = {
     "MEDIAMON_ES_PASSWORD": "es-pw-5ecret-1",
@@ -199,15 +200,8 @@ class Channels:
 @pytest.fixture
 async def channels() -> AsyncIterator[Channels]:
     server = Channels()
-    app = web.Application()
-    app.router.add_route("POST", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield server
-    await runner.cleanup()
+    async with serve(server.handle, "POST") as server.port:
+        yield server
 
 
 def _note() -> Notification:

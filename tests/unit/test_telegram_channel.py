@@ -24,6 +24,7 @@ from pipeline.errors import ChannelConfigError, DeliveryError, DeliveryRefusedEr
 from pipeline.schema import AlertEvent
 from pipeline.settings import Settings
 from tests.notes import sample_note
+from tests.support.aioserver import serve
 
 TOKEN = "123456789:AAHt0ken5ecretPartOfTheBotToken_x-Y"
 TOKEN_ENV = "MM_TEST_TELEGRAM_TOKEN"
@@ -51,15 +52,8 @@ class BotAPI:
 @pytest.fixture
 async def bot_api() -> AsyncIterator[BotAPI]:
     server = BotAPI()
-    app = web.Application()
-    app.router.add_route("POST", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield server
-    await runner.cleanup()
+    async with serve(server.handle, "POST") as server.port:
+        yield server
 
 
 @pytest.fixture
