@@ -10,6 +10,7 @@ import typer
 from mediamon.output import console, print_json, print_table
 from pipeline.evaluation import (
     LangScore,
+    Report,
     keyword_peer,
     load_labeled,
     mediamon_predictor,
@@ -24,9 +25,13 @@ def eval_command(
     peers: bool = typer.Option(True, help="Also score the keyword list and py3langid."),
     as_json: bool = typer.Option(False, "--json"),
     show_errors: int = typer.Option(0, "--errors", help="List up to N wrong decisions."),
+    headlines: bool = typer.Option(
+        False, "--headlines", help="Score each item on its title alone (labels unchanged)."
+    ),
+    by_lang: bool = typer.Option(False, "--by-lang", help="Also a table per language."),
 ) -> None:
     """Score topic tagging and language detection against the labels `topics` and `lang`."""
-    items = load_labeled(path)
+    items = load_labeled(path, headlines=headlines)
     enricher = Enricher.from_path()
     topic_ids = enricher.tagger.topic_ids
 
@@ -66,9 +71,30 @@ def eval_command(
         if r.lang_long.total or r.lang_short.total
     ]
     print_table("language accuracy", ["system", "100+ chars", "shorter"], lang_rows)
+    if by_lang:
+        print_by_lang(reports, topic_ids)
     if show_errors:
         for report in reports[:1]:
             for line in (report.errors + report.lang_long.misses + report.lang_short.misses)[
                 :show_errors
             ]:
                 console.print(f"  {line}", highlight=False)
+
+
+def print_by_lang(reports: list[Report], topic_ids: list[str]) -> None:
+    """One row per language: each system's F1 per topic, and mediamon's language accuracy."""
+    langs = sorted({lang for r in reports for lang in r.by_lang})
+    rows = []
+    for lang in langs:
+        row: list[str] = [lang]
+        for report in reports[:2]:  # mediamon and the keyword list (py3langid tags no topics)
+            scores = report.by_lang.get(lang, {})
+            row += [f"{scores[t].f1:.2f}" if t in scores else "-" for t in topic_ids]
+        accuracy = reports[0].lang_by_lang.get(lang)
+        row.append(f"{accuracy.accuracy:.2f}" if accuracy else "-")
+        rows.append(row)
+    # short headers so the table fits a terminal: mm = mediamon, kw = the keyword list
+    short = {"mediamon": "mm", "keyword list": "kw"}
+    systems = [short.get(r.system, r.system[:4]) for r in reports[:2]]
+    columns = ["lang", *(f"{s} {t[:6]}" for s in systems for t in topic_ids), "lang acc"]
+    print_table("per language (F1)", columns, rows)

@@ -74,6 +74,9 @@ class Report:
     topics: dict[str, TopicScore] = field(default_factory=dict)
     lang_long: LangScore = field(default_factory=LangScore)
     lang_short: LangScore = field(default_factory=LangScore)
+    # per labeled language: the topic scores on its items, and its language accuracy
+    by_lang: dict[str, dict[str, TopicScore]] = field(default_factory=dict)
+    lang_by_lang: dict[str, LangScore] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,12 +96,25 @@ class Report:
             "lang_accuracy_long": self.lang_long.accuracy if self.lang_long.total else None,
             "lang_accuracy_short": self.lang_short.accuracy if self.lang_short.total else None,
             "lang_items": {"long": self.lang_long.total, "short": self.lang_short.total},
+            "by_lang": {
+                lang: {
+                    "topics": {t: {"f1": s.f1, "fp": s.fp, "fn": s.fn} for t, s in scores.items()},
+                    "lang_accuracy": (
+                        self.lang_by_lang[lang].accuracy if lang in self.lang_by_lang else None
+                    ),
+                }
+                for lang, scores in sorted(self.by_lang.items())
+            },
         }
 
 
-def load_labeled(path: Path) -> list[LabeledItem]:
+BODY_FIELDS = ("summary", "content", "text")
+
+
+def load_labeled(path: Path, headlines: bool = False) -> list[LabeledItem]:
     """Items with any of title/summary/content/text and labels `lang` and/or `topics`; an
-    optional `lang_hint` is passed on as the feed's language."""
+    optional `lang_hint` is passed on as the feed's language. With `headlines`, each item is
+    its title alone (what a feed that carries only headlines gives), labels unchanged."""
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -109,6 +125,8 @@ def load_labeled(path: Path) -> list[LabeledItem]:
             raise ConfigError(f"{path}:{number}: not JSON: {exc.msg}") from exc
         if not isinstance(obj, dict):
             raise ConfigError(f"{path}:{number}: expected a JSON object")
+        if headlines:
+            obj = {k: v for k, v in obj.items() if k not in BODY_FIELDS}
         text = "\n".join(str(obj.get(k) or "") for k in ("title", "summary", "content", "text"))
         topics = obj.get("topics")
         items.append(
@@ -135,16 +153,23 @@ def score(
         if item.lang and lang is not None:
             bucket = report.lang_long if len(item.text) >= LONG_TEXT else report.lang_short
             bucket.total += 1
+            per_lang = report.lang_by_lang.setdefault(item.lang, LangScore())
+            per_lang.total += 1
             if lang == item.lang:
                 bucket.right += 1
+                per_lang.right += 1
             else:
                 bucket.misses.append(f"line {item.line}: {item.lang} -> {lang}")
         if item.topics is not None and topics is not None:
+            lang_scores = report.by_lang.setdefault(
+                item.lang or "und", {t: TopicScore() for t in report.topics}
+            )
             for topic_id, s in report.topics.items():
                 truth, guess = topic_id in item.topics, topic_id in topics
-                s.tp += truth and guess
-                s.fp += guess and not truth
-                s.fn += truth and not guess
+                for target in (s, lang_scores[topic_id]):
+                    target.tp += truth and guess
+                    target.fp += guess and not truth
+                    target.fn += truth and not guess
                 if truth != guess:
                     report.errors.append(
                         f"line {item.line} {topic_id}: {'missed' if truth else 'false'} "

@@ -145,3 +145,18 @@ def test_mediamon_predictor_passes_the_feed_hint(tmp_path: Path) -> None:
     (item,) = load_labeled(path)
     assert mediamon_predictor(Recorder())(item) == ("bg", set())
     assert seen[0].lang_hint == "bg"
+
+
+def test_headlines_mode_scores_the_title_alone_and_reports_per_language(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    path.write_text(
+        '{"id": "a", "lang": "en", "title": "Talks resume", "text": "The UN envoy for Syria '
+        'met both delegations.", "topics": ["syria", "un"]}\n'
+        '{"id": "b", "lang": "fr", "title": "Un pont à Lyon", "text": "Rien.", "topics": []}\n'
+    )
+    full = score("kw", load_labeled(path), keyword_peer, ["syria", "un"])
+    title_only = score("kw", load_labeled(path, headlines=True), keyword_peer, ["syria", "un"])
+    assert full.by_lang["en"]["syria"].tp == 1
+    assert title_only.by_lang["en"]["syria"].fn == 1  # the title alone names neither
+    assert title_only.by_lang["fr"]["un"].fp == 1
+    assert set(full.as_dict()["by_lang"]) == {"en", "fr"}
