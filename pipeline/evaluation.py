@@ -98,12 +98,15 @@ class Report:
             "lang_items": {"long": self.lang_long.total, "short": self.lang_short.total},
             "by_lang": {
                 lang: {
-                    "topics": {t: {"f1": s.f1, "fp": s.fp, "fn": s.fn} for t, s in scores.items()},
+                    "topics": {
+                        t: {"f1": s.f1, "fp": s.fp, "fn": s.fn}
+                        for t, s in self.by_lang.get(lang, {}).items()
+                    },
                     "lang_accuracy": (
                         self.lang_by_lang[lang].accuracy if lang in self.lang_by_lang else None
                     ),
                 }
-                for lang, scores in sorted(self.by_lang.items())
+                for lang in sorted(self.by_lang.keys() | self.lang_by_lang.keys())
             },
         }
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from pipeline.evaluation import LabeledItem, TopicScore, keyword_peer, load_labeled, score
-from tests.support.paths import FIXTURES
+from tests.support.paths import FIXTURES, REPO
 
 
 def test_topic_score_arithmetic() -> None:
@@ -160,3 +161,42 @@ def test_headlines_mode_scores_the_title_alone_and_reports_per_language(tmp_path
     assert title_only.by_lang["en"]["syria"].fn == 1  # the title alone names neither
     assert title_only.by_lang["fr"]["un"].fp == 1
     assert set(full.as_dict()["by_lang"]) == {"en", "fr"}
+
+
+# every language issue 14 names: the EU's, Russian and the former Soviet ones, then the rest
+COVERAGE_LANGUAGES = {
+    "bg", "hr", "cs", "da", "nl", "en", "et", "fi", "fr", "de", "el", "hu",
+    "ga", "it", "lv", "lt", "mt", "pl", "pt", "ro", "sk", "sl", "es", "sv",
+    "ru", "uk", "be", "kk", "ky", "uz", "tk", "tg", "az", "ka", "hy", "sr",
+    "tr", "ar", "fa", "ur", "he", "hi", "zh", "ja", "ko", "id",
+}  # fmt: skip
+
+
+def test_the_coverage_held_out_set_is_frozen_at_its_recorded_hash() -> None:
+    doc = (REPO / "docs" / "evaluation-coverage.md").read_text(encoding="utf-8")
+    path = FIXTURES / "eval" / "coverage-holdout.jsonl"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert f"`tests/fixtures/eval/coverage-holdout.jsonl` | 416 | `{digest}`" in doc, (
+        "the held-out set changed: it is frozen (docs/evaluation-coverage.md)"
+    )
+
+
+def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> None:
+    for half in ("dev", "holdout"):
+        items = load_labeled(FIXTURES / "eval" / f"coverage-{half}.jsonl")
+        by_lang: dict[str, list[LabeledItem]] = {}
+        for item in items:
+            by_lang.setdefault(item.lang or "", []).append(item)
+        assert set(by_lang) == COVERAGE_LANGUAGES
+        for lang, group in by_lang.items():
+            negatives = sum(1 for i in group if not i.topics)
+            assert negatives / len(group) >= 0.30, (half, lang)
+        scripts = {(i.raw["lang"], i.raw["script"]) for i in items}
+        for both in (
+            ("sr", "Cyrl"),
+            ("sr", "Latn"),
+            ("kk", "Arab"),
+            ("uz", "Cyrl"),
+            ("tk", "Latn"),
+        ):
+            assert both in scripts
