@@ -175,7 +175,7 @@ class ArticleIndexer:
                 )
             except TRANSIENT as exc:
                 # The batch is held; a stray copy is a double count, not a loss: retry briefly.
-                log.warning("stray-copy check failed, retrying: %s", _describe(exc))
+                log.warning("stray-copy check failed, retrying in 1.0s: %s", _describe(exc))
                 await self.sleep(1.0)
 
 

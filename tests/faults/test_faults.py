@@ -270,7 +270,8 @@ def test_rebalance_while_elasticsearch_is_down(fault_stack: Stack, hook: Hook, l
             fault_stack.elasticsearch.stop()
             down = time.monotonic()
             wait_until(
-                lambda: "failed, retrying in" in a.log_path.read_text(),  # bulk or matching
+                # bulk, stray-copy check or rule matching: whichever call the outage caught
+                lambda: "failed, retrying in" in a.log_path.read_text(),
                 60,
                 "worker-a's batch waiting for Elasticsearch",
                 s,
