@@ -77,7 +77,8 @@ _SR_WORDS = re.compile(
     r"svetsk\w*|reč|reči|predsedn\w*|sever\w*|mere|mera|meru|nedelj\w*|uslov\w*|"
     r"bezbedn\w*|rešav\w*|reši\w*|rešen\w*|primen\w*|promen\w*|zahtev\w*|istorij\w*|odsto|"
     r"evra|fudbal\w*|opštin\w*|univerzitet\w*|hiljad\w*|premijer\w*|takmičen\w*|"
-    r"smer\w*|vest|vesti|ocen\w*|lek\w*|tek|celog|celoj|cela|ceo|deo|delu|dela|beo|bele)\b",
+    r"smer\w*|vest|vesti|ocen\w*|lek\w*|tek|celog|celoj|cela|ceo|deo|delu|dela|beo|bele|"
+    r"zvezd\w*|gde|ovde|cen[aeiu]|vek|veka|pesm\w*|devojk\w*)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -85,9 +86,18 @@ _HR_WORDS = re.compile(
     r"povijest\w*|tajnik\w*|izvješć\w*|zrakoplov\w*|kazališt\w*|obitelj\w*|vlak\w*|"
     r"siječnj\w*|veljač\w*|ožujk\w*|travnj\w*|svibnj\w*|lipnj\w*|srpnj\w*|kolovoz\w*|"
     r"rujn\w*|listopad\w*|studen\w*|prosin\w*|hrvatsk\w*|sabor\w*|vatreni|svijet\w*|"
-    r"prijelaz\w*|sjever\w*|mjer\w*|vrijem\w*|mjesec\w*|prije|poslije|rekao|priopć\w*)\b",
+    r"prijelaz\w*|sjever\w*|mjer\w*|vrijem\w*|mjesec\w*|prije|poslije|priopć\w*|"
+    r"zvijezd\w*|gdje|ovdje|cijen\w*|stoljeć\w*|pjesm\w*|djevojk\w*|tjedn\w*)\b",
     re.IGNORECASE,
 )
+# Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
+# write (Russian снова, Macedonian повторно, Bulgarian отново for поново), in a text with
+# no letter Serbian lacks.
+_SR_CYRILLIC = re.compile(
+    r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*)\b",
+    re.IGNORECASE,
+)
+_NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
 _SH = frozenset({"sr", "hr", "bs", "sh"})
 _NOT_SL = re.compile("[ćđĆĐ]")  # Serbo-Croatian letters Slovenian does not write
 
@@ -135,6 +145,12 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
         return "uk"
     if _share(_BE, text, letters):
         return "be"
+    if (
+        guess in ("ru", "bg", "mk", "uk", "be")
+        and _SR_CYRILLIC.search(text)
+        and not _NOT_SR_CYRILLIC.search(text)
+    ):
+        return "sr"
     if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and _share(_KY, text, letters):
         if guess == "tk" or (_TK.search(text) and not _KY_LONG.search(text)):
             return "tk"

@@ -112,14 +112,14 @@ def test_language_on_the_coverage_dev_half() -> None:
     """Issue 14's coverage set, dev half only (416 items, 46 languages; the held-out half is
     scored once, never tuned on). Measured 2026-12-04 with CLD2 first, py3langid over every
     language and the script rules: 100.0% with the lead (py3langid 90.1%, before 88.5%),
-    95.4% on headlines (87.3%, before 84.1%), and no language below py3langid in either."""
+    96.9% on headlines (87.3%, before 84.1%), and no language below py3langid in either."""
     from pipeline.evaluation import py3langid_peer
     from pipeline.stages.language import detect_language
 
     def ours(item: LabeledItem) -> tuple[str | None, set[str] | None]:
         return detect_language(item.text, item.raw.get("lang_hint")).lang, None
 
-    floors = {False: 0.995, True: 0.945}
+    floors = {False: 0.995, True: 0.955}  # measured 1.000 and 0.969 (403 of 416)
     for headlines, floor in floors.items():
         items = load_labeled(FIXTURES / "eval" / "coverage-dev.jsonl", headlines=headlines)
         assert len(items) >= 400 and len({i.lang for i in items}) >= 46

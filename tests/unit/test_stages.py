@@ -306,6 +306,13 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Predsjednik je poslije sastanka rekao da će se mjere primijeniti od tjedna", None, "hr"),
         ("Vlada usvojila novi zakon o medijima", "hr", "hr"),
         ("Vlada usvojila novi zakon o medijima", "bs", "bs"),
+        # Serbian Cyrillic without ђ ј љ њ ћ џ: words Russian and Macedonian do not write.
+        ("Цене струје поново расту од данас", None, "sr"),
+        ("Цены на электричество снова растут", None, "ru"),
+        ("Цената на струјата повторно расте", None, "mk"),
+        # Indonesian against Malay: the base rate of news, unless the words are Malay.
+        ("PBB gelar sidang darurat bahas krisis pangan", None, "id"),
+        ("Kerajaan Malaysia umum bajet baharu untuk tahun depan", None, "ms"),
         # Uzbek oʻ gʻ; Uzbek Cyrillic ў ҳ қ; Tajik ҷ ӣ ӯ; Turkmen ň and ә without қ ғ ұ і;
         # Tatar һ; Bashkir ҡ; Kazakh қ і; Kyrgyz ң ө ү alone.
         ("Oʻzbekiston hukumati yangi soliq kodeksini qabul qildi", None, "uz"),
