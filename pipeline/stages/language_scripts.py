@@ -52,6 +52,7 @@ _MT = re.compile("[ħĦ]|għ", re.IGNORECASE)
 _LT = re.compile("[ėįųĖĮŲ]")
 _TK_LATIN = re.compile("[ňýŇÝ]")
 _TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
+_NORDIC = re.compile("[þðæøåÞÐÆØÅ]")  # Icelandic and Faroese write ý beside ö too
 _UZ_LATIN = re.compile("[oOgG][\u02bb\u2018`'\u02bc\u2019](?=[a-z])")
 _UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
@@ -139,7 +140,7 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
         _share(_KK_I, text, letters) and _share(_KK_SOFT, text, letters) and not _UK.search(text)
     ):
         return "kk"
-    if _share(_KK_ONLY, text, letters):
+    if _share(_KK_ONLY, text, letters) and letters() >= 20:  # not one name («Тоқаев»)
         return "uz"  # қ ғ without ы or a Kazakh vowel letter: Uzbek (Tajik settled above)
     if _share(_UK, text, letters):
         return "uk"
@@ -175,8 +176,10 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
         return "mt"
     if _share(_LT, text, letters) and guess != "lv":
         return "lt"
-    if _TURKIC_LATIN.search(text) and (
-        len(_TK_LATIN.findall(text)) >= 2 or _share(_TK_LATIN, text, letters)
+    if (
+        _TURKIC_LATIN.search(text)
+        and not _NORDIC.search(text)
+        and (len(_TK_LATIN.findall(text)) >= 2 or _share(_TK_LATIN, text, letters))
     ):
         return "tk"
     if _UZ_LATIN_STRONG.search(text) or len(_UZ_LATIN.findall(text)) >= 2:

@@ -319,6 +319,7 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Ўзбекистон ҳукумати янги солиқ кодексини қабул қилди", None, "uz"),
         ("Ҳукумати Тоҷикистон буҷети навро қабул кард", None, "tg"),
         ("Türkmenistanyň hökümeti täze salgyt kodeksini kabul etdi", None, "tk"),
+        ("Nýr forsætisráðherra kynnir nýja stjórn í Höfða", None, "is"),  # ý ö, but ð æ
         ("Түркменистаның хөкүмети тәзе салгыт кодексини кабул етди", None, "tk"),
         ("Татарстан һөкүмәте яңа бюджетны кабул итте", None, "tt"),
         ("Башҡортостан хөкүмәте яңы бюджетты ҡабул итте", None, "ba"),
