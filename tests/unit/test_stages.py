@@ -290,6 +290,61 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
     assert detect_language(text).lang == lang
 
 
+@pytest.mark.parametrize(
+    ("text", "hint", "lang"),
+    [
+        # Arabic script: Kyrgyz ۅ ۉ, Uyghur ې ۈ, Kazakh neither (py3langid says ug for all).
+        ("قىرعىزستان ۅكمۅتۉ جاڭى بيۇدجەتتى بەكىتتى", None, "ky"),
+        ("ئۈرۈمچىدە يېڭى مەكتەپ ئېچىلدى", None, "ug"),
+        ("استانادا سيريا بويىنشا كەلىسسوزدەر باستالدى", None, "kk"),
+        # Kazakh Latin (ū, ä) against Turkish and Crimean Tatar (ñ ı q, but no ä or ū).
+        ("Qazaqstan ükımetı jaña salyq kodeksın maqūldady", None, "kk"),
+        ("Türkiye'de enflasyon yüzde 40'ın altına düştü", None, "tr"),
+        ("Qırım tatarlarınıñ sürgünligi yıldönümi Aqmescitte anıldı", None, "crh"),
+        # Serbian Latin: ekavian forms; Croatian: ijekavian; neither: the feed's hint.
+        ("Predsednik je posle sastanka rekao da će se mere primeniti od nedelje", None, "sr"),
+        ("Predsjednik je poslije sastanka rekao da će se mjere primijeniti od tjedna", None, "hr"),
+        ("Vlada usvojila novi zakon o medijima", "hr", "hr"),
+        ("Vlada usvojila novi zakon o medijima", "bs", "bs"),
+        # Serbian Cyrillic without ђ ј љ њ ћ џ: words Russian and Macedonian do not write.
+        ("Цене струје поново расту од данас", None, "sr"),
+        ("Цены на электричество снова растут", None, "ru"),
+        ("Цената на струјата повторно расте", None, "mk"),
+        # Indonesian against Malay: the base rate of news, unless the words are Malay.
+        ("PBB gelar sidang darurat bahas krisis pangan", None, "id"),
+        ("Kerajaan Malaysia umum bajet baharu untuk tahun depan", None, "ms"),
+        # Uzbek oʻ gʻ; Uzbek Cyrillic ў ҳ қ; Tajik ҷ ӣ ӯ; Turkmen ň and ә without қ ғ ұ і;
+        # Tatar һ; Bashkir ҡ; Kazakh қ і; Kyrgyz ң ө ү alone.
+        ("Oʻzbekiston hukumati yangi soliq kodeksini qabul qildi", None, "uz"),
+        ("Ўзбекистон ҳукумати янги солиқ кодексини қабул қилди", None, "uz"),
+        ("Ҳукумати Тоҷикистон буҷети навро қабул кард", None, "tg"),
+        ("Türkmenistanyň hökümeti täze salgyt kodeksini kabul etdi", None, "tk"),
+        ("Nýr forsætisráðherra kynnir nýja stjórn í Höfða", None, "is"),  # ý ö, but ð æ
+        ("Түркменистаның хөкүмети тәзе салгыт кодексини кабул етди", None, "tk"),
+        ("Татарстан һөкүмәте яңа бюджетны кабул итте", None, "tt"),
+        ("Башҡортостан хөкүмәте яңы бюджетты ҡабул итте", None, "ba"),
+        ("Қазақстан үкіметі жаңа бюджетті бекітті", None, "kk"),
+        ("Кыргызстан өкмөтү жаңы бюджетти бекитти", None, "ky"),
+        # Outside the old ~50 candidates: Irish, Maltese (ħ għ); Lithuanian ė į ų.
+        ("Tá an Rialtas tar éis buiséad nua a fhoilsiú inniu", None, "ga"),
+        ("Il-Gvern ħabbar baġit ġdid għas-sena d-dieħla", None, "mt"),
+        ("Vyriausybė patvirtino naują biudžetą kitiems metams", None, "lt"),
+    ],
+)
+def test_script_rules_settle_what_detectors_confuse(text: str, hint: str | None, lang: str) -> None:
+    assert detect_language(text, hint=hint).lang == lang
+
+
+def test_varieties_fold_into_their_macrolanguage() -> None:
+    """No short list: py3langid's every language can be answered, Wu and Cantonese as zh."""
+    from pipeline.stages.language import FOLD, _columns
+
+    answers = _columns()[0]
+    assert len(answers) > 120 and {"ga", "mt", "tk", "tt"} <= set(answers)
+    assert not set(FOLD) & set(answers)
+    assert detect_language("北京今天宣布新的经济刺激计划").lang == "zh"
+
+
 def test_one_quoted_kazakh_name_does_not_make_russian_text_kazakh() -> None:
     text = (
         "Президент Казахстана Касым-Жомарт Тоқаев провёл встречу с министром иностранных дел. "

@@ -1,0 +1,233 @@
+"""Letters and words that settle neighbours every detector confuses (Turkic languages in three
+scripts, Serbian/Croatian/Bosnian, Maltese, Lithuanian): applied to the detectors' guess."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+# A letter must make this share of the text's letters: one quoted «Тоқаев» in a Russian article
+# is 0.5% of its letters, Kazakh text has 4-6% қ ғ ұ ә і.
+MIN_LETTER_SHARE = 0.01
+_LETTER = re.compile(r"[^\W\d_]")
+
+# Cyrillic. Tajik writes ӣ ӯ ҷ, Uzbek ў beside қ ғ ҳ (Belarusian ў without them), Turkmen and
+# Tatar җ ә without Kazakh's қ ғ ұ і (Tatar also һ), Kyrgyz ң ө ү and none of those.
+_TG = re.compile("[ӣӯҷӢӮҶ]")
+_BA = re.compile("[ҡҙҫҠҘҪ]")  # Bashkir: its ғ ә ң ө ү would otherwise read as Kazakh
+_UZ_CYRILLIC = re.compile("[ўЎ]")
+_UZ_TG = re.compile("[қғҳҚҒҲ]")
+_HA = re.compile("[ҳҲ]")
+_TK_TT = re.compile("[җәҖӘ]")
+# Turkmen against Tatar: Tatar writes һ, front plurals -ләр and genitive -нең, Turkmen -лер
+# and -ниң (its genitive ends in ң, Kyrgyz's in н).
+_TT = re.compile(r"[һҺ]|ләр|нең\b|\b(?:белән|буенча|турында)\b", re.IGNORECASE)
+_TK = re.compile(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b", re.IGNORECASE)
+_KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
+_KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
+# Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
+_KK_ONLY = re.compile("[қғұҚҒҰ]")
+_KK_I = re.compile("[іәІӘ]")
+_KK_SOFT = re.compile("[ңөүҢӨҮ]")
+# Letters Kazakh writes and Uzbek Cyrillic lacks (ы too): with қ ғ they make Kazakh.
+_KK_VOWEL = re.compile("[ңөүіәұыҢӨҮІӘҰЫ]")
+_KY = re.compile("[ңөүҢӨҮ]")
+_UK = re.compile("[єїґЄЇҐ]")
+_BE = re.compile("[ўЎ]")
+_CYRILLIC_GUESSES = frozenset({"ru", "bg", "uk", "be", "mk", "sr", "mn", "kk", "ky", "tt", "tk"})
+_CYRILLIC_GUESSES |= {"ba", "tg", "uz"}
+_ANY_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+# Arabic script: Kyrgyz writes ۅ ۉ and long vowels doubled (قايتۇۇدا), Kazakh the high hamza
+# (ٴ ء before a front-vowel word), Uyghur ې ۆ ۈ, which neither of the others uses.
+_KY_ARABIC = re.compile("[\u06c5\u06c9]|(?:\u06c7\u06c7|\u06d5\u06d5|\u0627\u0627|\u0649\u0649)")
+_KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")
+_TURKIC_ARABIC = re.compile("[\u06c7\u06cb\u06ad\u06d5]")  # ۇ ۋ ڭ ە: not Arabic, Persian, Urdu
+_UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")
+
+# Latin. Maltese ħ and għ; Lithuanian ė į ų; Turkmen ň ý beside Turkic ş ç ö ü (Czech and
+# Slovak write ň ý, never ş ö ü); Uzbek oʻ gʻ.
+_MT = re.compile("[ħĦ]|għ", re.IGNORECASE)
+_LT = re.compile("[ėįųĖĮŲ]")
+_TK_LATIN = re.compile("[ňýŇÝ]")
+_TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
+_NORDIC = re.compile("[þðæøåÞÐÆØÅ]")  # Icelandic and Faroese write ý beside ö too
+_UZ_LATIN = re.compile("[oOgG][\u02bb\u2018`'\u02bc\u2019](?=[a-z])")
+_UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
+# Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
+# ğ ı ñ q, unless two of the ç â ə w x of Tatar, Crimean Tatar and Azerbaijani (Turkmen: ä ş
+# without ğ ı ñ q; Estonian and German ä with õ or ß). Crimean Tatar writes ñ ğ ı q too, but
+# neither ä nor ū: ñ alone decides nothing.
+_KK_LATIN = re.compile("[ūŪ]|[äÄ].*(?:[ğıñ]|q(?!u))|(?:[ğıñ]|q(?!u)).*[äÄ]", re.DOTALL)
+_NOT_KK_LATIN = re.compile("[ėāēīōçâəwxõßåøĖĀĒĪŌÇÂƏÕ]")
+# Kazakh Latin without those letters: y as a vowel (qatty, otyrysy) beside q or ı. Turkish has
+# no q, Uzbek and Azerbaijani write y only as a consonant. Lower-case only: BMMYK is no word.
+_Y_VOWEL = re.compile(
+    r"(?:\b[BCDFGHJKLMNPQRSTVZŞ]|[bcdfghjklmnpqrstvzşğñ])y(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
+)
+_NO_N_TILDE = frozenset({"tr", "az", "uz", "tk"})  # Turkic guesses whose alphabet lacks ñ
+_Q_OR_DOTLESS = re.compile(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
+# Crimean Tatar and Tatar write ı where this Kazakh writes y: a y-vowel beside their guess.
+_KK_LATIN_NEIGHBOURS = frozenset({"tr", "az", "uz", "ku", "et", "tt", "crh", "tk", "qu"})
+
+# Serbian, Croatian and Bosnian are one language in three standards. Ekavian forms are
+# Serbian only (Croatian and Bosnian are ijekavian); a few words are Croatian only.
+_SR_WORDS = re.compile(
+    r"\b(?:posle|pre|vreme|vremena|mesto|mesta|mestu|deca|dece|deci|dete|svet|sveta|svetu|"
+    r"svetsk\w*|reč|reči|predsedn\w*|sever\w*|mere|mera|meru|nedelj\w*|uslov\w*|"
+    r"bezbedn\w*|rešav\w*|reši\w*|rešen\w*|primen\w*|promen\w*|zahtev\w*|istorij\w*|odsto|"
+    r"evra|fudbal\w*|opštin\w*|univerzitet\w*|hiljad\w*|premijer\w*|takmičen\w*|"
+    r"smer\w*|vest|vesti|ocen\w*|lek\w*|tek|celog|celoj|cela|ceo|deo|delu|dela|beo|bele|"
+    r"zvezd\w*|gde|ovde|cen[aeiu]|vek|veka|pesm\w*|devojk\w*)\b",
+    re.IGNORECASE,
+)
+_HR_WORDS = re.compile(
+    r"\b(?:tisuć\w*|posto|tko|općin\w*|sigurnost\w*|surad\w*|sveučilišt\w*|nogomet\w*|"
+    r"povijest\w*|tajnik\w*|izvješć\w*|zrakoplov\w*|kazališt\w*|obitelj\w*|vlak\w*|"
+    r"siječnj\w*|veljač\w*|ožujk\w*|travnj\w*|svibnj\w*|lipnj\w*|srpnj\w*|kolovoz\w*|"
+    r"rujn\w*|listopad\w*|studen\w*|prosin\w*|hrvatsk\w*|sabor\w*|vatreni|svijet\w*|"
+    r"prijelaz\w*|sjever\w*|mjer\w*|vrijem\w*|mjesec\w*|prije|poslije|priopć\w*|"
+    r"zvijezd\w*|gdje|ovdje|cijen\w*|stoljeć\w*|pjesm\w*|djevojk\w*|tjedn\w*)\b",
+    re.IGNORECASE,
+)
+# Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
+# write (Russian снова, Macedonian повторно, Bulgarian отново for поново), in a text with
+# no letter Serbian lacks.
+_SR_CYRILLIC = re.compile(
+    r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*)\b",
+    re.IGNORECASE,
+)
+_NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
+_SH = frozenset({"sr", "hr", "bs", "sh"})
+_NOT_SL = re.compile("[ćđĆĐ]")  # Serbo-Croatian letters Slovenian does not write
+
+
+def _share(pattern: re.Pattern[str], text: str, letters: Callable[[], int]) -> bool:
+    if not pattern.search(text):  # the common case, cheaper than counting
+        return False
+    found = len(pattern.findall(text))
+    total = letters()
+    return total < 100 or found / total >= MIN_LETTER_SHARE
+
+
+def serbo_croatian(text: str, guess: str, hint: str | None) -> str:
+    """Serbian, Croatian or Bosnian Latin: ekavian and Serbian words against Croatian-only
+    words; where nothing tells them apart, the feed's hint, else the detector's guess (a
+    Bosnian guess reads as Croatian: CLD2 says bs for 4 of 8 Croatian paragraphs on dev)."""
+    sr, hr = len(_SR_WORDS.findall(text)), len(_HR_WORDS.findall(text))
+    if sr > hr:
+        return "sr"
+    if hr > sr:
+        return "hr"
+    if hint in _SH:
+        return hint
+    return "hr" if guess in ("bs", "sh") else guess
+
+
+def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
+    if _share(_BA, text, letters):
+        return "ba"
+    if _share(_TG, text, letters):
+        return "tg"
+    if _share(_UZ_CYRILLIC, text, letters) and _UZ_TG.search(text):
+        return "uz"
+    if _share(_HA, text, letters):
+        return guess if guess in ("uz", "tg") else "uz"
+    if _share(_TK_TT, text, letters) and not (_KK_ONLY.search(text) or _KK_WORDS.search(text)):
+        return "tt" if len(_TT.findall(text)) > len(_TK.findall(text)) else "tk"
+    if (_share(_KK_ONLY, text, letters) and _KK_VOWEL.search(text)) or (
+        _share(_KK_I, text, letters) and _share(_KK_SOFT, text, letters) and not _UK.search(text)
+    ):
+        return "kk"
+    if _share(_KK_ONLY, text, letters) and letters() >= 20:  # not one name («Тоқаев»)
+        return "uz"  # қ ғ without ы or a Kazakh vowel letter: Uzbek (Tajik settled above)
+    if _share(_UK, text, letters):
+        return "uk"
+    if _share(_BE, text, letters):
+        return "be"
+    if (
+        guess in ("ru", "bg", "mk", "uk", "be")
+        and _SR_CYRILLIC.search(text)
+        and not _NOT_SR_CYRILLIC.search(text)
+    ):
+        return "sr"
+    if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and _share(_KY, text, letters):
+        if guess == "tk" or (_TK.search(text) and not _KY_LONG.search(text)):
+            return "tk"
+        return "ky"
+    return None
+
+
+def _arabic(text: str, guess: str) -> str | None:
+    if guess not in ("ug", "kk", "ky") and not _TURKIC_ARABIC.search(text):
+        return None
+    if _UG_ONLY.search(text):
+        return "ug" if guess not in ("kk", "ky") else guess
+    if _KY_ARABIC.search(text):
+        return "ky"
+    if _KK_ARABIC.search(text) or guess in ("ug", "kk"):
+        return "kk"
+    return None
+
+
+def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) -> str | None:
+    if _share(_MT, text, letters):
+        return "mt"
+    if _share(_LT, text, letters) and guess != "lv":
+        return "lt"
+    if (
+        _TURKIC_LATIN.search(text)
+        and not _NORDIC.search(text)
+        and (len(_TK_LATIN.findall(text)) >= 2 or _share(_TK_LATIN, text, letters))
+    ):
+        return "tk"
+    if _UZ_LATIN_STRONG.search(text) or len(_UZ_LATIN.findall(text)) >= 2:
+        return "uz"
+    if (
+        guess not in ("lv", "lt")
+        and _KK_LATIN.search(text)
+        and len(_NOT_KK_LATIN.findall(text)) < 2
+    ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
+        return "kk"
+    if (
+        guess in _KK_LATIN_NEIGHBOURS
+        and (_Q_OR_DOTLESS.search(text) or (guess in ("crh", "tt") and "ı" not in text))
+        and _share(_Y_VOWEL, text, letters)
+    ):
+        return "kk"
+    if guess in _SH or (guess == "sl" and _NOT_SL.search(text)):
+        return serbo_croatian(text, guess, hint)
+    return None
+
+
+def settle(text: str, guess: str, hint: str | None = None) -> str | None:
+    """A language the letters or words prove, where the detectors confused neighbours."""
+    cyrillic = guess in _CYRILLIC_GUESSES or _ANY_CYRILLIC.search(text)
+    if not (
+        guess in _LATIN_GUESSES or guess in _ARABIC_GUESSES or cyrillic or _DECIDES.search(text)
+    ):
+        return None  # most texts: none of the letters below, a guess no rule revisits
+
+    @lru_cache(maxsize=1)
+    def letters() -> int:  # counted only when a decisive letter occurs at all
+        return len(_LETTER.findall(text))
+
+    if cyrillic:
+        found = _cyrillic(text, guess, letters)
+        if found:
+            return found
+    if guess in _ARABIC_GUESSES or _TURKIC_ARABIC.search(text):
+        found = _arabic(text, guess)
+        if found:
+            return found
+    return _latin(text, guess, hint, letters)
+
+
+_ARABIC_GUESSES = frozenset({"ug", "kk", "ky", "ar", "fa", "ur", "ps", "ku", "sd", "uz"})
+_LATIN_GUESSES = _KK_LATIN_NEIGHBOURS | _SH | {"lv", "lt"}
+# Any letter one of the Latin or Arabic rules looks for, so that one search skips them all.
+_DECIDES = re.compile(
+    "[ħĦėįųĖĮŲňýŇÝūŪñÑäÄ\u02bb\u2018\u02bc\u2019`'\u0674-\u0677"
+    "\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9\u06d0\u06c8\u06c6]"
+)
