@@ -7,10 +7,41 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from pipeline.stages.tokens import fold, forms, split, tokenize
+from pipeline.stages.tokens import (
+    COMPOUNDING,
+    SPACELESS,
+    contains,
+    fold,
+    forms,
+    spellings,
+    split,
+    term_forms,
+    tokenize,
+)
 from pipeline.taxonomy import ANY_LANGUAGE, LanguageRules, Taxonomy
+from pipeline.taxonomy.expand import expand
 
 MAX_EVIDENCE = 10
+# A language without rules of its own is read with its closest languages' rules (Malay
+# with Indonesian's, Bosnian with Croatian's and Serbian's) before falling back to all.
+NEIGHBOURS = {
+    "ms": ("id",),
+    "bs": ("hr", "sr"),
+    "sh": ("hr", "sr"),
+    "cnr": ("sr", "hr"),
+    "mk": ("bg", "sr"),
+    "lb": ("de",),
+    "no": ("da", "sv"),
+    "nb": ("da", "sv"),
+    "nn": ("da", "sv"),
+    "gl": ("es", "pt"),
+    "ca": ("es", "fr"),
+    "ug": ("kk", "ky"),
+    "tt": ("kk", "ru"),
+    "ba": ("kk", "ru"),
+    "crh": ("tr",),
+    "yue": ("zh",),
+}
 # Token spellings remembered per language with the phrases they can start; cleared when full,
 # so a long-running worker's memory stays bounded (news vocabulary keeps growing): 40 bytes
 # an entry measured (the word itself is shared with the forms cache), at most ~130 bytes.
@@ -19,24 +50,29 @@ MAX_CACHED_WORDS = 50_000
 
 @dataclass(frozen=True, slots=True)
 class _Word:
-    kind: str  # "forms", "prefix" or "exact"
+    kind: str  # "forms", "prefix", "infix" or "exact"
     values: frozenset[str]
 
     def matches(self, text: str, lang: str) -> bool:
         if self.kind == "exact":
-            return text in self.values
+            return any(s in self.values for s in spellings(text))
         if self.kind == "prefix":
             folded = fold(text)
             return any(folded.startswith(v) for v in self.values)
+        if self.kind == "infix":
+            folded = fold(text)
+            return any(contains(folded, v) for v in self.values)
         return not self.values.isdisjoint(forms(text, lang))
 
     def starts(self, text: str, token_forms: frozenset[str]) -> bool:
         """Whether a phrase can start at a token: a prefix is tried on every form of the
         first word (lemmas and stems too), unlike later words, which match the folded text."""
         if self.kind == "exact":
-            return text in self.values
+            return any(s in self.values for s in spellings(text))
         if self.kind == "prefix":
-            return any(f.startswith(v) for f in token_forms for v in self.values)
+            return any(f.startswith(v) for f in token_forms for v in self.values if f[:1] != "~")
+        if self.kind == "infix":
+            return any(contains(f, v) for f in token_forms for v in self.values if f[:1] != "~")
         return not self.values.isdisjoint(token_forms)
 
 
@@ -70,7 +106,7 @@ class _Vocabulary:
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.phrases: dict[int, _Phrase] = {}
-        self._by_key: dict[tuple[str, bool], _Phrase] = {}
+        self._by_key: dict[tuple[str, bool, str], _Phrase] = {}
         self._by_form: dict[str, list[int]] = {}
         self._by_text: dict[str, list[int]] = {}
         self._prefixes: list[_Phrase] = []
@@ -78,8 +114,20 @@ class _Vocabulary:
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
 
-    def phrase(self, term: str, exact: bool = False) -> _Phrase:
-        known = self._by_key.get((term, exact))
+    def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
+        """The phrase for a term, and its variants where the language writes words together:
+        in a compounding language a one-word name of 5+ letters also counts at a compound's
+        start or inside it (Syrienkrieg, Nordsyrien); without spaces, anywhere in a run."""
+        found = [self.phrase(term, exact)]
+        words = tokenize(term)
+        if exact or len(words) != 1 or term.endswith("*"):
+            return found
+        if self.lang in SPACELESS or (self.lang in COMPOUNDING and len(words[0].text) >= 5):
+            found.append(self.phrase(term, exact, kind="infix"))
+        return found
+
+    def phrase(self, term: str, exact: bool = False, kind: str = "") -> _Phrase:
+        known = self._by_key.get((term, exact, kind))
         if known is not None:
             return known
         pid = len(self.phrases)
@@ -87,17 +135,19 @@ class _Vocabulary:
         for token in tokenize(term):
             if exact:
                 compiled.append(_Word("exact", frozenset({token.text})))
+            elif kind == "infix":
+                compiled.append(_Word("infix", frozenset({fold(token.text)})))
             elif term[token.end : token.end + 1] == "*":
                 compiled.append(_Word("prefix", frozenset({fold(token.text)})))
             else:
-                compiled.append(_Word("forms", forms(token.text, self.lang)))
+                compiled.append(_Word("forms", term_forms(token.text, self.lang)))
         phrase = _Phrase(term, tuple(compiled), pid)
-        self._by_key[(term, exact)] = phrase
+        self._by_key[(term, exact, kind)] = phrase
         self.phrases[pid] = phrase
         self._starting.clear()
         if compiled:  # a term without a single word ("...") matches nothing
             first = compiled[0]
-            if first.kind == "prefix":
+            if first.kind in ("prefix", "infix"):
                 self._prefixes.append(phrase)
             else:
                 index = self._by_text if first.kind == "exact" else self._by_form
@@ -108,7 +158,8 @@ class _Vocabulary:
     def _starts(self, text: str) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
         token_forms = forms(text, self.lang)
         pids = {pid for form in token_forms for pid in self._by_form.get(form, ())}
-        pids.update(self._by_text.get(text, ()))
+        for spelling in spellings(text):
+            pids.update(self._by_text.get(spelling, ()))
         pids.update(p.pid for p in self._prefixes if p.words[0].starts(text, token_forms))
         phrases = [self.phrases[pid] for pid in sorted(pids)]
         found = tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases)
@@ -161,6 +212,17 @@ class Hit:
         }
 
 
+# Places that share a country's or a city's name are told apart the way the press does it,
+# by the state after a comma: Syria, Virginia; Damascus, Maryland; Palestine, Texas.
+_STATES = """alabama alaska arizona arkansas california colorado connecticut delaware florida
+    georgia hawaii idaho illinois indiana iowa kansas kentucky louisiana maine maryland
+    massachusetts michigan minnesota mississippi missouri montana nebraska nevada new north
+    ohio oklahoma oregon pennsylvania rhode south tennessee texas utah vermont virginia
+    washington west wisconsin wyoming ontario quebec alberta manitoba saskatchewan county
+    va ind ky tenn md pa oh tx"""
+_QUALIFIERS = frozenset(_STATES.split())
+
+
 class _Text:
     """A field's text and tokens, shared by every normalization language."""
 
@@ -170,6 +232,12 @@ class _Text:
         self._parts = split(text)
         self.tokens = self._parts[1::2]
         self._offsets: list[int] | None = None
+
+    def qualified(self, last: int) -> bool:
+        """Whether the words ending at `last` are followed by ", <US state>" (a namesake)."""
+        if last + 1 >= len(self.tokens) or "," not in self._parts[2 * last + 2]:
+            return False
+        return self.tokens[last + 1].lower() in _QUALIFIERS
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Character offsets of tokens first..last (computed for articles with a hit only)."""
@@ -195,6 +263,8 @@ class _Field:
         for phrase in phrases.items:
             for first, last in self.matches.get(phrase.pid, ()):
                 if masked and not masked.isdisjoint(range(first, last + 1)):
+                    continue
+                if self.source.qualified(last):
                     continue
                 hits.append(Hit(phrase.term, self.name, first, last, *span(first, last)))
         return hits
@@ -225,7 +295,7 @@ class _CompiledRules:
         vocabulary = vocabularies.setdefault(norm, _Vocabulary(norm))
 
         def phrases(terms: list[str], exact: bool = False) -> list[_Phrase]:
-            return [vocabulary.phrase(t, exact) for t in terms]
+            return [p for t in terms for p in vocabulary.phrases_of(t, exact)]
 
         terms = _Phrases.of(phrases(rules.terms) + phrases(rules.exact, exact=True))
         contexts = [
@@ -238,6 +308,37 @@ class _CompiledRules:
         for c in contexts:
             ids |= c.anchors.ids | c.context.ids
         return cls(norm, terms, contexts, exclude, none, ids)
+
+    def diagnose(self, fields: list[_Field], texts: dict[str, str]) -> list[str]:
+        """What these rules set aside in these fields, in words, for `topics explain`."""
+        notes: list[str] = []
+
+        def quoted(hits: list[Hit]) -> str:
+            return ", ".join(sorted({repr(texts[h.field][h.start : h.end]) for h in hits}))
+
+        ruled_out = [h for fld in fields for h in fld.find(self.none)]
+        if ruled_out:
+            notes.append(f"[{self.lang}] ruled out by {quoted(ruled_out)}")
+        for fld in fields:
+            masked_hits = fld.find(self.exclude)
+            masked = {i for h in masked_hits for i in range(h.first, h.last + 1)}
+            inside = [
+                h for h in fld.find(self.terms) if masked.intersection(range(h.first, h.last + 1))
+            ]
+            if inside:
+                notes.append(
+                    f"[{self.lang}] {quoted(inside)} in {fld.name} inside masked phrase "
+                    f"{quoted(masked_hits)}"
+                )
+            for ctx in self.contexts:
+                anchors = fld.find(ctx.anchors, masked)
+                if anchors and not any(f.find(ctx.context) for f in fields):
+                    notes.append(
+                        f"[{self.lang}] {quoted(anchors)} in {fld.name} counts only with "
+                        f"context ({', '.join(p.term for p in ctx.context.items[:6])}...), "
+                        "and there is none"
+                    )
+        return notes
 
     def hits(self, fields: list[_Field]) -> list[Hit]:
         if all(self.ids.isdisjoint(fld.matches) for fld in fields):
@@ -282,6 +383,7 @@ class Tagger:
     no rules in that language (or an undetermined one) all of its languages are tried."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
+        taxonomy = expand(taxonomy)
         self._vocabularies: dict[str, _Vocabulary] = {}
         self._topics = [
             (
@@ -298,28 +400,84 @@ class Tagger:
     def topic_ids(self) -> list[str]:
         return [topic.id for topic, _ in self._topics]
 
+    def rules_for(self, lang: str) -> dict[str, list[str]]:
+        """topic id -> the rule languages read for an article in `lang`."""
+        return {
+            topic.id: [r.lang for r in self._chosen(by_lang, lang)]
+            for topic, by_lang in self._topics
+        }
+
+    @staticmethod
+    def _chosen(by_lang: dict[str, _CompiledRules], lang: str) -> list[_CompiledRules]:
+        chosen = [r for code, r in by_lang.items() if code in (lang, ANY_LANGUAGE)]
+        if lang not in by_lang:
+            near = [by_lang[n] for n in NEIGHBOURS.get(lang, ()) if n in by_lang]
+            chosen = chosen + near if near else list(by_lang.values())
+        return chosen
+
     def tag(self, title: str, text: str, lang: str) -> TopicMatch:
+        return self._run(title, text, lang, None)
+
+    def explain(self, title: str, text: str, lang: str) -> list[Explanation]:
+        """Per topic: whether it matched and why, or why not (no term found; terms found only
+        inside masked phrases; a ruling-out word; anchors without their context; a score
+        below the minimum)."""
+        found: list[Explanation] = []
+        self._run(title, text, lang, found)
+        return found
+
+    def _run(
+        self, title: str, text: str, lang: str, explain: list[Explanation] | None
+    ) -> TopicMatch:
         topics: list[str] = []
         scores: dict[str, float] = {}
         evidence: dict[str, list[dict[str, Any]]] = {}
         fields_by_lang: dict[str, list[_Field]] = {}
         sources = [_Text("title", title), _Text("text", text)]
+        texts = {"title": title, "text": text}
         for topic, by_lang in self._topics:
-            chosen = [r for code, r in by_lang.items() if code in (lang, ANY_LANGUAGE)]
-            if lang not in by_lang:
-                chosen = list(by_lang.values())
+            chosen = self._chosen(by_lang, lang)
             hits: dict[tuple[str, int], Hit] = {}
+            notes: list[str] = []
             for rules in chosen:
                 if rules.lang not in fields_by_lang:
                     vocabulary = self._vocabularies[rules.lang]
                     fields_by_lang[rules.lang] = [_Field(t, vocabulary) for t in sources]
-                for hit in rules.hits(fields_by_lang[rules.lang]):
+                fields = fields_by_lang[rules.lang]
+                for hit in rules.hits(fields):
                     hits.setdefault((hit.field, hit.first), hit)  # one position counts once
+                if explain is not None:
+                    notes += rules.diagnose(fields, texts)
             score = sum(topic.title_weight if h.field == "title" else 1.0 for h in hits.values())
-            if hits and score >= topic.min_score:
+            ordered = sorted(hits.values(), key=lambda h: (h.field != "title", h.start))
+            matched = bool(hits) and score >= topic.min_score
+            if matched:
                 topics.append(topic.id)
                 scores[topic.id] = round(score, 2)
-                ordered = sorted(hits.values(), key=lambda h: (h.field != "title", h.start))
-                texts = {"title": title, "text": text}
                 evidence[topic.id] = [h.evidence(texts[h.field]) for h in ordered[:MAX_EVIDENCE]]
+            if explain is not None:
+                if hits and not matched:
+                    notes.append(f"score {score:g} is below min_score {topic.min_score:g}")
+                if not hits and not notes:
+                    notes.append("no term of this topic occurs")
+                explain.append(
+                    Explanation(
+                        topic.id,
+                        matched,
+                        round(score, 2),
+                        [r.lang for r in chosen],
+                        [h.evidence(texts[h.field]) for h in ordered],
+                        notes,
+                    )
+                )
         return TopicMatch(topics, scores, evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    topic: str
+    matched: bool
+    score: float
+    languages: list[str]  # whose rules were read
+    evidence: list[dict[str, Any]]
+    notes: list[str]  # why not, or what was set aside

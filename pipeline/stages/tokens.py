@@ -11,13 +11,27 @@ from functools import lru_cache
 from typing import Any
 
 # Words; apostrophes and hyphens split (Suriye'de -> Suriye + de, UN-Sicherheitsrat ->
-# UN + Sicherheitsrat, d'Astana -> d + Astana), consistently for terms and for text.
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_SPLIT = re.compile(r"([^\W_]+)")
+# UN + Sicherheitsrat, d'Astana -> d + Astana), consistently for terms and for text. Hebrew
+# writes abbreviations with a gershayim (or a plain quote) between letters: האו"ם is one word.
+_HEBREW_QUOTE = r"(?<=[\u05d0-\u05ea])[\"\u05f4\u05f3'](?=[\u05d0-\u05ea])"
+_WORD = re.compile(rf"(?:[^\W_]|{_HEBREW_QUOTE})+", re.UNICODE)
+_SPLIT = re.compile(rf"((?:[^\W_]|{_HEBREW_QUOTE})+)")
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 # Arabic clitics written attached: wa-/fa- (and), bi-/li-/ka- (with/for/like), al- (the).
 _ARABIC_PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
+# Hebrew: ve- (and), she- (that), then be-/le-/ke-/mi- (in/to/as/from), then ha- (the).
+_HEBREW_PREFIX = re.compile(r"^(?:ו)?(?:ש)?(?:כש|ב|ל|כ|מ)?(?:ה)?")
+_HEBREW_MARKS = re.compile(r"[\u0591-\u05c7\"\u05f4\u05f3']")  # niqqud, cantillation, quotes
+_HEBREW_SCRIPT = re.compile(r"[\u0590-\u05ff]")
+_GREEK_SCRIPT = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[a-zA-Z]")
+# Latin letters that look like Cyrillic ones, for words typed with one of each (ООН with a
+# Latin H or O): the word is read in the script of its other letters.
+_LATIN_TO_CYRILLIC = str.maketrans("AaBCcEeHKkMOoPpTXxyiIJj", "АаВСсЕеНКкМОоРрТХхуіІЈј")
+_CYRILLIC_TO_LATIN = str.maketrans("АаВСсЕеНКкМОоРрТХхуіІЈј", "AaBCcEeHKkMOoPpTXxyiIJj")
+_VOWELS = frozenset("aeiouyáéíóúýàèìòùâêîôûäëïöüåæøœāēīōūăĕıəаеёиоуыэюяіїєөүұәიეაოუაեէըիոօ")
 _SNOWBALL = {
     "en": "english",
     "fr": "french",
@@ -32,7 +46,46 @@ _SNOWBALL = {
     "ro": "romanian",
     "pl": "polish",
     "sv": "swedish",
+    "da": "danish",
+    "no": "norwegian",
+    "nb": "norwegian",
+    "fi": "finnish",
+    "et": "estonian",
+    "hu": "hungarian",
+    "lt": "lithuanian",
+    "cs": "czech",
+    "el": "greek",
+    "ga": "irish",
+    "id": "indonesian",
+    "ms": "indonesian",
+    "sr": "serbian",
+    "hr": "serbian",
+    "bs": "serbian",
+    "hy": "armenian",
+    "hi": "hindi",
+    "ca": "catalan",
+    "eu": "basque",
 }
+# How many letters an inflected word may carry beyond a name's base (the name without its
+# final vowel): case endings and possessives are short in Romance and Germanic languages,
+# longer in Slavic and Baltic ones, longest in agglutinative ones (Suriyadagi, Szíriában,
+# Syyriassakin). Languages not listed get DEFAULT_SUFFIX.
+_SUFFIX = {
+    **dict.fromkeys(["en", "fr", "es", "it", "pt", "ro", "ca", "nl", "de", "sv", "da", "no"], 2),
+    **dict.fromkeys(["nb", "ga", "mt", "id", "ms", "lb", "el"], 2),
+    **dict.fromkeys(["ru", "uk", "be", "bg", "mk", "sr", "hr", "bs", "sl", "sk", "cs", "pl"], 4),
+    **dict.fromkeys(["lv", "lt", "ar", "fa", "ur", "he", "hi", "hy"], 4),
+    **dict.fromkeys(["tr", "az", "kk", "ky", "uz", "tk", "tt", "ba", "tg", "ug", "mn"], 6),
+    **dict.fromkeys(["fi", "et", "hu", "ka", "ko", "ja", "eu"], 6),
+}
+DEFAULT_SUFFIX = 3
+MIN_BASE = 4  # shorter names match as written only (Hama must not find Hamas)
+# Languages that write compounds as one word: a name also counts at a compound's start
+# or inside it (Syrienkrieg, Nordsyrien, FN-styrkorna is split at the hyphen anyway).
+COMPOUNDING = frozenset({"de", "nl", "sv", "da", "no", "nb", "nn", "lb", "is", "af", "fi", "et"})
+# Scripts without spaces between words: a name counts anywhere inside a run of letters.
+SPACELESS = frozenset({"zh", "ja", "th", "lo", "km", "my"})
+
 # Kazakh has no Snowball stemmer: the case, plural and possessive endings that news text puts
 # on names, longest first (Астанада, Сирияның, келіссөздері).
 _KK_SUFFIXES = sorted(
@@ -121,14 +174,40 @@ def split(text: str) -> list[str]:
 
 
 def fold(word: str) -> str:
-    """Lowercase, ё->е, Arabic/Persian letter variants and diacritics unified."""
+    """Lowercase, ё->е, Arabic/Persian letter variants and diacritics unified; Greek accents
+    and Hebrew points dropped (headlines in capitals drop them); Turkish İ read as i."""
     word = word.lower().replace("ё", "е")
     # A regex, not a loop over characters: simhash folds whole bodies (36 -> 3 µs per body).
     if _ARABIC_SCRIPT.search(word):
         word = _ARABIC_MARKS.sub("", word)
         word = word.replace("ي", "ی").replace("ى", "ی").replace("ك", "ک")
         word = word.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ة", "ه")
+    if "\u0307" in word:
+        word = word.replace("i\u0307", "i")
+    if _GREEK_SCRIPT.search(word):
+        word = "".join(c for c in unicodedata.normalize("NFD", word) if c not in "\u0301\u0308")
+    if _HEBREW_SCRIPT.search(word):
+        word = _HEBREW_MARKS.sub("", word)
     return unicodedata.normalize("NFC", word)
+
+
+def unconfuse(word: str) -> str:
+    """A word written in two scripts, read in the script of most of its letters: Cyrillic
+    ООН typed with a Latin H, a Latin word with a Cyrillic о (ties go to Cyrillic)."""
+    if not (_LATIN.search(word) and _CYRILLIC.search(word)):
+        return word
+    cyrillic = len(_CYRILLIC.findall(word))
+    latin = len(_LATIN.findall(word))
+    table = _LATIN_TO_CYRILLIC if cyrillic >= latin else _CYRILLIC_TO_LATIN
+    return word.translate(table)
+
+
+def spellings(word: str) -> tuple[str, ...]:
+    """A word as written and, when it mixes Latin and Cyrillic, read wholly in either script:
+    what case-sensitive terms (ООН, UN) are compared with."""
+    if not (_LATIN.search(word) and _CYRILLIC.search(word)):
+        return (word,)
+    return (word, word.translate(_LATIN_TO_CYRILLIC), word.translate(_CYRILLIC_TO_LATIN))
 
 
 @lru_cache(maxsize=4)
@@ -158,28 +237,87 @@ def _kk_stem(word: str) -> str:
     return word
 
 
+_KATAKANA = re.compile(r"[\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+
+
+def contains(text: str, name: str) -> bool:
+    """`name` inside a run of letters without spaces, where it is a word: a name in katakana
+    must not continue in katakana (シリア in シリアル, cereal; シリアンハムスター)."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        before = text[start - 1 : start] if start else ""
+        after = text[end : end + 1]
+        if not (
+            (after and _KATAKANA.match(name[-1]) and _KATAKANA.match(after))
+            or (before and _KATAKANA.match(name[0]) and _KATAKANA.match(before))
+        ):
+            return True
+        start = text.find(name, start + 1)
+    return False
+
+
+def suffix_room(lang: str) -> int:
+    return _SUFFIX.get(lang, DEFAULT_SUFFIX)
+
+
+def _bases(folded: str, lang: str) -> set[str]:
+    """The word and the word without the clitics its language writes attached to it."""
+    bases = {folded}
+    if lang in ("ar", "fa", "ur") or _ARABIC_SCRIPT.search(folded):
+        stripped = _ARABIC_PREFIX.sub("", folded)
+        if len(stripped) >= 3:
+            bases.add(stripped)
+    elif lang in ("he", "yi"):
+        stripped = _HEBREW_PREFIX.sub("", folded)
+        if len(stripped) >= 3:
+            bases.add(stripped)
+        if len(folded) > 4 and folded[0] in "והבלמשכ":
+            bases.add(folded[1:])  # one letter: the greedy pattern may take a root letter
+    return bases
+
+
 @lru_cache(maxsize=200_000)
 def forms(word: str, lang: str) -> frozenset[str]:
-    """Every normalized form of `word` in `lang`: the folded word itself plus its lemmas
-    (Russian, Ukrainian: pymorphy3, up to three parses) or stem (Snowball; Kazakh suffixes)."""
-    folded = fold(word)
+    """Every normalized form of a word of text in `lang`: the folded word, its lemmas
+    (Russian, Ukrainian: pymorphy3, up to three parses) or stem (Snowball; Kazakh suffixes),
+    the word without attached clitics (Arabic, Hebrew), and its beginnings `~base` that
+    leave at most `suffix_room(lang)` letters: what a name's base (`term_forms`) meets."""
+    folded = fold(unconfuse(word))
     found = {folded}
     if lang in ("ru", "uk"):
         for parse in _morph(lang).parse(folded)[:3]:
             found.add(fold(parse.normal_form))
-    elif lang == "kk":
-        found.add(_kk_stem(folded))
     else:
-        base = folded
-        if lang in ("ar", "fa"):
-            stripped = _ARABIC_PREFIX.sub("", folded)
-            if len(stripped) >= 3:
-                base = stripped
-                found.add(base)
         stem = _stemmer(lang)
-        if stem is not None:
-            stemmed = stem(base)
-            # Over-stemmed names collide with common words (Persian آستانه -> است, "is").
-            if len(stemmed) >= MIN_STEM:
-                found.add(stemmed)
+        for base in _bases(folded, lang):
+            found.add(base)
+            if lang == "kk":
+                found.add(_kk_stem(base))
+            if stem is not None:
+                stemmed = stem(base)
+                # Over-stemmed names collide with common words (Persian آستانه -> است, "is").
+                if len(stemmed) >= MIN_STEM:
+                    found.add(stemmed)
+    room = suffix_room(lang)
+    if lang in ("ru", "uk") or room < 3:
+        # pymorphy3 and the Romance/Germanic stemmers know the inflections; beginnings there
+        # find other words (Сириус, Sirio) more often than inflected names
+        return frozenset(found)
+    for base in _bases(folded, lang):
+        for n in range(max(MIN_BASE, len(base) - room), len(base) + 1):
+            found.add("~" + base[:n])
+    return frozenset(found)
+
+
+@lru_cache(maxsize=50_000)
+def term_forms(word: str, lang: str) -> frozenset[str]:
+    """What a configured word matches in a text's `forms`: the same lemmas or stems, and the
+    word's base (without a final vowel: Siria -> ~sir i, Сирия -> ~сири) that inflected forms
+    begin with (Sirii, Сирией, Syyriassa)."""
+    folded = fold(unconfuse(word))
+    found = set(forms(word, lang)) - {f for f in forms(word, lang) if f.startswith("~")}
+    base = folded[:-1] if len(folded) > MIN_BASE and folded[-1] in _VOWELS else folded
+    if len(base) >= MIN_BASE and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
+        found.add("~" + base)
     return frozenset(found)

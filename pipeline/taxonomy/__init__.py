@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.yamlfile import load_yaml_model
 
@@ -23,15 +23,28 @@ def _terms(values: list[str]) -> list[str]:
 
 
 class ContextRule(BaseModel):
-    """`terms` count only with one of `with_` in the title or within `window` words."""
+    """`terms` count only with one of `with_` in the title or within `window` words. At the
+    topic level (every language), `names` and `with_names` name entries of the name tables
+    and `with_topics` other topics, whose words in each language stand in for the lists."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    terms: list[str] = Field(min_length=1)
-    with_: list[str] = Field(alias="with", min_length=1)
+    terms: list[str] = Field(default_factory=list)
+    with_: list[str] = Field(alias="with", default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    with_names: list[str] = Field(default_factory=list)
+    with_topics: list[str] = Field(default_factory=list)
     window: int = Field(default=40, ge=1, le=1000)
 
     _check = field_validator("terms", "with_")(_terms)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ContextRule:
+        if not (self.terms or self.names):
+            raise ValueError("a context rule needs terms (or names)")
+        if not (self.with_ or self.with_names or self.with_topics):
+            raise ValueError("a context rule needs with (or with_names, with_topics)")
+        return self
 
 
 class LanguageRules(BaseModel):
@@ -53,6 +66,10 @@ class LanguageRules(BaseModel):
 
 
 class Topic(BaseModel):
+    """A topic: per-language `rules`, and what applies in every language: the CLDR names of
+    a `territory` (SY, UA, or UN for the United Nations), entries of the name tables
+    (`names`, `exclude_names`: pipeline/taxonomy/names/<lang>.yaml) and `context` rules."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
@@ -60,13 +77,24 @@ class Topic(BaseModel):
     description: str = ""
     min_score: float = Field(default=1.0, gt=0)
     title_weight: float = Field(default=2.0, ge=0)
-    rules: dict[str, LanguageRules]
+    territory: str | None = Field(default=None, pattern=r"^[A-Z]{2}$|^[0-9]{3}$")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    names: list[str] = Field(default_factory=list)
+    exclude_names: list[str] = Field(default_factory=list)
+    context: list[ContextRule] = Field(default_factory=list)
+    rules: dict[str, LanguageRules] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something(self) -> Topic:
+        if not (self.rules or self.territory or self.names or self.context):
+            raise ValueError(f"topic {self.id!r} has no rules, territory, names or context")
+        return self
 
 
 class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = 2
+    version: int = 3
     topics: list[Topic]
 
     @field_validator("topics")
@@ -77,6 +105,11 @@ class Taxonomy(BaseModel):
             if topic.id in seen:
                 raise ValueError(f"duplicate topic id {topic.id!r}")
             seen.add(topic.id)
+        for topic in topics:
+            for ctx in topic.context:
+                for other in ctx.with_topics:
+                    if other not in seen or other == topic.id:
+                        raise ValueError(f"{topic.id}: with_topics names unknown topic {other!r}")
         return topics
 
 

@@ -1,0 +1,182 @@
+"""Topics defined once, rules in every language: a topic's CLDR names (through Babel) and
+the entries of the curated name tables (`names/<lang>.yaml`) become the per-language rules
+the tagger compiles, beside any rules written for one language by hand."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ConfigError
+from pipeline.taxonomy import ANY_LANGUAGE, ContextRule, LanguageRules, Taxonomy, Topic
+from pipeline.yamlfile import parse_yaml
+
+NAMES_DIR = Path(__file__).with_name("names")
+# The languages mediamon claims (issue 14): every EU language, Russian and the former-Soviet
+# languages, Turkish, Arabic, Persian, Urdu, Hebrew, Hindi, Chinese, Japanese, Korean,
+# Indonesian. A topic gets rules in each from CLDR even where no name table exists.
+_CLAIMED = (
+    "ar az be bg cs da de el en es et fa fi fr ga he hi hr hu hy id it ja ka kk ko ky lt lv "
+    "mt nl pl pt ro ru sk sl sr sv tg tk tr uk ur uz zh"
+)
+LANGUAGES = tuple(_CLAIMED.split())
+# CLDR locales read for a language written in more than one script.
+_LOCALES = {
+    "sr": ("sr", "sr_Latn"),
+    "uz": ("uz", "uz_Cyrl"),
+    "bs": ("bs", "bs_Cyrl"),
+    "zh": ("zh", "zh_Hant"),
+    "pa": ("pa", "pa_Arab"),
+}
+# Articles CLDR writes before some names (Irish "an tSiria", Maltese "is-Sirja"), and Irish
+# initial mutations (tSiria, hIaráine): the name is matched without them.
+_ARTICLE = re.compile(r"^(?:an |na |il-|is-|it-|ir-|in-|l-|iż-|id-|ix-|iċ-|ić-)", re.I)
+_MUTATION = re.compile(r"^(?:t|h|n|bh|d|g|m|b)(?=[A-ZÁÉÍÓÚ])")
+_PARENS = re.compile(r"\s*\([^)]*\)")
+
+
+class NameEntry(BaseModel):
+    """One entity in one language: words matched with morphology, case-sensitive ones, and
+    phrases masked first (not this entity though they contain its words)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    terms: list[str] = Field(default_factory=list)
+    exact: list[str] = Field(default_factory=list)
+    not_: list[str] = Field(alias="not", default_factory=list)
+    skip: list[str] = Field(default_factory=list)  # CLDR names this language must not use
+
+
+@lru_cache(maxsize=4)
+def name_tables(directory: Path = NAMES_DIR) -> dict[str, dict[str, NameEntry]]:
+    """language -> entity key -> entry, from every `<lang>.yaml` in `directory`."""
+    tables: dict[str, dict[str, NameEntry]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data, _ = parse_yaml(path, path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of entity keys")
+        try:
+            tables[path.stem] = {str(k): NameEntry.model_validate(v or {}) for k, v in data.items()}
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    return tables
+
+
+def _clean(name: str) -> str:
+    name = _PARENS.sub("", name).strip()
+    name = _ARTICLE.sub("", name)
+    return _MUTATION.sub("", name)
+
+
+@lru_cache(maxsize=4096)
+def cldr_names(code: str, lang: str, language: str | None = None) -> tuple[str, ...]:
+    """The territory's name (and the name of `language`, an adjective in many languages:
+    ucraino, ukrainisch) in every CLDR locale of `lang`; empty where CLDR has none."""
+    from babel import Locale, UnknownLocaleError  # deferred: ~50 ms, paid once per process
+
+    found: list[str] = []
+    for locale_id in _LOCALES.get(lang, (lang,)):
+        try:
+            locale = Locale.parse(locale_id)
+        except (UnknownLocaleError, ValueError):
+            continue
+        for name in (
+            locale.territories.get(code),
+            locale.languages.get(language) if language else None,
+        ):
+            if name and _clean(name) not in found:
+                found.append(_clean(name))
+    return tuple(found)
+
+
+def _split_cldr(names: tuple[str, ...], skip: list[str]) -> tuple[list[str], list[str]]:
+    """CLDR names as (terms, exact): a short name in capitals (ky БУ, ka გაერო is not) is an
+    abbreviation, matched as written."""
+    terms: list[str] = []
+    exact: list[str] = []
+    for name in names:
+        if name in skip:
+            continue
+        (exact if len(name) <= 4 and name.isupper() else terms).append(name)
+    return terms, exact
+
+
+def _merge(*lists: list[str]) -> list[str]:
+    return list(dict.fromkeys(x for xs in lists for x in xs))
+
+
+def languages(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]]) -> list[str]:
+    explicit = {lang for t in taxonomy.topics for lang in t.rules if lang != ANY_LANGUAGE}
+    return sorted(set(LANGUAGES) | set(tables) | explicit)
+
+
+def expand(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]] | None = None) -> Taxonomy:
+    """The taxonomy with every topic's rules written out per language (what Tagger
+    compiles); per-language rules written by hand are kept and extended."""
+    tables = name_tables() if tables is None else tables
+    langs = languages(taxonomy, tables)
+    base: dict[str, dict[str, LanguageRules]] = {}
+    for topic in taxonomy.topics:
+        base[topic.id] = {lang: _base_rules(topic, lang, tables.get(lang, {})) for lang in langs}
+        if ANY_LANGUAGE in topic.rules:
+            base[topic.id][ANY_LANGUAGE] = topic.rules[ANY_LANGUAGE]
+    topics: list[Topic] = []
+    for topic in taxonomy.topics:
+        rules = base[topic.id]
+        for ctx in topic.context:
+            for lang in langs:
+                table = tables.get(lang, {})
+                anchors = _merge(ctx.terms, *(_words(table, k) for k in ctx.names))
+                support = _merge(
+                    ctx.with_,
+                    *(_words(table, k) for k in ctx.with_names),
+                    *(_words_of(rules_of) for rules_of in (base[o][lang] for o in ctx.with_topics)),
+                )
+                if anchors and support:
+                    rules[lang].context.append(
+                        ContextRule(terms=anchors, **{"with": support}, window=ctx.window)
+                    )
+        kept = {
+            lang: r
+            for lang, r in rules.items()
+            if r.terms or r.exact or r.context or lang == ANY_LANGUAGE
+        }
+        topics.append(
+            topic.model_copy(
+                update={"rules": kept, "names": [], "exclude_names": [], "context": []}
+            )
+        )
+    return Taxonomy(version=taxonomy.version, topics=topics)
+
+
+def _words(table: dict[str, NameEntry], key: str) -> list[str]:
+    entry = table.get(key)
+    return entry.terms + entry.exact if entry else []
+
+
+def _words_of(rules: LanguageRules) -> list[str]:
+    return rules.terms + rules.exact
+
+
+def _base_rules(topic: Topic, lang: str, table: dict[str, NameEntry]) -> LanguageRules:
+    own = topic.rules.get(lang, LanguageRules())
+    entries = [table[k] for k in topic.names if k in table]
+    skip = [s for e in entries for s in e.skip]
+    cldr_terms, cldr_exact = (
+        _split_cldr(cldr_names(topic.territory, lang, topic.language), skip)
+        if topic.territory
+        else ([], [])
+    )
+    excluded = [table[k] for k in topic.exclude_names if k in table]
+    return LanguageRules(
+        terms=_merge(own.terms, cldr_terms, *(e.terms for e in entries)),
+        exact=_merge(own.exact, cldr_exact, *(e.exact for e in entries)),
+        context=[c.model_copy() for c in own.context],
+        exclude=_merge(
+            own.exclude, *(e.not_ for e in entries), *(e.terms + e.not_ for e in excluded)
+        ),
+        none=list(own.none),
+    )
