@@ -7,10 +7,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
 
 from mediamon.output import console, print_json, print_table
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, StackError
+from pipeline.settings import get_settings
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
 from pipeline.taxonomy import Taxonomy, load_taxonomy
@@ -182,3 +184,29 @@ def explain(
             )
         for note in e.notes:
             console.print(f"  - {note}", markup=False)
+
+
+@app.command("reload")
+def reload(
+    taxonomy: Path | None = TAXONOMY,
+    url: str | None = typer.Option(
+        None, "--url", help="The worker's health endpoint (default: from the settings)."
+    ),
+) -> None:
+    """Check the taxonomy file, then ask the running worker to read it at its next batch
+    (it also notices a changed file by itself, every taxonomy_check_seconds)."""
+    settings = get_settings()
+    path = taxonomy or settings.taxonomy_path
+    topics = Tagger(load_taxonomy(path)).topic_ids  # a broken file stops here, with its line
+    host = "127.0.0.1" if settings.health_bind in ("0.0.0.0", "::") else settings.health_bind
+    target = url or f"http://{host}:{settings.worker_metrics_port}"
+    try:
+        response = httpx.post(f"{target.rstrip('/')}/reload", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise StackError(
+            f"the taxonomy is valid ({', '.join(topics)}), but no worker answered at "
+            f"{target}: {type(exc).__name__}"
+        ) from exc
+    if response.status_code != 202:
+        raise StackError(f"{target}/reload answered {response.status_code}")
+    console.print(f"worker at {target} reloads the taxonomy at its next batch: {', '.join(topics)}")

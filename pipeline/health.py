@@ -6,6 +6,7 @@
   "Elasticsearch answered the last batch"). Failing it takes the process out of rotation
   without restarting it: an outage of a server is not cured by restarting its clients.
 - `/metrics`: Prometheus text format (every mediamon_* metric of the process).
+- `POST /reload` (the worker): re-read the taxonomy at the next batch.
 
 A plain threaded http.server: it answers even while the event loop is stuck, which is the
 point of /healthz.
@@ -31,12 +32,24 @@ class Health:
         self.stale_after = stale_after
         self._beat = time.monotonic()
         self._checks: dict[str, Callable[[], bool]] = {}
+        self._actions: dict[str, Callable[[], None]] = {}
 
     def beat(self) -> None:
         self._beat = time.monotonic()
 
     def check(self, name: str, probe: Callable[[], bool]) -> None:
         self._checks[name] = probe
+
+    def action(self, name: str, do: Callable[[], None]) -> None:
+        """`POST /<name>` calls `do` (from the server's thread: it must only set a flag)."""
+        self._actions[name] = do
+
+    def act(self, name: str) -> bool:
+        do = self._actions.get(name)
+        if do is None:
+            return False
+        do()
+        return True
 
     def live(self) -> tuple[bool, dict[str, object]]:
         age = time.monotonic() - self._beat
@@ -78,6 +91,14 @@ def serve(health: Health, port: int, host: str = "127.0.0.1") -> ThreadingHTTPSe
             ok, detail = probe()
             body = json.dumps({"ok": ok, **detail}).encode()
             self._send(200 if ok else 503, body, "application/json")
+
+        def do_POST(self) -> None:
+            # No body is read: an action only asks the process to do what it would do anyway
+            # (re-read its own files), so a stray request can do no harm.
+            if health.act(self.path.split("?")[0].strip("/")):
+                self._send(202, b'{"ok": true}', "application/json")
+            else:
+                self._send(404, b'{"error": "not found"}', "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

@@ -27,3 +27,6 @@ DEAD_LETTERS = Counter("mediamon_dead_letters_total", "Messages dead-lettered", 
 RETRIED = Counter(
     "mediamon_retried_total", "Messages sent to a retry topic (transient failure)", ["stage"]
 )
+TAXONOMY_RELOADS = Counter(
+    "mediamon_taxonomy_reloads_total", "Taxonomy re-reads by the worker, by outcome", ["result"]
+)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # not advance; every message would fail the same way)
     index_doc_attempts: int = Field(default=3, ge=1)
     taxonomy_path: Path | None = None
+    # How often the worker looks at the taxonomy file for changes (0: only on `mediamon
+    # topics reload` or SIGHUP). A changed file is read between batches: nothing is lost.
+    taxonomy_check_seconds: float = Field(default=5.0, ge=0)
 
     # Alerts: rules and channels in rules_file; SMTP for e-mail channels
     rules_file: Path = Path("rules.yaml")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,11 +14,12 @@ from pipeline import topics
 from pipeline.agents.deadletter import dead_letter
 from pipeline.agents.events import as_current, unacked_unless_done
 from pipeline.app import Wiring
-from pipeline.errors import BadRecordError
-from pipeline.metrics import ENRICHED
+from pipeline.errors import BadRecordError, ConfigError
+from pipeline.metrics import ENRICHED, TAXONOMY_RELOADS
 from pipeline.schema import RawArticle
 from pipeline.stages.dedupe import StoryIndex
 from pipeline.stages.enrich import Enricher
+from pipeline.taxonomy.watch import TaxonomyWatch
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ def register(w: Wiring) -> None:
     stage = topics.stage("enrich")
     output, dlq = w.topic(stage.outputs[0]), w.topic(stage.dead_letter or "")
     enrichers: list[Enricher] = []
+    watch = TaxonomyWatch(w.settings.taxonomy_path, w.settings.taxonomy_check_seconds)
+    w.health.action("reload", watch.request)
 
     def enricher() -> Enricher:
         """Built at the first batch, when the stories table has been recovered."""
@@ -42,9 +47,30 @@ def register(w: Wiring) -> None:
             enrichers.append(Enricher.from_path(w.settings.taxonomy_path, StoryIndex(w.stories)))
         return enrichers[0]
 
+    async def reload() -> None:
+        """Between batches: build the new tagger off the event loop, then swap it in. A
+        taxonomy that does not load keeps the running one (and says why)."""
+        if not enrichers:
+            return  # the first batch reads the file as it is now
+        try:
+            fresh = await asyncio.get_running_loop().run_in_executor(
+                None, Enricher.reload, watch.path, enrichers[0].stories
+            )
+        except (ConfigError, OSError) as exc:
+            TAXONOMY_RELOADS.labels("refused").inc()
+            log.error("taxonomy reload refused, keeping the running taxonomy: %s", exc)
+            return
+        enrichers[:] = [fresh]
+        TAXONOMY_RELOADS.labels("ok").inc()
+        log.info("taxonomy reloaded from %s: %s", watch.path, ", ".join(fresh.tagger.topic_ids))
+
     @w.app.agent(w.topic(stage.input), name="enrich_articles")
     async def enrich_articles(stream: Any) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off Unix
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, watch.request)
         async for events in stream.take_events(200, within=0.5):
+            if watch.due():
+                await reload()
             with unacked_unless_done(events):
                 pending = []
                 for event in events:

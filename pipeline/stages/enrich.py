@@ -11,7 +11,7 @@ from pipeline.stages.clean import html_to_text
 from pipeline.stages.dedupe import StoryIndex, simhash
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
-from pipeline.taxonomy import Taxonomy, cached_taxonomy
+from pipeline.taxonomy import Taxonomy, cached_taxonomy, load_taxonomy
 
 
 class Enricher:
@@ -27,6 +27,11 @@ class Enricher:
         cls, taxonomy_path: Path | None = None, stories: StoryIndex | None = None
     ) -> Enricher:
         return cls(cached_taxonomy(taxonomy_path), stories)
+
+    @classmethod
+    def reload(cls, taxonomy_path: Path | None, stories: StoryIndex) -> Enricher:
+        """A new enricher from the file as it is now (not the cached copy)."""
+        return cls(load_taxonomy(taxonomy_path), stories)
 
     def enrich(self, raw: RawArticle) -> EnrichedArticle:
         title = html_to_text(raw.title, max_chars=1_000).replace("\n", " ")

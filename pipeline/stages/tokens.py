@@ -317,7 +317,7 @@ def term_forms(word: str, lang: str) -> frozenset[str]:
     begin with (Sirii, Сирией, Syyriassa)."""
     folded = fold(unconfuse(word))
     found = set(forms(word, lang)) - {f for f in forms(word, lang) if f.startswith("~")}
-    base = folded[:-1] if len(folded) > MIN_BASE and folded[-1] in _VOWELS else folded
+    base = folded[:-1] if folded and folded[-1] in _VOWELS else folded
     if len(base) >= MIN_BASE and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
         found.add("~" + base)
     return frozenset(found)

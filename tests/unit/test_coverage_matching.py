@@ -1,0 +1,114 @@
+"""Topics in every claimed language: names from CLDR and the name tables, morphology without
+rules per term, confusables, compounds, spaceless scripts, namesakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.stages.tagging import Tagger
+from pipeline.stages.tokens import contains, fold, forms, term_forms, tokenize, unconfuse
+from pipeline.taxonomy import Taxonomy, load_taxonomy
+from pipeline.taxonomy.expand import LANGUAGES, NameEntry, cldr_names, expand
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger(load_taxonomy())
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text", "topic"),
+    [
+        ("it", "Siria, nuovi scontri", "", "syria"),
+        ("pl", "Uchodźcy z Syrii wracają", "", "syria"),  # beginning of an inflected name
+        ("hu", "Szíriában újabb harcok", "", "syria"),
+        ("fi", "Syyriassa taisteltiin", "", "syria"),
+        ("de", "Nordsyrien: neue Kämpfe", "", "syria"),  # a name at the end of a compound
+        ("ja", "シリア北部で衝突", "", "syria"),  # inside a run without spaces
+        ("zh", "叙利亚北部发生冲突", "", "syria"),
+        ("he", "קרבות בסוריה", "", "syria"),  # Hebrew clitic be-
+        ("el", "ΣΥΡΙΑ: ΝΕΕΣ ΣΥΓΚΡΟΥΣΕΙΣ", "", "syria"),  # capitals without accents
+        ("ru", "Генсек OOН выступил", "", "un"),  # Latin O typed inside ООН
+        ("es", "Naciones Unidas pide una tregua", "", "un"),
+        ("ko", "국제연합 총회 개막", "", "un"),
+    ],
+)
+def test_topic_found_in_language(
+    tagger: Tagger, lang: str, title: str, text: str, topic: str
+) -> None:
+    assert topic in tagger.tag(title, text, lang).topics
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text", "topic"),
+    [
+        ("en", "Fire at a general store in Syria, Virginia", "", "syria"),  # a namesake
+        ("ja", "シリアル食品の売り上げ好調", "", "syria"),  # cereal: シリア inside katakana
+        ("ja", "シリアンハムスターの飼い方", "", "syria"),
+        ("ru", "«Сириус» примет олимпиаду", "", "syria"),  # no beginnings where pymorphy reads
+        ("fr", "Il a acheté un livre", "", "un"),  # the article un
+        ("en", "FC Astana beat Barys in Astana", "", "astana_process"),
+    ],
+)
+def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
+    assert topic not in tagger.tag(title, text, lang).topics
+
+
+def test_tokens_and_folding() -> None:
+    assert [t.text for t in tokenize('דיון באו"ם היום')] == ["דיון", 'באו"ם', "היום"]
+    assert fold("İDLİB") == "idlib"
+    assert fold("ΣΥΡΊΑ") == fold("Συρία") == "συρια"
+    assert unconfuse("OOН") in ("ООН", "OOH") and unconfuse("ООH") == "ООН"
+    assert contains("シリア北部", "シリア") and not contains("シリアル", "シリア")
+    # a name's base meets the beginnings of a text's word, within the language's room
+    assert term_forms("Sýrie", "cs") & forms("Sýrii", "cs")
+    assert not term_forms("Hama", "pl") & forms("Hamasu", "pl")  # short names as written
+
+
+def test_user_topic_from_a_territory_code() -> None:
+    taxonomy = Taxonomy.model_validate(
+        {"topics": [{"id": "ukraine", "label": "Ukraine", "territory": "UA", "language": "uk"}]}
+    )
+    rules = expand(taxonomy, tables={}).topics[0].rules
+    assert len(rules) >= 40 and set(rules) <= set(LANGUAGES)
+    tagger = Tagger(taxonomy)
+    for lang, title in [
+        ("it", "L'Ucraina chiede aiuti"),
+        ("pl", "Wojna na Ukrainie trwa"),
+        ("tr", "Ukrayna'da yeni saldırı"),
+        ("ja", "ウクライナ東部で戦闘"),
+        ("ar", "أوكرانيا تطلب مساعدات"),
+        ("de", "Ukrainische Truppen rücken vor"),  # the language name: an adjective
+    ]:
+        assert tagger.tag(title, "", lang).topics == ["ukraine"], (lang, title)
+
+
+def test_name_tables_and_their_masks(tmp_path: Path) -> None:
+    taxonomy = Taxonomy.model_validate(
+        {"topics": [{"id": "t", "label": "T", "names": ["thing"], "exclude_names": ["not_thing"]}]}
+    )
+    tables = {
+        "en": {
+            "thing": NameEntry(terms=["Widgetland"], exact=["WL"], **{"not": ["Widgetland Mall"]}),
+            "not_thing": NameEntry(terms=["Widgetland Cup"]),
+        }
+    }
+    rules = expand(taxonomy, tables).topics[0].rules["en"]
+    assert rules.terms == ["Widgetland"] and rules.exact == ["WL"]
+    assert set(rules.exclude) == {"Widgetland Mall", "Widgetland Cup"}
+
+
+def test_cldr_names_drop_articles_and_mutations() -> None:
+    assert cldr_names("SY", "ga") == ("Siria",)  # an tSiria
+    assert cldr_names("SY", "mt") == ("Sirja",)  # is-Sirja
+    assert set(cldr_names("SY", "sr")) == {"Сирија", "Sirija"}  # both scripts
+
+
+def test_explain_says_why_not(tagger: Tagger) -> None:
+    found = {e.topic: e for e in tagger.explain("Сирийский хомяк", "", "ru")}
+    assert not found["syria"].matched
+    assert any("хомяк" in n for n in found["syria"].notes)
+    found = {e.topic: e for e in tagger.explain("Astana hosts a forum", "", "en")}
+    assert any("context" in n for n in found["astana_process"].notes)
