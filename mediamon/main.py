@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rules": ("mediamon.rules", "app", "Alert rules (rules.yaml) and what they match."),
     "dlq": ("mediamon.dlq", "app", "Dead-letter topics: inspect and replay."),
     "eval": ("mediamon.evaluate", "eval_command", "Precision/recall per topic on labeled JSONL."),
+    "retag": ("mediamon.retag", "retag_command", "Tag indexed articles again (new taxonomy)."),
     "topics": ("mediamon.topics", "app", "Topics: list, show, test on JSON Lines, explain a text."),
 }
 
