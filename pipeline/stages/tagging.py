@@ -246,6 +246,19 @@ class _Text:
         return self._offsets[2 * first + 1], self._offsets[2 * last + 2]
 
 
+def _inside(token: str, word: _Word, start: int, end: int) -> tuple[int, int]:
+    """The offsets of a name found inside a longer word (叙利亚 in 叙利亚北部, Syrien in
+    Nordsyrien), where folding kept the word's length; else the whole word."""
+    folded = fold(token)
+    if len(folded) != len(token):
+        return start, end
+    for value in word.values:
+        at = folded.find(value)
+        if at >= 0:
+            return start + at, start + at + len(value)
+    return start, end
+
+
 class _Field:
     """One field in one language: where each phrase of that language matches, found once per
     tagging for all topics and roles."""
@@ -266,7 +279,10 @@ class _Field:
                     continue
                 if self.source.qualified(last):
                     continue
-                hits.append(Hit(phrase.term, self.name, first, last, *span(first, last)))
+                start, end = span(first, last)
+                if phrase.words[0].kind == "infix" and first == last:
+                    start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
+                hits.append(Hit(phrase.term, self.name, first, last, start, end))
         return hits
 
 
