@@ -291,6 +291,7 @@ class _CompiledContext:
     anchors: _Phrases
     context: _Phrases
     window: int
+    groups: tuple[_Phrases, ...] = ()  # all of them in one field, instead of anchors
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,12 @@ class _CompiledRules:
 
         terms = _Phrases.of(phrases(rules.terms) + phrases(rules.exact, exact=True))
         contexts = [
-            _CompiledContext(_Phrases.of(phrases(c.terms)), _Phrases.of(phrases(c.with_)), c.window)
+            _CompiledContext(
+                _Phrases.of(phrases(c.terms)),
+                _Phrases.of(phrases(c.with_)),
+                c.window,
+                tuple(_Phrases.of(phrases(g)) for g in c.all_of),
+            )
             for c in rules.context
         ]
         exclude = _Phrases.of(phrases(rules.exclude))
@@ -323,6 +329,8 @@ class _CompiledRules:
         ids = terms.ids | exclude.ids | none.ids
         for c in contexts:
             ids |= c.anchors.ids | c.context.ids
+            for g in c.groups:
+                ids |= g.ids
         return cls(norm, terms, contexts, exclude, none, ids)
 
     def diagnose(self, fields: list[_Field], texts: dict[str, str]) -> list[str]:
@@ -367,6 +375,11 @@ class _CompiledRules:
             masked = {i for h in fld.find(self.exclude) for i in range(h.first, h.last + 1)}
             found += fld.find(self.terms, masked)
             for n, ctx in enumerate(self.contexts):
+                if ctx.groups:
+                    together = [fld.find(g, masked) for g in ctx.groups]
+                    if all(together) and any(f.find(ctx.context) for f in fields):
+                        found += [h for hits in together for h in hits]
+                    continue
                 anchors = fld.find(ctx.anchors, masked)
                 if not anchors:
                     continue

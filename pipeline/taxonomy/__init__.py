@@ -34,14 +34,18 @@ class ContextRule(BaseModel):
     names: list[str] = Field(default_factory=list)
     with_names: list[str] = Field(default_factory=list)
     with_topics: list[str] = Field(default_factory=list)
+    # Or: words of every one of these groups in one field (Russia, Turkey and Iran together);
+    # at the topic level `territories` gives one group per CLDR territory.
+    all_of: list[list[str]] = Field(default_factory=list)
+    territories: list[str] = Field(default_factory=list)
     window: int = Field(default=40, ge=1, le=1000)
 
     _check = field_validator("terms", "with_")(_terms)
 
     @model_validator(mode="after")
     def _complete(self) -> ContextRule:
-        if not (self.terms or self.names):
-            raise ValueError("a context rule needs terms (or names)")
+        if not (self.terms or self.names or self.all_of or self.territories):
+            raise ValueError("a context rule needs terms (or names, all_of, territories)")
         if not (self.with_ or self.with_names or self.with_topics):
             raise ValueError("a context rule needs with (or with_names, with_topics)")
         return self

@@ -135,9 +135,15 @@ def expand(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]] | None = 
                     *(_words(table, k) for k in ctx.with_names),
                     *(_words_of(rules_of) for rules_of in (base[o][lang] for o in ctx.with_topics)),
                 )
+                groups = [list(cldr_names(code, lang)) for code in ctx.territories]
+                groups = [*ctx.all_of, *groups] if all(groups) else []
                 if anchors and support:
                     rules[lang].context.append(
                         ContextRule(terms=anchors, **{"with": support}, window=ctx.window)
+                    )
+                if groups and support:
+                    rules[lang].context.append(
+                        ContextRule(all_of=groups, **{"with": support}, window=ctx.window)
                     )
         kept = {
             lang: r
