@@ -230,15 +230,18 @@ def test(
     if as_json:
         for row in matches:
             print_json(row)
-        return
-    print_table(
-        f"{len(matches)} matches since {since}",
-        ["rule", "published", "title", "url"],
-        [
-            [m["rule"], (m["published"] or "")[:16], (m["title"] or "")[:70], m["url"]]
-            for m in matches
-        ],
-    )
+    else:
+        print_table(
+            f"{len(matches)} matches since {since}",
+            ["rule", "published", "title", "url"],
+            [
+                [m["rule"], (m["published"] or "")[:16], (m["title"] or "")[:70], m["url"]]
+                for m in matches
+            ],
+        )
+    if ruleset.problems:
+        err_console.print(f"[red]{len(ruleset.problems)} rule(s) could not be tested[/red]")
+        raise typer.Exit(1)
 
 
 async def _matches(rules: list[Any], since: Any, limit: int) -> list[dict[str, Any]]:

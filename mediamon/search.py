@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
+from elastic_transport import ConnectionError as ESConnectionError
+from elasticsearch import ApiError
 
-from mediamon.output import print_json, print_table
+from mediamon.output import err_console, print_json, print_table
 from pipeline.adapters.elastic import make_client
-from pipeline.query import article_query
+from pipeline.errors import ConfigError, StackError
+from pipeline.query import QuerySyntaxError, article_query, check_query_syntax
 from pipeline.settings import get_settings
 
 _SPAN = re.compile(r"^(\d+)([smhdw])$")
@@ -34,6 +37,15 @@ def build_query(
     )
 
 
+def refusal(exc: ApiError) -> str:
+    """The server's own reason, not the escaped Java of the whole body."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", {})
+    causes = error.get("root_cause") or [error] if isinstance(error, dict) else []
+    reasons = [str(c.get("reason", "")) for c in causes if isinstance(c, dict)]
+    return "; ".join(r for r in reasons if r) or f"HTTP {exc.meta.status}"
+
+
 def search(
     query: str = typer.Argument("*", help='Query-string syntax: words, "phrases", AND/OR/NOT.'),
     topic: list[str] = typer.Option([], "--topic", help="Only these topics (repeatable)."),
@@ -44,6 +56,13 @@ def search(
 ) -> None:
     """Search indexed articles (title and text), newest first."""
     settings = get_settings()
+    if query.strip() not in ("", "*"):
+        try:
+            check_query_syntax(query)
+        except QuerySyntaxError as exc:
+            err_console.print(f"[red]invalid query:[/red] {exc}")
+            err_console.print(exc.pointer(), markup=False, highlight=False)
+            raise typer.Exit(2) from None
     body = build_query(query, topic, lang, since)
 
     async def run() -> list[dict[str, Any]]:
@@ -56,6 +75,12 @@ def search(
                 sort=[{"published": {"order": "desc", "unmapped_type": "date"}}],
                 source_excludes=["text", "topic_evidence"],
             )
+        except ESConnectionError as exc:
+            raise StackError(
+                f"Elasticsearch is not reachable at {settings.es_url} (mediamon stack up?)"
+            ) from exc
+        except ApiError as exc:
+            raise ConfigError(f"Elasticsearch refused the search: {refusal(exc)}") from exc
         finally:
             await es.close()
         return [hit["_source"] for hit in resp["hits"]["hits"]]

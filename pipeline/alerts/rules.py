@@ -27,6 +27,7 @@ from pydantic import (
 
 from pipeline.alerts.channels import ChannelConfig, UnknownChannelTypeError, parse_channel
 from pipeline.errors import ConfigError
+from pipeline.query import check_query_syntax
 from pipeline.yamlfile import line_of, parse_yaml
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -58,29 +59,6 @@ class Throttle(BaseModel):
     @property
     def seconds(self) -> float:
         return parse_span(self.window).total_seconds()
-
-
-def check_query_syntax(query: str) -> str:
-    """Cheap offline checks of Lucene query-string syntax; the server's validate API is the
-    authority (`mediamon rules validate` asks it when Elasticsearch is reachable)."""
-    if not query.strip():
-        raise ValueError("the query is empty")
-    unescaped = re.sub(r"\\.", "", query)
-    if unescaped.count('"') % 2:
-        raise ValueError("unbalanced double quote")
-    unquoted = re.sub(r'"[^"]*"', "", unescaped)
-    if re.search(r"\(\s*\)", unquoted):
-        raise ValueError("empty parentheses '()'")
-    depth = 0
-    for char in unquoted:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            raise ValueError("')' without '('")
-    if depth:
-        raise ValueError("'(' without ')'")
-    if re.search(r"(^|\s)(AND|OR)\s*$|^\s*(AND|OR)\s", query):
-        raise ValueError("AND/OR needs a term on both sides")
-    return query
 
 
 class _RuleBase(BaseModel):

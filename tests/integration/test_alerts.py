@@ -226,6 +226,25 @@ def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
         rows = [json.loads(line) for line in tested.stdout.splitlines()]
         assert [(r["rule"], r["id"]) for r in rows] == [("syria-astana-ru", "ru-match")]
         assert len(delivered(hook)) == sent_before
+        # a file with one broken rule: the good one is tested, the broken one named, exit 1
+        mixed = env.logs / "mixed-rules.yaml"
+        mixed.write_text(
+            "rules:\n  - id: good\n    query: Сирия AND Астана\n"
+            "  - id: broken\n    query: Сирия AND (\n",
+            encoding="utf-8",
+        )
+        tested = subprocess.run(
+            [sys.executable, "-m", "mediamon.main", "rules", "test", str(mixed), "--json"],
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert tested.returncode == 1, tested.stderr
+        assert "broken" in tested.stderr and "'(' without ')'" in tested.stderr
+        matched = [json.loads(x) for x in tested.stdout.splitlines()]
+        assert matched and {m["rule"] for m in matched} == {"good"}
+        assert "ru-match" in {m["id"] for m in matched}
     finally:
         assert worker.stop() == 0, worker.tail()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.alerts.rules import KeywordRule, VolumeRule, check_query_syntax, parse_rules
+from pipeline.alerts.rules import KeywordRule, VolumeRule, parse_rules
+from pipeline.query import check_query_syntax
 
 GOOD = """\
 # the desk's rules
