@@ -3,7 +3,7 @@ exclusions, a title weight and a minimum score; every decision carries its evide
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
 
@@ -11,9 +11,9 @@ from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
     contains,
+    exact_keys,
     fold,
     forms,
-    spellings,
     split,
     term_forms,
     tokenize,
@@ -55,7 +55,7 @@ class _Word:
 
     def matches(self, text: str, lang: str) -> bool:
         if self.kind == "exact":
-            return any(s in self.values for s in spellings(text))
+            return any(s in self.values for s in exact_keys(text, lang))
         if self.kind == "prefix":
             folded = fold(text)
             return any(folded.startswith(v) for v in self.values)
@@ -64,11 +64,11 @@ class _Word:
             return any(contains(folded, v) for v in self.values)
         return not self.values.isdisjoint(forms(text, lang))
 
-    def starts(self, text: str, token_forms: frozenset[str]) -> bool:
+    def starts(self, text: str, token_forms: frozenset[str], lang: str) -> bool:
         """Whether a phrase can start at a token: a prefix is tried on every form of the
         first word (lemmas and stems too), unlike later words, which match the folded text."""
         if self.kind == "exact":
-            return any(s in self.values for s in spellings(text))
+            return any(s in self.values for s in exact_keys(text, lang))
         if self.kind == "prefix":
             return any(f.startswith(v) for f in token_forms for v in self.values if f[:1] != "~")
         if self.kind == "infix":
@@ -134,7 +134,11 @@ class _Vocabulary:
         compiled: list[_Word] = []
         for token in tokenize(term):
             if exact:
-                compiled.append(_Word("exact", frozenset({token.text})))
+                # UNICEF, UNESCO, UNHCR: four capitals and more are also written Unicef
+                variants = {token.text}
+                if len(token.text) >= 4 and token.text.isupper() and token.text.isalpha():
+                    variants.add(token.text.capitalize())
+                compiled.append(_Word("exact", frozenset(variants)))
             elif kind == "infix":
                 compiled.append(_Word("infix", frozenset({fold(token.text)})))
             elif term[token.end : token.end + 1] == "*":
@@ -158,9 +162,11 @@ class _Vocabulary:
     def _starts(self, text: str) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
         token_forms = forms(text, self.lang)
         pids = {pid for form in token_forms for pid in self._by_form.get(form, ())}
-        for spelling in spellings(text):
-            pids.update(self._by_text.get(spelling, ()))
-        pids.update(p.pid for p in self._prefixes if p.words[0].starts(text, token_forms))
+        for key in exact_keys(text, self.lang):
+            pids.update(self._by_text.get(key, ()))
+        pids.update(
+            p.pid for p in self._prefixes if p.words[0].starts(text, token_forms, self.lang)
+        )
         phrases = [self.phrases[pid] for pid in sorted(pids)]
         found = tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases)
         if len(self._starting) >= MAX_CACHED_WORDS:
@@ -499,7 +505,41 @@ class Tagger:
                         notes,
                     )
                 )
+        self._imply(topics, scores, evidence, explain)
         return TopicMatch(topics, scores, evidence)
+
+    def _imply(
+        self,
+        topics: list[str],
+        scores: dict[str, float],
+        evidence: dict[str, list[dict[str, Any]]],
+        explain: list[Explanation] | None,
+    ) -> None:
+        """Add the broader topics a matched one implies, with its evidence and score."""
+        for topic, _ in self._topics:
+            if topic.id not in scores:
+                continue
+            for broader in topic.implies:
+                if broader in scores:
+                    continue
+                topics.append(broader)
+                scores[broader] = scores[topic.id]
+                evidence[broader] = evidence[topic.id]
+                if explain is not None:
+                    explain[:] = [
+                        replace(
+                            e,
+                            matched=True,
+                            score=scores[broader],
+                            evidence=e.evidence or evidence[broader],
+                            notes=[f"implied by {topic.id}"],
+                        )
+                        if e.topic == broader
+                        else e
+                        for e in explain
+                    ]
+        order = {t.id: n for n, (t, _) in enumerate(self._topics)}
+        topics.sort(key=order.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)

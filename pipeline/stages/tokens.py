@@ -202,6 +202,21 @@ def unconfuse(word: str) -> str:
     return word.translate(table)
 
 
+_ABBREVIATION_TAIL = re.compile(r"^(\w*?[A-ZА-ЯЁІЇЄҐҚҒҮҰҢӨҺӘ]{2,})([a-zа-яёіїєґқғүұңөһә]+|\d+)$")
+
+
+@lru_cache(maxsize=50_000)
+def exact_keys(word: str, lang: str) -> tuple[str, ...]:
+    """What a word may be, to case-sensitive terms: its spellings (see `spellings`); without
+    trailing digits (COP29 -> COP); and, where the language attaches endings to
+    abbreviations (Uzbek BMTning, Turkish BMde), the capitals before a lower-case ending."""
+    keys = list(spellings(word))
+    tail = _ABBREVIATION_TAIL.match(word)
+    if tail and (tail.group(2).isdigit() or suffix_room(lang) >= 6):
+        keys += spellings(tail.group(1))
+    return tuple(keys)
+
+
 def spellings(word: str) -> tuple[str, ...]:
     """A word as written and, when it mixes Latin and Cyrillic, read wholly in either script:
     what case-sensitive terms (ООН, UN) are compared with."""

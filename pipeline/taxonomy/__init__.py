@@ -86,6 +86,8 @@ class Topic(BaseModel):
     names: list[str] = Field(default_factory=list)
     exclude_names: list[str] = Field(default_factory=list)
     context: list[ContextRule] = Field(default_factory=list)
+    # Narrower topics imply broader ones: an article on the Astana talks is about Syria.
+    implies: list[str] = Field(default_factory=list)
     rules: dict[str, LanguageRules] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -110,6 +112,9 @@ class Taxonomy(BaseModel):
                 raise ValueError(f"duplicate topic id {topic.id!r}")
             seen.add(topic.id)
         for topic in topics:
+            for other in topic.implies:
+                if other not in seen or other == topic.id:
+                    raise ValueError(f"{topic.id}: implies unknown topic {other!r}")
             for ctx in topic.context:
                 for other in ctx.with_topics:
                     if other not in seen or other == topic.id:
