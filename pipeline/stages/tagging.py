@@ -420,16 +420,10 @@ class Tagger:
     def __init__(self, taxonomy: Taxonomy) -> None:
         taxonomy = expand(taxonomy)
         self._vocabularies: dict[str, _Vocabulary] = {}
-        self._topics = [
-            (
-                topic,
-                {
-                    lang: _CompiledRules.of(r, lang, self._vocabularies)
-                    for lang, r in topic.rules.items()
-                },
-            )
-            for topic in taxonomy.topics
-        ]
+        self._topics = [(topic, topic.rules) for topic in taxonomy.topics]
+        # A language's rules are compiled when its first article comes: 46 languages of
+        # rules cost ~0.5 s to compile, and a process reads few of them (startup counts).
+        self._compiled: dict[tuple[int, str], _CompiledRules] = {}
 
     @property
     def topic_ids(self) -> list[str]:
@@ -438,17 +432,24 @@ class Tagger:
     def rules_for(self, lang: str) -> dict[str, list[str]]:
         """topic id -> the rule languages read for an article in `lang`."""
         return {
-            topic.id: [r.lang for r in self._chosen(by_lang, lang)]
-            for topic, by_lang in self._topics
+            topic.id: [r.lang for r in self._chosen(n, lang)]
+            for n, (topic, _) in enumerate(self._topics)
         }
 
-    @staticmethod
-    def _chosen(by_lang: dict[str, _CompiledRules], lang: str) -> list[_CompiledRules]:
-        chosen = [r for code, r in by_lang.items() if code in (lang, ANY_LANGUAGE)]
+    def _chosen(self, n: int, lang: str) -> list[_CompiledRules]:
+        by_lang = self._topics[n][1]
+        codes = [code for code in by_lang if code in (lang, ANY_LANGUAGE)]
         if lang not in by_lang:
-            near = [by_lang[n] for n in NEIGHBOURS.get(lang, ()) if n in by_lang]
-            chosen = chosen + near if near else list(by_lang.values())
-        return chosen
+            near = [c for c in NEIGHBOURS.get(lang, ()) if c in by_lang]
+            codes = codes + near if near else list(by_lang)
+        found = []
+        for code in codes:
+            compiled = self._compiled.get((n, code))
+            if compiled is None:
+                compiled = _CompiledRules.of(by_lang[code], code, self._vocabularies)
+                self._compiled[(n, code)] = compiled
+            found.append(compiled)
+        return found
 
     def tag(self, title: str, text: str, lang: str) -> TopicMatch:
         return self._run(title, text, lang, None)
@@ -470,8 +471,10 @@ class Tagger:
         fields_by_lang: dict[str, list[_Field]] = {}
         sources = [_Text("title", title), _Text("text", text)]
         texts = {"title": title, "text": text}
-        for topic, by_lang in self._topics:
-            chosen = self._chosen(by_lang, lang)
+        # every topic's rules compiled before any field is scanned: a field's matches are
+        # found once, for all phrases its vocabulary holds by then
+        choices = [self._chosen(n, lang) for n in range(len(self._topics))]
+        for (topic, _), chosen in zip(self._topics, choices, strict=True):
             hits: dict[tuple[str, int], Hit] = {}
             notes: list[str] = []
             for rules in chosen:
