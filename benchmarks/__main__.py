@@ -12,7 +12,15 @@ from pathlib import Path
 
 from benchmarks import measure
 
-NAMES = ("alerts", "indexing", "connector", "enrich", "enrich_equivalence", "language_compare")
+NAMES = (
+    "alerts",
+    "indexing",
+    "connector",
+    "enrich",
+    "enrich_equivalence",
+    "enrich_process",
+    "language_compare",
+)
 ON_A_STACK = ("alerts", "indexing")  # the ones that start workers from the code measured
 
 
