@@ -80,6 +80,20 @@ _SUFFIX = {
 }
 DEFAULT_SUFFIX = 3
 MIN_BASE = 4  # shorter names match as written only (Hama must not find Hamas)
+# A Hangul syllable is a whole consonant-vowel(-consonant) group: 시리아 (3) is as long a
+# name as "Siria", and Korean particles attach to it (시리아에서, 유엔은).
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+MIN_BASE_HANGUL = 2
+# Russian-style surnames in Turkic and Tajik Cyrillic text: Асадов is a person, not Асад
+# with an ending (those languages' own endings never begin so).
+_SURNAME_TAIL = re.compile(r"^(?:ов|ев|ёв|ова|ева|ович|евич|овна|евна)")
+_SURNAME_LANGS = frozenset({"kk", "ky", "uz", "tk", "tg", "tt", "ba"})
+
+
+def _min_base(word: str) -> int:
+    return MIN_BASE_HANGUL if _HANGUL.search(word) else MIN_BASE
+
+
 # Languages that write compounds as one word: a name also counts at a compound's start
 # or inside it (Syrienkrieg, Nordsyrien, FN-styrkorna is split at the hyphen anyway).
 COMPOUNDING = frozenset({"de", "nl", "sv", "da", "no", "nb", "nn", "lb", "is", "af", "fi", "et"})
@@ -334,7 +348,9 @@ def forms(word: str, lang: str) -> frozenset[str]:
         # find other words (Сириус, Sirio) more often than inflected names
         return frozenset(found)
     for base in bases(folded, lang):
-        for n in range(max(MIN_BASE, len(base) - room), len(base) + 1):
+        for n in range(max(_min_base(base), len(base) - room), len(base) + 1):
+            if lang in _SURNAME_LANGS and _SURNAME_TAIL.match(base[n:]):
+                continue
             found.add("~" + base[:n])
     return frozenset(found)
 
@@ -347,6 +363,6 @@ def term_forms(word: str, lang: str) -> frozenset[str]:
     folded = fold(unconfuse(word))
     found = set(forms(word, lang)) - {f for f in forms(word, lang) if f.startswith("~")}
     base = folded[:-1] if folded and folded[-1] in _VOWELS else folded
-    if len(base) >= MIN_BASE and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
+    if len(base) >= _min_base(base) and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
         found.add("~" + base)
     return frozenset(found)
