@@ -13,9 +13,10 @@ import typer
 from mediamon.output import console, print_json, print_table
 from pipeline.errors import ConfigError, StackError
 from pipeline.settings import get_settings
+from pipeline.stages.jsonl import read_objects
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
-from pipeline.taxonomy import Taxonomy, load_taxonomy
+from pipeline.taxonomy import load_taxonomy
 from pipeline.taxonomy.expand import expand
 
 app = typer.Typer(help="Topics: list, show, test on JSON Lines, explain a text.")
@@ -23,16 +24,12 @@ app = typer.Typer(help="Topics: list, show, test on JSON Lines, explain a text."
 TAXONOMY = typer.Option(None, "--taxonomy", help="Taxonomy YAML (default: the shipped one).")
 
 
-def _load(path: Path | None) -> Taxonomy:
-    return load_taxonomy(path)
-
-
 @app.command("list")
 def list_topics(
     taxonomy: Path | None = TAXONOMY, as_json: bool = typer.Option(False, "--json")
 ) -> None:
     """Every topic, the languages it has rules in, and where its words come from."""
-    source = _load(taxonomy)
+    source = load_taxonomy(taxonomy)
     expanded = {t.id: t for t in expand(source).topics}
     rows: list[dict[str, Any]] = []
     for topic in source.topics:
@@ -77,7 +74,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """A topic's rules per language, written out as the tagger reads them."""
-    expanded = {t.id: t for t in expand(_load(taxonomy)).topics}
+    expanded = {t.id: t for t in expand(load_taxonomy(taxonomy)).topics}
     if topic_id not in expanded:
         raise ConfigError(f"no topic {topic_id!r}; topics: {', '.join(expanded)}")
     rules = {k: v for k, v in expanded[topic_id].rules.items() if not lang or k in lang}
@@ -111,42 +108,35 @@ def test(
 ) -> None:
     """Tag every line of FILE and print each match with its evidence. A line's `lang`, if
     present, is the feed's hint; the language is detected as the pipeline does."""
-    tagger = Tagger(_load(taxonomy))
+    tagger = Tagger(load_taxonomy(taxonomy))
     rows = []
     counts: dict[str, int] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-            title, text = _item_text(item)
-            lang = detect_language(f"{title}\n{text}", item.get("lang")).lang
-            match = tagger.tag(title, text, lang)
-            for topic in match.topics:
-                counts[topic] = counts.get(topic, 0) + 1
-            if as_json:
-                print(
-                    json.dumps(
-                        {
-                            "line": number,
-                            "id": item.get("id"),
-                            "lang": lang,
-                            "topics": match.topics,
-                            "scores": match.scores,
-                            "evidence": match.evidence,
-                        },
-                        ensure_ascii=False,
-                    )
+    for number, item in read_objects(path):
+        title, text = _item_text(item)
+        lang = detect_language(f"{title}\n{text}", item.get("lang")).lang
+        match = tagger.tag(title, text, lang)
+        for topic in match.topics:
+            counts[topic] = counts.get(topic, 0) + 1
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "line": number,
+                        "id": item.get("id"),
+                        "lang": lang,
+                        "topics": match.topics,
+                        "scores": match.scores,
+                        "evidence": match.evidence,
+                    },
+                    ensure_ascii=False,
                 )
-                continue
-            evidence = "; ".join(
-                f"{t}: " + ", ".join(f"{e['text']!r} ({e['field']})" for e in ev[:3])
-                for t, ev in match.evidence.items()
             )
-            rows.append([number, title[:60], lang, ", ".join(match.topics), evidence])
+            continue
+        evidence = "; ".join(
+            f"{t}: " + ", ".join(f"{e['text']!r} ({e['field']})" for e in ev[:3])
+            for t, ev in match.evidence.items()
+        )
+        rows.append([number, title[:60], lang, ", ".join(match.topics), evidence])
     if not as_json:
         print_table(
             f"{path.name}: {len(rows)} items", ["line", "title", "lang", "topics", "evidence"], rows
@@ -163,7 +153,7 @@ def explain(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Why each topic did or did not match TEXT."""
-    tagger = Tagger(_load(taxonomy))
+    tagger = Tagger(load_taxonomy(taxonomy))
     detected = detect_language(f"{title}\n{text}")
     code = lang or detected.lang
     found = tagger.explain(title, text, code)

@@ -3,7 +3,6 @@ accuracy, for mediamon and for the peers it must beat (a hand keyword list, plai
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,8 +11,7 @@ from typing import Any
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from pipeline.errors import ConfigError
-from pipeline.stages.jsonl import to_raw
+from pipeline.stages.jsonl import read_objects, to_raw
 
 # What a user writes first: one case-insensitive regex per topic over the raw text.
 KEYWORD_PEER: dict[str, re.Pattern[str]] = {
@@ -119,15 +117,7 @@ def load_labeled(path: Path, headlines: bool = False) -> list[LabeledItem]:
     optional `lang_hint` is passed on as the feed's language. With `headlines`, each item is
     its title alone (what a feed that carries only headlines gives), labels unchanged."""
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{number}: expected a JSON object")
+    for number, obj in read_objects(path):
         if headlines:
             obj = {k: v for k, v in obj.items() if k not in BODY_FIELDS}
         text = "\n".join(str(obj.get(k) or "") for k in ("title", "summary", "content", "text"))

@@ -3,13 +3,33 @@ article as an output object (the evaluation reads labeled items through the same
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
 from pipeline.schema import MAX_HTML, MAX_TITLE, MAX_URL, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import article_id
 from pipeline.stages.clean import scrub
 
 FIELDS = ("id", "url", "title", "summary", "content")
+
+
+def read_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON Lines file; a line that is
+    not a JSON object is a ConfigError naming the file and the line."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+            if not isinstance(obj, dict):
+                raise ConfigError(f"{path}:{number}: expected a JSON object")
+            yield number, obj
 
 
 def to_raw(obj: Any) -> RawArticle:

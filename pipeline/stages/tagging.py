@@ -228,8 +228,8 @@ class _Vocabulary:
         return any(b[:3] in heads or b[:2] in heads for b in beginnings(folded, self.lang))
 
     def _cannot_start(self, text: str, forms_heads: set[str], exact_heads: set[str]) -> bool:
-        """A word that surely starts no phrase, told from its lower case alone (~1 µs, where
-        folding, clitics and stems cost ~15 µs): most words of an article. Words whose
+        """A word that surely starts no phrase, told from its lower case alone (1.1 µs; the
+        full path 18.7 µs, measured on German words): most words of an article. Words whose
         folding or stemming may change how they begin take the full path."""
         if self.lang in SLOW_START or (not text.isascii() and _slow_word(text)):
             return False
@@ -512,20 +512,13 @@ class Tagger:
         taxonomy = expand(taxonomy)
         self._vocabularies: dict[str, _Vocabulary] = {}
         self._topics = [(topic, topic.rules) for topic in taxonomy.topics]
-        # A language's rules are compiled when its first article comes: 46 languages of
-        # rules cost ~0.5 s to compile, and a process reads few of them (startup counts).
+        # A language's rules are compiled when its first article comes: compiling all 46
+        # took the tagger's start from 0.44 s to 0.75 s, and a process reads few of them.
         self._compiled: dict[tuple[int, str], _CompiledRules] = {}
 
     @property
     def topic_ids(self) -> list[str]:
         return [topic.id for topic, _ in self._topics]
-
-    def rules_for(self, lang: str) -> dict[str, list[str]]:
-        """topic id -> the rule languages read for an article in `lang`."""
-        return {
-            topic.id: [r.lang for r in self._chosen(n, lang)]
-            for n, (topic, _) in enumerate(self._topics)
-        }
 
     def _chosen(self, n: int, lang: str) -> list[_CompiledRules]:
         by_lang = self._topics[n][1]
