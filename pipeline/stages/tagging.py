@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
@@ -52,6 +53,9 @@ NEIGHBOURS = {
 # so a long-running worker's memory stays bounded (news vocabulary keeps growing): 40 bytes
 # an entry measured (the word itself is shared with the forms cache), at most ~130 bytes.
 MAX_CACHED_WORDS = 50_000
+# The shortcuts that decide most new words from their lower case (a unit test turns them off
+# and checks that no decision changes).
+QUICK = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +118,80 @@ SLOW_START = frozenset({"ar", "fa", "ur", "he", "yi", "ga", "sr", "hr", "bs", "i
 _SLOW_LETTERS = re.compile(r"[ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 
 
 def _slow_word(text: str) -> bool:
     if _SLOW_LETTERS.search(text) or not unicodedata.is_normalized("NFC", text):
         return True
     return bool(_CYRILLIC.search(text) and _LATIN.search(text))
+
+
+# Languages whose forms include lemmas (pymorphy3) or suffix-stripped stems (Kazakh) that
+# may be as short as 2-3 letters and begin a longer word.
+_LEMMATIZED = frozenset({"ru", "uk", "kk"})
+
+
+def _heads_automaton(heads: Iterable[str]) -> Any:
+    """An Aho-Corasick automaton of "\x00" + each head, its value the key's length."""
+    keys = ["\x00" + h for h in heads if h]
+    if not keys:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        automaton.add_word(key, len(key))
+    automaton.make_automaton()
+    return automaton
+
+
+@dataclass(frozen=True)
+class _Heads:
+    """How every form a phrase's first word matches begins, and every case-sensitive first
+    word: a word that begins otherwise cannot start a phrase, so its forms (lemmas, stems)
+    are never computed. Most words of an article are such. Elsewhere than _LEMMATIZED, a
+    form shorter than `size` meets only a word or stem so written (stems and bases `~` have
+    4+ letters): `de` does not make every word in de- a candidate."""
+
+    size: int
+    prefixes: frozenset[str]  # the first `size` letters of the longer forms
+    short: frozenset[str]  # shorter forms a longer word may begin with (bases, lemmas)
+    whole: frozenset[str]  # shorter forms met only by a word so written
+    exact: frozenset[str]
+    _lower: Any = field(default=None, compare=False)  # "\x00" + every head, lower-case
+    _exact: Any = field(default=None, compare=False)  # "\x00" + every case-sensitive head
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_lower", _heads_automaton(self.prefixes | self.short))
+        object.__setattr__(self, "_exact", _heads_automaton(self.exact))
+
+    def in_batch(self, words: list[str], lows: list[str]) -> set[int]:
+        """Which of the \\x00-joined words may begin so (`may_begin` on each lower-case word,
+        `exact_may_begin` on each as written): two Aho-Corasick passes and a set
+        intersection in C instead of a Python test per word."""
+        found: set[int] = set()
+        wanted = self.whole.intersection(lows)
+        if wanted:
+            found.update(n for n, low in enumerate(lows) if low in wanted)
+        # lower() may change a word's length (İ -> i̇): offsets are counted per text
+        for automaton, texts in ((self._lower, lows), (self._exact, words)):
+            if automaton is None:
+                continue
+            text = "\x00" + "\x00".join(texts)
+            for end, length in automaton.iter(text):
+                # the key is "\x00" + a head: a match starts a word, the one after as many
+                # separators as precede it (counted in C, only for the few words that match)
+                found.add(text.count("\x00", 0, end - length + 1))
+        return found
+
+    def may_begin(self, folded: str) -> bool:
+        return (
+            folded[: self.size] in self.prefixes
+            or folded in self.whole
+            or (bool(self.short) and (folded[:2] in self.short or folded[:3] in self.short))
+        )
+
+    def exact_may_begin(self, text: str) -> bool:
+        return text[:3] in self.exact or text[:2] in self.exact
 
 
 class _Vocabulary:
@@ -134,10 +206,11 @@ class _Vocabulary:
         self._by_text: dict[str, list[int]] = {}
         self._prefixes: list[_Phrase] = []
         self._automaton: Any = None  # over the first words of _prefixes, built when needed
-        self._head_sets: tuple[set[str], set[str]] | None = None
+        self._head_sets: _Heads | None = None
         # token text -> (phrase id, number of words after the first, those words) per phrase
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
+        self._live: set[str] = set()  # the words in _starting that start some phrase
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -174,6 +247,7 @@ class _Vocabulary:
         self._by_key[(term, exact, kind)] = phrase
         self.phrases[pid] = phrase
         self._starting.clear()
+        self._live.clear()
         self._automaton = None
         self._head_sets = None
         if compiled:  # a term without a single word ("...") matches nothing
@@ -190,6 +264,20 @@ class _Vocabulary:
         """Phrases whose first word is a prefix of, or inside, one of the token's forms: one
         Aho-Corasick pass per form, whatever the number of such phrases (a scan of every
         phrase per new word cost 75 % of enrichment on full-length German articles)."""
+        pids: set[int] = set()
+        for form in token_forms:
+            if form[:1] == "~":
+                continue
+            for end, (value, found) in self._names().iter(form):
+                start = end - len(value) + 1
+                for kind, pid in found:
+                    at_start = kind == "prefix" and start == 0
+                    if at_start or (kind == "infix" and contains(form, value)):
+                        pids.add(pid)
+        return pids
+
+    def _names(self) -> Any:
+        """The Aho-Corasick automaton of the prefix and infix phrases' first words."""
         if self._automaton is None:
             automaton = ahocorasick.Automaton()
             entries: dict[str, list[tuple[str, int]]] = {}
@@ -201,81 +289,155 @@ class _Vocabulary:
                 automaton.add_word(value, (value, tuple(found)))
             automaton.make_automaton()
             self._automaton = automaton
-        pids: set[int] = set()
-        for form in token_forms:
-            if form[:1] == "~":
-                continue
-            for end, (value, found) in self._automaton.iter(form):
-                start = end - len(value) + 1
-                for kind, pid in found:
-                    at_start = kind == "prefix" and start == 0
-                    if at_start or (kind == "infix" and contains(form, value)):
-                        pids.add(pid)
-        return pids
+        return self._automaton
 
-    def _heads(self) -> tuple[set[str], set[str]]:
-        """The first letters (up to 3) of every form a phrase's first word matches, and of
-        every case-sensitive first word: a word that begins otherwise cannot start a phrase,
-        so its forms (lemmas, stems) are never computed. Most words of an article are such."""
+    def _heads(self) -> _Heads:
         if self._head_sets is None:
-            forms_heads = {v.lstrip("~")[:3] for v in self._by_form}
-            exact_heads = {v[:3] for v in self._by_text}
-            self._head_sets = (forms_heads, exact_heads)
+            size = 3 if self.lang in _LEMMATIZED else 4
+            prefixes: set[str] = set()
+            short: set[str] = set()
+            whole: set[str] = set()
+            for form in self._by_form:
+                value = form.lstrip("~")
+                if len(value) >= size:
+                    prefixes.add(value[:size])
+                elif form[:1] == "~" or self.lang in _LEMMATIZED:  # a short base: 유엔
+                    short.add(value)
+                else:
+                    whole.add(value)
+            exact = {v[:3] for v in self._by_text}
+            self._head_sets = _Heads(
+                size, frozenset(prefixes), frozenset(short), frozenset(whole), frozenset(exact)
+            )
         return self._head_sets
 
-    def _may_start(self, folded: str, heads: set[str]) -> bool:
+    def _may_start(self, folded: str, heads: _Heads) -> bool:
         """Whether any form of the word could begin a phrase (the prefilter)."""
-        return any(b[:3] in heads or b[:2] in heads for b in beginnings(folded, self.lang))
+        return any(heads.may_begin(b) for b in beginnings(folded, self.lang))
 
-    def _cannot_start(self, text: str, forms_heads: set[str], exact_heads: set[str]) -> bool:
-        """A word that surely starts no phrase, told from its lower case alone (1.1 µs; the
-        full path 18.7 µs, measured on German words): most words of an article. Words whose
-        folding or stemming may change how they begin take the full path."""
-        if self.lang in SLOW_START or (not text.isascii() and _slow_word(text)):
-            return False
-        if text[:3] in exact_heads or text[:2] in exact_heads:
-            return False
-        low = text.lower()
-        if low[:3] in forms_heads or low[:2] in forms_heads:
-            return False
-        return not (self._prefixes and self._inside(frozenset({low})))
+    def _quick_misses(self, words: list[str]) -> list[str]:
+        """Of new words, those that may start a phrase, told for all at once from their lower
+        case (1.1 µs a word one by one, measured on German words; the full path 18.7 µs):
+        most words of an article surely start none. Words whose folding, clitics or
+        stemming may change how they begin take `_quick_misses_folded`."""
+        heads = self._heads()
+        if self.lang in SLOW_START:
+            return self._quick_misses_folded(words, heads)
+        joined = "\x00".join(words)
+        lower = joined.lower()  # one call for all; never adds or drops a \x00
+        lows = lower.split("\x00")
+        # one search over all the words tells most texts that no word needs the test
+        odd = (
+            _SLOW_LETTERS.search(joined)
+            or bool(_CYRILLIC.search(joined) and _LATIN.search(joined))
+            or not unicodedata.is_normalized("NFC", joined)
+        )
+        found = heads.in_batch(words, lows)
+        if self._prefixes:
+            found |= self._inside_words(lower, lows)
+        odd_words: list[str] = []
+        if odd:
+            for n, text in enumerate(words):
+                if not text.isascii() and _slow_word(text):
+                    odd_words.append(text)
+                    found.discard(n)
+        slow = [words[n] for n in sorted(found)]
+        if slow or odd_words:
+            taken = set(slow).union(odd_words)
+            self._starting.update(dict.fromkeys((w for w in words if w not in taken), ()))
+        else:  # the common case: not one word of the batch can start a phrase
+            self._starting.update(dict.fromkeys(words, ()))
+        if odd_words:
+            slow += self._quick_misses_folded(odd_words, heads)
+        return slow
 
-    def _starts(self, text: str) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
-        forms_heads, exact_heads = self._heads()
-        if self._cannot_start(text, forms_heads, exact_heads):
-            if len(self._starting) >= MAX_CACHED_WORDS:
-                self._starting.clear()
-            self._starting[text] = ()
-            return ()
+    def _quick_misses_folded(self, words: list[str], heads: _Heads) -> list[str]:
+        """_quick_misses for words whose folding, clitics or stems may change how they
+        begin (Greek accents; Arabic, Hebrew clitics; Indonesian prefixes): the same test on
+        each word's possible beginnings, folded for all words at once (7-10 -> ~3 µs a
+        word in Arabic, Persian, Hebrew, Indonesian)."""
+        joined = "\x00".join(words)
+        if _GREEK.search(joined) or (_CYRILLIC.search(joined) and _LATIN.search(joined)):
+            folds = [fold(unconfuse(w)) for w in words]  # Greek accents fold per word
+            lower = "\x00".join(folds)
+        else:
+            lower = fold(joined)  # fold() works letter by letter: the same per word
+            folds = lower.split("\x00")
+        if len(folds) != len(words):  # never expected; the full path is always right
+            return words
+        inside = self._inside_words(lower, folds) if self._prefixes else set()
+        slow: list[str] = []
+        for n, (text, folded) in enumerate(zip(words, folds, strict=True)):
+            if (
+                n in inside
+                or self._may_start(folded, heads)
+                or any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
+            ):
+                slow.append(text)
+            else:
+                self._remember(text, ())
+        return slow
+
+    def _inside_words(self, lower: str, lows: list[str]) -> set[int]:
+        """Which of the \\x00-joined lower-case words hold a prefix phrase's first word at
+        their start or an infix phrase's inside them: one Aho-Corasick pass for all words."""
+        found: set[int] = set()
+        for end, (value, kinds) in self._names().iter(lower):
+            start = end - len(value) + 1
+            n = lower.count("\x00", 0, start)
+            if n in found:
+                continue
+            for kind, _ in kinds:
+                if (kind == "prefix" and (start == 0 or lower[start - 1] == "\x00")) or (
+                    kind == "infix" and contains(lows[n], value)
+                ):
+                    found.add(n)
+                    break
+        return found
+
+    def _remember(self, text: str, found: tuple[tuple[int, int, tuple[_Word, ...]], ...]) -> None:
+        self._starting[text] = found
+        if found:
+            self._live.add(text)
+
+    def _starts(self, text: str) -> None:
+        """The phrases that can start at a word so written, from its forms (the full path)."""
+        heads = self._heads()
         folded = fold(unconfuse(text))
-        candidate = self._may_start(folded, forms_heads)
+        candidate = self._may_start(folded, heads)
         pids: set[int] = set()
         token_forms = forms(text, self.lang) if candidate else frozenset({folded})
         if candidate:
             pids.update(pid for form in token_forms for pid in self._by_form.get(form, ()))
         for key in exact_keys(text, self.lang):
-            if key[:3] in exact_heads or key[:2] in exact_heads:
+            if heads.exact_may_begin(key):
                 pids.update(self._by_text.get(key, ()))
         if self._prefixes:
             pids.update(self._inside(token_forms))
         phrases = [self.phrases[pid] for pid in sorted(pids)]
-        found = tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases)
-        if len(self._starting) >= MAX_CACHED_WORDS:
-            self._starting.clear()
-        self._starting[text] = found
-        return found
+        self._remember(text, tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases))
 
     def find(self, tokens: list[str]) -> dict[int, list[tuple[int, int]]]:
-        """Phrase id -> (first, last) token positions of its every match, in text order."""
+        """Phrase id -> (first, last) token positions of its every match, in text order. Set
+        operations in C find the new words and the words that start anything; Python looks
+        only at those (most of an article's words are neither)."""
+        new = set(tokens).difference(self._starting)
+        if new:
+            if len(self._starting) + len(new) > MAX_CACHED_WORDS:
+                self._starting.clear()  # bounded memory; never in the middle of a text
+                self._live.clear()
+            words = list(new)
+            for text in self._quick_misses(words) if QUICK else words:
+                self._starts(text)
+        live = self._live.intersection(tokens)
         found: dict[int, list[tuple[int, int]]] = {}
+        if not live:
+            return found
         starting = self._starting
         lang = self.lang
         size = len(tokens)
-        for i, text in enumerate(tokens):
-            candidates = starting.get(text)
-            if candidates is None:
-                candidates = self._starts(text)
-            for pid, length, rest in candidates:
+        for i in [i for i, text in enumerate(tokens) if text in live]:
+            for pid, length, rest in starting[tokens[i]]:
                 last = i + length
                 if last >= size:
                     continue
