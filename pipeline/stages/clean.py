@@ -73,10 +73,17 @@ _BOILERPLATE_LINE = re.compile(
     re.IGNORECASE,
 )
 MAX_BOILERPLATE_LINE = 160
-# Two characters that UTF-8 read as Latin-1/cp1252 produces (Ð¡, Ã©, â€™): worth ftfy.
-_MOJIBAKE = re.compile(
-    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+# What UTF-8 read as Latin-1/cp1252 produces: a lead byte's letter followed by as many
+# continuation bytes' characters as it announces (Ð¡, Ã©, â€™): worth ftfy. Counting them
+# keeps Czech "áš", "íš" (a lead and one continuation, then a letter) from calling ftfy on
+# every Czech article (0.4+ ms each).
+_CONTINUATION = (
+    "[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
     "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+_MOJIBAKE = re.compile(
+    f"[\u00c2-\u00df]{_CONTINUATION}|[\u00e0-\u00ef]{_CONTINUATION}{{2}}"
+    f"|[\u00f0-\u00f4]{_CONTINUATION}{{3}}"
 )
 _QUOTES = str.maketrans(
     {

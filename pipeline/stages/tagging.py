@@ -366,7 +366,24 @@ class _Vocabulary:
         if len(folds) != len(words):  # never expected; the full path is always right
             return words
         inside = self._inside_words(lower, folds) if self._prefixes else set()
-        slow: list[str] = []
+        if self.lang not in SLOW_START:
+            # only folding changes how these words begin (Greek accents, ё, a Latin letter
+            # among Cyrillic ones): the heads' automata on the folded words, as in
+            # _quick_misses, and each spelling of a word in two scripts
+            found = inside | heads.in_batch(words, folds)
+            found.update(
+                n
+                for n, text in enumerate(words)
+                if n not in found
+                and _CYRILLIC.search(text)
+                and _LATIN.search(text)
+                and any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
+            )
+            slow = [words[n] for n in sorted(found)]
+            taken = set(slow)
+            self._starting.update(dict.fromkeys((w for w in words if w not in taken), ()))
+            return slow
+        slow = []
         for n, (text, folded) in enumerate(zip(words, folds, strict=True)):
             if (
                 n in inside

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ConfigError
-from pipeline.taxonomy import ANY_LANGUAGE, ContextRule, LanguageRules, Taxonomy, Topic
+from pipeline.taxonomy import ANY_LANGUAGE, ContextRule, LanguageRules, Taxonomy, Topic, cldr_cache
 from pipeline.yamlfile import parse_yaml
 
 NAMES_DIR = Path(__file__).with_name("names")
@@ -82,6 +82,10 @@ def _clean(name: str) -> str:
 def cldr_names(code: str, lang: str, language: str | None = None) -> tuple[str, ...]:
     """The territory's name (and the name of `language`, an adjective in many languages:
     ucraino, ukrainisch) in every CLDR locale of `lang`; empty where CLDR has none."""
+    key = f"{code}|{lang}|{language or ''}"
+    known = cldr_cache.get(key)
+    if known is not None:
+        return known
     from babel import Locale, UnknownLocaleError  # deferred: ~50 ms, paid once per process
 
     found: list[str] = []
@@ -96,6 +100,7 @@ def cldr_names(code: str, lang: str, language: str | None = None) -> tuple[str, 
         ):
             if name and _clean(name) not in found:
                 found.append(_clean(name))
+    cldr_cache.put(key, tuple(found))
     return tuple(found)
 
 
@@ -162,6 +167,7 @@ def expand(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]] | None = 
                 update={"rules": kept, "names": [], "exclude_names": [], "context": []}
             )
         )
+    cldr_cache.save()
     return Taxonomy(version=taxonomy.version, topics=topics)
 
 
