@@ -1,5 +1,5 @@
-"""CLDR names kept between processes: the same names as Babel, and a cache that cannot be
-read or written changes nothing but the time."""
+"""What is kept between processes (CLDR names, py3langid's unpacked model): the same answers
+as without it, and a cache that cannot be read or written changes nothing but the time."""
 
 from __future__ import annotations
 
@@ -49,3 +49,29 @@ def test_a_broken_or_unwritable_cache_is_only_slower(
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     cldr_cache.save()  # no error: the next process reads Babel again
     assert cldr_cache._dirty
+
+
+def test_unpacked_language_model_scores_as_the_packaged_one(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from pipeline.stages import language
+
+    language._identifier.cache_clear()
+    try:
+        cached = language._identifier()
+        assert list((fresh / "mediamon").glob("py3langid-model-*.npz"))
+        packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        assert cached.nb_classes == packaged.nb_classes
+        for text in ("Переговоры по Сирии в Астане", "Colloqui sulla Siria ad Astana", "叙利亚"):
+            assert np.array_equal(cached._decide(text), packaged._decide(text))
+        # a broken copy: the package's own path, same answers
+        [copy] = (fresh / "mediamon").glob("py3langid-model-*.npz")
+        copy.write_bytes(b"not an npz")
+        language._identifier.cache_clear()
+        again = language._identifier()
+        assert np.array_equal(again._decide("Syria talks"), packaged._decide("Syria talks"))
+    finally:
+        language._identifier.cache_clear()

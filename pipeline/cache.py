@@ -1,0 +1,43 @@
+"""Files derived from installed packages and kept between processes, where deriving them
+costs a process's start: CLDR names read through Babel (0.25 s), py3langid's model
+unpacked from LZMA (0.31 s). Each file's name carries a key of its source file (path, size,
+modification time), so a reinstall or an upgrade makes a new one. They live under
+$XDG_CACHE_HOME/mediamon (~/.cache/mediamon); a cache that cannot be read or written only
+makes the next start slower."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+
+def cache_path(name: str, source: Path, suffix: str) -> Path | None:
+    """Where the file derived from `source` is kept; None when `source` cannot be read."""
+    try:
+        stat = source.stat()
+    except OSError:
+        return None
+    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "mediamon" / f"{name}-{key[:16]}{suffix}"
+
+
+def write_atomically(path: Path, source: BinaryIO) -> bool:
+    """Copy a stream into `path` so that a reader never sees half a file; False (and no
+    file) when it cannot be written."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as out:
+            tmp = out.name
+            shutil.copyfileobj(source, out, length=1 << 20)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return False
