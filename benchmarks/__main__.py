@@ -19,6 +19,7 @@ NAMES = (
     "enrich",
     "enrich_equivalence",
     "enrich_process",
+    "extract",
     "language_compare",
 )
 ON_A_STACK = ("alerts", "indexing")  # the ones that start workers from the code measured

@@ -55,7 +55,9 @@ _LT = re.compile("[ėįųĖĮŲ]")
 _TK_LATIN = re.compile("[ňýŇÝ]")
 _TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
 _NORDIC = re.compile("[þðæøåÞÐÆØÅ]")  # Icelandic and Faroese write ý beside ö too
-_UZ_LATIN = re.compile("[oOgG][\u02bb\u2018`'\u02bc\u2019](?=[a-z])")
+# The letter after the apostrophe continues the word (o'zbek, bo'lgan, g'arb): English
+# possessives (Boeing's, Hong Kong's) end there, and two of them made an English article uz.
+_UZ_LATIN = re.compile("[oOgG][\u02bb\u2018`'\u02bc\u2019](?=[a-z]{2})")
 _UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
 # ğ ı ñ q, unless two of the ç â ə w x of Tatar, Crimean Tatar and Azerbaijani (Turkmen: ä ş

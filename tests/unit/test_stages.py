@@ -284,6 +284,13 @@ def test_cleaning_keeps_text_that_only_looks_like_boilerplate() -> None:
         ("Үкімет фермерлерге жеңілдікті несие береді", "kk"),
         ("Україна та Польща підписали угоду про співпрацю", "uk"),
         ("Урад Беларусі абмеркаваў новы бюджэт на наступны год", "be"),
+        # English possessives are not Uzbek oʻ gʻ (two made an English article uz)
+        (
+            "Dubai's flagship carrier finalized a deal for 30 of Boeing's 787-9 jets, "
+            "executives announced at the airshow, while Hong Kong's protests went on.",
+            "en",
+        ),
+        ("O'zbekiston Prezidenti bo'lgan uchrashuvda g'arb davlatlari haqida gapirdi", "uz"),
     ],
 )
 def test_letters_settle_neighbours(text: str, lang: str) -> None:

@@ -1,0 +1,247 @@
+"""The article in a news page: body text, title, date, author, language, canonical URL.
+
+trafilatura finds the body (its fast path, without comments or tables: the body a reader
+marks excludes both); what it keeps around the body is then tidied: the headline repeated as
+the first line, short lines at the head or tail that are mostly a link (related stories,
+tag clouds), boilerplate lines (copyright, "Read more", reprint and share bars) and lines
+that are only a URL or a timestamp. Measured on 121 hand-marked pages (tuned on the dev
+half only): docs/benchmarks/extract.md. The metadata come from the page's own tags (Open
+Graph, schema.org, <time>, link rel=canonical) read with lexbor, htmldate when those lack a
+date."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from pipeline.schema import MAX_TEXT
+from pipeline.stages.clean import normalize_text
+from pipeline.stages.language import detect_language
+
+MAX_PAGE_BYTES = 5_000_000  # a page beyond this is cut before parsing (time is bounded)
+# A line of at least this many words is article text wherever it stands.
+LONG_LINE_WORDS = 25
+_BOILERPLATE = re.compile(
+    r"^(?:read more|read also|see also|related(?: articles| stories)?\b|don'?t miss|"
+    r"advertisement|sponsored|order reprints|print article|share this|sign up|subscribe|"
+    r"tags?\s*:|leggi anche|lesen sie auch|mehr zum thema|lire aussi|à lire aussi|"
+    r"читайте также|читайте також|click here|follow us|copyright|©|all rights reserved|"
+    r"this copy is for your personal|write to .+@|by submitting this form|"
+    r"an error has occurred|this article has been sent)",
+    re.IGNORECASE,
+)
+MAX_BOILERPLATE_LINE = 200
+# Lines that are only a URL, a machine timestamp, or no letters at all.
+_META_LINE = re.compile(r"^(?:https?://\S+|www\.\S+|\d{4}-\d\d-\d\dT[\d:+.Z-]+|[\W\d_]*)$")
+_NON_WORD = re.compile(r"\W+")
+_JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([\w.:-]{1,40})""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_TITLE_SELECTORS = ('meta[property="og:title"]', 'meta[name="twitter:title"]')
+_CANONICAL_SELECTORS = ('link[rel="canonical"]', 'meta[property="og:url"]')
+_AUTHOR_SELECTORS = (
+    'meta[name="author"]',
+    'meta[property="article:author"]',
+    'meta[name="byl"]',
+    'meta[name="parsely-author"]',
+    '[itemprop="author"] [itemprop="name"]',
+    '[rel="author"]',
+)
+_DATE_SELECTORS = (
+    'meta[property="article:published_time"]',
+    'meta[property="og:published_time"]',
+    'meta[name="article:published_time"]',
+    'meta[itemprop="datePublished"]',
+    'meta[name="pubdate"]',
+    'meta[name="publishdate"]',
+    'meta[name="date"]',
+    'meta[name="DC.date.issued"]',
+    'meta[name="dcterms.created"]',
+    'time[itemprop="datePublished"]',
+    "time[datetime]",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    title: str
+    text: str
+    published: str | None  # ISO 8601
+    author: str | None
+    lang: str
+    canonical_url: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "text": self.text,
+            "published": self.published,
+            "author": self.author,
+            "lang": self.lang,
+            "canonical_url": self.canonical_url,
+        }
+
+
+def decode_html(data: bytes, content_type: str | None = None) -> str:
+    """A page's bytes as text: the charset of the Content-Type header, else a byte-order
+    mark, else a <meta> charset, else charset-normalizer's best guess, else UTF-8 with
+    replacement characters (never an exception: pages lie about their encoding)."""
+    data = data[:MAX_PAGE_BYTES]
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data.decode(name, errors="replace")
+    declared = None
+    if content_type:
+        found = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type, re.I)
+        declared = found.group(1) if found else None
+    if declared is None:
+        meta = _META_CHARSET.search(data[:8192])
+        declared = meta.group(1).decode("ascii", "replace") if meta else None
+    if declared:
+        try:
+            return data.decode(codecs.lookup(declared).name)
+        except (LookupError, UnicodeDecodeError):
+            pass  # an unknown or lying label: guess below
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # deferred: only for unlabelled legacy pages
+
+    best = from_bytes(data).best()
+    return str(best) if best is not None else data.decode("utf-8", errors="replace")
+
+
+def _key(line: str) -> str:
+    return _NON_WORD.sub(" ", line.lower()).strip()
+
+
+def _linky(key: str, anchors: set[str]) -> bool:
+    """Whether a line is a link's text, or starts with one that makes most of it (a related
+    story and its teaser)."""
+    if key in anchors:
+        return True
+    return any(len(a) >= 0.5 * len(key) and key.startswith(a) for a in anchors if a)
+
+
+def tidy(text: str, title: str, anchors: set[str]) -> str:
+    """trafilatura's text without the headline line, boilerplate and metadata lines, and
+    link lines at the head and tail (those between two lines of article text stay: a list
+    inside an article)."""
+    title_key = _key(title)
+    lines: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        key = _key(stripped)
+        if title_key and (
+            key == title_key
+            or (
+                len(key) > 20
+                and (key in title_key or title_key in key)
+                and len(key) < 1.3 * len(title_key)
+            )
+        ):
+            continue
+        if len(stripped) <= MAX_BOILERPLATE_LINE and (
+            _BOILERPLATE.match(stripped) or "©" in stripped
+        ):
+            continue
+        lines.append(stripped)
+
+    def article_line(line: str) -> bool:
+        return len(line.split()) >= LONG_LINE_WORDS or not _linky(_key(line), anchors)
+
+    # everything from the first article line to the last: only the ends are asked
+    first = next((n for n, line in enumerate(lines) if article_line(line)), len(lines))
+    last = next((n for n in range(len(lines) - 1, first - 1, -1) if article_line(lines[n])), -1)
+    return "\n\n".join(s for s in lines[first : last + 1] if not _META_LINE.match(s))
+
+
+def _attr(node: Any) -> str | None:
+    if node is None:
+        return None
+    attrs = node.attributes
+    value = attrs.get("content") or attrs.get("href") or attrs.get("datetime") or node.text()
+    return value.strip() if value and value.strip() else None
+
+
+def _first(tree: LexborHTMLParser, selectors: tuple[str, ...]) -> str | None:
+    for selector in selectors:
+        value = _attr(tree.css_first(selector))
+        if value:
+            return value
+    return None
+
+
+def _iso_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.isoformat()
+
+
+def _http_url(value: str | None, base: str | None) -> str | None:
+    if not value:
+        return None
+    url = urljoin(base or "", value.strip())
+    return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname else None
+
+
+def extract_article(html: str, url: str | None = None) -> Extracted:
+    """The article of one page (already decoded: see `decode_html`)."""
+    import trafilatura  # deferred: ~0.3 s of imports a process without pages never pays
+
+    html = html[:MAX_PAGE_BYTES]
+    tree = LexborHTMLParser(html)
+    anchors = {k for a in tree.css("a") if len(k := _key(a.text(deep=True))) >= 3}
+    title_node = tree.css_first("h1") or tree.css_first("title")
+    title = _first(tree, _TITLE_SELECTORS) or (title_node.text().strip() if title_node else "")
+    canonical = _http_url(_first(tree, _CANONICAL_SELECTORS), url)
+    author = _first(tree, _AUTHOR_SELECTORS)
+    published = _iso_date(_first(tree, _DATE_SELECTORS))
+    if published is None:  # schema.org JSON-LD, in most news pages
+        found = _JSON_LD_DATE.search(html)
+        published = _iso_date(found.group(1)) if found else None
+    html_node = tree.css_first("html")
+    declared_lang = (html_node.attributes.get("lang") or "") if html_node else ""
+    body = trafilatura.extract(
+        html, url=url, fast=True, include_comments=False, include_tables=False
+    )
+    text = normalize_text(tidy(body or "", title, anchors))[:MAX_TEXT]
+    if published is None and text:
+        from htmldate import find_date  # deferred with trafilatura
+
+        # without the extensive search: 1.4 instead of 12.8 ms a page, and it found a date
+        # on 120 of the 121 benchmark pages against 121
+        date = find_date(html, url=url, original_date=True, extensive_search=False)
+        published = _iso_date(date) if date else None
+    hint = declared_lang.split("-")[0].lower() or None
+    lang = detect_language(f"{title}\n\n{text}".strip(), hint=hint).lang
+    return Extracted(
+        title=normalize_text(title)[:1_000],
+        text=text,
+        published=published,
+        author=normalize_text(author)[:300] if author else None,
+        lang=lang,
+        canonical_url=canonical,
+    )
