@@ -19,9 +19,10 @@ from connectors import metrics
 from connectors.emitter import KafkaEmitter, Stopped
 from connectors.feeds import FeedConfig
 from connectors.normalize import ParsedFeed, fingerprint, parse_feed
-from connectors.scheduler import HostGate, Outcome, plan_next
+from connectors.scheduler import Outcome, plan_next
 from connectors.state import FeedState, StateStore, now_iso
 from pipeline.adapters import http
+from pipeline.adapters.hosts import HostGate
 from pipeline.errors import PermanentError, TransientError
 from pipeline.settings import Settings
 

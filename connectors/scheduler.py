@@ -1,12 +1,9 @@
-"""Polling policy: adaptive, jittered intervals with capped backoff, and per-host spacing."""
+"""Polling policy: adaptive, jittered intervals with capped backoff (per-host spacing:
+pipeline/adapters/hosts.py, shared with the article-page fetcher)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -51,31 +48,3 @@ def plan_next(
         delay = min(backoff_cap, feed.poll_interval * 2 ** min(max(failures - 1, 0), 20))
     jitter = (rng or random).uniform(1 - JITTER, 1 + JITTER)
     return Plan(interval=interval, delay=delay * jitter)
-
-
-class HostGate:
-    """At most one request at a time per host, `spacing` seconds apart; a 429 pushes the next
-    request back by Retry-After (or `penalty` when the server gave none)."""
-
-    def __init__(self, spacing: float, penalty: float = 60.0) -> None:
-        self.spacing = spacing
-        self.penalty = penalty
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._next: dict[str, float] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(host, asyncio.Lock())
-        async with lock:
-            wait = self._next.get(host, 0.0) - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                yield
-            finally:
-                self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + self.spacing)
-
-    def back_off(self, host: str, retry_after: float | None) -> float:
-        seconds = max(self.spacing, retry_after if retry_after is not None else self.penalty)
-        self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + seconds)
-        return seconds

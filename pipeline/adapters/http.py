@@ -7,17 +7,23 @@ import asyncio
 import email.utils
 import ipaddress
 import logging
+import socket
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from pipeline.errors import ChannelConfigError, DeliveryError, PermanentError, TransientError
 from pipeline.settings import Settings
 
+log = logging.getLogger(__name__)
 USER_AGENT = "mediamon/0.1 (+https://github.com/mediamon/mediamon; feed monitor)"
 MAX_REDIRECTS = 5
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 _PERMANENT = frozenset({301, 308})
 
 
@@ -72,35 +78,74 @@ class BlockedAddressError(PermanentError):
 
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network layer with the SSRF guard at connect time: the host is resolved
+    here, every address it resolves to must be public, and the connection goes to the
+    address that was checked (TLS still names the host). So a redirect hop, or a DNS answer
+    that changes between a check and the connection, cannot reach the internal network."""
+
+    def __init__(
+        self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver | None = None
+    ) -> None:
+        self._inner = inner
+        self._resolve = resolver or resolve
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self._resolve(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        blocked = [a for a in addresses if not is_public(a)]
+        if blocked or not addresses:
+            log.warning("refused %s: resolves to %s (non-public)", host, ", ".join(blocked))
+            raise BlockedAddressError(
+                f"{host} resolves to a non-public address ({', '.join(blocked) or 'none'});"
+                " refused (MEDIAMON_FEEDS_REFUSE_PRIVATE)"
+            )
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddressError("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 class PublicOnlyTransport(httpx.AsyncHTTPTransport):
-    """Refuses any request (each redirect hop is one) whose host resolves to a non-public
-    address: a feed URL found at run time must not reach the internal network (SSRF).
-    The check resolves before the connection does; a DNS answer that changes in between is
-    not caught, which is why this is a guard for feed URLs, not a network boundary."""
+    """httpx's transport on a PublicOnlyBackend (httpx takes no backend argument: the pool's
+    is replaced; httpcore is pinned in requirements.lock and a unit test proves the guard)."""
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, request.url.port)
-        except OSError as exc:
-            raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
-        blocked = sorted({str(i[4][0]) for i in infos if not is_public(str(i[4][0]))})
-        if blocked:
-            raise BlockedAddressError(
-                f"{request.url}: {host} resolves to a non-public address ({', '.join(blocked)});"
-                " refused (MEDIAMON_FEEDS_REFUSE_PRIVATE)"
-            )
-        return await super().handle_async_request(request)
+    def __init__(self, resolver: Resolver | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        pool = self._pool
+        pool._network_backend = PublicOnlyBackend(pool._network_backend, resolver)
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
@@ -121,14 +166,13 @@ async def fetch(
     max_bytes: int,
     validators: Validators | None = None,
     total_timeout: float | None = None,
+    accept: str = FEED_ACCEPT,
 ) -> Fetched:
     """GET `url` (conditionally when validators are given). 429/5xx and network errors are
     transient; other 4xx, non-http(s) URLs, redirect loops and oversize bodies permanent."""
     if not url.startswith(("http://", "https://")):
         raise PermanentError(f"only http/https feeds are fetched, not {url!r}")
-    headers = {
-        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
-    }
+    headers = {"Accept": accept}
     if validators and validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators and validators.last_modified:

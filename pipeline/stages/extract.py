@@ -245,3 +245,50 @@ def extract_article(html: str, url: str | None = None) -> Extracted:
         lang=lang,
         canonical_url=canonical,
     )
+
+
+# What a page says when it is not the article: a consent wall, a paywall, an error page.
+# Such text is never indexed as the article (the feed's text stays; the record says why).
+_CONSENT = re.compile(
+    r"\b(?:we use cookies|cookie (?:policy|settings|preferences)|accept all|reject all|"
+    r"manage (?:your )?(?:consent|preferences)|your privacy choices|consent to|"
+    r"alle akzeptieren|zustimmen|tout accepter|accepter les cookies|aceptar todo|"
+    r"accetta tutto|согласие на обработку|принять все)\b",
+    re.IGNORECASE,
+)
+_CONSENT_MARKUP = re.compile(
+    r"cookiebot|didomi|onetrust|quantcast|__tcfapi|consentmanager|sp_message|cmp-container",
+    re.IGNORECASE,
+)
+_PAYWALL = re.compile(
+    r"\b(?:subscribe to (?:continue|read)|subscribers? only|already a subscriber|"
+    r"to continue reading|this (?:article|content) is (?:for|reserved for) (?:paying )?"
+    r"subscribers|create a free account to continue|jetzt abonnieren|réservé aux abonnés|"
+    r"только для подписчиков)\b",
+    re.IGNORECASE,
+)
+_NOT_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*"?(?:false|False)"?')
+_ERROR_PAGE = re.compile(
+    r"\b(?:page not found|404 not found|error 404|not found|this page (?:does not|doesn't) "
+    r"exist|seite nicht gefunden|page introuvable|página no encontrada|страница не найдена)\b",
+    re.IGNORECASE,
+)
+SHORT_PAGE = 600  # characters of extracted text below which a page may be a wall
+
+
+def page_problem(html: str, found: Extracted) -> str | None:
+    """Why the extracted text is not an article (consent_wall, paywall, error_page, empty),
+    or None. Long texts pass: an article about cookies is an article."""
+    text = found.text
+    if not text.strip():
+        return "empty"
+    if len(text) >= SHORT_PAGE:
+        return None
+    head = f"{found.title}\n{text}"
+    if _ERROR_PAGE.search(found.title) or (len(text) < 300 and _ERROR_PAGE.search(head)):
+        return "error_page"
+    if _PAYWALL.search(head) or _NOT_FREE.search(html):
+        return "paywall"
+    if _CONSENT.search(head) or (len(text) < 200 and _CONSENT_MARKUP.search(html[:200_000])):
+        return "consent_wall"
+    return None
