@@ -6,7 +6,7 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,6 +33,9 @@ class FeedConfig(BaseModel):
     enabled: bool = True
     # Some servers send validators that never change or 304 for a changed feed: switch off.
     conditional_get: bool = True
+    # Article pages (MEDIAMON_FETCH_PAGES): auto fetches an item's page when its feed text
+    # is shorter than fetch_min_chars; always, for every item; never, not at all.
+    fetch: Literal["auto", "always", "never"] = "auto"
 
     @field_validator("url")
     @classmethod

@@ -21,3 +21,14 @@ LATENCY = Histogram(
 )
 FEEDS = Gauge("mediamon_feeds_configured", "Enabled feeds")
 KAFKA_RETRIES = Counter("mediamon_kafka_emit_retries_total", "Emit attempts retried")
+PAGES = Counter(
+    "mediamon_pages_total",
+    "Article pages asked for, by result: page (text used) or why not (robots, "
+    "blocked_address, not_html, too_large, http_4xx, paywall, consent_wall, ...)",
+    ["result"],
+)
+PAGE_SECONDS = Histogram(
+    "mediamon_page_seconds",
+    "Article page: fetch and extraction",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -19,11 +19,14 @@ from connectors import metrics
 from connectors.emitter import KafkaEmitter, Stopped
 from connectors.feeds import FeedConfig
 from connectors.normalize import ParsedFeed, fingerprint, parse_feed
+from connectors.pages import ArticlePages
 from connectors.scheduler import Outcome, plan_next
 from connectors.state import FeedState, StateStore, now_iso
 from pipeline.adapters import http
 from pipeline.adapters.hosts import HostGate
+from pipeline.adapters.pages import PageFetcher
 from pipeline.errors import PermanentError, TransientError
+from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ class RssConnector:
         self.store = StateStore(self.settings.connector_state_file)
         self.emitter = KafkaEmitter(self.settings, self._stopping)
         self._http = http.make_client(self.settings)
-        self._gate = HostGate(self.settings.host_spacing)
+        self._gate = HostGate(self.settings.host_spacing, per_host=self.settings.host_concurrency)
         self._slots = asyncio.Semaphore(self.settings.max_concurrency)
         self._pool: Executor | None = None
         if self.settings.parse_workers > 0:
@@ -72,6 +75,15 @@ class RssConnector:
                 self.settings.parse_workers, mp_context=multiprocessing.get_context("spawn")
             )
         metrics.FEEDS.set(sum(f.enabled for f in self.feeds))
+        self._pages: ArticlePages | None = None
+        if self.settings.fetch_pages:
+            fetcher = PageFetcher(
+                self._http,
+                self._gate,
+                max_bytes=self.settings.max_page_bytes,
+                total_timeout=self.settings.page_total_timeout,
+            )
+            self._pages = ArticlePages(fetcher, self.settings, self._pool)
 
     def request_stop(self) -> None:
         """Ask run() to finish (safe from a signal handler)."""
@@ -128,8 +140,12 @@ class RssConnector:
         report = PollReport(feed.id, state.url)
         started = time.monotonic()
         try:
-            async with self._slots, self._gate.slot(urlsplit(state.url).netloc):
-                outcome = await self._poll(feed, state, report)
+            async with self._slots:
+                # the feed's host slot is held for the feed only: its pages, often on the
+                # same host, take their own turns through the same gate
+                async with self._gate.slot(urlsplit(state.url).netloc):
+                    fresh = await self._poll(feed, state, report)
+                outcome = await self._emit(feed, state, report, fresh)
         except Stopped:
             report.outcome, report.error = "stopped", "connector stopping"
             return report
@@ -182,7 +198,11 @@ class RssConnector:
         metrics.ERRORS.labels(state.feed_id, kind).inc()
         return Outcome.FAILED
 
-    async def _poll(self, feed: FeedConfig, state: FeedState, report: PollReport) -> Outcome:
+    async def _poll(
+        self, feed: FeedConfig, state: FeedState, report: PollReport
+    ) -> list[tuple[RawArticle, str]] | None:
+        """Fetch and parse the feed: its new or changed items with their fingerprints, or
+        None when the server said 304."""
         unconditional = not feed.conditional_get or _older_than(
             state.last_unconditional, self.settings.unconditional_every
         )
@@ -203,7 +223,7 @@ class RssConnector:
         if fetched.not_modified:
             state.not_modified += 1
             metrics.NOT_MODIFIED.labels(feed.id).inc()
-            return Outcome.NOT_MODIFIED
+            return None
         state.etag = fetched.validators.etag
         state.last_modified = fetched.validators.last_modified
         parsed: ParsedFeed = await asyncio.get_running_loop().run_in_executor(
@@ -229,6 +249,20 @@ class RssConnector:
             if known.get(article.id) != fp:
                 fresh.append((article, fp))
                 known[article.id] = fp  # the same id twice in one feed: once is enough
+        return fresh
+
+    async def _emit(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        report: PollReport,
+        fresh: list[tuple[RawArticle, str]] | None,
+    ) -> Outcome:
+        if fresh is None:
+            return Outcome.NOT_MODIFIED
+        if fresh and self._pages is not None:
+            articles = await self._pages.attach(feed, [a for a, _ in fresh])
+            fresh = [(a, fp) for a, (_, fp) in zip(articles, fresh, strict=True)]
         if fresh:
             await self.emitter.emit([a for a, _ in fresh])
             # Only now, with Kafka's acknowledgement, do these count as sent.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,6 +95,10 @@ class Enclosure(BaseModel):
 class RawArticle(Record):
     """One feed entry as the connector saw it (HTML untouched, sizes bounded)."""
 
+    VERSION: ClassVar[int] = 2
+    UPGRADES: ClassVar[dict[int, Upgrade]] = {1: lambda payload: payload}  # fields added
+    schema_version: int = Field(default=2, alias="schema")
+
     id: str = Field(min_length=1, max_length=128)
     feed_id: str = ""
     feed_url: str = Field(default="", max_length=MAX_URL)
@@ -114,6 +118,12 @@ class RawArticle(Record):
     lang_hint: str | None = None
     source_name: str = Field(default="", max_length=300)
     feed_tags: list[str] = Field(default_factory=list, max_length=50)
+    # Version 2: the article page's text (connectors/pages.py) when it was used, and why
+    # not when it was not. A version-1 consumer would drop the page text without a word,
+    # so it refuses version 2 instead.
+    page_text: str = Field(default="", max_length=MAX_TEXT)
+    text_source: Literal["feed", "page"] = "feed"
+    page_problem: str | None = Field(default=None, max_length=100)
 
 
 class EnrichedArticle(Record):
@@ -127,6 +137,10 @@ class EnrichedArticle(Record):
     source_name: str = ""
     title: str = ""
     text: str = ""
+    # where `text` (and its evidence offsets) comes from; not `text_source`: the index keeps
+    # text_* names for the per-language copies and leaves them out of _source
+    content_from: Literal["feed", "page"] = "feed"
+    page_problem: str | None = None  # why the article page was not used, when it was asked for
     lang: str = "und"
     lang_confidence: float = 0.0
     topics: list[str] = Field(default_factory=list)

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     # refuse feed hosts that resolve to private/loopback addresses (SSRF guard for feed URLs
     # that arrive at run time: redirects, OPML imports); off so the local demo can run
     feeds_refuse_private: bool = False
+    # Article pages (connectors/pages.py): an item's page is fetched and its article used
+    # as the text when the feed's text is short. Off by default in this version: on, every
+    # short item costs a request to its site (one at a time per host, host_spacing apart).
+    fetch_pages: bool = False
+    fetch_min_chars: int = Field(default=500, ge=0)  # feed text shorter than this: fetch
+    page_concurrency: int = Field(default=20, ge=1)  # pages fetched at once, all hosts
+    host_concurrency: int = Field(default=1, ge=1)  # requests at once to one host
+    max_page_bytes: int = Field(default=5_000_000, gt=0)
+    page_total_timeout: float = Field(default=20.0, gt=0)
     connector_state_path: Path | None = None  # default: <state_dir>/<namespace>connector.sqlite
     # /healthz, /readyz and /metrics (Prometheus); 0 turns them off
     connector_metrics_port: int = Field(default=9464, ge=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.schema import MAX_TEXT, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import canonical_url, domain_of
-from pipeline.stages.clean import html_to_text
+from pipeline.stages.clean import html_to_text, normalize_text
 from pipeline.stages.dedupe import StoryIndex, simhash
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
@@ -35,8 +35,11 @@ class Enricher:
 
     def enrich(self, raw: RawArticle) -> EnrichedArticle:
         title = html_to_text(raw.title, max_chars=1_000).replace("\n", " ")
-        body_html = raw.content_html if len(raw.content_html) >= len(raw.summary_html) else ""
-        body = html_to_text(body_html or raw.summary_html, max_chars=MAX_TEXT)
+        if raw.text_source == "page" and raw.page_text:
+            body = normalize_text(raw.page_text)[:MAX_TEXT]  # the article page (issue 15)
+        else:
+            html = raw.content_html if len(raw.content_html) >= len(raw.summary_html) else ""
+            body = html_to_text(html or raw.summary_html, max_chars=MAX_TEXT)
         # Title and body together: headlines alone are too short for reliable detection.
         full = f"{title}\n\n{body}".strip()
         detection = detect_language(full, hint=raw.lang_hint)
@@ -53,6 +56,8 @@ class Enricher:
             source_name=raw.source_name,
             title=title,
             text=body,
+            content_from="page" if raw.text_source == "page" and raw.page_text else "feed",
+            page_problem=raw.page_problem,
             lang=detection.lang,
             lang_confidence=detection.confidence,
             topics=match.topics,

@@ -292,3 +292,13 @@ def page_problem(html: str, found: Extracted) -> str | None:
     if _CONSENT.search(head) or (len(text) < 200 and _CONSENT_MARKUP.search(html[:200_000])):
         return "consent_wall"
     return None
+
+
+def read_page(
+    body: bytes, content_type: str | None, url: str | None
+) -> tuple[Extracted, str | None]:
+    """A fetched page's article and why it is not one (page_problem), in one call that a
+    process pool can run (the connector keeps extraction off its event loop)."""
+    html = decode_html(body, content_type)
+    found = extract_article(html, url)
+    return found, page_problem(html, found)

@@ -213,3 +213,43 @@ def test_the_client_sends_a_descriptive_user_agent() -> None:
     client = make_client(Settings())
     assert "mediamon" in client.headers["User-Agent"]
     assert isinstance(client, httpx.AsyncClient)
+
+
+def test_items_with_a_teaser_get_their_page_and_keep_their_feed_text_otherwise(
+    site: tuple[str, list[str], Any],
+) -> None:
+    from connectors.feeds import FeedConfig
+    from connectors.pages import ArticlePages
+    from pipeline.schema import RawArticle
+    from pipeline.stages.enrich import Enricher
+
+    base, seen, _ = site
+    teaser = "<p>Talks resume.</p>"
+    items = [
+        RawArticle(id="a", url=f"{base}/article", title="Talks", summary_html=teaser),
+        RawArticle(id="b", url=f"{base}/gone", title="Gone", summary_html=teaser),
+        RawArticle(id="c", url=f"{base}/consent", title="Wall", summary_html=teaser),
+        RawArticle(id="d", url=f"{base}/article", title="Long", summary_html="<p>x</p>" * 200),
+    ]
+    feed = FeedConfig(id="site", url=f"{base}/feed.xml")
+
+    async def attach(feed: FeedConfig) -> list[RawArticle]:
+        async with make_client(Settings()) as client:
+            fetcher = PageFetcher(client, HostGate(0.0, per_host=4))
+            pages = ArticlePages(fetcher, Settings(fetch_min_chars=500), None)
+            return await pages.attach(feed, items)
+
+    page, gone, wall, long = asyncio.run(attach(feed))
+    assert (page.text_source, page.page_problem) == ("page", None)
+    assert "ceasefire in Syria" in page.page_text
+    assert (gone.text_source, gone.page_problem, gone.summary_html) == ("feed", "http_4xx", teaser)
+    assert (wall.text_source, wall.page_problem) == ("feed", "consent_wall")
+    assert long.text_source == "feed" and long.page_problem is None  # long enough: not asked
+    assert seen.count("/article") == 1
+    enriched = Enricher.from_path(None).enrich(page)
+    assert enriched.content_from == "page" and "syria" in enriched.topics
+    evidence = enriched.topic_evidence["syria"][0]
+    assert enriched.text[evidence["start"] : evidence["end"]] == evidence["text"]
+    seen.clear()
+    never = asyncio.run(attach(FeedConfig(id="site", url=f"{base}/f", fetch="never")))
+    assert seen == [] and all(a.text_source == "feed" for a in never)

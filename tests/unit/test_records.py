@@ -18,12 +18,17 @@ from tests.support.paths import REPO
 def test_raw_article_round_trip_carries_schema() -> None:
     raw = RawArticle(id="a1", title="t", url="https://x.example/a")
     data = json.loads(raw.to_json())
-    assert data["schema"] == 1
+    assert data["schema"] == 2  # 2: the article page's text and why it was not used
     assert RawArticle.from_json(raw.to_json()) == raw
 
 
+def test_a_version_1_raw_article_is_read_as_a_feed_only_one() -> None:
+    old = RawArticle.from_json(json.dumps({"schema": 1, "id": "a1", "title": "t"}))
+    assert (old.schema_version, old.text_source, old.page_text) == (2, "feed", "")
+
+
 def test_newer_schema_is_refused_with_a_reason() -> None:
-    payload = json.dumps({"schema": 2, "id": "a1"})
+    payload = json.dumps({"schema": 3, "id": "a1"})
     with pytest.raises(SchemaVersionError, match="newer"):
         RawArticle.from_json(payload)
 
