@@ -60,6 +60,19 @@ def search(env: Env, **body: Any) -> dict[str, Any]:
     return asyncio.run(_search(env, **body))
 
 
+def search_cli(env: Env, *args: str) -> list[dict[str, Any]]:
+    """`mediamon search ARGS --json`, one dict per hit."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mediamon.main", "search", *args, "--json"],
+        env={**os.environ, **env.vars},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
 def run_connector_once(env: Env, urls: list[str], **extra: str) -> list[dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "mediamon.main", "connectors", "run", "--once", "--json"],
@@ -154,15 +167,7 @@ def test_search_cli_filters_and_json(env: Env, worker: ServiceProcess, feeds: Fe
     ids = expected_ids(feeds)
     run_connector_once(env, feeds.feed_urls())
     wait_for(lambda: asyncio.run(count_indexed(env.settings, ids)) == len(ids), 120, "indexing")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mediamon.main", "search", "ООН", "--lang", "ru", "--json"],
-        env={**os.environ, **env.vars},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    hits = [json.loads(line) for line in proc.stdout.splitlines()]
+    hits = search_cli(env, "ООН", "--lang", "ru")
     assert len(hits) >= 3
     assert {h["lang"] for h in hits} == {"ru"}
     published = [h["published"] for h in hits]
@@ -229,3 +234,50 @@ def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
         total = len(expected_ids(server))
     assert f"{total} sample articles searchable" in proc.stdout
     assert env.settings.es_url in proc.stdout
+
+
+PAGE_ONLY_WORD = "Zebrafinchia"  # in the article page, never in the feed
+
+
+def test_a_teaser_item_is_tagged_and_found_from_its_page(
+    env: Env, worker: ServiceProcess, tmp_path: Any
+) -> None:
+    """Issue 15: the feed says one sentence about a football match; the page behind it is
+    an article about the Astana talks on Syria. With pages on, the indexed article is tagged
+    from the page and `mediamon search` finds it by a word only the page contains."""
+    with serve_feeds(tmp_path) as site:
+        base = site.base_url
+        paragraph = (
+            "<p>Delegations of Russia, Turkey and Iran met in Astana to discuss the ceasefire "
+            f"in Syria with the UN envoy; the {PAGE_ONLY_WORD} memorandum was signed.</p>"
+        )
+        (tmp_path / "talks.html").write_text(
+            "<html><head><title>Talks</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>Talks in Astana</h1>{paragraph * 4}</article></body></html>",
+            encoding="utf-8",
+        )
+        (tmp_path / "feed.xml").write_text(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Site</title>'
+            f"<link>{base}/</link><item><title>Morning briefing</title>"
+            f"<link>{base}/talks.html</link><guid>{base}/talks.html</guid>"
+            "<description>Read the whole story.</description></item></channel></rss>",
+            encoding="utf-8",
+        )
+        reports = run_connector_once(
+            env,
+            [f"{base}/feed.xml"],
+            MEDIAMON_FETCH_PAGES="true",
+            MEDIAMON_HOST_SPACING="0",
+        )
+    assert sum(r["emitted"] for r in reports) == 1
+
+    def indexed() -> list[dict[str, Any]]:
+        query = {"term": {"url": f"{base}/talks.html"}}
+        return [h["_source"] for h in search(env, query=query)["hits"]["hits"]]
+
+    [doc] = wait_for(indexed, 120, "the teaser item indexed")
+    assert doc["content_from"] == "page" and doc["page_problem"] is None
+    assert {"syria", "astana_process", "un"} <= set(doc["topics"])
+    assert doc["title"] == "Morning briefing"
+    hits = search_cli(env, PAGE_ONLY_WORD)
+    assert [h["url"] for h in hits] == [f"{base}/talks.html"]
