@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("mediamon.status", "status", "Services, lag, documents, dead letters, feeds."),
     "feeds": ("mediamon.feeds", "app", "Feeds: parse, validate, list, status, import OPML."),
     "enrich": ("mediamon.enrich", "enrich", "JSON Lines in, enriched JSON Lines out."),
+    "fetch": ("mediamon.fetch", "fetch_command", "Full text for articles indexed from feeds."),
     "extract": ("mediamon.extract", "extract", "The article in saved pages, as JSON Lines."),
     "search": ("mediamon.search", "search", "Search indexed articles, newest first."),
     "rules": ("mediamon.rules", "app", "Alert rules (rules.yaml) and what they match."),

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from mediamon.output import console, print_json, print_table
+from mediamon.output import console, print_json, print_table, progress_bar
 from pipeline.adapters.elastic import make_client
 from pipeline.errors import ConfigError
 from pipeline.indexing.retag import RetagReport, count, retag
@@ -57,15 +56,7 @@ def retag_command(
         es = make_client(settings)
         try:
             total = await count(es, settings.articles_alias, after)
-            with Progress(
-                TextColumn("retag"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                disable=as_json,
-                transient=True,
-            ) as bar:
+            with progress_bar("retag", as_json) as bar:
                 task = bar.add_task("retag", total=total)
                 return await retag(
                     es,

@@ -14,13 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
-from elasticsearch.helpers import async_streaming_bulk
 
+from pipeline.indexing import scan
 from pipeline.indexing.bulk import to_es_document
 from pipeline.schema import EnrichedArticle
 from pipeline.stages.tagging import Tagger, TopicMatch
-
-PAGE = 500
 
 
 @dataclass
@@ -82,30 +80,16 @@ async def retag(
     progress: Callable[[int], None] = lambda n: None,
 ) -> RetagReport:
     report = RetagReport()
-    pit = await es.open_point_in_time(index=alias, keep_alive="2m")
-    pit_id = pit["id"]
-    after: list[Any] | None = None
-    try:
-        while True:
-            page = await es.search(
-                pit={"id": pit_id, "keep_alive": "2m"},
-                query=_query(since),
-                sort=["_shard_doc"],
-                size=PAGE,
-                version=True,
-                search_after=after,
-            )
-            pit_id = page.get("pit_id", pit_id)
-            hits = page["hits"]["hits"]
-            if not hits:
-                return report
-            after = hits[-1]["sort"]
-            writes = _changes(hits, tagger, topic, report)
-            if writes and not dry_run:
-                await _write(es, writes, report)
-            progress(len(hits))
-    finally:
-        await es.close_point_in_time(id=pit_id)
+    async for hits in scan.hits_of(es, alias, _query(since)):
+        writes = _changes(hits, tagger, topic, report)
+        if writes and not dry_run:
+            written = scan.Written()
+            await scan.write(es, writes, written)
+            report.changed -= written.newer_meanwhile
+            report.newer_meanwhile += written.newer_meanwhile
+            report.failed += written.failed
+        progress(len(hits))
+    return report
 
 
 def _changes(
@@ -124,32 +108,5 @@ def _changes(
             report.added[t] = report.added.get(t, 0) + 1
         for t in set(article.topics) - set(new.topics):
             report.removed[t] = report.removed.get(t, 0) + 1
-        doc = to_es_document(new)
-        doc["indexed_at"] = source.get("indexed_at", doc["indexed_at"])
-        writes.append(
-            {
-                "_op_type": "index",
-                "_index": hit["_index"],
-                "_id": hit["_id"],
-                "_source": doc,
-                "version": hit["_version"],
-                "version_type": "external_gte",
-            }
-        )
+        writes.append(scan.rewrite(hit, to_es_document(new)))
     return writes
-
-
-async def _write(
-    es: AsyncElasticsearch, actions: list[dict[str, Any]], report: RetagReport
-) -> None:
-    async for ok, item in async_streaming_bulk(
-        es, actions, raise_on_error=False, raise_on_exception=False, max_retries=3
-    ):
-        if ok:
-            continue
-        result = next(iter(item.values()))
-        if result.get("status") == 409:
-            report.changed -= 1
-            report.newer_meanwhile += 1
-        else:
-            report.failed.append((str(result.get("_id")), str(result.get("error"))[:200]))
