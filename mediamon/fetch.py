@@ -20,7 +20,7 @@ from pipeline.stages.enrich import Enricher
 
 def fetch_command(
     since: str = typer.Option(
-        "7d", "--since", help="Articles fetched since: 7d, 12h, an ISO date."
+        "7d", "--since", help="Articles fetched within this span: 30m, 24h, 7d."
     ),
     feed: str | None = typer.Option(None, "--feed", help="Only this feed's articles."),
     as_json: bool = typer.Option(False, "--json"),
