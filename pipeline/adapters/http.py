@@ -72,8 +72,22 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-class BlockedAddressError(PermanentError):
+class Refused(PermanentError):
+    """A fetch that will not succeed as asked, with a one-word `reason` (metric labels and
+    records use it): scheme, redirects, http_4xx, too_large, blocked_address."""
+
+    reason = "refused"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class BlockedAddressError(Refused):
     """The feed's host resolves to a private, loopback or otherwise internal address."""
+
+    reason = "blocked_address"
 
 
 def is_public(address: str) -> bool:
@@ -171,7 +185,7 @@ async def fetch(
     """GET `url` (conditionally when validators are given). 429/5xx and network errors are
     transient; other 4xx, non-http(s) URLs, redirect loops and oversize bodies permanent."""
     if not url.startswith(("http://", "https://")):
-        raise PermanentError(f"only http/https feeds are fetched, not {url!r}")
+        raise Refused(f"only http/https feeds are fetched, not {url!r}", "scheme")
     headers = {"Accept": accept}
     if validators and validators.etag:
         headers["If-None-Match"] = validators.etag
@@ -189,9 +203,9 @@ async def fetch(
     except BlockedAddressError:
         raise
     except httpx.TooManyRedirects as exc:
-        raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)") from exc
+        raise Refused(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?)", "redirects") from exc
     except httpx.UnsupportedProtocol as exc:  # a redirect to file://, ftp://...: not followed
-        raise PermanentError(f"{url}: redirected to a URL that is not http/https") from exc
+        raise Refused(f"{url}: redirected to a URL that is not http/https", "scheme") from exc
     except httpx.HTTPError as exc:
         raise TransientError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
@@ -204,17 +218,17 @@ async def _read(resp: httpx.Response, url: str, max_bytes: int, started: float) 
     if status >= 500:
         raise TransientError(f"{url}: HTTP {status}")
     if status >= 400:
-        raise PermanentError(f"{url}: HTTP {status}")
+        raise Refused(f"{url}: HTTP {status}", "http_4xx")
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise PermanentError(f"{url}: body of {declared} bytes exceeds the {max_bytes} limit")
+        raise Refused(f"{url}: body of {declared} bytes exceeds the {max_bytes} limit", "too_large")
     chunks: list[bytes] = []
     size = 0
     if status != 304:
         async for chunk in resp.aiter_bytes():  # decoded: the limit also stops gzip bombs
             size += len(chunk)
             if size > max_bytes:
-                raise PermanentError(f"{url}: body exceeds the {max_bytes} byte limit")
+                raise Refused(f"{url}: body exceeds the {max_bytes} byte limit", "too_large")
             chunks.append(chunk)
     hops = [r.status_code for r in resp.history]
     moved = str(resp.url) if hops and all(h in _PERMANENT for h in hops) else None

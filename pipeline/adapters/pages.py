@@ -94,10 +94,8 @@ class PageFetcher:
             except http.RateLimitedError as exc:
                 self.gate.back_off(parts.netloc, exc.retry_after)
                 raise
-            except http.BlockedAddressError as exc:
-                raise PageRefused(url, "blocked_address", str(exc)) from exc
-            except PermanentError as exc:
-                raise PageRefused(url, _reason(str(exc)), str(exc)) from exc
+            except http.Refused as exc:
+                raise PageRefused(url, exc.reason, str(exc)) from exc
         media = fetched.content_type.split(";")[0].strip().lower()
         if media and media not in HTML_TYPES:
             raise PageRefused(url, "not_html", media)
@@ -125,8 +123,8 @@ class PageFetcher:
             )  # fmt: skip
         except http.BlockedAddressError:
             raise
-        except PermanentError as exc:
-            if "HTTP 4" in str(exc):
+        except http.Refused as exc:
+            if exc.reason == "http_4xx":
                 return _Robots(None, expires)
             return _Robots(None, time.monotonic() + 300, disallow_all=True)
         except Exception as exc:  # unreachable, 5xx, timeouts: not now
@@ -137,15 +135,3 @@ class PageFetcher:
         if delay:
             self.gate.space(urlsplit(origin).netloc, min(float(delay), MAX_CRAWL_DELAY))
         return _Robots(rules, expires)
-
-
-def _reason(message: str) -> str:
-    if "exceeds" in message:
-        return "too_large"
-    if "redirects" in message:
-        return "redirects"
-    if "not http/https" in message or "only http/https" in message:
-        return "scheme"
-    if "HTTP 4" in message:
-        return "http_4xx"
-    return "refused"

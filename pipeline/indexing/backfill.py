@@ -80,16 +80,18 @@ async def backfill(
         ]
         done = await asyncio.gather(*(_one(hit, enricher, fetcher, slots) for hit in hits))
         actions = []
+        from_page: set[str] = set()
         for hit, (article, reason) in zip(hits, done, strict=True):
             if reason is not None:
                 report.problems[reason] = report.problems.get(reason, 0) + 1
+            elif article is not None:
+                from_page.add(hit["_id"])
             if article is not None:
                 actions.append(scan.rewrite(hit, to_es_document(article)))
         written = scan.Written()
         if actions:
             await scan.write(es, actions, written)
-        report.from_page += sum(1 for _, reason in done if reason is None) - len(written.failed)
-        report.from_page -= written.newer_meanwhile
+        report.from_page += len(from_page - written.not_written)
         report.newer_meanwhile += written.newer_meanwhile
         report.failed += written.failed
     return report

@@ -59,6 +59,7 @@ class Written:
     written: int = 0
     newer_meanwhile: int = 0  # a newer copy was written while we read: it stands
     failed: list[tuple[str, str]] = field(default_factory=list)
+    not_written: set[str] = field(default_factory=set)  # ids of both kinds above
 
 
 async def write(es: AsyncElasticsearch, actions: list[dict[str, Any]], into: Written) -> None:
@@ -69,6 +70,7 @@ async def write(es: AsyncElasticsearch, actions: list[dict[str, Any]], into: Wri
             into.written += 1
             continue
         result = next(iter(item.values()))
+        into.not_written.add(str(result.get("_id")))
         if result.get("status") == 409:
             into.newer_meanwhile += 1
         else:

@@ -342,11 +342,7 @@ class _Vocabulary:
                     odd_words.append(text)
                     found.discard(n)
         slow = [words[n] for n in sorted(found)]
-        if slow or odd_words:
-            taken = set(slow).union(odd_words)
-            self._starting.update(dict.fromkeys((w for w in words if w not in taken), ()))
-        else:  # the common case: not one word of the batch can start a phrase
-            self._starting.update(dict.fromkeys(words, ()))
+        self._start_nothing(words, set(slow).union(odd_words))
         if odd_words:
             slow += self._quick_misses_folded(odd_words, heads)
         return slow
@@ -379,21 +375,21 @@ class _Vocabulary:
                 and _LATIN.search(text)
                 and any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
             )
-            slow = [words[n] for n in sorted(found)]
-            taken = set(slow)
-            self._starting.update(dict.fromkeys((w for w in words if w not in taken), ()))
-            return slow
-        slow = []
-        for n, (text, folded) in enumerate(zip(words, folds, strict=True)):
-            if (
-                n in inside
+        else:
+            found = {
+                n
+                for n, (text, folded) in enumerate(zip(words, folds, strict=True))
+                if n in inside
                 or self._may_start(folded, heads)
                 or any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
-            ):
-                slow.append(text)
-            else:
-                self._remember(text, ())
+            }
+        slow = [words[n] for n in sorted(found)]
+        self._start_nothing(words, set(slow))
         return slow
+
+    def _start_nothing(self, words: list[str], but: set[str]) -> None:
+        """Remember that no phrase starts at these words (all but `but`)."""
+        self._starting.update(dict.fromkeys((w for w in words if w not in but), ()))
 
     def _inside_words(self, lower: str, lows: list[str]) -> set[int]:
         """Which of the \\x00-joined lower-case words hold a prefix phrase's first word at
