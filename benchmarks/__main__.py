@@ -21,8 +21,11 @@ NAMES = (
     "enrich_process",
     "extract",
     "language_compare",
+    "pages",
+    "web",
 )
-ON_A_STACK = ("alerts", "indexing")  # the ones that start workers from the code measured
+# the ones that start workers (or the page) from the code measured
+ON_A_STACK = ("alerts", "indexing", "pages", "web")
 
 
 def export(ref: str, state_dir: Path) -> tuple[str, Path]:

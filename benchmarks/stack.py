@@ -33,11 +33,20 @@ from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
+from pipeline.stages.canonical import article_id
 from pipeline.stages.jsonl import to_raw
 from pipeline.worker import prepare
 from tests.support import ports
 
-__all__ = ["ServiceProcess", "Settings", "ensure_topics", "make_client", "prepare", "to_raw"]
+__all__ = [
+    "ServiceProcess",
+    "Settings",
+    "article_id",
+    "ensure_topics",
+    "make_client",
+    "prepare",
+    "to_raw",
+]
 
 CLI_MODULE = "mediamon.main"  # what `mediamon` runs
 # The benchmarks' own Kafka and Elasticsearch, from the one port registry (tests/support).
@@ -225,13 +234,13 @@ async def bench_stack(state_dir: Path, reuse: bool, keep: bool, **env: str) -> A
     stack = Stack(settings_from(base_env))
     started_here = False
     if reuse:
-        if not all(s.healthy for s in stack.status()):
+        if not all(s.healthy for s in await asyncio.to_thread(stack.status)):
             raise SystemExit(f"--reuse: the stack in {state_dir} is not running")
     else:
-        started_here = not any(s.running for s in stack.status())
+        started_here = not any(s.running for s in await asyncio.to_thread(stack.status))
         m.progress("starting Kafka and Elasticsearch" if started_here else "stack already up")
         await asyncio.to_thread(stack.up)
-    pids = {s.name: s.pid for s in stack.status()}
+    pids = {s.name: s.pid for s in await asyncio.to_thread(stack.status)}
     logs = state_dir / "logs" / time.strftime("%Y%m%dT%H%M%S")
     logs.mkdir(parents=True, exist_ok=True)
     bench = Bench(base_env, logs, pids.get("elasticsearch"), pids.get("kafka"))

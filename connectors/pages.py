@@ -31,7 +31,6 @@ class ArticlePages:
         self.fetcher = fetcher
         self.settings = settings
         self.pool = pool
-        self._slots = asyncio.Semaphore(settings.page_concurrency)
 
     def wanted(self, feed: FeedConfig, article: RawArticle) -> bool:
         if feed.fetch == "never" or not article.url.startswith(("http://", "https://")):
@@ -60,8 +59,7 @@ class ArticlePages:
 
     async def _page(self, feed: FeedConfig, article: RawArticle) -> RawArticle | str:
         try:
-            async with self._slots:
-                page = await self.fetcher.get(article.url)
+            page = await self.fetcher.get(article.url)
         except PageRefused as exc:
             return exc.reason
         except RateLimitedError:

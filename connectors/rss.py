@@ -82,6 +82,7 @@ class RssConnector:
                 self._gate,
                 max_bytes=self.settings.max_page_bytes,
                 total_timeout=self.settings.page_total_timeout,
+                concurrency=self.settings.page_concurrency,
             )
             self._pages = ArticlePages(fetcher, self.settings, self._pool)
 

@@ -10,7 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from deploy.feedserver import FeedServer
 from deploy.stack import Stack
-from mediamon.demo_flow import expected_ids, start_services, summarize, wait_until_indexed
+from mediamon.demo_flow import (
+    expected_ids,
+    start_services,
+    start_web,
+    summarize,
+    wait_until_indexed,
+)
 from mediamon.output import console, print_table
 from pipeline.settings import get_settings
 from pipeline.worker import prepare
@@ -34,7 +40,7 @@ def demo(
             f"serving {len(urls)} sample feeds ({len(ids)} articles) at {server.base_url}"
         )
         asyncio.run(prepare(settings))
-        services = start_services(settings, urls, once)
+        services = start_services(settings, server, once)
         with Progress(
             TextColumn("[bold]indexed"), BarColumn(), MofNCompleteColumn(), console=console
         ) as progress:
@@ -45,12 +51,21 @@ def demo(
         summary = asyncio.run(summarize(settings, ids))
         print_table("articles per language", ["lang", "articles"], sorted(summary.by_lang.items()))
         print_table("articles per topic", ["topic", "articles"], sorted(summary.by_topic.items()))
+        print_table(
+            "where the text came from",
+            ["source", "articles"],
+            sorted(summary.by_text.items(), key=lambda kv: (-kv[1], kv[0])),
+        )
         console.print(
             f"{summary.total} sample articles searchable in Elasticsearch at {settings.es_url} "
             f"(alias {settings.articles_alias}); try: mediamon search 'Сирия' --lang ru"
         )
         if once:
+            console.print("to look at them in a browser: mediamon web")
             return
+        web, url = start_web(settings)
+        services.append(web)
+        console.print(f"[bold]the live page: {url}[/bold] (new articles appear by themselves)")
         console.print("monitoring the sample feeds; Ctrl-C to stop (the stack keeps running)")
         while True:
             time.sleep(5)

@@ -4,6 +4,8 @@ until every sample article is searchable, then a summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ class Summary:
     total: int
     by_lang: dict[str, int] = field(default_factory=dict)
     by_topic: dict[str, int] = field(default_factory=dict)
+    by_text: dict[str, int] = field(default_factory=dict)  # where the text came from
 
 
 async def count_indexed(settings: Settings, ids: set[str]) -> int:
@@ -53,6 +56,8 @@ async def summarize(settings: Settings, ids: set[str]) -> Summary:
             aggs={
                 "lang": {"terms": {"field": "lang", "size": 50}},
                 "topics": {"terms": {"field": "topics", "size": 50}},
+                "from": {"terms": {"field": "content_from", "size": 5}},
+                "problem": {"terms": {"field": "page_problem", "size": 30}},
             },
         )
     finally:
@@ -62,16 +67,60 @@ async def summarize(settings: Settings, ids: set[str]) -> Summary:
         total=int(resp["hits"]["total"]["value"]),
         by_lang={b["key"]: b["doc_count"] for b in aggs["lang"]["buckets"]},
         by_topic={b["key"]: b["doc_count"] for b in aggs["topics"]["buckets"]},
+        by_text=_text_sources(aggs),
     )
 
 
-def start_services(settings: Settings, feed_urls: list[str], once: bool) -> list[ServiceProcess]:
+def _text_sources(aggs: dict[str, Any]) -> dict[str, int]:
+    source = {b["key"]: b["doc_count"] for b in aggs["from"]["buckets"]}
+    problems = {b["key"]: b["doc_count"] for b in aggs["problem"]["buckets"]}
+    rows = {
+        "full text from its page": source.get("page", 0),
+        "feed's text (long enough)": source.get("feed", 0) - sum(problems.values()),
+        **{f"feed's text (page: {reason})": n for reason, n in problems.items()},
+    }
+    return {label: n for label, n in rows.items() if n}
+
+
+def start_services(settings: Settings, server: FeedServer, once: bool) -> list[ServiceProcess]:
     logs = settings.state_dir.resolve() / "demo"
-    env = {"MEDIAMON_FEEDS": ",".join(feed_urls)}
+    env = {
+        "MEDIAMON_FEEDS": ",".join(server.feed_urls()),
+        # the sample outlets' pages come from the local sample site, through its proxy
+        "MEDIAMON_HTTP_PROXY": server.proxy_url,
+        "MEDIAMON_ALLOW_PRIVATE_HOSTS": "127.0.0.1",
+        "MEDIAMON_HOST_SPACING": "0.1",  # our own site: no need to wait a second per page
+    }
     worker = ServiceProcess("worker", ["worker"], env, logs / "worker.log").start()
     connector_args = ["connectors", "run", *(["--once"] if once else [])]
     connector = ServiceProcess("connector", connector_args, env, logs / "connector.log").start()
     return [worker, connector]
+
+
+def free_or_any(port: int) -> int:
+    """`port` when nothing listens there, else one the system picks."""
+    with contextlib.closing(socket.socket()) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_web(settings: Settings) -> tuple[ServiceProcess, str]:
+    """`mediamon web` beside the demo, on loopback; its URL once it answers."""
+    port = free_or_any(settings.web_port)
+    logs = settings.state_dir.resolve() / "demo"
+    web = ServiceProcess(
+        "web", ["web", "--host", "127.0.0.1", "--port", str(port)], {}, logs / "web.log"
+    ).start()
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and web.running:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return web, url
+        time.sleep(0.2)
+    raise StackError(f"the web page did not start; its log:\n{web.tail()}")
 
 
 def wait_until_indexed(

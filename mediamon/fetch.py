@@ -45,6 +45,7 @@ def fetch_command(
                     gate,
                     max_bytes=settings.max_page_bytes,
                     total_timeout=settings.page_total_timeout,
+                    concurrency=settings.page_concurrency,
                 )
                 with progress_bar("pages", as_json) as bar:
                     task = bar.add_task("pages", total=total)

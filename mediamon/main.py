@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fetch": ("mediamon.fetch", "fetch_command", "Full text for articles indexed from feeds."),
     "extract": ("mediamon.extract", "extract", "The article in saved pages, as JSON Lines."),
     "search": ("mediamon.search", "search", "Search indexed articles, newest first."),
+    "web": ("mediamon.web.command", "web", "The live page in your browser (read-only)."),
     "rules": ("mediamon.rules", "app", "Alert rules (rules.yaml) and what they match."),
     "dlq": ("mediamon.dlq", "app", "Dead-letter topics: inspect and replay."),
     "eval": ("mediamon.evaluate", "eval_command", "Precision/recall per topic on labeled JSONL."),

@@ -34,6 +34,7 @@ class Status:
     feeds: dict[str, Any] | None = None
     last_alert: dict[str, Any] | None = None
     alerts_failed: int = 0
+    pages: dict[str, Any] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -92,6 +93,8 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
             }
             for r in rows
         ]
+        if rows:
+            status.pages = await _pages(es, settings)
         if await es.indices.exists(index=settings.alerts_index):
             latest = await es.search(
                 index=settings.alerts_index,
@@ -109,6 +112,33 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
         )
     finally:
         await es.close()
+
+
+PAGES_SINCE = "24h"
+
+
+async def _pages(es: Any, settings: Settings) -> dict[str, Any]:
+    """How the fetch stage fared on what was indexed in the last day: read from the index,
+    so it answers whether or not the connector runs on this machine."""
+    resp = await es.search(
+        index=settings.articles_alias,
+        size=0,
+        track_total_hits=True,
+        query={"range": {"indexed_at": {"gte": f"now-{PAGES_SINCE}"}}},
+        aggs={
+            "from": {"terms": {"field": "content_from", "size": 5}},
+            "problems": {"terms": {"field": "page_problem", "size": 30}},
+        },
+    )
+    aggs = resp["aggregations"]
+    source = {b["key"]: b["doc_count"] for b in aggs["from"]["buckets"]}
+    return {
+        "since": PAGES_SINCE,
+        "articles": int(resp["hits"]["total"]["value"]),
+        "full_text_from_page": source.get("page", 0),
+        "feed_text_only": source.get("feed", 0),
+        "page_problems": {b["key"]: b["doc_count"] for b in aggs["problems"]["buckets"]},
+    }
 
 
 def _feeds(settings: Settings, status: Status) -> None:

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from mediamon.output import console, err_console, print_json, print_table
 from mediamon.search import parse_since
 from pipeline.adapters.elastic import make_client
+from pipeline.alerts.backtest import rule_matches
 from pipeline.alerts.rules import load_rules, parse_rules
 from pipeline.query import article_query
 from pipeline.settings import get_settings
@@ -247,35 +248,7 @@ def test(
 async def _matches(rules: list[Any], since: Any, limit: int) -> list[dict[str, Any]]:
     settings = get_settings()
     es = make_client(settings)
-    rows: list[dict[str, Any]] = []
     try:
-        for rule in rules:
-            resp = await es.search(
-                index=settings.articles_alias,
-                query=article_query(
-                    rule.query,
-                    topics=rule.topics,
-                    langs=rule.languages,
-                    feeds=rule.feeds,
-                    since=since,
-                ),
-                size=limit,
-                sort=[{"published": {"order": "desc", "unmapped_type": "date"}}],
-                source_includes=["title", "url", "published", "source_name", "lang"],
-            )
-            for hit in resp["hits"]["hits"]:
-                src = hit["_source"]
-                rows.append(
-                    {
-                        "rule": rule.id,
-                        "id": hit["_id"],
-                        "published": src.get("published"),
-                        "title": src.get("title"),
-                        "url": src.get("url"),
-                        "source": src.get("source_name"),
-                        "lang": src.get("lang"),
-                    }
-                )
+        return await rule_matches(es, settings.articles_alias, rules, since, limit)
     finally:
         await es.close()
-    return rows

@@ -21,12 +21,20 @@ _SPAN = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_since(value: str) -> datetime:
+def span_start(value: str) -> datetime:
+    """The instant `value` (30m, 24h, 7d, 2w) ago; ValueError for anything else."""
     match = _SPAN.match(value.strip())
-    if not match:
-        raise typer.BadParameter(f"--since takes a span like 30m, 24h or 7d, not {value!r}")
+    if not match or len(match.group(1)) > 6:
+        raise ValueError(f"a span like 30m, 24h or 7d, not {value!r}")
     amount, unit = int(match.group(1)), match.group(2)
     return datetime.now(UTC) - timedelta(**{_UNITS[unit]: amount})
+
+
+def parse_since(value: str) -> datetime:
+    try:
+        return span_start(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--since takes {exc}") from None
 
 
 def build_query(

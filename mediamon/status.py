@@ -53,6 +53,16 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
         )
         if report.alerts_failed:
             console.print(f"alerts not delivered (kept, status failed): {report.alerts_failed}")
+        if report.pages is not None:
+            pages = report.pages
+            problems = ", ".join(f"{k} {v}" for k, v in pages["page_problems"].items())
+            console.print(
+                f"article pages (indexed in the last {pages['since']}): "
+                f"{pages['full_text_from_page']} with full text from the page, "
+                f"{pages['feed_text_only']} with the feed's text"
+                f"{' (' + problems + ')' if problems else ''}",
+                markup=False,
+            )
         if report.feeds is None:
             console.print("feeds: no connector state on this machine")
         else:

@@ -95,10 +95,13 @@ def article_query(
     topics: Sequence[str] = (),
     langs: Sequence[str] = (),
     feeds: Sequence[str] = (),
+    domains: Sequence[str] = (),
     since: datetime | None = None,
     ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
+    if domains:
+        filters.append({"terms": {"domain": list(domains)}})
     if ids:
         filters.append({"ids": {"values": list(ids)}})
     if topics:

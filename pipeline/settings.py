@@ -69,13 +69,20 @@ class Settings(BaseSettings):
     host_spacing: float = Field(default=1.0, ge=0)  # seconds between requests to one host
     backoff_cap: float = Field(default=6 * 3600.0, gt=0)  # longest wait after failures
     unconditional_every: float = Field(default=24 * 3600.0, gt=0)  # catch feeds stuck on 304
-    # refuse feed hosts that resolve to private/loopback addresses (SSRF guard for feed URLs
-    # that arrive at run time: redirects, OPML imports); off so the local demo can run
-    feeds_refuse_private: bool = False
+    # The SSRF guard: feeds and pages whose host resolves to a loopback, private,
+    # link-local or metadata address are refused at connect time, on every redirect hop.
+    # Hosts an operator trusts on an internal network (an intranet feed, the demo's local
+    # site) are named in allow_private_hosts (comma-separated names or addresses).
+    feeds_refuse_private: bool = True
+    allow_private_hosts: str = ""
+    # Every feed and page request through this HTTP proxy (http://host:port); the proxy,
+    # not the guard above, then decides what may be reached.
+    http_proxy: str | None = None
     # Article pages (connectors/pages.py): an item's page is fetched and its article used
-    # as the text when the feed's text is short. Off by default in this version: on, every
-    # short item costs a request to its site (one at a time per host, host_spacing apart).
-    fetch_pages: bool = False
+    # as the text when the feed's text is short (feeds.yaml `fetch: auto|always|never`).
+    # Each short item costs a request to its site (one at a time per host, host_spacing
+    # apart, robots.txt honoured); off, mediamon reads only what the feeds say.
+    fetch_pages: bool = True
     fetch_min_chars: int = Field(default=500, ge=0)  # feed text shorter than this: fetch
     page_concurrency: int = Field(default=20, ge=1)  # pages fetched at once, all hosts
     host_concurrency: int = Field(default=1, ge=1)  # requests at once to one host
@@ -142,6 +149,14 @@ class Settings(BaseSettings):
     # Demo
     demo_feed_port: int = 8765
 
+    # `mediamon web`: the live page. On any address but loopback it requires web_token
+    # (a bearer token, or the password of HTTP basic auth with any user name).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_token: SecretStr | None = None
+    web_searches_per_minute: int = Field(default=120, ge=1)  # per client address
+    web_live_streams: int = Field(default=50, ge=1)  # live pages open at once
+
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_base_seconds, self.retry_max_seconds)
 
@@ -151,6 +166,12 @@ class Settings(BaseSettings):
     @property
     def feed_urls(self) -> list[str]:
         return [u.strip() for u in self.feeds.split(",") if u.strip()]
+
+    @property
+    def private_hosts_allowed(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.allow_private_hosts.split(",") if h.strip()
+        )
 
     @property
     def connector_state_file(self) -> Path:

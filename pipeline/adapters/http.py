@@ -1,5 +1,5 @@
 """Outbound HTTP: feed fetching (conditional GET, bounded redirects and body size, http/https
-only, an optional private-address guard) and the bounded POST alert channels send with."""
+only, the private-address guard) and the bounded POST alert channels send with."""
 
 from __future__ import annotations
 
@@ -112,10 +112,14 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     that changes between a check and the connection, cannot reach the internal network."""
 
     def __init__(
-        self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver | None = None
+        self,
+        inner: httpcore.AsyncNetworkBackend,
+        resolver: Resolver | None = None,
+        allowed: frozenset[str] = frozenset(),
     ) -> None:
         self._inner = inner
         self._resolve = resolver or resolve
+        self._allowed = allowed  # hosts the operator trusts on an internal network
 
     async def connect_tcp(
         self,
@@ -125,6 +129,8 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if host.lower().strip("[]") in self._allowed:
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         try:
             addresses = await self._resolve(host, port)
         except OSError as exc:
@@ -134,7 +140,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
             log.warning("refused %s: resolves to %s (non-public)", host, ", ".join(blocked))
             raise BlockedAddressError(
                 f"{host} resolves to a non-public address ({', '.join(blocked) or 'none'});"
-                " refused (MEDIAMON_FEEDS_REFUSE_PRIVATE)"
+                " refused (MEDIAMON_ALLOW_PRIVATE_HOSTS names hosts to trust)"
             )
         return await self._inner.connect_tcp(
             addresses[0], port, timeout, local_address, socket_options
@@ -156,16 +162,26 @@ class PublicOnlyTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a PublicOnlyBackend (httpx takes no backend argument: the pool's
     is replaced; httpcore is pinned in requirements.lock and a unit test proves the guard)."""
 
-    def __init__(self, resolver: Resolver | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        resolver: Resolver | None = None,
+        allowed: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         pool = self._pool
-        pool._network_backend = PublicOnlyBackend(pool._network_backend, resolver)
+        pool._network_backend = PublicOnlyBackend(pool._network_backend, resolver, allowed)
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
-    transport = PublicOnlyTransport() if settings.feeds_refuse_private else None
+    transport = None
+    if settings.feeds_refuse_private:
+        transport = PublicOnlyTransport(allowed=settings.private_hosts_allowed)
     return httpx.AsyncClient(
         transport=transport,
+        # a proxy (this setting, else the environment's HTTP(S)_PROXY) decides for itself
+        # what may be reached: the guard above sees only the connection to the proxy
+        proxy=settings.http_proxy or None,
         timeout=httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout)),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

@@ -63,9 +63,13 @@ class PageFetcher:
         max_bytes: int = 5_000_000,
         total_timeout: float = 30.0,
         user_agent: str = http.USER_AGENT,
+        concurrency: int = 20,
     ) -> None:
         self.client = client
         self.gate = gate
+        # pages downloading at once, all hosts; taken only once the host's turn has come,
+        # so pages queued behind one slow or spaced host do not hold up every other host
+        self._downloading = asyncio.Semaphore(concurrency)
         self.max_bytes = max_bytes
         self.total_timeout = total_timeout
         self.user_agent = user_agent
@@ -85,7 +89,7 @@ class PageFetcher:
             robots.rules is not None and not robots.rules.can_fetch(url, self.user_agent)
         ):
             raise PageRefused(url, "robots", "disallowed by robots.txt")
-        async with self.gate.slot(parts.netloc):
+        async with self.gate.slot(parts.netloc), self._downloading:
             try:
                 fetched = await http.fetch(
                     self.client, url, self.max_bytes, total_timeout=self.total_timeout,

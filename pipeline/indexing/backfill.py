@@ -25,8 +25,6 @@ from pipeline.schema import EnrichedArticle, RawArticle
 from pipeline.stages.enrich import Enricher
 from pipeline.stages.extract import read_page
 
-CONCURRENCY = 8  # pages at once (the host gate still spaces each host)
-
 
 @dataclass
 class BackfillReport:
@@ -68,7 +66,6 @@ async def backfill(
     progress: Callable[[int], None] = lambda n: None,
 ) -> BackfillReport:
     report = BackfillReport()
-    slots = asyncio.Semaphore(CONCURRENCY)
     async for page in scan.hits_of(es, alias, query(since, feed), size=100):
         progress(len(page))
         report.seen += len(page)
@@ -78,7 +75,7 @@ async def backfill(
             if len(h["_source"].get("text") or "") < min_chars
             and str(h["_source"].get("url", "")).startswith(("http://", "https://"))
         ]
-        done = await asyncio.gather(*(_one(hit, enricher, fetcher, slots) for hit in hits))
+        done = await asyncio.gather(*(_one(hit, enricher, fetcher) for hit in hits))
         actions = []
         from_page: set[str] = set()
         for hit, (article, reason) in zip(hits, done, strict=True):
@@ -98,13 +95,12 @@ async def backfill(
 
 
 async def _one(
-    hit: dict[str, Any], enricher: Enricher, fetcher: PageFetcher, slots: asyncio.Semaphore
+    hit: dict[str, Any], enricher: Enricher, fetcher: PageFetcher
 ) -> tuple[EnrichedArticle | None, str | None]:
     """The article to write (None: nothing changes) and why its page was not used."""
     article = EnrichedArticle.model_validate({**hit["_source"], "id": hit["_id"]})
     try:
-        async with slots:
-            page = await fetcher.get(article.url)
+        page = await fetcher.get(article.url)  # its own bound on pages at once
         found, problem = await asyncio.to_thread(read_page, page.body, page.content_type, page.url)
     except PageRefused as exc:
         problem = exc.reason

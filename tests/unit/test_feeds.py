@@ -24,7 +24,8 @@ def test_sample_feeds_have_thirty_plus_items_in_three_languages() -> None:
     assert len(articles) >= 30
     assert len({a.id for a in articles}) == len(articles)
     assert {a.lang_hint for a in articles} >= {"ru", "en", "tr"}
-    assert all(a.url.startswith("https://") and a.published for a in articles)
+    # http: the demo reaches the outlets' pages through the sample site's proxy
+    assert all(a.url.startswith("http://") and a.published for a in articles)
 
 
 def test_relative_links_resolved_and_missing_dates_flagged() -> None:

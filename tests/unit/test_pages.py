@@ -204,7 +204,7 @@ def test_a_redirect_to_loopback_is_refused_when_private_addresses_are(
 ) -> None:
     base, seen, _ = site
     with pytest.raises(PageRefused) as caught:
-        _run(lambda f: f.get(f"{base}/article"), feeds_refuse_private=True)
+        _run(lambda f: f.get(f"{base}/article"), allow_private_hosts="")
     assert caught.value.reason == "blocked_address"
     assert seen == []  # nothing reached the site, not even robots.txt
 
@@ -253,3 +253,30 @@ def test_items_with_a_teaser_get_their_page_and_keep_their_feed_text_otherwise(
     seen.clear()
     never = asyncio.run(attach(FeedConfig(id="site", url=f"{base}/f", fetch="never")))
     assert seen == [] and all(a.text_source == "feed" for a in never)
+
+
+def test_pages_waiting_for_a_spaced_host_do_not_hold_up_other_hosts(
+    site: tuple[str, list[str], Any],
+) -> None:
+    """Four pages of one host wait their turns, one second apart; with two downloads allowed
+    at once, a page of another host (the same server by another name) is not stuck behind
+    them: it comes back before the first host's second page."""
+    base, _, _ = site
+    other = base.replace("127.0.0.1", "localhost")
+    done: list[str] = []
+
+    async def go() -> None:
+        async with make_client(Settings()) as client:
+            fetcher = PageFetcher(client, HostGate(1.0), concurrency=2)
+            await fetcher.get(f"{base}/article")  # robots.txt read, first turn taken
+            await fetcher.get(f"{other}/article")
+
+            async def one(url: str, label: str) -> None:
+                await fetcher.get(url)
+                done.append(label)
+
+            spaced = [one(f"{base}/article", f"first-{n}") for n in range(3)]
+            await asyncio.gather(*spaced, one(f"{other}/article", "other"))
+
+    asyncio.run(go())
+    assert done.index("other") < done.index("first-1"), done

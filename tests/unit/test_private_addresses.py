@@ -57,17 +57,30 @@ def _fetch(settings: Settings, url: str) -> None:
     asyncio.run(go())
 
 
-def test_loopback_and_localhost_refused_when_the_guard_is_on() -> None:
-    guarded = Settings(feeds_refuse_private=True)
+def test_loopback_and_localhost_refused_by_default() -> None:
+    guarded = Settings(allow_private_hosts="")
+    assert guarded.feeds_refuse_private
     for url in ("http://127.0.0.1:9/feed.xml", "http://localhost:9/feed.xml"):
         with pytest.raises(BlockedAddressError, match="non-public address") as caught:
             _fetch(guarded, url)
         assert isinstance(caught.value, PermanentError)  # the feed is backed off, not retried
 
 
-def test_the_guard_is_off_by_default_for_the_local_demo() -> None:
+def test_hosts_the_operator_names_are_trusted_and_only_those() -> None:
+    trusting = Settings(allow_private_hosts=" LocalHost ,10.0.0.5")
+    assert trusting.private_hosts_allowed == {"localhost", "10.0.0.5"}
+    with pytest.raises(TransientError):  # let through: nothing listens on port 9
+        _fetch(trusting, "http://localhost:9/feed.xml")
+    with pytest.raises(BlockedAddressError):  # the same machine by another name is not
+        _fetch(trusting, "http://127.0.0.1:9/feed.xml")
+
+
+def test_the_guard_can_be_turned_off() -> None:
     with pytest.raises(TransientError):  # nothing listens on port 9: a connection error
-        _fetch(Settings(), "http://127.0.0.1:9/feed.xml")
+        _fetch(
+            Settings(feeds_refuse_private=False, allow_private_hosts=""),
+            "http://127.0.0.1:9/feed.xml",
+        )
 
 
 PUBLIC = "93.184.216.34"  # stands for the internet; connections to it go to a local server

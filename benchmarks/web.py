@@ -1,0 +1,221 @@
+"""The live page with 100,000 articles indexed: first paint of `/` in a real browser
+(Debian's chromium), and search latency through the page (`/?q=...`, the whole HTML answer)
+beside the same queries sent to Elasticsearch alone. Targets (issue 16): first paint <= 1 s,
+search p95 <= 300 ms. Method and results: docs/benchmarks/web.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from benchmarks import measure as m
+from benchmarks import stack as st
+from benchmarks.indexing import Generator
+from mediamon.web.filters import Filters
+from mediamon.web.reading import NEWEST, ROW_FIELDS
+from pipeline.indexing.bulk import to_es_document
+from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
+
+TARGET_PAINT = 1.0  # seconds
+# chromium's first contentful paint, from navigation start; waits for it when not yet there
+FCP = """new Promise(resolve => {
+  new PerformanceObserver(list => {
+    const entry = list.getEntriesByName('first-contentful-paint')[0];
+    if (entry) resolve(entry.startTime);
+  }).observe({type: 'paint', buffered: true});
+  setTimeout(() => resolve(null), 10000);
+})"""
+TARGET_SEARCH_P95 = 0.3  # seconds
+WATCHED_CODE = ["mediamon/web/app.py", "mediamon/web/reading.py", "mediamon/web/charts.py",
+                "mediamon/web/templates/index.html"]  # fmt: skip
+
+TABLES: list[m.Spec] = [
+    ("Targets", "targets", ("name", "target", "measured", "met")),
+    ("Index", "index", ("articles", "seconds", "rate", "stories")),
+    ("First paint of / (chromium, s)", "paint", ("view", "n", "first", "p50", "p95", "max")),
+    ("Search (s): the page's whole answer, and the same query to Elasticsearch alone",
+     "search", ("path", "n", "p50", "p95", "p99", "max")),
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> dict[str, Any]:
+    """`count` articles bulk-indexed in the worker's document format, 2 requests in flight."""
+    es, settings = ph.es, ph.settings
+    started, months = time.monotonic(), set()
+    gate = asyncio.Semaphore(2)
+
+    async def send(body: bytes) -> None:
+        async with gate:
+            await es.bulk(operations=body, filter_path="errors")  # type: ignore[arg-type]
+
+    pending = []
+    for start in range(0, count, batch):
+        articles = [gen.article(recent=False) for _ in range(min(batch, count - start))]
+        lines = []
+        for a in articles:
+            month = month_of(a)
+            if month not in months:
+                await ensure_monthly_index(es, settings, month, lifecycle=False)
+                months.add(month)
+            action = {"index": {"_index": monthly_index(settings, month), "_id": a.id}}
+            lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
+        pending.append(asyncio.create_task(send(("\n".join(lines) + "\n").encode())))
+        if len(pending) >= 4:
+            await asyncio.gather(*pending)
+            pending.clear()
+        if start % 20_000 == 0:
+            m.progress(f"indexed {start:,} of {count:,}")
+    await asyncio.gather(*pending)
+    await es.indices.refresh(index=settings.articles_alias)
+    seconds = time.monotonic() - started
+    total = (await es.count(index=settings.articles_alias))["count"]
+    return {"articles": total, "seconds": round(seconds, 1), "rate": round(count / seconds),
+            "stories": len(set(gen.stories))}  # fmt: skip
+
+
+def queries(gen: Generator, n: int, rng: random.Random) -> list[dict[str, str]]:
+    """Searches as analysts type them: words and phrases from the articles' own languages,
+    boolean combinations, some with a topic, language or time filter."""
+    found: list[dict[str, str]] = []
+    bank = gen.corpus.bank
+    while len(found) < n:
+        lang = rng.choice(list(bank))
+        words = [w.strip('.,;:«»"()') for w in rng.choice(bank[lang]).split() if len(w) > 4]
+        if len(words) < 2:
+            continue
+        kind = rng.random()
+        if kind < 0.4:
+            q = words[0]
+        elif kind < 0.6:
+            q = f'"{words[0]} {words[1]}"'
+        elif kind < 0.8:
+            q = f"{words[0]} AND ({words[1]} OR {rng.choice(words)})"
+        else:
+            q = f"{words[0]}* NOT {words[-1]}"
+        params = {"q": q}
+        if rng.random() < 0.3:
+            params["topic"] = rng.choice(["syria", "astana_process", "un"])
+        if rng.random() < 0.3:
+            params["lang"] = lang
+        if rng.random() < 0.2:
+            params["since"] = rng.choice(["7d", "30d"])
+        found.append(params)
+    return found
+
+
+def paint(base: str, views: list[str], repeats: int) -> dict[str, list[float]]:
+    """First contentful paint per view, from navigation start (chromium's own measure)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        raise SystemExit("chromium is needed (apt install chromium)")
+    out: dict[str, list[float]] = {v: [] for v in views}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        for _ in range(repeats):
+            for view in views:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.goto(base + view, wait_until="load")
+                fcp = page.evaluate(FCP)
+                out[view].append(float(fcp) / 1000 if fcp is not None else float("nan"))
+                context.close()
+        browser.close()
+    return out
+
+
+async def es_alone(ph: st.Phase, searches: list[dict[str, str]]) -> list[float]:
+    """The page's main search for each query, sent to Elasticsearch directly."""
+    times = []
+    for params in searches:
+        filters = Filters.from_params(params)
+        started = time.perf_counter()
+        await ph.es.search(
+            index=ph.settings.articles_alias, query=filters.query(), size=50, sort=NEWEST,
+            source_includes=ROW_FIELDS, track_total_hits=True,
+            collapse={"field": "story_id"},
+        )  # fmt: skip
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def run(args: Any) -> dict[str, Any]:
+    rng = random.Random(m.SEED)
+    async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
+        data = bench.header(WATCHED_CODE)
+        async with bench.phase("web") as ph:
+            gen = Generator(st.Corpus({"ru": 30, "en": 25, "fr": 10, "de": 10, "tr": 10,
+                                       "ar": 10, "kk": 5}, random.Random(m.SEED)))  # fmt: skip
+            data["index"] = [await fill(ph, gen, args.articles)]
+            m.progress(f"{data['index'][0]['articles']:,} articles indexed")
+            port = free_port()
+            env = {**ph.env, "MEDIAMON_WEB_SEARCHES_PER_MINUTE": "100000"}
+            web = st.ServiceProcess(
+                "web", ["web", "--port", str(port)], env, bench.logs / "web.log"
+            ).start()
+            ph.workers.append(web)
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(timeout=30) as client:
+                for _ in range(60):
+                    try:
+                        if (await client.get(f"{base}/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.5)
+                searches = queries(gen, args.searches, rng)
+                for params in searches[:10]:  # JIT and caches of the first requests
+                    await client.get(f"{base}/?{urlencode(params)}")
+                page_times = []
+                for params in searches:
+                    started = time.perf_counter()
+                    answer = await client.get(f"{base}/?{urlencode(params)}")
+                    page_times.append(time.perf_counter() - started)
+                    if answer.status_code != 200:
+                        raise SystemExit(f"{params}: HTTP {answer.status_code}")
+            direct = await es_alone(ph, searches)
+            views = ["/", "/?topic=syria", "/?lang=ru&since=30d", "/?q=" + searches[0]["q"]]
+            painted = await asyncio.to_thread(paint, base, views, args.paints)
+    data["paint"] = [
+        {"view": v, "n": len(t), "first": round(t[0], 3)} | m.stats(t) for v, t in painted.items()
+    ]
+    data["search"] = [
+        {"path": "page /?q=…", **m.stats(page_times)},
+        {"path": "Elasticsearch alone", **m.stats(direct)},
+    ]
+    worst_paint = max(row["p95"] for row in data["paint"])
+    data["targets"] = {
+        "first paint p95, s": m.target(worst_paint, TARGET_PAINT, at_least=False),
+        "search p95 through the page, s": m.target(
+            data["search"][0]["p95"], TARGET_SEARCH_P95, at_least=False
+        ),
+    }
+    return data
+
+
+def tables(data: dict[str, Any]) -> list[m.Spec]:
+    return TABLES
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return st.main(
+        argv, "web", __doc__, run, tables,
+        articles=(100_000, "articles indexed"),
+        searches=(300, "searches through the page"),
+        paints=(5, "page loads per view"),
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""`mediamon web`: the live page (app.py), its filters, reads, charts and defences."""
