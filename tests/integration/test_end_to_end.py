@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -234,7 +235,11 @@ def test_demo_once_prints_summary_and_exits_zero(env: Env) -> None:
         total = len(expected_ids(server))
     assert f"{total} sample articles searchable" in proc.stdout
     assert env.settings.es_url in proc.stdout
-    assert "where the text came from" in proc.stdout
+    # the sample site serves the outlets' pages (issue 15): most items carry their full
+    # text, and the two the site withholds keep the feed's text and say why
+    from_page = re.search(r"full text from its page\s*│\s*(\d+)", proc.stdout)
+    assert from_page and int(from_page.group(1)) >= total // 2, proc.stdout[-3000:]
+    assert "page: consent_wall" in proc.stdout and "page: http_4xx" in proc.stdout
 
 
 PAGE_ONLY_WORD = "Zebrafinchia"  # in the article page, never in the feed
