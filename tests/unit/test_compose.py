@@ -35,6 +35,7 @@ def test_services_present(compose: dict[str, Any]) -> None:
         "setup",
         "worker",
         "connectors",
+        "web",
     }
     for name, service in compose["services"].items():
         if name not in ("setup",):
@@ -74,7 +75,7 @@ def test_services_wait_for_setup_and_setup_for_servers(compose: dict[str, Any]) 
         "elasticsearch": {"condition": "service_healthy"},
         "kibana": {"condition": "service_healthy"},
     }
-    for name in ("worker", "connectors"):
+    for name in ("worker", "connectors", "web"):
         assert services[name]["depends_on"]["setup"] == {
             "condition": "service_completed_successfully"
         }
@@ -218,7 +219,7 @@ def test_secure_mediamon_services_log_in_and_verify_the_ca(
     compose: dict[str, Any], secure: dict[str, Any]
 ) -> None:
     fields = {f"MEDIAMON_{name.upper()}" for name in Settings.model_fields}
-    base_mediamon = {"setup", "worker", "connectors"}
+    base_mediamon = {"setup", "worker", "connectors", "web"}
     for name in base_mediamon:
         env = dict(compose["services"][name]["environment"])
         env |= secure["services"][name]["environment"]  # compose merges the mappings
