@@ -9,7 +9,6 @@ import asyncio
 import json
 import random
 import shutil
-import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from mediamon.web.filters import Filters
 from mediamon.web.reading import NEWEST, ROW_FIELDS
 from pipeline.indexing.bulk import to_es_document
 from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
+from tests.support.net import free_port
 
 TARGET_PAINT = 1.0  # seconds
 # chromium's first contentful paint, from navigation start; waits for it when not yet there
@@ -45,12 +45,6 @@ TABLES: list[m.Spec] = [
     ("Search (s): the page's whole answer, and the same query to Elasticsearch alone",
      "search", ("path", "n", "p50", "p95", "p99", "max")),
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from pipeline.query import QuerySyntaxError
 from pipeline.settings import Settings
 
 HERE = Path(__file__).parent
-LIVE_POLL_SECONDS = 0.5  # with the index's 1 s refresh: on the page within ~1.5 s
+LIVE_POLL_SECONDS = 0.5  # with the index's 1 s refresh: on the page at most ~1.5 s later
 LIVE_OVERLAP = timedelta(seconds=5)  # a late write stamped before the cursor still shows
 KEEPALIVE_SECONDS = 15.0
 LIVE_BATCH = 200  # rows per look
@@ -178,7 +178,7 @@ class Web:
             rule=rule,
             rule_id=rule_id,
             since=since,
-            matches=[m | {"url": m["url"] if _web(m["url"]) else ""} for m in matches],
+            matches=[m | {"url": reading.web_link(m["url"])} for m in matches],
         )
 
     async def feeds(self, request: Request) -> Response:
@@ -254,10 +254,6 @@ class Web:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
         finally:
             self.streams -= 1
-
-
-def _web(url: object) -> bool:
-    return isinstance(url, str) and url.startswith(("http://", "https://"))
 
 
 def _client(request: Request) -> str:

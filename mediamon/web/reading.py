@@ -24,6 +24,11 @@ NEWEST = [
 ]
 
 
+def web_link(url: object) -> str:
+    """`url` when it is a web link, else "": a feed can say javascript:, data:, anything."""
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
+
+
 def row(hit: dict[str, Any]) -> dict[str, Any]:
     """An article as the page shows it in a list (and as the live feed sends it)."""
     source = hit.get("_source", {})
@@ -31,8 +36,7 @@ def row(hit: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": hit["_id"],
         "title": str(source.get("title") or "(no title)"),
-        # only web links become links: a feed can say javascript:, data:, anything
-        "url": url if url.startswith(("http://", "https://")) else "",
+        "url": web_link(url),
         "source": str(source.get("source_name") or source.get("domain") or ""),
         "domain": str(source.get("domain") or ""),
         "lang": str(source.get("lang") or ""),
@@ -306,7 +310,7 @@ async def recent_alerts(
         alerts.append(
             {
                 **{k: str(src.get(k) or "") for k in ALERT_TEXT_FIELDS},
-                "url": url if url.startswith(("http://", "https://")) else "",
+                "url": web_link(url),
                 "channels": [str(c) for c in src.get("channels") or []],
             }
         )

@@ -390,7 +390,6 @@ def test_alerts_and_feeds_pages(env: Env, browser: Browser, tmp_path: Path) -> N
         page.locator("#backtest button").click()
         page.wait_for_url("**since=24h*")
         expect(page.locator("#backtest .story .title")).to_have_text([SEEDED[0].title])
-        assert page.locator("#backtest").get_by_text("sent 1").count() == 0  # counts by rule
         expect(page.locator(".rules")).to_contain_text("sent 1")
 
         page.goto(f"{base}/feeds")
