@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-faults lint audit format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration test-faults test-containers lint audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,11 +36,15 @@ test-integration: $(STAMP) ## Integration and end-to-end tests (real servers)
 test-faults: $(STAMP) ## Fault injection (own Kafka/Elasticsearch on 29092/29200; docs/fault-injection.md)
 	$(BIN)/pytest tests/faults
 
+test-containers: $(STAMP) ## The image built with podman and run as containers (root, podman, debootstrap)
+	$(BIN)/pytest tests/containers
+
 lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and the dependency audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m deploy.runtime_lock --check
 	$(MAKE) --no-print-directory audit
 
 audit: $(STAMP) ## pip-audit of requirements.lock (exceptions: audit-exceptions.toml); says so when it cannot

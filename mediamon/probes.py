@@ -17,6 +17,7 @@ from pipeline import topics
 from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kafka import broker_ready, refusal
 from pipeline.adapters.kafka_admin import partition_offsets
+from pipeline.alerts.rules import rules_summary
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Status:
     last_alert: dict[str, Any] | None = None
     alerts_failed: int = 0
     pages: dict[str, Any] | None = None
+    rules: str = ""  # "alerts: N rule(s) enabled from FILE" or "alerts: no rules (why)"
 
     @property
     def healthy(self) -> bool:
@@ -164,4 +166,5 @@ async def collect(settings: Settings) -> Status:
     await _kafka(settings, status)
     await _elasticsearch(settings, status)
     _feeds(settings, status)
+    status.rules = rules_summary(settings.rules_file)[1]
     return status

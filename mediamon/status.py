@@ -51,6 +51,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
             else "last alert: none yet",
             markup=False,
         )
+        console.print(report.rules, markup=False)
         if report.alerts_failed:
             console.print(f"alerts not delivered (kept, status failed): {report.alerts_failed}")
         if report.pages is not None:

@@ -12,6 +12,7 @@ from pipeline import faust_fixes
 from pipeline.adapters.elastic import make_client
 from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.agents import register_all
+from pipeline.alerts.rules import rules_summary
 from pipeline.alerts.store import ensure_alerts_index
 from pipeline.app import create_app
 from pipeline.errors import StackError
@@ -48,6 +49,10 @@ async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     faust_fixes.check_version()  # refuse an unchecked faust-streaming before any waiting
+    # Faust creates its data directory without parents: a fresh volume has none
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    alerts_on, line = rules_summary(settings.rules_file)
+    log.log(logging.INFO if alerts_on else logging.WARNING, "%s", line)
     asyncio.run(prepare(settings))
     # after asyncio.run: Faust takes the event loop that is current when the App is built
     wiring = create_app(settings)

@@ -195,3 +195,21 @@ def load_rules(path: Path) -> RuleSet:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     return parse_rules(path, text)
+
+
+def rules_summary(path: Path) -> tuple[bool, str]:
+    """(alerts on?, one line saying so): for the worker's start and `mediamon status`.
+
+    A missing or empty rules file is not an error (alerts are optional), but it must never
+    be silent: in a container the file is easy to forget to mount."""
+    if not path.exists():
+        return False, f"alerts: no rules ({path} does not exist; set MEDIAMON_RULES_FILE)"
+    try:
+        ruleset = load_rules(path)
+    except ConfigError as exc:
+        return False, f"alerts: no rules ({exc})"
+    enabled = len(ruleset.enabled())
+    problems = f", {len(ruleset.problems)} problem(s)" if ruleset.problems else ""
+    if not enabled:
+        return False, f"alerts: no rules ({path} has no enabled rule{problems})"
+    return True, f"alerts: {enabled} rule(s) enabled from {path}{problems}"

@@ -24,17 +24,18 @@ from pipeline import topics
 from pipeline.deadletters import DeadLetter
 from tests.faults.conftest import FAULT_VARS
 from tests.faults.harness import (
+    FEEDS,
     KEYWORD,
-    FeedFlow,
     Hook,
     Scenario,
+    connector_flow,
     handled_during_recovery,
+    in_background,
     make_items,
     raw_article,
     run,
-    sample_ids,
     scenario_result,
-    serve_samples,
+    start_flowing,
     wait_until,
 )
 from tests.support.feedhost import FeedHost, feed_host
@@ -49,37 +50,7 @@ def host() -> Iterator[FeedHost]:
         yield h
 
 
-def in_background(target: object, *args: object) -> threading.Thread:
-    thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
-    thread.start()
-    return thread
-
-
 # -- the connector ---------------------------------------------------------------------------
-
-
-FEEDS = 40
-
-
-def connector_flow(s: Scenario, host: FeedHost, prefix: str, total: int, tick: float) -> FeedFlow:
-    """Generated feeds (two items each at first, one more every `tick` seconds once started)
-    plus the sample feeds."""
-    flow = FeedFlow(host, prefix, feeds=FEEDS, total=total, initial=2, per_tick=1, tick=tick)
-    for f in range(FEEDS):  # a poll takes a moment: a kill or a signal lands mid-poll
-        host.routes[flow.path(f)].delay = 0.03
-    s.write_feeds({**flow.urls(), **serve_samples(host)})
-    s.expect(flow.all_items())
-    s.expected |= sample_ids(host)
-    return flow
-
-
-def start_flowing(s: Scenario, flow: FeedFlow, ticks: int) -> None:
-    """Once the first items are indexed (worker and connector are up), the feeds start to
-    grow; returns after `ticks` rounds of growth have been indexed."""
-    first = len(s.expected) - len(flow.all_items()) + FEEDS * 2
-    wait_until(lambda: len(s.indexed()) >= first, 120, "the first items indexed", s)
-    flow.start()
-    wait_until(lambda: len(s.indexed()) >= first + ticks * FEEDS, 120, "the flow", s)
 
 
 def test_connector_killed_mid_poll(

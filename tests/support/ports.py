@@ -106,4 +106,10 @@ BENCHMARKS = PortBlock(
     "benchmarks", kafka=39092, kafka_controller=39093, es=39200, es_transport=39300
 )
 
-BLOCKS: tuple[PortBlock, ...] = (DEMO, INTEGRATION, FAULTS, KAFKA_SASL, BENCHMARKS)
+# tests/containers (make test-containers): the stack the image's containers talk to over the
+# host's network
+CONTAINERS = PortBlock(
+    "containers", kafka=49092, kafka_controller=49093, es=49200, es_transport=49300
+)
+
+BLOCKS: tuple[PortBlock, ...] = (DEMO, INTEGRATION, FAULTS, KAFKA_SASL, BENCHMARKS, CONTAINERS)

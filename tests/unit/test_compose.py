@@ -246,8 +246,58 @@ def test_secure_mediamon_services_log_in_and_verify_the_ca(
     assert "es-certs" in secure["volumes"]
 
 
+LOOPBACK = "${MEDIAMON_PUBLISH_ADDRESS:-127.0.0.1}:"
+
+
 def test_secure_kafka_port_only_on_loopback(secure: dict[str, Any]) -> None:
-    assert secure["services"]["kafka"]["ports"] == ["127.0.0.1:9092:9092"]
+    assert secure["services"]["kafka"]["ports"] == [LOOPBACK + "9092:9092"]
+
+
+def test_every_published_port_is_on_loopback_unless_opened(
+    compose: dict[str, Any], secure: dict[str, Any]
+) -> None:
+    published = [
+        port
+        for spec in (compose, secure)
+        for service in spec["services"].values()
+        for port in service.get("ports", [])
+    ]
+    assert len(published) >= 5
+    assert all(str(p).startswith(LOOPBACK) for p in published), published
+
+
+def test_long_running_services_restart_and_have_memory_limits(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if name == "setup":
+            assert service["restart"] == "no"
+            continue
+        assert service["restart"] == "unless-stopped", name
+        assert re.fullmatch(r"\d+[mg]", service["mem_limit"]), name
+
+
+def test_mediamon_services_keep_state_in_the_volume_and_config_read_only(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in ("setup", "worker", "connectors", "web"):
+        assert services[name]["read_only"] is True, name
+    mounts = {
+        name: {m if isinstance(m, str) else m["target"]: m for m in services[name]["volumes"]}
+        for name in ("worker", "connectors", "web")
+    }
+    assert mounts["worker"]["worker-state:/var/lib/mediamon"]
+    assert mounts["connectors"]["connector-state:/var/lib/mediamon"]
+    assert mounts["web"]["connector-state:/var/lib/mediamon"]  # the feeds page reads it
+    for name, target in (
+        ("worker", "/etc/mediamon/rules.yaml"),
+        ("web", "/etc/mediamon/rules.yaml"),
+        ("connectors", "/etc/mediamon/feeds.yaml"),
+    ):
+        mount = mounts[name][target]
+        assert mount["read_only"] is True and mount["bind"]["create_host_path"] is False
+        assert (
+            REPO / mount["source"].replace("./", "", 1).replace(".yaml", ".example.yaml")
+        ).exists()
 
 
 def test_secure_kafka_requires_sasl_and_the_services_log_in(
