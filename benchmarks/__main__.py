@@ -22,10 +22,11 @@ NAMES = (
     "extract",
     "language_compare",
     "pages",
+    "stories",
     "web",
 )
 # the ones that start workers (or the page) from the code measured
-ON_A_STACK = ("alerts", "indexing", "pages", "web")
+ON_A_STACK = ("alerts", "indexing", "pages", "stories", "web")
 
 
 def export(ref: str, state_dir: Path) -> tuple[str, Path]:

@@ -44,7 +44,8 @@ class Wiring:
     settings: Settings
     topics: dict[str, faust.TopicT]
     # Near-duplicate grouping state (article id -> [fingerprint, story id]); its changelog
-    # topic lets a restarted worker recover it. Co-partitioned with articles.raw.
+    # topic lets a restarted worker recover it. One partition, like articles.tagged, so
+    # every fingerprint is in one place whatever the number of workers.
     stories: Any
     # Alert delivery state: what was sent (once per rule and article), each rule's throttle
     # window and pending digest, the first article of each story per rule. Written only while
@@ -98,7 +99,7 @@ def create_app(settings: Settings) -> Wiring:
             settings.topic(name),
             key_type=bytes,
             value_type=bytes,
-            partitions=settings.topic_partitions,
+            partitions=topics.partitions(name, settings),
         )
         for name in topics.ALL
     }
@@ -108,7 +109,8 @@ def create_app(settings: Settings) -> Wiring:
         app=app,
         settings=settings,
         topics=declared,
-        stories=app.Table("stories", partitions=partitions, schema=json_schema),
+        # not "stories": that table's changelog had one partition per articles.raw partition
+        stories=app.Table("story-index", partitions=1, schema=json_schema),
         alerts_state=app.Table("alerts-state", partitions=partitions, schema=json_schema),
         volume_counts=(
             app.Table("volume-counts", default=int, partitions=partitions)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 ENRICHED = Counter("mediamon_enrich_articles_total", "Raw articles by outcome", ["result"])
+GROUPED = Counter(
+    "mediamon_group_articles_total", "Articles by story: a copy of a known one, or new", ["result"]
+)
 INDEXED = Counter("mediamon_index_documents_total", "Documents by outcome", ["result"])
 INDEX_RETRIES = Counter("mediamon_index_retries_total", "Bulk requests retried")
 INDEX_BATCH = Histogram(

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pipeline.settings import Settings
 
 RAW = "articles.raw"
+# enriched but not yet grouped: every article passes one partition, so copies meet
+TAGGED = "articles.tagged"
 ENRICHED = "articles.enriched"
 RAW_DLQ = f"{RAW}.dlq"
+TAGGED_DLQ = f"{TAGGED}.dlq"
 ENRICHED_DLQ = f"{ENRICHED}.dlq"
 # transient failures wait here, then go back to their topic (pipeline.failures)
 ENRICHED_RETRY = f"{ENRICHED}.retry"
@@ -46,10 +49,18 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "enrich",
         RAW,
-        (ENRICHED,),
+        (TAGGED,),
         key="article id",
-        does="clean HTML, language, topics, story group",
+        does="clean HTML, language, topics, SimHash fingerprint",
         dead_letter=RAW_DLQ,
+    ),
+    Stage(
+        "group",
+        TAGGED,
+        (ENRICHED,),
+        key="one partition",
+        does="story ids: every article meets every recent fingerprint, on any worker",
+        dead_letter=TAGGED_DLQ,
     ),
     Stage(
         "index",
@@ -127,6 +138,16 @@ def stage(name: str) -> Stage:
         if candidate.name == name:
             return candidate
     raise KeyError(f"no stage {name!r}; stages: {', '.join(s.name for s in STAGES)}")
+
+
+# Topics with one partition whatever MEDIAMON_TOPIC_PARTITIONS says: story grouping must see
+# every fingerprint in one place (docs/decisions.md, "Stories across workers").
+ONE_PARTITION: frozenset[str] = frozenset({TAGGED})
+
+
+def partitions(name: str, settings: Settings) -> int:
+    """How many partitions the topic of logical `name` has."""
+    return 1 if name in ONE_PARTITION else settings.topic_partitions
 
 
 def names(settings: Settings) -> dict[str, str]:

@@ -21,9 +21,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await start_client(admin, settings)
     try:
         existing = set(await admin.list_topics())
-        wanted = [name for name in topics.names(settings).values() if name not in existing]
+        declared = topics.names(settings)
+        wanted = [name for name in declared.values() if name not in existing]
         if wanted:
-            new = [NewTopic(name, settings.topic_partitions, 1) for name in wanted]
+            logical = {actual: name for name, actual in declared.items()}
+            new = [NewTopic(n, topics.partitions(logical[n], settings), 1) for n in wanted]
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
                 await admin.create_topics(new)
         return wanted

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline import topics
-from pipeline.agents import alerts, enrich, heartbeat, index, retry
+from pipeline.agents import alerts, enrich, heartbeat, index, retry, stories
 from pipeline.app import Wiring
 from pipeline.errors import ConfigError
 
 REGISTER: tuple[Callable[[Wiring], None], ...] = (
     enrich.register,
+    stories.register,
     index.register,
     retry.register,
     alerts.register,

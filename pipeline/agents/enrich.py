@@ -1,4 +1,4 @@
-"""Agent: articles.raw -> enrichment core -> articles.enriched."""
+"""Agent: articles.raw -> enrichment core -> articles.tagged (story ids: agents/stories.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from pipeline.app import Wiring
 from pipeline.errors import BadRecordError, ConfigError
 from pipeline.metrics import ENRICHED, TAXONOMY_RELOADS
 from pipeline.schema import RawArticle
-from pipeline.stages.dedupe import StoryIndex
 from pipeline.stages.enrich import Enricher
 from pipeline.taxonomy.watch import TaxonomyWatch
 
@@ -42,9 +41,9 @@ def register(w: Wiring) -> None:
     w.health.action("reload", watch.request)
 
     def enricher() -> Enricher:
-        """Built at the first batch, when the stories table has been recovered."""
+        """Built at the first batch. Story ids come later, from the group stage."""
         if not enrichers:
-            enrichers.append(Enricher.from_path(w.settings.taxonomy_path, StoryIndex(w.stories)))
+            enrichers.append(Enricher.from_path(w.settings.taxonomy_path, group=False))
         return enrichers[0]
 
     async def reload() -> None:
@@ -54,7 +53,7 @@ def register(w: Wiring) -> None:
             return  # the first batch reads the file as it is now
         try:
             fresh = await asyncio.get_running_loop().run_in_executor(
-                None, Enricher.reload, watch.path, enrichers[0].stories
+                None, Enricher.reload, watch.path, enrichers[0]
             )
         except (ConfigError, OSError) as exc:
             TAXONOMY_RELOADS.labels("refused").inc()

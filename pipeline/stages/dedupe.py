@@ -7,6 +7,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
+from pipeline.schema import EnrichedArticle
 from pipeline.stages.tokens import fold, split
 
 # Measured on rewrites of 60-word leads: an inserted phrase moves a bigram SimHash by ~7 bits;
@@ -112,3 +113,9 @@ class StoryIndex:
         self.store[article_id] = [f"{fingerprint:016x}", story]
         self._remember(article_id, fingerprint, story, evict=True)
         return story
+
+
+def assign_story(article: EnrichedArticle, stories: StoryIndex) -> EnrichedArticle:
+    """`article` with its story id from `stories` (the worker's group stage)."""
+    fingerprint = int(article.fingerprint, 16) if article.fingerprint else None
+    return article.model_copy(update={"story_id": stories.assign(article.id, fingerprint)})

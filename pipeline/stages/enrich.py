@@ -16,22 +16,31 @@ from pipeline.taxonomy import Taxonomy, cached_taxonomy, load_taxonomy
 
 class Enricher:
     """Clean, detect the language, tag topics, fingerprint and group near-duplicates.
-    `stories` holds the grouping state: a dict for one run, a Faust table in the worker."""
+    `stories` holds the grouping state for one run (`mediamon enrich`); with `group=False`
+    (the worker) each article is its own story until the group stage (assign_story) sees
+    every fingerprint in one place."""
 
-    def __init__(self, taxonomy: Taxonomy, stories: StoryIndex | None = None) -> None:
+    def __init__(
+        self, taxonomy: Taxonomy, stories: StoryIndex | None = None, group: bool = True
+    ) -> None:
         self.tagger = Tagger(taxonomy)
         self.stories = stories if stories is not None else StoryIndex({})
+        self.group = group
 
     @classmethod
     def from_path(
-        cls, taxonomy_path: Path | None = None, stories: StoryIndex | None = None
+        cls,
+        taxonomy_path: Path | None = None,
+        stories: StoryIndex | None = None,
+        group: bool = True,
     ) -> Enricher:
-        return cls(cached_taxonomy(taxonomy_path), stories)
+        return cls(cached_taxonomy(taxonomy_path), stories, group)
 
     @classmethod
-    def reload(cls, taxonomy_path: Path | None, stories: StoryIndex) -> Enricher:
-        """A new enricher from the file as it is now (not the cached copy)."""
-        return cls(load_taxonomy(taxonomy_path), stories)
+    def reload(cls, taxonomy_path: Path | None, current: Enricher) -> Enricher:
+        """A new enricher from the file as it is now (not the cached copy), grouping as
+        `current` does."""
+        return cls(load_taxonomy(taxonomy_path), current.stories, current.group)
 
     def enrich(self, raw: RawArticle) -> EnrichedArticle:
         title = html_to_text(raw.title, max_chars=1_000).replace("\n", " ")
@@ -64,7 +73,7 @@ class Enricher:
             topic_scores=match.scores,
             topic_evidence=match.evidence,
             fingerprint=f"{fingerprint:016x}" if fingerprint is not None else None,
-            story_id=self.stories.assign(raw.id, fingerprint),
+            story_id=self.stories.assign(raw.id, fingerprint) if self.group else raw.id,
             authors=raw.authors,
             categories=raw.categories,
             published=raw.published,

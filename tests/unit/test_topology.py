@@ -40,7 +40,20 @@ def test_every_stage_gets_its_agent_and_every_topic_exists(tmp_path: Path) -> No
     consumed = {a.channel.get_topic_name() for a in wiring.app.agents.values()}
     assert consumed == {settings.topic(s.input) for s in topics.STAGES}
     assert set(wiring.topics) == set(topics.ALL)
-    assert len(topics.ALL) == 10  # the topic names are a contract: none added or lost
+    # the topic names are a contract: none added or lost (12 since the group stage)
+    assert len(topics.ALL) == 12
+    # story grouping sees every fingerprint in one place: one partition, and its table too
+    assert wiring.topic(topics.TAGGED).partitions == 1
+    assert wiring.stories.partitions == 1
+    assert wiring.topic(topics.RAW).partitions == settings.topic_partitions
+
+
+def test_only_the_group_stage_input_has_one_partition() -> None:
+    settings = Settings(topic_partitions=6)
+    assert {
+        n: topics.partitions(n, settings) for n in topics.ALL if n != topics.TAGGED
+    } == dict.fromkeys(set(topics.ALL) - {topics.TAGGED}, 6)
+    assert topics.partitions(topics.TAGGED, settings) == 1
 
 
 def test_retry_and_dead_letter_topics_follow_the_convention() -> None:
