@@ -16,6 +16,7 @@ NAMES = (
     "alerts",
     "indexing",
     "connector",
+    "e2e",
     "enrich",
     "enrich_equivalence",
     "enrich_process",
@@ -26,7 +27,7 @@ NAMES = (
     "web",
 )
 # the ones that start workers (or the page) from the code measured
-ON_A_STACK = ("alerts", "indexing", "pages", "stories", "web")
+ON_A_STACK = ("alerts", "e2e", "indexing", "pages", "stories", "web")
 
 
 def export(ref: str, state_dir: Path) -> tuple[str, Path]:

@@ -63,6 +63,8 @@ class Site:
     hosts: list[str]
     delay: float
     corpus: st.Corpus
+    inline: bool = False  # the whole article in the feed item (benchmarks/e2e.py)
+    feed_items: int = FEED_ITEMS
     feeds: dict[str, list[Item]] = field(default_factory=dict)
     pages: dict[str, Item] = field(default_factory=dict)
     first_served: dict[str, float] = field(default_factory=dict)
@@ -104,10 +106,11 @@ class Site:
             f"<article><h1>{escape(title)}</h1>{body}</article>"
             "<footer>© Bench Herald</footer></body></html>"
         ).encode()
-        item = Item(url, title, random.choice(bank), page, time.time())
+        summary = body if self.inline else random.choice(bank)
+        item = Item(url, title, summary, page, time.time())
         with self.lock:
             self.feeds[host].append(item)
-            del self.feeds[host][:-FEED_ITEMS]
+            del self.feeds[host][: -self.feed_items]
             self.pages[f"{host}{path}"] = item
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:

@@ -59,3 +59,4 @@ def register(w: Wiring) -> None:
                 await asyncio.gather(*pending)
                 GROUPED.labels("copy").inc(copies)
                 GROUPED.labels("new").inc(len(pending) - copies)
+                log.info("group batch=%d published=%d copies=%d", len(events), len(pending), copies)
