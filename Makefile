@@ -1,5 +1,6 @@
 # mediamon: `make demo` and `make test` are all a fresh machine needs (Python 3.11, a JDK 17+,
-# Maven). Everything else installs from requirements.lock into .venv.
+# Maven; Go for the compose check in `make lint`). Everything else installs from
+# requirements.lock into .venv (and Go modules pinned by deploy/composecheck/go.sum).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-faults test-containers lint audit format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration test-faults test-containers lint compose-check audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -45,7 +46,13 @@ lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and th
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m deploy.runtime_lock --check
+	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory audit
+
+GOENV := GOFLAGS=-mod=readonly GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build
+compose-check: ## Load both compose files with compose-go (docker compose's own loader): no error, no warning
+	cd deploy/composecheck && $(GOENV) go build -o $(CURDIR)/.cache/composecheck .
+	.cache/composecheck
 
 audit: $(STAMP) ## pip-audit of requirements.lock (exceptions: audit-exceptions.toml); says so when it cannot
 	$(BIN)/python -m deploy.audit

@@ -124,14 +124,6 @@ def test_kafka_stopped(fault_stack: Stack, hook: Hook, logs: Path, host: FeedHos
 # -- the worker ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: the kill must land between a webhook POST and the memory write
-    reason="a limit, narrowed: an alert POSTed just before the kill is sent again by the "
-    "restarted worker when its 'sent' memory (a table changelog record, now flushed right "
-    "after each POST) had not reached Kafka: 1 of 143 alerts in 3 of 10 runs (stop 12); "
-    "exactly-once to an external endpoint is beyond the sender; the notification id "
-    "(X-Mediamon-Alert-Id) lets receivers drop the repeat",
-)
 def test_worker_killed_mid_batch(fault_stack: Stack, hook: Hook, logs: Path) -> None:
     s = Scenario("worker kill -9 mid-batch", FAULT_VARS, logs, hook)
     with scenario_result(s):
