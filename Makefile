@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-faults test-containers lint compose-check audit format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration test-faults test-containers bench-alerts lint compose-check audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ test-faults: $(STAMP) ## Fault injection (own Kafka/Elasticsearch on 29092/29200
 
 test-containers: $(STAMP) ## The image built with podman and run as containers (root, podman, debootstrap)
 	$(BIN)/pytest tests/containers
+
+RULES ?= 1000
+RATE ?= 200
+bench-alerts: $(STAMP) ## Alert latency on its own stack (RULES=1000 RATE=200); ends with the figure in one line
+	$(BIN)/python -m benchmarks alerts --rules $(RULES) --rate $(RATE) --windows 0.25 --presearch on --no-matcher
 
 lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and the dependency audit
 	$(BIN)/ruff check .

@@ -380,18 +380,23 @@ async def matcher_phase(
         es, alias = ph.es, ph.settings.articles_alias
         indexer = ArticleIndexer(es, ph.settings)
         matcher = RuleMatcher(es, ph.settings, RulesFile(path))
+        every = RuleMatcher(es, ph.settings, RulesFile(path))  # the peer: all rules, always
+        every.presearch = False
         for n, size in enumerate([200] * (MATCHER_BATCHES + 1) + [50, 50, 500, 500]):
             articles = gen.batch(size)
             t0 = time.perf_counter()
-            await indexer.index(articles)
+            report = await indexer.index(articles)
             t1 = time.perf_counter()
             await es.indices.refresh(index=alias)
             t2 = time.perf_counter()
-            result = await matcher.match(articles)
+            result = await matcher.match(articles, report.indices)
             t3 = time.perf_counter()
-            if n == 0:  # the first batch warms up
+            unselected = await every.match(articles, report.indices)
+            t4 = time.perf_counter()
+            if n == 0:  # the first batch warms up (and builds the pre-selection)
                 continue
             got = {(e.rule_id, e.article_id) for e in result.events}
+            disagree += got != {(e.rule_id, e.article_id) for e in unselected.events}
             found += len(got)
             missed += len(gen.designed(articles) - got)
             disagree += got != await rule_hits(es, alias, rules, [a.id for a in articles])
@@ -399,6 +404,7 @@ async def matcher_phase(
                 (f"bulk index {size} (ArticleIndexer.index)", t1 - t0),
                 (f"refresh ({size})", t2 - t1),
                 (f"RuleMatcher.match() ({size} articles)", t3 - t2),
+                (f"every rule, no pre-selection ({size} articles)", t4 - t3),
             ):
                 timings.setdefault(name, []).append(seconds)
     return {
@@ -410,11 +416,12 @@ async def matcher_phase(
 
 async def latency_phase(
     bench: st.Bench, specs: list[RuleSpec], vocab: Vocabulary, args: Any, window: float,
-    default: bool,
+    default: bool, presearch: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """The worker, warmed with `--warmup` seconds of paced articles (their alerts must
     arrive), then `--seconds` of articles at `--rate`; each alert timed to its POST."""
-    label = f"w{window:g}" + ("-default-throttle" if default else "")
+    label = f"w{window:g}" + ("" if presearch else "-every-rule")
+    label += "-default-throttle" if default else ""
     label += f"-hook{args.hook_delay * 1000:g}ms" if args.hook_delay else ""
     receiver = Receiver(args.hook_delay)
     path = bench.logs / f"rules-{label}.yaml"
@@ -431,7 +438,8 @@ async def latency_phase(
 
         return message
 
-    env = {"MEDIAMON_RULES_FILE": str(path), "MEDIAMON_INDEX_BATCH_SECONDS": str(window)}
+    env = {"MEDIAMON_RULES_FILE": str(path), "MEDIAMON_INDEX_BATCH_SECONDS": str(window),
+           "MEDIAMON_ALERT_PRESEARCH": str(presearch).lower()}  # fmt: skip
     matched: dict[Pair, float] = {}
     async with bench.phase(label.replace(".", "_"), **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
         settings, es = ph.settings, ph.es
@@ -470,6 +478,7 @@ async def latency_phase(
     met = bool(lat["n"]) and lat["p95"] <= TARGET_P95 and not result["missing_pairs"]
     return result | {
         "label": label, "batch_seconds": window, "hook_delay": args.hook_delay,
+        "presearch": presearch, "rules": len(rules), "rate": args.rate,
         "throttle": "default (10 per 1h)" if default else "100,000 per 1h",
         "target_p95_met": None if default else met, "warmup_articles": len(warm),
         "cpu_cores": cpu, "es_work": work, "worker_batches": worker_batches(rows, flight, end),
@@ -577,14 +586,33 @@ async def run(args: Any) -> dict[str, Any]:
             data["matcher"] = await matcher_phase(bench, specs, vocab, args.hot_share)
             m.progress(f"matcher: {data['matcher']['seconds']}")
         windows = [float(w) for w in args.windows.split(",") if w.strip()]
-        runs = [(w, False) for w in windows] + [(windows[0], True)] * args.default_throttle
-        for window, default in runs:
-            r = await latency_phase(bench, specs, vocab, args, window, default)
+        modes = {"on": [True], "off": [False], "both": [False, True]}[args.presearch]
+        runs = [(w, False, p) for w in windows for p in modes]
+        runs += [(windows[0], True, modes[-1])] * args.default_throttle
+        for window, default, presearch in runs:
+            r = await latency_phase(bench, specs, vocab, args, window, default, presearch)
             data["latency"].append(r)
             m.progress(f"{r['label']}: {r['latency']}; {r['delivered_pairs']} delivered")
         data["load_after"] = m.loadavg()
         (bench.logs / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    SUMMARY[:] = [
+        summary_line(r) for r in data["latency"] if not r["throttle"].startswith("default")
+    ]
     return data
+
+
+SUMMARY: list[str] = []  # what main() prints last, one line per measured run
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    """The figure in one line, as `make bench-alerts` ends."""
+    p95 = r["latency"].get("p95")
+    shown = "n/a" if p95 is None else f"{p95:.2f}"
+    mode = "" if r["presearch"] else " (every rule searched, no pre-selection)"
+    return (
+        f"alerts p95 {shown} s, delivered {r['delivered_pairs']}/{r['expected_pairs']}, "
+        f"duplicates {r['duplicate_deliveries']}, rules {r['rules']}, rate {r['rate']:g}/s{mode}"
+    )
 
 
 OPTIONS: dict[str, tuple[Any, str]] = {
@@ -597,8 +625,12 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "default_throttle": (False, "one more run (first window) with the default throttle"),
     "hook_delay": (0.0, "seconds the webhook waits before it answers"),
     "no_matcher": (False, "skip the matcher-alone phase"),
+    "presearch": ("both", "the worker's rule pre-selection: on | off | both (off first)"),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(argv, "alerts", __doc__, run, tables, **OPTIONS)
+    code = st.main(argv, "alerts", __doc__, run, tables, **OPTIONS)
+    for line in SUMMARY:
+        print(line)
+    return code

@@ -17,6 +17,7 @@ from mediamon.output import console, err_console, print_json, print_table
 from mediamon.search import parse_since
 from pipeline.adapters.elastic import make_client
 from pipeline.alerts.backtest import rule_matches
+from pipeline.alerts.presearch import every_batch_reason
 from pipeline.alerts.rules import load_rules, parse_rules
 from pipeline.query import article_query
 from pipeline.settings import get_settings
@@ -50,15 +51,21 @@ FILE_OPT = typer.Option(None, "--rules-file", help="Default: MEDIAMON_RULES_FILE
 def list_rules(
     rules_file: Path | None = FILE_OPT, as_json: bool = typer.Option(False, "--json")
 ) -> None:
-    """Every rule that loads, with its filters and channels (problems go to stderr)."""
+    """Every rule that loads, with its filters and channels (problems go to stderr), and
+    which rules are searched on every batch: those with no term a matching article must
+    contain (only negations, a leading wildcard, fuzzy terms, ranges), which the
+    pre-selection cannot skip."""
     ruleset = _load(_path(rules_file))
+    every = {r.id: every_batch_reason(r.query) for r in ruleset.rules}
     if as_json:
         for rule in ruleset.rules:
-            print_json(rule.model_dump())
+            print_json(rule.model_dump() | {"every_batch": every[rule.id]})
         return
+    always = sum(1 for r in ruleset.enabled() if every[r.id])
     print_table(
-        f"{len(ruleset.rules)} rules ({len(ruleset.enabled())} enabled)",
-        ["id", "type", "on", "query", "filters", "channels", "throttle"],
+        f"{len(ruleset.rules)} rules ({len(ruleset.enabled())} enabled, "
+        f"{always} searched on every batch)",
+        ["id", "type", "on", "query", "filters", "channels", "throttle", "every batch"],
         [
             [
                 r.id,
@@ -72,6 +79,7 @@ def list_rules(
                 ),
                 ",".join(r.channels) or "(alerts topic)",
                 f"{r.throttle.max}/{r.throttle.window}",
+                every[r.id] or "",
             ]
             for r in ruleset.rules
         ],

@@ -16,6 +16,11 @@ INDEX_BATCH = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 ALERTS_MATCHED = Counter("mediamon_alerts_matched_total", "Alert events raised", ["kind"])
+RULES_PRESELECTED = Counter(
+    "mediamon_rules_preselected_total",
+    "Rules per batch searched (the batch can match them) or skipped by the pre-selection",
+    ["result"],
+)
 ALERTS_HANDLED = Counter(
     "mediamon_alerts_handled_total",
     "Alert events by outcome (sent, duplicate, story_copy, throttled, failed)",

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     alert_delivery_attempts: int = Field(default=2, ge=1)  # in place, then the retry topic
     # rules delivered at once; one rule's alerts stay in order (its throttle and digest)
     alert_delivery_concurrency: int = Field(default=16, ge=1)
+    # search only the rules a batch can match (pipeline.alerts.presearch); off: every rule
+    # on every batch, as before (kept for the benchmark's before/after and as an escape hatch)
+    alert_presearch: bool = True
     # Transient failures (pipeline.failures): deliveries of a message to its stage through
     # the retry topic, with capped exponential backoff between them, before it is
     # dead-lettered (6 x 2..120 s: about 2 minutes of trying before a person is needed)

@@ -6,6 +6,10 @@ searches restricted to the batch's ids (one _msearch, ten rules per search as na
 queries). The query, the analyzers and the index are exactly those of `mediamon search` and
 Kibana, so a rule matches what the same search finds, inflected forms included. A rule whose
 query the server refuses is logged and skipped; the other rules still match.
+
+Only the rules a batch can match are searched: the pre-selection (pipeline.alerts.presearch)
+compares each rule's required terms with the batch's indexed terms, and a batch no rule can
+match costs no refresh and no search at all.
 """
 
 from __future__ import annotations
@@ -21,8 +25,17 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from pipeline.alerts import terms
+from pipeline.alerts.presearch import (
+    BatchFacts,
+    BatchTerms,
+    Presearcher,
+    needs_of,
+    texts_to_analyse,
+)
 from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
 from pipeline.failures import never, pause
+from pipeline.metrics import RULES_PRESELECTED
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle, utcnow
 from pipeline.settings import Settings
@@ -103,6 +116,10 @@ class RuleMatcher:
         self.settings = settings
         self.rules = rules
         self.sleep = sleep or (lambda seconds: pause(seconds, stopping))
+        self.presearch = settings.alert_presearch
+        # per index, for `_ruleset`
+        self._presearchers: dict[str, tuple[Presearcher, terms.IndexFields]] = {}
+        self._ruleset: RuleSet | None = None
 
     async def match(
         self, articles: list[EnrichedArticle], indices: set[str] | None = None
@@ -124,11 +141,16 @@ class RuleMatcher:
     async def _match(
         self, articles: list[EnrichedArticle], indices: set[str] | None
     ) -> MatchResult:
-        rules = self.rules.current().enabled()
+        ruleset = self.rules.current()
+        rules = ruleset.enabled()
         result = MatchResult()
         if not rules or not articles:
             return result
         by_id = {a.id: a for a in articles}
+        if self.presearch and indices:
+            rules = await self._preselect(ruleset, rules, articles, indices)
+            if not rules:
+                return result
         alias = self.settings.articles_alias
         # the batch must be searchable; refreshing only the indices it went to spares the
         # others a refresh per batch (measured: rules halved indexing throughput before)
@@ -159,6 +181,66 @@ class RuleMatcher:
             result.events += [event_for(rule, article, matched_at) for article in hits]
         return result
 
+    async def _preselect(
+        self,
+        ruleset: RuleSet,
+        rules: list[KeywordRule | VolumeRule],
+        articles: list[EnrichedArticle],
+        indices: set[str],
+    ) -> list[KeywordRule | VolumeRule]:
+        """The rules this batch can match (in their order), from the indexed terms of the
+        batch's documents in each index it went to."""
+        if ruleset is not self._ruleset:
+            self._ruleset, self._presearchers = ruleset, {}
+        chosen: set[str] = set()
+        for index in sorted(indices):
+            built = self._presearchers.get(index)
+            if built is None:
+                built = await self._build(rules, index)
+                self._presearchers[index] = built
+            presearcher, fields = built
+            try:
+                batch = await terms.batch_terms(self.es, index, fields, articles)
+            except terms.TermVectorsError as exc:
+                log.warning("rules: no terms for the batch (%s): every rule searched", exc)
+                return rules
+            facts = BatchFacts(
+                BatchTerms(batch),
+                languages={a.lang for a in articles if a.lang},
+                topics={t for a in articles for t in a.topics},
+                feeds={a.feed_id for a in articles if a.feed_id},
+            )
+            chosen |= set(presearcher.candidates(facts))
+        RULES_PRESELECTED.labels("searched").inc(len(chosen))
+        RULES_PRESELECTED.labels("skipped").inc(len(rules) - len(chosen))
+        return [r for r in rules if r.id in chosen]
+
+    async def _build(
+        self, rules: list[KeywordRule | VolumeRule], index: str
+    ) -> tuple[Presearcher, terms.IndexFields]:
+        fields = await terms.index_fields(self.es, index)
+        analysed = await terms.analyse(self.es, index, fields, _texts(rules))
+        presearcher = Presearcher(
+            [
+                needs_of(
+                    r.id,
+                    r.query,
+                    lambda text: analysed.get(text, {}),
+                    languages=r.languages,
+                    topics=r.topics,
+                    feeds=r.feeds,
+                )
+                for r in rules
+            ]
+        )
+        log.info(
+            "rules: pre-selection over %s built for %d rules (%d run on every batch)",
+            index,
+            len(rules),
+            len(presearcher.always),
+        )
+        return presearcher, fields
+
     async def _one_by_one(
         self, alias: str, rules: list[KeywordRule | VolumeRule], ids: list[str]
     ) -> dict[str, list[str]]:
@@ -177,6 +259,10 @@ class RuleMatcher:
                 continue
             found[rule.id] = [h["_id"] for h in answer["hits"]["hits"]]
         return found
+
+
+def _texts(rules: list[KeywordRule | VolumeRule]) -> set[str]:
+    return texts_to_analyse(r.query for r in rules)
 
 
 def named_search(rules: list[KeywordRule | VolumeRule], ids: list[str]) -> dict[str, Any]:
