@@ -15,6 +15,7 @@ import faust
 
 from pipeline import faust_fixes, topics
 from pipeline.adapters.kafka import client_options
+from pipeline.alerts.catalog import RulesCatalog
 from pipeline.health import Health
 from pipeline.settings import Settings
 
@@ -56,6 +57,12 @@ class Wiring:
     volume_counts: Any
     volume_state: Any
     health: Health = field(default_factory=Health)
+    # The rules file merged with the alert-rules index, shared by the index agent (matching)
+    # and the alerts agent (names, throttles): both refresh it once per batch.
+    rules: RulesCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = RulesCatalog(self.settings)
 
     def topic(self, name: str) -> faust.TopicT:
         """The Faust topic of a declared logical name (pipeline.topics)."""

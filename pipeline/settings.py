@@ -195,6 +195,10 @@ class Settings(BaseSettings):
         return f"{self.namespace}alerts"
 
     @property
+    def alert_rules_index(self) -> str:
+        return f"{self.namespace}alert-rules"
+
+    @property
     def app_id(self) -> str:
         return f"{self.namespace}mediamon"
 

@@ -35,7 +35,7 @@ from mediamon.web.filters import SPANS, Filters
 from mediamon.web.guard import Guard, RateLimit
 from pipeline.adapters.elastic import make_client
 from pipeline.alerts.backtest import rule_matches
-from pipeline.alerts.rules import load_rules
+from pipeline.alerts.catalog import RulesCatalog
 from pipeline.query import QuerySyntaxError
 from pipeline.settings import Settings
 
@@ -64,6 +64,7 @@ class Web:
         self.templates = _templates()
         self.searches = RateLimit(settings.web_searches_per_minute)
         self.streams = 0
+        self.rules = RulesCatalog(settings, publish=False)
 
     @property
     def es(self) -> AsyncElasticsearch:
@@ -145,7 +146,8 @@ class Web:
         """Recent alerts by rule and status, the rules, and what one rule would have matched
         (the same code as `mediamon rules test`)."""
         filters = Filters()
-        ruleset = await asyncio.to_thread(load_rules, self.settings.rules_file)
+        await self.rules.refresh(self.es)  # the file's rules and those in the alert-rules index
+        ruleset = self.rules.current()
         rule_id = str(request.query_params.get("rule", ""))[:100]
         since = request.query_params.get("since", "7d")
         since = since if since in (*SPANS, "all") else "7d"

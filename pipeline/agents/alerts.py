@@ -11,7 +11,6 @@ from pipeline.adapters.http import make_channel_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
 from pipeline.alerts.delivery import AlertDeliverer
-from pipeline.alerts.matching import RulesFile
 from pipeline.alerts.store import index_alert_documents
 from pipeline.alerts.volume import volume_alert
 from pipeline.app import Wiring
@@ -43,7 +42,7 @@ def register(w: Wiring) -> None:
             deliverers.append(
                 AlertDeliverer(
                     settings,
-                    RulesFile(settings.rules_file),
+                    w.rules,
                     alerts_state,
                     make_channel_client(settings),
                 )
@@ -105,6 +104,7 @@ def register(w: Wiring) -> None:
             async for events in stream.take_events(100, within=0.05):
                 try:
                     with unacked_unless_done(events):
+                        await w.rules.refresh(es)  # rules added to the index: names, throttles
                         results = await by_key_concurrently(
                             events,
                             key=lambda e: e.key,  # the rule id

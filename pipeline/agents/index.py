@@ -13,7 +13,7 @@ from pipeline import topics
 from pipeline.adapters.elastic import make_client
 from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
 from pipeline.agents.events import unacked_unless_done
-from pipeline.alerts.matching import RuleMatcher, RulesFile
+from pipeline.alerts.matching import RuleMatcher
 from pipeline.app import Wiring
 from pipeline.errors import BadRecordError, ShutdownRequested, TransientError
 from pipeline.failures import RetryPolicy
@@ -54,13 +54,14 @@ def register(w: Wiring) -> None:
         es = make_client(settings)
         indexer = ArticleIndexer(es, settings, stopping=w.stopping)
         indexers[:] = [indexer]
-        matcher = RuleMatcher(es, settings, RulesFile(settings.rules_file), stopping=w.stopping)
+        matcher = RuleMatcher(es, settings, w.rules, stopping=w.stopping)
         try:
             async for events in stream.take_events(
                 settings.index_batch_size, within=settings.index_batch_seconds
             ):
                 try:
                     with unacked_unless_done(events):
+                        await w.rules.refresh(es)  # a changed file or alert-rules index
                         await index_batch(events, indexer, matcher, outlets)
                 except ShutdownRequested:
                     # not `break`: batches still buffered must come through and be left

@@ -22,7 +22,7 @@ import httpx
 
 from pipeline.alerts.channels import ChannelConfig, ChannelContext, make_channel
 from pipeline.alerts.channels.base import Notification, NotifiedArticle
-from pipeline.alerts.matching import RulesFile
+from pipeline.alerts.matching import RuleSource
 from pipeline.alerts.rules import Throttle
 from pipeline.errors import DeliveryError, DeliveryRefusedError
 from pipeline.schema import AlertEvent
@@ -75,7 +75,7 @@ class AlertDeliverer:
     def __init__(
         self,
         settings: Settings,
-        rules: RulesFile,
+        rules: RuleSource,
         state: MutableMapping[str, Any],
         client: httpx.AsyncClient,
         *,

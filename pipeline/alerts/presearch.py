@@ -128,13 +128,9 @@ def _lex(query: str) -> list[_Token]:
             tokens.append(_Token("LPAREN" if c == "(" else "RPAREN"))
             i += 1
             continue
-        if c == '"':
-            j = i + 1
-            while j < n and query[j] != '"':
-                j += 2 if query[j] == "\\" else 1
-            if j >= n:
-                raise _Unreadable("unterminated phrase")
-            token = _Token("PHRASE", _unescape(query[i + 1 : j]))
+        if c in '"/':  # a phrase, or a regular expression: up to the closing mark
+            j = _closing(query, i, c)
+            token = _Token("PHRASE", _unescape(query[i + 1 : j])) if c == '"' else _Token("REGEX")
             i = _modifiers(query, j + 1, token)
             tokens.append(token)
             continue
@@ -148,16 +144,6 @@ def _lex(query: str) -> list[_Token]:
             continue
         if c in "^~":  # a boost or slop after a group: nothing for the pre-selection
             i = _modifiers(query, i, _Token("MOD"))
-            continue
-        if c == "/":
-            j = i + 1
-            while j < n and query[j] != "/":
-                j += 2 if query[j] == "\\" else 1
-            if j >= n:
-                raise _Unreadable("unterminated regular expression")
-            token = _Token("REGEX")
-            i = _modifiers(query, j + 1, token)
-            tokens.append(token)
             continue
         # a term: up to whitespace or a special character; "-" and "+" inside it are its own
         j = i
@@ -186,6 +172,16 @@ def _lex(query: str) -> list[_Token]:
         i = _modifiers(query, j, token)
         tokens.append(token)
     return tokens
+
+
+def _closing(query: str, i: int, mark: str) -> int:
+    """Where the `mark` opened at `i` closes (a backslash escapes the next character)."""
+    j = i + 1
+    while j < len(query) and query[j] != mark:
+        j += 2 if query[j] == "\\" else 1
+    if j >= len(query):
+        raise _Unreadable(f"{mark} without its pair")
+    return j
 
 
 def _modifiers(query: str, i: int, token: _Token) -> int:

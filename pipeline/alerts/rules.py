@@ -72,6 +72,7 @@ class _RuleBase(BaseModel):
     feeds: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
     throttle: Throttle = Field(default_factory=Throttle)
+    owner: str = ""  # who to ask about the rule (shown in the alert-rules index)
 
 
 class KeywordRule(_RuleBase):
@@ -112,6 +113,7 @@ class VolumeRule(_RuleBase):
 
 Rule = Annotated[KeywordRule | VolumeRule, Field(discriminator="type")]
 _RULE = TypeAdapter(Rule)
+RULE_ADAPTER = _RULE  # validates one rule given as a mapping (the alert-rules index's)
 
 
 class RuleSet(BaseModel):
