@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-faults test-containers bench-alerts lint compose-check audit format lock clean stack-up stack-down
+.PHONY: help install demo test test-unit test-integration test-faults test-containers bench-alerts lint compose-check k8s-check audit format lock clean stack-up stack-down
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,12 +52,16 @@ lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and th
 	$(BIN)/lint-imports
 	$(BIN)/python -m deploy.runtime_lock --check
 	$(MAKE) --no-print-directory compose-check
+	$(MAKE) --no-print-directory k8s-check
 	$(MAKE) --no-print-directory audit
 
 GOENV := GOFLAGS=-mod=readonly GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build
 compose-check: ## Load both compose files with compose-go (docker compose's own loader): no error, no warning
 	cd deploy/composecheck && $(GOENV) go build -o $(CURDIR)/.cache/composecheck .
 	.cache/composecheck
+
+k8s-check: $(STAMP) ## Render deploy/kubernetes and its examples; strict Kubernetes schemas and cross-checks (offline)
+	$(BIN)/python -m deploy.k8s_check
 
 audit: $(STAMP) ## pip-audit of requirements.lock (exceptions: audit-exceptions.toml); says so when it cannot
 	$(BIN)/python -m deploy.audit
