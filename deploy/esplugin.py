@@ -3,7 +3,9 @@
 The integ-test-zip distribution from Maven Central ships without the analysis-common module,
 so the `russian`, `english`, ... analyzers the articles template uses do not exist there. Its
 lib/ does hold Lucene's analyzers and Elasticsearch's stable plugin API, so a few lines of Java
-(deploy/elasticsearch/analysis-plugin) register them under the built-in names. The plugin is
+(deploy/elasticsearch/analysis-plugin) register them under the built-in names, together with
+the three components the x-pack `.security` index names (pattern_capture, uax_url_email,
+unique), without which no role or API key can be created there (deploy/es_secure.py). The plugin is
 compiled with the JDK's javac against those jars and installed into the server's plugins/
 directory; a full distribution (docker-compose) has analysis-common and never gets it.
 """

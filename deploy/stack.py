@@ -318,12 +318,23 @@ class ElasticsearchServer:
             "LANG": "C.UTF-8",
         }
         self.pid_file.unlink(missing_ok=True)
+        self._prepare(home, config, env)
         if self.run_as:
             env["HOME"] = str(self.dir)
             self._give_to(self.run_as)
         cmd = [str(home / "bin" / "elasticsearch"), "-p", str(self.pid_file)]
         pid = _spawn(cmd, self.log_file, env, self.run_as)
         self.launcher_pid_file.write_text(str(pid))
+
+    @property
+    def secure_marker(self) -> Path:
+        """Present while the node was last started with security on (deploy.es_secure)."""
+        return self.dir / "security.enabled"
+
+    def _prepare(self, home: Path, config: Path, env: dict[str, str]) -> None:
+        """Last step before the launch, config/ freshly copied (deploy.es_secure adds the
+        certificates and the keystore here)."""
+        self.secure_marker.unlink(missing_ok=True)
 
     def render_config(self) -> str:
         text = _template("elasticsearch/elasticsearch.yml").format(
@@ -360,10 +371,13 @@ class ElasticsearchServer:
 class Stack:
     """Both servers. `up` is idempotent; `down` stops only what this stack started."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, elasticsearch: ElasticsearchServer | None = None
+    ) -> None:
+        """`elasticsearch`: another node than the plain one (deploy.es_secure's)."""
         self.settings = settings
         self.kafka = KafkaServer(settings)
-        self.elasticsearch = ElasticsearchServer(settings)
+        self.elasticsearch = elasticsearch or ElasticsearchServer(settings)
         self.services: list[KafkaServer | ElasticsearchServer] = [self.kafka, self.elasticsearch]
 
     def up(self, timeout: float = START_TIMEOUT) -> list[ServiceStatus]:

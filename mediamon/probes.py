@@ -14,7 +14,7 @@ from elasticsearch import ApiError
 
 from connectors.state import StateStore
 from pipeline import topics
-from pipeline.adapters.elastic import make_client
+from pipeline.adapters.elastic import describe_error, make_client
 from pipeline.adapters.kafka import broker_ready, refusal
 from pipeline.adapters.kafka_admin import partition_offsets
 from pipeline.alerts.rules import rules_summary
@@ -110,7 +110,11 @@ async def _elasticsearch(settings: Settings, status: Status) -> None:
             status.alerts_failed = int(latest["aggregations"]["failed"]["doc_count"])
     except (ApiError, TransportError) as exc:
         status.services.append(
-            {"service": "elasticsearch", "reachable": False, "detail": type(exc).__name__}
+            {
+                "service": "elasticsearch",
+                "reachable": False,
+                "detail": describe_error(exc, settings),
+            }
         )
     finally:
         await es.close()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from elastic_transport import TransportError
+from elasticsearch import ApiError
 
 from mediamon.output import console, err_console
+from mediamon.setup_security import security
 from pipeline.adapters import kibana as kibana_api
-from pipeline.adapters.elastic import make_client
+from pipeline.adapters.elastic import describe_error, make_client
 from pipeline.adapters.kafka_admin import ensure_topics
 from pipeline.adapters.kibana import (
     DASHBOARD_ID,
@@ -49,7 +52,14 @@ def elasticsearch() -> None:
         finally:
             await es.close()
 
-    index, alerts = asyncio.run(run())
+    settings = get_settings()
+    try:
+        index, alerts = asyncio.run(run())
+    except (ApiError, TransportError) as exc:
+        err_console.print(
+            f"setup elasticsearch failed: {describe_error(exc, settings)}", markup=False
+        )
+        raise typer.Exit(1) from exc
     console.print(f"templates installed; current articles index {index}; alerts index {alerts}")
 
 
@@ -78,3 +88,6 @@ def kibana(
             err_console.print("Kibana reported the import as unsuccessful", markup=False)
         raise typer.Exit(1)
     console.print(f"dashboard: {where}/app/dashboards#/view/{DASHBOARD_ID}")
+
+
+app.command("security")(security)

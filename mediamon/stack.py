@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from deploy.stack import ServiceStatus, Stack
-from mediamon.output import console, print_json, print_table
+from deploy.es_secure import SecureElasticsearchServer
+from deploy.stack import ElasticsearchServer, ServiceStatus, Stack
+from mediamon.output import console, err_console, print_json, print_table
 from pipeline.settings import get_settings
 
 app = typer.Typer(
@@ -13,8 +14,21 @@ app = typer.Typer(
 )
 
 
-def _stack() -> Stack:
-    return Stack(get_settings())
+def _stack(secure: bool | None = None) -> Stack:
+    """The stack; `secure` None: as the node was last started (its state says)."""
+    settings = get_settings()
+    if secure is None:
+        secure = ElasticsearchServer(settings).secure_marker.exists()
+    if not secure:
+        return Stack(settings)
+    if secure is True and settings.es_password is None:
+        err_console.print(
+            "--secure: set MEDIAMON_ES_PASSWORD to the password the local `elastic` superuser "
+            "gets (6 characters or more); it is read from the environment only",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return Stack(settings, SecureElasticsearchServer(settings, settings.es_password))
 
 
 def _show(statuses: list[ServiceStatus], as_json: bool) -> None:
@@ -29,14 +43,41 @@ def _show(statuses: list[ServiceStatus], as_json: bool) -> None:
 
 
 @app.command()
-def up(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def up(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Elasticsearch with x-pack security: TLS (HTTP and transport), users, API keys; "
+        "the `elastic` password is MEDIAMON_ES_PASSWORD.",
+    ),
+) -> None:
     """Resolve the jars (first run only), start both servers, wait until they are healthy."""
-    stack = _stack()
+    stack = _stack(secure)
+    running = stack.elasticsearch.status().running
+    if running and secure != stack.elasticsearch.secure_marker.exists():
+        err_console.print(
+            f"Elasticsearch already runs {'without' if secure else 'with'} security: "
+            "`mediamon stack down` first",
+            markup=False,
+        )
+        raise typer.Exit(2)
     with console.status("starting Kafka and Elasticsearch (first run downloads the jars)..."):
         statuses = stack.up()
     _show(statuses, as_json)
     if not as_json:
         console.print(f"state, logs and pid files: {stack.settings.state_dir.resolve()}")
+        if isinstance(stack.elasticsearch, SecureElasticsearchServer):
+            es = stack.elasticsearch
+            console.print(
+                "Elasticsearch is secured; its clients need:\n"
+                f"  export MEDIAMON_ES_URL={es.url}\n"
+                f"  export MEDIAMON_ES_CA_CERTS={es.ca_file}\n"
+                "  export MEDIAMON_ES_USERNAME=elastic   # for `mediamon setup security`;\n"
+                "  # the services then use their own MEDIAMON_ES_API_KEY from it",
+                markup=False,
+                highlight=False,
+            )
 
 
 @app.command()

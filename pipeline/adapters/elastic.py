@@ -50,3 +50,47 @@ async def cluster_modules(es: AsyncElasticsearch) -> set[str]:
         node_id="_local", metric="plugins", filter_path="nodes.*.modules.name"
     )
     return {m["name"] for node in resp.get("nodes", {}).values() for m in node["modules"]}
+
+
+def describe_error(exc: BaseException, settings: Settings) -> str:
+    """What went wrong talking to Elasticsearch, in words that say what to change: refused
+    credentials, a missing privilege, a certificate nobody told us to trust. Never includes
+    a credential."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    if isinstance(status, int) and status == 401:
+        what = (
+            "the API key (MEDIAMON_ES_API_KEY) is wrong, expired or invalidated; "
+            "`mediamon setup security --rotate SERVICE` makes a new one"
+            if settings.es_api_key
+            else "the user name and password (MEDIAMON_ES_USERNAME, MEDIAMON_ES_PASSWORD) "
+            "are wrong or missing"
+        )
+        return f"Elasticsearch refused the credentials (401): {what}"
+    if isinstance(status, int) and status == 403:
+        reason = _reason(exc)
+        return (
+            "Elasticsearch refused the action (403): these credentials lack the privilege"
+            f"{f' ({reason})' if reason else ''}; docs/operations.md, Security, lists each "
+            "service's role"
+        )
+    text = f"{exc!s} {exc!r}"  # the transport's errors keep the cause in repr only
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return (
+            f"the certificate of {settings.es_url} is not signed by a CA this client trusts: "
+            "set MEDIAMON_ES_CA_CERTS to the CA file that signed it"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return (
+            f"{settings.es_url} does not speak TLS there (or speaks it where http:// was "
+            "given): check the scheme of MEDIAMON_ES_URL"
+        )
+    return f"{type(exc).__name__}{f' {status}' if status else ''}"
+
+
+def _reason(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("reason", ""))[:300]
+    return ""

@@ -21,6 +21,7 @@ from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from pipeline.adapters.elastic import describe_error
 from pipeline.failures import never, pause
 from pipeline.indexing.bulk import StrayOutcome, bulk_index, remove_stray_copies, to_es_document
 from pipeline.indexing.layout import (
@@ -115,7 +116,9 @@ class ArticleIndexer:
                 report.retries += 1
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()
-                log.warning("bulk failed, retrying in %.1fs: %s", delay, _describe(exc))
+                log.warning(
+                    "bulk failed, retrying in %.1fs: %s", delay, describe_error(exc, self.settings)
+                )
             else:
                 self.failing_since = None
                 report.indexed += outcome.indexed
@@ -175,10 +178,8 @@ class ArticleIndexer:
                 )
             except TRANSIENT as exc:
                 # The batch is held; a stray copy is a double count, not a loss: retry briefly.
-                log.warning("stray-copy check failed, retrying in 1.0s: %s", _describe(exc))
+                log.warning(
+                    "stray-copy check failed, retrying in 1.0s: %s",
+                    describe_error(exc, self.settings),
+                )
                 await self.sleep(1.0)
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}"

@@ -101,6 +101,10 @@ KAFKA_SASL = PortBlock(
     "kafka-sasl", kafka=59092, kafka_controller=59093, others={"kafka_tls": 59094}
 )
 
+# tests/integration/test_security.py: Elasticsearch with x-pack security and TLS (and, for
+# Kafka's ACLs, a broker of its own)
+SECURE = PortBlock("secure", kafka=58092, kafka_controller=58093, es=58200, es_transport=58300)
+
 # benchmarks/: their own stack, so a benchmark never stops a test's servers
 BENCHMARKS = PortBlock(
     "benchmarks", kafka=39092, kafka_controller=39093, es=39200, es_transport=39300
@@ -112,4 +116,12 @@ CONTAINERS = PortBlock(
     "containers", kafka=49092, kafka_controller=49093, es=49200, es_transport=49300
 )
 
-BLOCKS: tuple[PortBlock, ...] = (DEMO, INTEGRATION, FAULTS, KAFKA_SASL, BENCHMARKS, CONTAINERS)
+BLOCKS: tuple[PortBlock, ...] = (
+    DEMO,
+    INTEGRATION,
+    FAULTS,
+    KAFKA_SASL,
+    SECURE,
+    BENCHMARKS,
+    CONTAINERS,
+)
