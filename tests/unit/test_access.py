@@ -50,7 +50,7 @@ def test_roles_grant_each_service_its_job_and_nothing_more() -> None:
 def _api_error(cls: type[Exception], status: int, reason: str) -> Exception:
     meta = ApiResponseMeta(status, "1.1", HttpHeaders(), 0.01, NodeConfig("https", "h", 9200))
     body = {"error": {"type": "security_exception", "reason": reason}, "status": status}
-    return cls(reason, meta, body)  # type: ignore[call-arg]
+    return cls(reason, meta, body)
 
 
 def test_errors_say_which_variable_to_set() -> None:
