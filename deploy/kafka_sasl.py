@@ -74,13 +74,21 @@ class SaslKafkaServer(KafkaServer):
     written at format time, so a state directory formatted before keeps its old ones."""
 
     def __init__(
-        self, settings: Settings, users: Sequence[SaslUser], tls_port: int | None = None
+        self,
+        settings: Settings,
+        users: Sequence[SaslUser],
+        tls_port: int | None = None,
+        acls: bool = False,
     ) -> None:
+        """`acls`: Kafka's StandardAuthorizer on, `users[0]` the one super user, everyone else
+        allowed only what an ACL grants; the controller listener then takes SASL too, so
+        the broker's own requests to it carry `users[0]`, not an anonymous principal."""
         if not users:
             raise StackError("a SASL broker needs at least one user")
         super().__init__(settings)
         self.users = list(users)
         self.tls_port = tls_port
+        self.acls = acls
 
     @property
     def tls_url(self) -> str:
@@ -147,6 +155,21 @@ class SaslKafkaServer(KafkaServer):
             values[f"{prefix}.scram-sha-512.sasl.jaas.config"] = (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             )
+        if self.acls:
+            admin_jaas = values[f"listener.name.{LISTENER.lower()}.plain.sasl.jaas.config"]
+            values["listener.security.protocol.map"] = values[
+                "listener.security.protocol.map"
+            ].replace("CONTROLLER:PLAINTEXT", f"CONTROLLER:{LISTENER}")
+            values |= {
+                "sasl.mechanism.controller.protocol": "PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+                "listener.name.controller.plain.sasl.jaas.config": admin_jaas,
+                "authorizer.class.name": (
+                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                ),
+                "super.users": f"User:{admin.name}",
+                "allow.everyone.if.no.acl.found": "false",
+            }
         if self.tls_port is not None:
             keystore, password = self._make_keystore()
             values |= {

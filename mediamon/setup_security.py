@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
+from aiokafka.errors import KafkaError
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
 from mediamon.output import console, err_console, print_json, print_table
-from pipeline.access import SERVICES, Service, roles_table
+from pipeline.access import (
+    KAFKA_SERVICES,
+    SERVICES,
+    KafkaService,
+    Service,
+    default_principal,
+    kafka_acls,
+    roles_table,
+)
 from pipeline.adapters.elastic import describe_error, make_client
 from pipeline.adapters.es_security import IssuedKey, SecurityReport, ensure_security
+from pipeline.adapters.kafka_acls import ensure_acls
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings, get_settings
 
 
@@ -58,23 +70,47 @@ def security(
     env_dir: Path | None = typer.Option(
         None, "--env-dir", help="Also write each new key to DIR/<service>.env (mode 0600)."
     ),
+    elasticsearch: bool = typer.Option(
+        True, "--elasticsearch/--no-elasticsearch", help="Roles and API keys in Elasticsearch."
+    ),
+    kafka: bool = typer.Option(
+        False,
+        "--kafka",
+        help="Also the Kafka ACLs of the connector, the worker and setup (a broker with an "
+        "authorizer; run as a Kafka super user).",
+    ),
+    kafka_principal: list[str] = typer.Option(
+        [],
+        "--kafka-principal",
+        help="SERVICE=PRINCIPAL, e.g. worker=User:pipeline (default User:mediamon-SERVICE).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (keys too)."),
 ) -> None:
     """Create the worker's, the page's and setup's Elasticsearch roles, and an API key for
-    each service that has none. Keys are printed once: store them where the services read
-    MEDIAMON_ES_API_KEY from."""
+    each service that has none; with --kafka, each service's Kafka ACLs. Keys are printed
+    once: store them where the services read MEDIAMON_ES_API_KEY from."""
     settings = get_settings()
     rotating = _services(rotate, "--rotate")
     retiring = _services(retire, "--retire")
+    principals = _principals(kafka_principal) if kafka else {}
+    acls = kafka_acls(settings, principals) if kafka else []
+    report = SecurityReport()
     try:
-        report = asyncio.run(_run(settings, rotating, retiring))
+        if elasticsearch:
+            report = asyncio.run(_run(settings, rotating, retiring))
+        if acls:
+            asyncio.run(ensure_acls(settings, acls))
     except (ApiError, TransportError) as exc:
         err_console.print(f"setup security failed: {describe_error(exc, settings)}", markup=False)
+        raise typer.Exit(1) from exc
+    except (ConfigError, KafkaError) as exc:
+        err_console.print(f"setup security failed on Kafka: {exc}", markup=False)
         raise typer.Exit(1) from exc
     files = write_env_files(env_dir, report.issued) if env_dir else []
     if as_json:
         print_json(
             {
+                "kafka_acls": [asdict(a) for a in acls],
                 "roles": report.roles,
                 "issued": [k.as_dict(reveal=True) for k in report.issued],
                 "kept": report.kept,
@@ -83,6 +119,22 @@ def security(
             }
         )
         return
+    if elasticsearch:
+        _print_elasticsearch(settings, report, files)
+    if acls:
+        grouped: dict[tuple[str, str, str, str], list[str]] = {}
+        for acl in acls:
+            grouped.setdefault((acl.principal, acl.resource, acl.name, acl.pattern), []).append(
+                acl.operation
+            )
+        print_table(
+            "Kafka ACLs (allow)",
+            ["principal", "resource", "name", "pattern", "operations"],
+            [(*k, ", ".join(ops)) for k, ops in grouped.items()],
+        )
+
+
+def _print_elasticsearch(settings: Settings, report: SecurityReport, files: list[Path]) -> None:
     created = {role: made for role, made in report.roles.items()}
     rows = []
     for service, cluster, indices in roles_table(settings):
@@ -104,6 +156,20 @@ def security(
         console.print(f"written (0600): {path}")
     if not report.issued:
         console.print("no new key: every service has a valid one (--rotate SERVICE for a new one)")
+
+
+def _principals(pairs: list[str]) -> dict[KafkaService, str]:
+    out: dict[KafkaService, str] = {s: default_principal(s) for s in KAFKA_SERVICES}
+    for pair in pairs:
+        service, sep, principal = pair.partition("=")
+        if not sep or service not in KAFKA_SERVICES or ":" not in principal:
+            raise typer.BadParameter(
+                f"{pair!r}: give SERVICE=TYPE:NAME with SERVICE one of "
+                f"{', '.join(KAFKA_SERVICES)} (the page has no Kafka access)",
+                param_hint="--kafka-principal",
+            )
+        out[service] = principal
+    return out
 
 
 async def _run(

@@ -20,8 +20,10 @@ What each service does there, and so what it gets:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from pipeline import topics
 from pipeline.settings import Settings
 
 Service = Literal["worker", "web", "setup"]
@@ -96,3 +98,79 @@ def roles_table(settings: Settings) -> list[tuple[str, str, str]]:
         rows.append((service, ", ".join(role["cluster"]), grants))
     rows += [(name, "none", "none (no Elasticsearch access)") for name in NO_ELASTICSEARCH]
     return rows
+
+
+# --- Kafka -------------------------------------------------------------------------------
+
+KafkaService = Literal["connector", "worker", "setup"]
+KAFKA_SERVICES: tuple[KafkaService, ...] = ("connector", "worker", "setup")
+NO_KAFKA = ("web",)  # the page reads Elasticsearch only
+CLUSTER = "kafka-cluster"  # the one name of Kafka's cluster resource
+
+
+@dataclass(frozen=True, order=True)
+class KafkaAcl:
+    """One ALLOW entry: `principal` may do `operation` on the resource."""
+
+    principal: str  # "User:<name>"
+    resource: Literal["topic", "group", "cluster"]
+    name: str
+    pattern: Literal["literal", "prefixed"]
+    operation: Literal[
+        "read",
+        "write",
+        "create",
+        "describe",
+        "describe_configs",
+        "alter_configs",
+        "idempotent_write",
+    ]
+
+
+def default_principal(service: KafkaService) -> str:
+    return f"User:mediamon-{service}"
+
+
+def kafka_acls(settings: Settings, principals: dict[KafkaService, str]) -> list[KafkaAcl]:
+    """The ACLs of each service in `principals` (service -> Kafka principal), for this
+    namespace's topics and consumer group.
+
+    - connector: writes articles.raw, nothing else (it never reads a topic).
+    - worker: reads and writes the pipeline's topics and Faust's own (changelogs, assignor:
+      named after the app id, so a prefix), in its one consumer group; it may create its
+      own topics, since Faust declares them at start.
+    - setup: creates the topics and sets their configuration; reads and writes none.
+    Every producer writes idempotently (acks=all), which needs IDEMPOTENT_WRITE on the cluster
+    before Kafka 3.0 and is implied after it; granted for both.
+    """
+    names = sorted(topics.names(settings).values())
+    raw = settings.topic(topics.RAW)
+    out: list[KafkaAcl] = []
+    for service, who in principals.items():
+
+        def grant(
+            resource: Literal["topic", "group", "cluster"],
+            name: str,
+            ops: tuple[str, ...],
+            pattern: Literal["literal", "prefixed"] = "literal",
+            principal: str = who,
+        ) -> None:
+            out.extend(KafkaAcl(principal, resource, name, pattern, op) for op in ops)  # type: ignore[arg-type]
+
+        if service == "connector":
+            grant("topic", raw, ("write", "describe"))
+            grant("cluster", CLUSTER, ("idempotent_write",))
+        elif service == "worker":
+            for name in names:
+                grant("topic", name, ("read", "write", "describe", "create"))
+            grant(
+                "topic", f"{settings.app_id}-", ("read", "write", "describe", "create"), "prefixed"
+            )
+            grant("group", settings.app_id, ("read", "describe"))
+            grant("cluster", CLUSTER, ("idempotent_write",))
+        elif service == "setup":
+            for name in names:
+                grant("topic", name, ("create", "describe", "describe_configs", "alter_configs"))
+        else:  # pragma: no cover - Literal
+            raise ValueError(f"unknown service {service!r}")
+    return sorted(set(out))

@@ -13,7 +13,17 @@ from pydantic import SecretStr
 
 from deploy.es_secure import SecureElasticsearchServer
 from mediamon.setup_security import write_env_files
-from pipeline.access import SERVICES, index_names, role_descriptor, roles_table
+from pipeline import topics
+from pipeline.access import (
+    KAFKA_SERVICES,
+    SERVICES,
+    KafkaService,
+    default_principal,
+    index_names,
+    kafka_acls,
+    role_descriptor,
+    roles_table,
+)
 from pipeline.adapters.elastic import describe_error
 from pipeline.adapters.es_security import IssuedKey
 from pipeline.errors import StackError
@@ -107,3 +117,32 @@ def test_key_files_are_created_0600(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert (tmp_path / "worker.env").read_text() == "MEDIAMON_ES_API_KEY=ZW5jb2RlZA==\n"
     assert "ZW5jb2RlZA" not in repr(keys[0]) and "ZW5jb2RlZA" not in str(keys[0].as_dict())
+
+
+def test_kafka_acls_give_each_service_its_topics_only() -> None:
+    settings = Settings(namespace="n1-")
+    principals: dict[KafkaService, str] = {s: default_principal(s) for s in KAFKA_SERVICES}
+    acls = kafka_acls(settings, principals)
+    assert acls == sorted(set(acls))  # no duplicates, stable order
+
+    def of(service: str) -> set[tuple[str, str, str, str]]:
+        who = f"User:mediamon-{service}"
+        return {(a.resource, a.name, a.pattern, a.operation) for a in acls if a.principal == who}
+
+    assert of("connector") == {
+        ("topic", "n1-articles.raw", "literal", "write"),
+        ("topic", "n1-articles.raw", "literal", "describe"),
+        ("cluster", "kafka-cluster", "literal", "idempotent_write"),
+    }
+    worker = of("worker")
+    assert ("group", "n1-mediamon", "literal", "read") in worker
+    assert ("topic", "n1-mediamon-", "prefixed", "read") in worker  # Faust's changelogs
+    assert {("topic", n, "literal", "read") for n in topics.names(settings).values()} <= worker
+    assert not any(a[0] == "group" and a[1] != "n1-mediamon" for a in worker)
+    assert not any(op in ("alter_configs", "describe_configs") for *_, op in worker)
+    setup = of("setup")
+    assert not any(op in ("read", "write") for *_, op in setup)
+    assert {a[1] for a in setup} == set(topics.names(settings).values())
+    assert of("web") == set()  # the page has no Kafka access
+    # only the services asked for
+    assert {a.principal for a in kafka_acls(settings, {"connector": "User:c"})} == {"User:c"}

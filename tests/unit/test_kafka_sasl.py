@@ -128,3 +128,17 @@ def test_aiokafka_debug_lines_hide_the_sasl_exchange(caplog: pytest.LogCaptureFi
     assert "Request to 127.0.0.1:59092 3: <SaslAuthenticateRequest_v1, content hidden>" in (
         caplog.text
     )
+
+
+def test_broker_with_acls_has_one_super_user_and_a_sasl_controller(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, kafka_port=59092, kafka_controller_port=59093)
+    users = [SaslUser("broker", SecretStr("broker-pw")), SaslUser("alice", SecretStr(PASSWORD))]
+    props = SaslKafkaServer(settings, users, acls=True)._render()
+    values = dict(line.split("=", 1) for line in props.read_text().splitlines() if "=" in line[:60])
+    assert values["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert values["super.users"] == "User:broker"  # not ANONYMOUS, not alice
+    assert values["allow.everyone.if.no.acl.found"] == "false"
+    # the broker's own requests to the controller authenticate too
+    assert "CONTROLLER:SASL_PLAINTEXT" in values["listener.security.protocol.map"]
+    assert values["sasl.mechanism.controller.protocol"] == "PLAIN"
+    assert 'username="broker"' in values["listener.name.controller.plain.sasl.jaas.config"]
