@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deploy.es_secure import SecureElasticsearchServer
+from deploy.secure_stack import ROLES, SecureStack
 from deploy.stack import ElasticsearchServer, ServiceStatus, Stack
 from mediamon.output import console, err_console, print_json, print_table
 from pipeline.settings import get_settings
@@ -14,21 +14,12 @@ app = typer.Typer(
 )
 
 
-def _stack(secure: bool | None = None) -> Stack:
+def _stack(secure: bool | None = None) -> Stack | SecureStack:
     """The stack; `secure` None: as the node was last started (its state says)."""
     settings = get_settings()
     if secure is None:
         secure = ElasticsearchServer(settings).secure_marker.exists()
-    if not secure:
-        return Stack(settings)
-    if secure is True and settings.es_password is None:
-        err_console.print(
-            "--secure: set MEDIAMON_ES_PASSWORD to the password the local `elastic` superuser "
-            "gets (6 characters or more); it is read from the environment only",
-            markup=False,
-        )
-        raise typer.Exit(2)
-    return Stack(settings, SecureElasticsearchServer(settings, settings.es_password))
+    return SecureStack(settings) if secure else Stack(settings)
 
 
 def _show(statuses: list[ServiceStatus], as_json: bool) -> None:
@@ -48,8 +39,8 @@ def up(
     secure: bool = typer.Option(
         False,
         "--secure",
-        help="Elasticsearch with x-pack security: TLS (HTTP and transport), users, API keys; "
-        "the `elastic` password is MEDIAMON_ES_PASSWORD.",
+        help="TLS, logins and least privilege: Kafka SASL_SSL with ACLs, Elasticsearch with "
+        "x-pack security and an API key per service; credentials in <state>/secure/*.env.",
     ),
 ) -> None:
     """Resolve the jars (first run only), start both servers, wait until they are healthy."""
@@ -67,14 +58,13 @@ def up(
     _show(statuses, as_json)
     if not as_json:
         console.print(f"state, logs and pid files: {stack.settings.state_dir.resolve()}")
-        if isinstance(stack.elasticsearch, SecureElasticsearchServer):
-            es = stack.elasticsearch
+        if isinstance(stack, SecureStack):
             console.print(
-                "Elasticsearch is secured; its clients need:\n"
-                f"  export MEDIAMON_ES_URL={es.url}\n"
-                f"  export MEDIAMON_ES_CA_CERTS={es.ca_file}\n"
-                "  export MEDIAMON_ES_USERNAME=elastic   # for `mediamon setup security`;\n"
-                "  # the services then use their own MEDIAMON_ES_API_KEY from it",
+                "Secured: each service's own credentials are in (mode 0600)\n"
+                + "".join(f"  {stack.env_file(role)}\n" for role in ROLES)
+                + "e.g. env $(cat "
+                + str(stack.env_file("worker"))
+                + ") mediamon worker",
                 markup=False,
                 highlight=False,
             )

@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     es_version: str = "8.19.21"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    kafka_tls_port: int = 9094  # `stack up --secure`: the SASL_SSL listener clients use
     kafka_heap: str = "512m"
     es_port: int = 9200
     es_transport_port: int = 9300

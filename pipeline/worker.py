@@ -7,6 +7,7 @@ import logging
 import time
 
 import faust
+from elasticsearch import AsyncElasticsearch, AuthorizationException
 
 from pipeline import faust_fixes
 from pipeline.adapters.elastic import make_client
@@ -32,11 +33,12 @@ async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
             await ensure_topics(settings)
             es = make_client(settings)
             try:
-                await ensure_articles_index(es, settings)
-                await ensure_alerts_index(es, settings)
+                await _ensure_indices(es, settings)
             finally:
                 await es.close()
             return
+        except StackError:
+            raise
         except Exception as exc:  # either service may still be starting
             last = exc
             log.info("waiting for Kafka/Elasticsearch: %s", exc)
@@ -45,6 +47,24 @@ async def prepare(settings: Settings, wait_seconds: float = 120.0) -> None:
         f"Kafka ({settings.kafka_bootstrap}) or Elasticsearch ({settings.es_url}) not reachable "
         f"after {wait_seconds:.0f}s: {last}"
     )
+
+
+async def _ensure_indices(es: AsyncElasticsearch, settings: Settings) -> None:
+    """Install the templates, index and alias; a worker whose role may not (least privilege:
+    that is `mediamon setup`'s job) checks that setup has done it instead."""
+    try:
+        await ensure_articles_index(es, settings)
+        await ensure_alerts_index(es, settings)
+    except AuthorizationException:
+        alias, alerts = settings.articles_alias, settings.alerts_index
+        missing = [alias] if not await es.indices.exists_alias(name=alias) else []
+        missing += [alerts] if not await es.indices.exists(index=alerts) else []
+        if missing:
+            raise StackError(
+                f"{', '.join(missing)} missing, and these credentials may not create it: run "
+                "`mediamon setup elasticsearch` with setup's credentials first"
+            ) from None
+        log.info("index templates and aliases are in place (installed by setup)")
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

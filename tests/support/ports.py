@@ -103,7 +103,14 @@ KAFKA_SASL = PortBlock(
 
 # tests/integration/test_security.py: Elasticsearch with x-pack security and TLS (and, for
 # Kafka's ACLs, a broker of its own)
-SECURE = PortBlock("secure", kafka=58092, kafka_controller=58093, es=58200, es_transport=58300)
+SECURE = PortBlock(
+    "secure",
+    kafka=58092,
+    kafka_controller=58093,
+    es=58200,
+    es_transport=58300,
+    others={"kafka_tls": 58094, "worker_metrics": 58465},
+)
 
 # benchmarks/: their own stack, so a benchmark never stops a test's servers
 BENCHMARKS = PortBlock(
