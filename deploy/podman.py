@@ -107,12 +107,12 @@ def ensure_base(log: Path) -> float:
             for item in (rootfs / junk).glob("*"):
                 if item.is_file():
                     item.unlink()
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(
-            ["podman", "import", "-", BASE_IMAGE],
-            stdin=tar.stdout, capture_output=True, text=True, env=environment(), check=False,
-        )  # fmt: skip
-        tar.wait()
+        # `with`: the pipe's read end is closed here too, once podman has it
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            imported = subprocess.run(
+                ["podman", "import", "-", BASE_IMAGE],
+                stdin=tar.stdout, capture_output=True, text=True, env=environment(), check=False,
+            )  # fmt: skip
         if imported.returncode != 0 or tar.returncode != 0:
             raise PodmanError(f"podman import: {imported.stderr}")
     return time.monotonic() - started
