@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -29,35 +28,16 @@ from pydantic import SecretStr
 from deploy.es_secure import SUPERUSER, SecureElasticsearchServer
 from deploy.kafka_sasl import TLS_LISTENER, SaslKafkaServer, SaslUser
 from deploy.stack import ServiceStatus, start_services
-from pipeline.access import KAFKA_SERVICES, SERVICES, default_principal, kafka_acls
+from pipeline.access import ES_KEY, KAFKA_SERVICES, SERVICES, default_principal, kafka_acls
 from pipeline.adapters.elastic import make_client
 from pipeline.adapters.es_security import IssuedKey, ensure_security
 from pipeline.adapters.kafka_acls import ensure_acls
+from pipeline.envfiles import read_env_file, write_env_file, write_private
 from pipeline.settings import Settings
 
 Role = Literal["admin", "connector", "worker", "web", "setup"]
 ROLES: tuple[Role, ...] = ("admin", "connector", "worker", "web", "setup")
 KAFKA_ADMIN = "admin"
-ES_KEY = "MEDIAMON_ES_API_KEY"
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to a file only its owner can read, from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    tmp.replace(path)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 class SecureStack:
@@ -91,7 +71,9 @@ class SecureStack:
         missing = [n for n in names if n not in stored]
         if missing:
             stored |= {n: secrets.token_urlsafe(24) for n in missing}
-            _write_private(self.credentials_file, json.dumps(stored, indent=1) + "\n")
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.dir.chmod(0o700)
+            write_private(self.credentials_file, json.dumps(stored, indent=1) + "\n")
         return {n: SecretStr(stored[n]) for n in names}
 
     def env_file(self, role: Role) -> Path:
@@ -176,9 +158,8 @@ class SecureStack:
                     env |= self.es_env() | {
                         ES_KEY: key.encoded.get_secret_value() if key else str(old)
                     }
-            text = "".join(f"{k}={v}\n" for k, v in env.items())
             path = self.env_file(role)
-            if not path.exists() or path.read_text() != text:
-                _write_private(path, text)
+            if read_env_file(path) != env:
+                write_env_file(path, env)
             written.append(path)
         return written

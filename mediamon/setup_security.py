@@ -8,7 +8,6 @@ once, and never stores it unless --env-dir asks for 0600 files for the services 
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from elasticsearch import ApiError
 
 from mediamon.output import console, err_console, print_json, print_table
 from pipeline.access import (
+    ES_KEY,
     KAFKA_SERVICES,
     SERVICES,
     KafkaService,
@@ -30,6 +30,7 @@ from pipeline.access import (
 from pipeline.adapters.elastic import describe_error, make_client
 from pipeline.adapters.es_security import IssuedKey, SecurityReport, ensure_security
 from pipeline.adapters.kafka_acls import ensure_acls
+from pipeline.envfiles import read_env_file, write_env_file
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings, get_settings
 
@@ -48,16 +49,18 @@ def _services(names: list[str], option: str) -> frozenset[Service]:
 def write_env_files(directory: Path, issued: list[IssuedKey]) -> list[Path]:
     """One `<service>.env` per new key (MEDIAMON_ES_API_KEY=...), created 0600 so the key is
     never readable by others, not even for a moment."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for key in issued:
         path = directory / f"{key.service}.env"
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(f"MEDIAMON_ES_API_KEY={key.encoded.get_secret_value()}\n")
+        write_env_file(path, {ES_KEY: key.encoded.get_secret_value()})
         written.append(path)
     return written
+
+
+def keyless(directory: Path) -> frozenset[Service]:
+    """The services whose file in `directory` holds no key: a key's secret is shown only
+    when it is made, so they need a new one (the current one stays valid meanwhile)."""
+    return frozenset(s for s in SERVICES if ES_KEY not in read_env_file(directory / f"{s}.env"))
 
 
 def security(
@@ -68,7 +71,10 @@ def security(
         [], "--retire", help="Invalidate every key of SERVICE but the newest."
     ),
     env_dir: Path | None = typer.Option(
-        None, "--env-dir", help="Also write each new key to DIR/<service>.env (mode 0600)."
+        None,
+        "--env-dir",
+        help="Also write each new key to DIR/<service>.env (mode 0600); a service whose file "
+        "there has no key gets a new one.",
     ),
     elasticsearch: bool = typer.Option(
         True, "--elasticsearch/--no-elasticsearch", help="Roles and API keys in Elasticsearch."
@@ -91,6 +97,8 @@ def security(
     once: store them where the services read MEDIAMON_ES_API_KEY from."""
     settings = get_settings()
     rotating = _services(rotate, "--rotate")
+    if env_dir and elasticsearch:
+        rotating |= keyless(env_dir)
     retiring = _services(retire, "--retire")
     principals = _principals(kafka_principal) if kafka else {}
     acls = kafka_acls(settings, principals) if kafka else []

@@ -32,6 +32,7 @@ NO_ELASTICSEARCH = ("connector",)  # services that never get a role or a key
 
 # every key mediamon makes carries this in its metadata, with the service and a generation
 KEY_METADATA = "mediamon_service"
+ES_KEY = "MEDIAMON_ES_API_KEY"  # the variable a service reads its key from
 
 
 def role_name(settings: Settings, service: Service) -> str:

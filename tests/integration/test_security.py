@@ -304,6 +304,15 @@ def test_setup_security_cli_prints_keys_once_and_writes_0600_files(
         second = runner.invoke(cli, ["setup", "security"])
         assert second.exit_code == 0, second.output
         assert "MEDIAMON_ES_API_KEY=" not in second.output  # shown once, when made
+        # a lost file (a new volume): that service gets a new key, the others keep theirs
+        keys = tmp_path / "keys"
+        before = {s: (keys / f"{s}.env").read_text() for s in SERVICES}
+        (keys / "web.env").unlink()
+        third = runner.invoke(cli, ["setup", "security", "--env-dir", str(keys)])
+        assert third.exit_code == 0, third.output
+        after = {s: (keys / f"{s}.env").read_text() for s in SERVICES}
+        assert after["web"] != before["web"] and after["worker"] == before["worker"]
+        assert after["setup"] == before["setup"]
         assert admin.es_password.get_secret_value() not in first.output + second.output
         bad = runner.invoke(cli, ["setup", "security", "--rotate", "connector"])
         assert bad.exit_code != 0 and "connector has none" in bad.output
