@@ -211,39 +211,61 @@ def test_secure_elasticsearch_has_security_and_tls_on(secure: dict[str, Any]) ->
     users = " ".join(services["es-users"]["command"])
     assert "kibana_system/_password" in users and "_security/user/mediamon" in users
     assert "--cacert" in users and "-k " not in users and "--insecure" not in users
+    # the Kibana login has Kibana's role only: no broad role on mediamon's indices any more
+    assert "_security/role/" not in users and '\\"all\\"' not in users
+    assert '[\\"kibana_admin\\"]' in users
     for image in (services["es-certs"]["image"], services["es-users"]["image"]):
         assert _tag(image) == Settings().es_version
 
 
-def test_secure_mediamon_services_log_in_and_verify_the_ca(
+def test_secure_mediamon_services_use_their_own_keys_and_verify_the_ca(
     compose: dict[str, Any], secure: dict[str, Any]
 ) -> None:
     fields = {f"MEDIAMON_{name.upper()}" for name in Settings.model_fields}
-    base_mediamon = {"setup", "worker", "connectors", "web"}
-    for name in base_mediamon:
+    services = secure["services"]
+    # es-keys makes the roles and keys as `mediamon setup security` does (one code path)
+    keys = services["es-keys"]
+    assert keys["command"] == ["setup", "security", "--env-dir", "/var/lib/mediamon-keys"]
+    assert keys["image"] == compose["services"]["worker"]["image"]
+    assert "es-keys:/var/lib/mediamon-keys" in keys["volumes"]
+    assert keys["environment"]["MEDIAMON_ES_USERNAME"] == "elastic"
+    for name in ("setup", "worker", "connectors", "web"):
         env = dict(compose["services"][name]["environment"])
-        env |= secure["services"][name]["environment"]  # compose merges the mappings
+        env |= services[name]["environment"]  # compose merges the mappings
         for key in env:
             assert key in fields, f"{name}: {key} is not a setting"
         assert env["MEDIAMON_ES_URL"].startswith("https://")
         assert env["MEDIAMON_ES_VERIFY_CERTS"] == "true"
-        assert env["MEDIAMON_ES_USERNAME"] and env["MEDIAMON_ES_PASSWORD"]
-        mount = next(v for v in secure["services"][name]["volumes"] if v.startswith("es-certs:"))
+        # no service holds an Elasticsearch password: each has its own API key, or none
+        assert "MEDIAMON_ES_PASSWORD" not in env and "MEDIAMON_ES_USERNAME" not in env, name
+        if name == "connectors":  # Kafka only: neither a key file nor a key
+            assert "entrypoint" not in services[name] and "volumes" not in services[name]
+            continue
+        volumes = services[name]["volumes"]
+        assert "es-keys:/var/lib/mediamon-keys:ro" in volumes, name
+        script = services[name]["entrypoint"][2]
+        own = "setup" if name == "setup" else name
+        assert f". /var/lib/mediamon-keys/{own}.env" in script and script.startswith("set -a")
+        mount = next(v for v in volumes if v.startswith("es-certs:"))
         target = mount.split(":")[1]
         assert env["MEDIAMON_ES_CA_CERTS"].startswith(target + "/") and mount.endswith(":ro")
-        # the settings take it: an https URL with the CA, verification on
+        # the settings take it: an https URL with the CA, verification on, the key
         settings = Settings(
             es_url=env["MEDIAMON_ES_URL"],
-            es_username=env["MEDIAMON_ES_USERNAME"],
-            es_password="x",
+            es_api_key="a2V5",
             es_ca_certs=env["MEDIAMON_ES_CA_CERTS"],
             es_verify_certs=env["MEDIAMON_ES_VERIFY_CERTS"],
         )
         opts = client_options(settings)
         assert opts["ca_certs"] == env["MEDIAMON_ES_CA_CERTS"] and "verify_certs" not in opts
+        assert opts["api_key"] == "a2V5"
+    # the worker and the page keep the base file's command after their key is read
+    for name in ("worker", "web"):
+        entry = services[name]["entrypoint"]
+        assert entry[-1] == "mediamon" and 'exec mediamon "$$@"' in entry[2]
     # every service the override names exists in the base file or is one it adds
-    assert set(secure["services"]) - set(compose["services"]) == {"es-certs", "es-users"}
-    assert "es-certs" in secure["volumes"]
+    assert set(services) - set(compose["services"]) == {"es-certs", "es-users", "es-keys"}
+    assert {"es-certs", "es-keys"} <= set(secure["volumes"])
 
 
 LOOPBACK = "${MEDIAMON_PUBLISH_ADDRESS:-127.0.0.1}:"
