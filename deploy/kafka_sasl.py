@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from deploy.java import find_java
-from deploy.stack import KAFKA_MIN_JAVA, KafkaServer, port_open
+from deploy.stack import KAFKA_MIN_JAVA, KafkaServer, override_properties, port_open
 from pipeline.adapters.kafka import broker_ready
 from pipeline.errors import StackError
 from pipeline.settings import Settings
@@ -60,12 +60,6 @@ def scram_credential(user: SaslUser, iterations: int = SCRAM_ITERATIONS) -> str:
         f"SCRAM-SHA-512=[name={user.name},iterations={iterations},"
         f'salt="{b64(salt).decode()}",saltedpassword="{b64(salted).decode()}"]'
     )
-
-
-def _override(text: str, values: dict[str, str]) -> str:
-    """server.properties with `values` replacing the same keys (or appended)."""
-    lines = [ln for ln in text.splitlines() if ln.split("=", 1)[0].strip() not in values]
-    return "\n".join([*lines, "# SASL (deploy/kafka_sasl.py)", *map("=".join, values.items())])
 
 
 class SaslKafkaServer(KafkaServer):
@@ -178,7 +172,9 @@ class SaslKafkaServer(KafkaServer):
                 "ssl.keystore.password": password,
             }
         props.chmod(0o600)  # before the passwords go in
-        props.write_text(_override(props.read_text(), values) + "\n")
+        props.write_text(
+            override_properties(props.read_text(), values, "SASL (deploy/kafka_sasl.py)")
+        )
         return props
 
     def _make_keystore(self) -> tuple[Path, str]:

@@ -149,6 +149,16 @@ def _stop_pid(pid: int | None, timeout: float = STOP_TIMEOUT) -> bool:
     return True
 
 
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def override_properties(text: str, values: dict[str, str], why: str) -> str:
+    """server.properties `text` with `values` replacing the same keys (or appended)."""
+    lines = [ln for ln in text.splitlines() if ln.split("=", 1)[0].strip() not in values]
+    return "\n".join([*lines, f"# {why}", *map("=".join, values.items())]) + "\n"
+
+
 class KafkaServer:
     name = "kafka"
 
@@ -208,7 +218,7 @@ class KafkaServer:
         lib = maven.kafka_lib(self.settings.cache_dir, self.settings.kafka_version)
         props = self._render()
         if not (self.dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = self._cluster_id()
             fmt = self._java_cmd(
                 java.executable,
                 lib,
@@ -230,6 +240,10 @@ class KafkaServer:
     def _format_options(self) -> list[str]:
         """Extra `kafka-storage format` options (deploy.kafka_sasl adds SCRAM users)."""
         return []
+
+    def _cluster_id(self) -> str:
+        """A new cluster's id (deploy.cluster's nodes share one)."""
+        return new_cluster_id()
 
     def stop(self) -> bool:
         stopped = _stop_pid(_read_pid(self.pid_file))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from deploy.cluster import Cluster
 from deploy.secure_stack import ROLES, SecureStack
 from deploy.stack import ElasticsearchServer, ServiceStatus, Stack
 from mediamon.output import console, err_console, print_json, print_table
@@ -14,10 +15,13 @@ app = typer.Typer(
 )
 
 
-def _stack(secure: bool | None = None) -> Stack | SecureStack:
-    """The stack; `secure` None: as the node was last started (its state says)."""
+def _stack(secure: bool | None = None) -> Stack | SecureStack | Cluster:
+    """The stack; `secure` None: as it was last started (its state says)."""
     settings = get_settings()
     if secure is None:
+        cluster = Cluster.recorded(settings)
+        if cluster is not None:
+            return cluster
         secure = ElasticsearchServer(settings).secure_marker.exists()
     return SecureStack(settings) if secure else Stack(settings)
 
@@ -42,9 +46,22 @@ def up(
         help="TLS, logins and least privilege: Kafka SASL_SSL with ACLs, Elasticsearch with "
         "x-pack security and an API key per service; credentials in <state>/secure/*.env.",
     ),
+    brokers: int = typer.Option(
+        1, "--brokers", min=1, help="Kafka nodes (a KRaft cluster; 3: replication factor 3)."
+    ),
+    es_nodes: int = typer.Option(
+        1, "--es-nodes", min=1, help="Elasticsearch nodes (the first master, the rest data)."
+    ),
 ) -> None:
     """Resolve the jars (first run only), start both servers, wait until they are healthy."""
+    if brokers > 1 or es_nodes > 1:
+        if secure:
+            raise typer.BadParameter("--secure runs one node of each", param_hint="--secure")
+        _cluster_up(Cluster(get_settings(), brokers, es_nodes), as_json)
+        return
     stack = _stack(secure)
+    if isinstance(stack, Cluster):  # pragma: no cover - _stack(bool) never returns one
+        raise typer.Exit(2)
     running = stack.elasticsearch.status().running
     if running and secure != stack.elasticsearch.secure_marker.exists():
         err_console.print(
@@ -68,6 +85,19 @@ def up(
                 markup=False,
                 highlight=False,
             )
+
+
+def _cluster_up(cluster: Cluster, as_json: bool) -> None:
+    if any(s.running for s in Stack(cluster.settings).status()):
+        err_console.print("a single-node stack runs here: `mediamon stack down` first")
+        raise typer.Exit(2)
+    with console.status(f"starting {len(cluster.services)} nodes..."):
+        statuses = cluster.up()
+    _show(statuses, as_json)
+    if not as_json:
+        print("the clients need:")
+        for key, value in cluster.client_vars().items():
+            print(f"  export {key}={value}")  # plain: a terminal's width must not wrap it
 
 
 @app.command()

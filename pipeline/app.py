@@ -89,7 +89,7 @@ def create_app(settings: Settings) -> Wiring:
         autodiscover=False,  # agents are registered from the topology (pipeline.agents)
         processing_guarantee="at_least_once",  # exactly_once has open duplicate/crash bugs
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication,
         table_standby_replicas=0,
         broker_max_poll_records=500,
         value_serializer="raw",

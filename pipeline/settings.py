@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_partitions: int = Field(default=3, ge=1)
+    # copies of each topic's partitions: 3 on a cluster (with min.insync.replicas 2 there and
+    # acks=all in every producer, one broker may fail without a loss); 1 on one broker
+    topic_replication: int = Field(default=1, ge=1)
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     # default: SASL_PLAINTEXT when a username is set, else PLAINTEXT

@@ -33,11 +33,15 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 def make_client(settings: Settings) -> AsyncElasticsearch:
+    # A comma-separated list reaches every node: a request that cannot connect to one is
+    # tried once on each other node (and the dead one set aside), so one node away is no
+    # error. With one node nothing is retried here: the callers' own backoff decides.
+    nodes = [url.strip() for url in settings.es_url.split(",") if url.strip()]
     return AsyncElasticsearch(
-        settings.es_url,
+        nodes,
         request_timeout=30,
         retry_on_timeout=False,
-        max_retries=0,
+        max_retries=len(nodes) - 1,
         **client_options(settings),
     )
 

@@ -25,7 +25,10 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [name for name in declared.values() if name not in existing]
         if wanted:
             logical = {actual: name for name, actual in declared.items()}
-            new = [NewTopic(n, topics.partitions(logical[n], settings), 1) for n in wanted]
+            new = [
+                NewTopic(n, topics.partitions(logical[n], settings), settings.topic_replication)
+                for n in wanted
+            ]
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
                 await admin.create_topics(new)
         return wanted

@@ -95,6 +95,24 @@ FAULTS = PortBlock(
     others={"es_429": 29201, "es_429_transport": 29301},
 )
 
+# tests/faults/test_cluster.py: 3 Kafka nodes and 2 Elasticsearch nodes (deploy/cluster.py:
+# Kafka node i on the base ports + 10*(i-1), Elasticsearch node i on the base + (i-1))
+CLUSTER = PortBlock(
+    "cluster",
+    kafka=27092,
+    kafka_controller=27093,
+    es=27200,
+    es_transport=27300,
+    others={
+        "kafka_2": 27102,
+        "kafka_2_controller": 27103,
+        "kafka_3": 27112,
+        "kafka_3_controller": 27113,
+        "es_2": 27201,
+        "es_2_transport": 27301,
+    },
+)
+
 # tests/integration/test_kafka_sasl.py: a broker that requires SASL, plain and over TLS
 # (deploy/kafka_sasl.py takes its ports from the caller's Settings)
 KAFKA_SASL = PortBlock(
@@ -127,6 +145,7 @@ BLOCKS: tuple[PortBlock, ...] = (
     DEMO,
     INTEGRATION,
     FAULTS,
+    CLUSTER,
     KAFKA_SASL,
     SECURE,
     BENCHMARKS,
