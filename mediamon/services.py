@@ -44,7 +44,7 @@ def run(
     async def main() -> list[dict[str, object]]:
         connector = RssConnector(settings, feeds)
         await connector.setup()
-        health.check("kafka", connector.emitter.healthy)
+        health.check("kafka", lambda: connector.emitter.healthy(settings.ready_grace_seconds))
         heartbeat = asyncio.create_task(beat(health))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # copies of each topic's partitions: 3 on a cluster (with min.insync.replicas 2 there and
     # acks=all in every producer, one broker may fail without a loss); 1 on one broker
     topic_replication: int = Field(default=1, ge=1)
+    # /readyz turns unhealthy once Kafka (connector) or Elasticsearch (worker) has refused
+    # or failed every request for this long: a short blip is not worth an alarm
+    ready_grace_seconds: float = Field(default=60.0, ge=0)
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     # default: SASL_PLAINTEXT when a username is set, else PLAINTEXT

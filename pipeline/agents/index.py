@@ -47,7 +47,10 @@ def register(w: Wiring) -> None:
     )
     indexers: list[ArticleIndexer] = []
     # /readyz: the last bulk request went through, or the outage is young
-    w.health.check("elasticsearch", lambda: not indexers or indexers[0].healthy())
+    w.health.check(
+        "elasticsearch",
+        lambda: not indexers or indexers[0].healthy(settings.ready_grace_seconds),
+    )
 
     @w.app.agent(w.topic(stage.input), name="index_articles")
     async def index_articles(stream: Any) -> None:

@@ -14,6 +14,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,10 @@ from deploy.feedserver import serve_feeds
 from deploy.processes import ServiceProcess
 from deploy.secure_stack import ROLES, SecureStack
 from mediamon.demo_flow import count_indexed, expected_ids
+from pipeline import topics
+from pipeline.adapters.elastic import make_client
+from pipeline.adapters.kafka import make_producer, start_client
+from pipeline.schema import RawArticle
 from pipeline.settings import Settings
 from tests.integration.test_end_to_end import SEED_URL, wait_for
 from tests.support.paths import REPO
@@ -142,3 +148,93 @@ def test_every_service_runs_with_its_own_credentials(stack: SecureStack, tmp_pat
     for secret in (own["MEDIAMON_KAFKA_PASSWORD"], own["MEDIAMON_ES_API_KEY"], api_key):
         assert secret not in log  # neither the password nor the key reaches the log
     assert api_key.split(":")[1] not in log
+
+
+def _readyz(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+    except OSError:
+        return 0, {}
+
+
+def test_a_revoked_key_fails_readyz_and_a_new_one_loses_nothing(
+    stack: SecureStack, tmp_path: Path
+) -> None:
+    port = SECURE.others["worker_metrics"]
+    base = {
+        "MEDIAMON_NAMESPACE": SECURE_E2E.namespace,
+        "MEDIAMON_STATE_DIR": str(tmp_path / "state"),
+        "MEDIAMON_WORKER_METRICS_PORT": str(port),
+        "MEDIAMON_READY_GRACE_SECONDS": "3",
+    }
+    for what in ("kafka", "elasticsearch"):
+        assert _mediamon({**base, **stack.service_env("setup")}, "setup", what).returncode == 0
+    revoked = stack.service_env("worker")
+    worker = ServiceProcess(
+        "worker", ["worker"], {**base, **revoked}, tmp_path / "worker-1.log"
+    ).start()
+    admin = stack.admin_settings()
+    web = stack._settings({**base, **stack.service_env("web")})
+    connector = stack._settings({**base, **stack.service_env("connector")})
+    try:
+        wait_for(lambda: _readyz(port)[0] == 200, 120, "the worker ready")
+        api_key = base64.b64decode(revoked["MEDIAMON_ES_API_KEY"]).decode().split(":")[0]
+
+        async def revoke(es: Any) -> None:
+            await es.security.invalidate_api_key(ids=[api_key])
+
+        asyncio.run(_with_client(admin, revoke))
+        ids = [f"rk{i}" for i in range(40)]
+        asyncio.run(_produce(connector, ids))  # as the connector does, with its own login
+        _, body = wait_for(lambda: (r := _readyz(port))[0] == 503 and r, 120, "/readyz failing")
+        assert body["elasticsearch"] is False, body
+        status = _mediamon({**base, **revoked}, "status", "--json")
+        assert "MEDIAMON_ES_API_KEY" in status.stdout and "401" in status.stdout
+        assert asyncio.run(count_indexed(web, set(ids))) == 0
+        assert worker.running, worker.tail()
+    finally:
+        assert worker.stop() in (0, None), worker.tail()
+    # the operator makes a new key (the file loses the old one) and restarts the worker
+    stack.env_file("worker").unlink()
+    asyncio.run(stack.provision())
+    fresh = stack.service_env("worker")
+    assert fresh["MEDIAMON_ES_API_KEY"] != revoked["MEDIAMON_ES_API_KEY"]
+    worker = ServiceProcess(
+        "worker", ["worker"], {**base, **fresh}, tmp_path / "worker-2.log"
+    ).start()
+    try:
+        wait_for(
+            lambda: asyncio.run(count_indexed(web, set(ids))) == len(ids) or not worker.running,
+            180,
+            "the held articles indexed with the new key",
+        )
+        assert worker.running, worker.tail()
+        wait_for(lambda: _readyz(port)[0] == 200, 60, "the worker ready again")
+    finally:
+        assert worker.stop() in (0, None), worker.tail()
+
+
+async def _with_client(settings: Settings, use: Any) -> None:
+    es = make_client(settings)
+    try:
+        await use(es)
+    finally:
+        await es.close()
+
+
+async def _produce(settings: Settings, ids: list[str]) -> None:
+    producer = make_producer(settings)
+    try:
+        await start_client(producer, settings)
+        for i in ids:
+            article = RawArticle(
+                id=i, title=f"UN envoy in Astana {i}", summary_html="Talks on Syria resumed."
+            )
+            await producer.send(settings.topic(topics.RAW), article.to_json(), key=i.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
