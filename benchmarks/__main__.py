@@ -23,11 +23,12 @@ NAMES = (
     "extract",
     "language_compare",
     "pages",
+    "soak",
     "stories",
     "web",
 )
 # the ones that start workers (or the page) from the code measured
-ON_A_STACK = ("alerts", "e2e", "indexing", "pages", "stories", "web")
+ON_A_STACK = ("alerts", "e2e", "indexing", "pages", "soak", "stories", "web")
 
 
 def export(ref: str, state_dir: Path) -> tuple[str, Path]:

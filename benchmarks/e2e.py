@@ -42,14 +42,20 @@ TABLES: list[m.Spec] = [
 
 
 async def lag(settings: st.Settings) -> dict[str, int]:
+    return (await stage_offsets(settings))[0]
+
+
+async def stage_offsets(settings: st.Settings) -> tuple[dict[str, int], dict[str, int]]:
+    """Per stage topic: the workers' consumer lag, and the records written to it so far."""
     rows = await partition_offsets(
         settings, [settings.topic(t) for t in STAGE_TOPICS], group=settings.app_id
     )
-    out = dict.fromkeys(STAGE_TOPICS, 0)
+    out, written = dict.fromkeys(STAGE_TOPICS, 0), dict.fromkeys(STAGE_TOPICS, 0)
     for row in rows:
         logical = next(t for t in STAGE_TOPICS if settings.topic(t) == row.topic)
         out[logical] += row.lag if row.lag is not None else row.messages
-    return out
+        written[logical] += row.end
+    return out, written
 
 
 def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> str:
@@ -68,10 +74,10 @@ def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> s
     return "none"
 
 
-async def step(
-    bench: st.Bench, site: Site, urls: list[str], workers: int, rate: float, args: Any
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
-    env = {
+def pipeline_env(urls: Sequence[str], args: Any) -> dict[str, str]:
+    """The connector's and workers' settings: the feeds polled every `--poll-interval`, each
+    item's article inline (no page fetched), no metrics ports (other stacks hold them)."""
+    return {
         "MEDIAMON_FEEDS": ",".join(urls),
         "MEDIAMON_POLL_INTERVAL": str(args.poll_interval),
         "MEDIAMON_HOST_SPACING": "0",
@@ -81,21 +87,34 @@ async def step(
         "MEDIAMON_CONNECTOR_METRICS_PORT": "0",
         "MEDIAMON_WORKER_METRICS_PORT": "0",
     }
+
+
+async def start_pipeline(
+    bench: st.Bench, ph: st.Phase, names: Sequence[str], tag: str
+) -> tuple[list[st.ServiceProcess], st.ServiceProcess]:
+    """A worker per name, waited for until ready, then the connector (its state file and
+    log named by `tag`); all stopped when the phase ends."""
+    ph.env["MEDIAMON_CONNECTOR_STATE_PATH"] = str(bench.logs / f"c{tag}.sqlite")
+    procs = [ph.worker(name) for name in names]
+
+    def ready() -> bool:
+        return all("Worker ready" in p.tail(500) for p in procs)
+
+    await st.wait_until(ready, 180, procs[0], "every worker ready")
+    connector = st.ServiceProcess(
+        "connector", ["connectors", "run"], ph.env, bench.logs / f"connector-{tag}.log"
+    ).start()
+    ph.workers.append(connector)
+    return procs, connector
+
+
+async def step(
+    bench: st.Bench, site: Site, urls: list[str], workers: int, rate: float, args: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+    env = pipeline_env(urls, args)
     async with bench.phase(f"e2e{workers}w{int(rate)}", **env) as ph:
-        ph.env["MEDIAMON_CONNECTOR_STATE_PATH"] = str(bench.logs / f"c{workers}-{rate:g}.sqlite")
-        procs = [ph.worker(f"e2e-{workers}w-{rate:g}-{n}") for n in range(workers)]
-
-        def ready() -> bool:
-            return all("Worker ready" in p.tail(500) for p in procs)
-
-        await st.wait_until(ready, 180, procs[0], "every worker ready")
-        connector = st.ServiceProcess(
-            "connector",
-            ["connectors", "run"],
-            ph.env,
-            bench.logs / f"connector-{workers}-{rate:g}.log",
-        ).start()
-        ph.workers.append(connector)
+        names = [f"e2e-{workers}w-{rate:g}-{n}" for n in range(workers)]
+        procs, connector = await start_pipeline(bench, ph, names, f"{workers}-{rate:g}")
         site.flight = st.Flight()
         m.progress(f"{workers} worker(s), {rate:g} items/s: warming up {args.warmup:g} s")
         await generate(site, rate, args.warmup)

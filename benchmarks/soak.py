@@ -1,0 +1,629 @@
+"""Soak (issue 18): a long run at a steady rate with 1,000 alert rules, sampled every 10 s.
+The feeds, connector, workers and latency watch are benchmarks/e2e.py's; the rules and the
+webhook benchmarks/alerts.py's, and a share of the items carries one of their planted
+sentences, so alerts are delivered all along.
+
+Every sample: the RSS of each process (the connector with its feed-parsing children, the
+worker, the Elasticsearch and Kafka JVMs) from /proc, each stage's consumer lag, items put in
+the feeds, written to `articles.raw` and searchable, alert deliveries. After the drain: every
+item searchable exactly once (counted by id), every (rule, article) the rules find delivered
+once. Verdicts: RSS flat within `--flat-pct` after the warm-up, lag bounded, nothing lost,
+nothing doubled. Method and results: docs/benchmarks/soak.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import async_scan
+
+from benchmarks import e2e
+from benchmarks import measure as m
+from benchmarks import stack as st
+from benchmarks.alerts import (
+    GENEROUS_THROTTLE,
+    HOOK_SECRET,
+    HOOK_SECRET_ENV,
+    Plant,
+    Receiver,
+    Vocabulary,
+    make_rules,
+    rule_hits,
+    write_rules,
+)
+from benchmarks.alerts import LANG_WEIGHTS as RULE_LANGS
+from benchmarks.indexing import watch_visible
+from benchmarks.pages import LANG_WEIGHTS, Site, generate
+from pipeline import topics
+
+WATCHED_CODE = [*e2e.WATCHED_CODE, "pipeline/agents/alerts.py", "pipeline/alerts/matching.py",
+                "pipeline/alerts/delivery.py"]  # fmt: skip
+STAGES = {topics.RAW: "enrich", e2e.TAGGED: "group", topics.ENRICHED: "index"}  # input -> stage
+QUIET_SECONDS = 5.0  # the drain ends when everything is searchable and no alert came for this
+REF_WINDOW = 60.0  # seconds of samples averaged for the warm-up's and the end's RSS
+TABLES: list[m.Spec] = [
+    ("Verdicts", "verdicts", ("name", "met", "detail")),
+    ("RSS per process (MB): end of warm-up -> end", "rss",
+     ("name", "warmup_mb", "end_mb", "change_pct", "max_dev_pct", "min_mb", "max_mb",
+      "anon_warmup_mb", "anon_end_mb", "anon_change_pct", "flat")),
+    ("Consumer lag per stage (records)", "lag",
+     ("name", "max", "max_after_warmup", "first_half_max", "second_half_max", "slope_per_min",
+      "at_end", "bounded")),
+    ("Latency, first served in a feed -> searchable (s)", "latency", ()),
+    ("Items", "items", ()),
+    ("Alerts", "alerts", ()),
+]  # fmt: skip
+
+
+# The planted items: PlantingCorpus hands Site.add a plant's language and, with its
+# paragraphs, the plant's sentence (benchmarks/alerts.py's hot rules find it).
+
+
+@dataclass
+class PlantingCorpus(st.Corpus):
+    plants: list[Plant] = field(default_factory=list)
+    hot_share: float = 0.0
+    current: Plant | None = None
+
+    def lang(self) -> str:
+        hot = self.plants and self.rng.random() < self.hot_share
+        self.current = self.rng.choice(self.plants) if hot else None
+        return self.current.lang if self.current else super().lang()
+
+    def paragraphs(self, lang: str, size: int) -> list[list[str]]:
+        out = super().paragraphs(lang, size)
+        if self.current is not None:
+            para = self.rng.choice(out)
+            para.insert(self.rng.randint(0, len(para)), self.current.sentence)
+            self.current = None
+        return out
+
+
+@dataclass
+class SoakSite(Site):
+    """e2e's site, remembering every item's article id and when it was added, and dropping
+    its page (the feed carries the article; nothing fetches pages)."""
+
+    added: dict[str, float] = field(default_factory=dict)
+
+    def add(self) -> None:
+        super().add()
+        host = self.hosts[(self.serial - 1) % len(self.hosts)]
+        with self.lock:
+            item = self.feeds[host][-1]
+            self.pages.pop(f"{host}{urlsplit(item.url).path}", None)
+        self.added[st.article_id(item.url)] = item.added
+
+
+# /proc
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it (the connector's parse workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = _parent(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [pid], [pid]
+    while frontier:
+        below = [p for p, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
+    return found
+
+
+def memory(pids: Sequence[int]) -> dict[str, float]:
+    """RSS and its anonymous part (heap; the rest is mapped files, such as Lucene's), in MB,
+    summed over `pids`."""
+    total = {"rss": 0.0, "anon": 0.0}
+    for pid in pids:
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                total["rss" if key == "VmRSS" else "anon"] += int(value.split()[0]) / 1024
+    return {k: round(v, 1) for k, v in total.items()}
+
+
+# The verdicts: pure functions of the samples (tests/unit/test_soak.py)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(statistics.fmean(values), 1) if values else math.nan
+
+
+def flatness(
+    points: Sequence[tuple[float, float]], warmup: float, end: float, limit_pct: float,
+    window: float = REF_WINDOW,
+) -> dict[str, Any]:  # fmt: skip
+    """RSS over (t, MB) samples: the warm-up's value (mean of the `window` seconds before
+    `warmup`), the end's (the last `window` seconds up to `end`), the change between them,
+    and the largest deviation of any sample from `warmup` to `end` from the warm-up's value.
+    Flat: that deviation within `limit_pct`."""
+    window = min(window, warmup) or 1.0
+    ref = _mean([v for t, v in points if warmup - window < t <= warmup])
+    last = _mean([v for t, v in points if end - window < t <= end])
+    after = [v for t, v in points if warmup <= t <= end]
+    if not after or not ref or math.isnan(ref):
+        return {"warmup_mb": ref, "end_mb": last, "change_pct": None, "max_dev_pct": None,
+                "min_mb": None, "max_mb": None, "flat": None}  # fmt: skip
+    dev = max(abs(v - ref) for v in after) / ref * 100
+    return {
+        "warmup_mb": ref, "end_mb": last, "change_pct": round((last - ref) / ref * 100, 1),
+        "max_dev_pct": round(dev, 1), "min_mb": min(after), "max_mb": max(after),
+        "flat": dev <= limit_pct,
+    }  # fmt: skip
+
+
+def slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of (t seconds, value) points, per minute."""
+    if len(points) < 2:
+        return 0.0
+    ts, vs = [p[0] for p in points], [p[1] for p in points]
+    mt, mv = statistics.fmean(ts), statistics.fmean(vs)
+    den = sum((t - mt) ** 2 for t in ts)
+    return round(sum((t - mt) * (v - mv) for t, v in zip(ts, vs, strict=True)) / den * 60, 2)
+
+
+def boundedness(
+    points: Sequence[tuple[float, float]], warmup: float, end: float, floor: float
+) -> dict[str, Any]:
+    """Consumer lag over (t, records) samples. Bounded: after the warm-up, the second half's
+    highest lag is no more than `floor` records (a few seconds of input) or 1.5 times the
+    first half's: a lag that keeps growing fails, a lag that comes and goes does not."""
+    after = [(t, v) for t, v in points if warmup <= t <= end]
+    mid = (warmup + end) / 2
+    first = max((v for t, v in after if t < mid), default=0.0)
+    second = max((v for t, v in after if t >= mid), default=0.0)
+    return {
+        "max": max((v for _, v in points), default=0.0),
+        "max_after_warmup": max((v for _, v in after), default=0.0),
+        "first_half_max": first, "second_half_max": second, "slope_per_min": slope(after),
+        "at_end": after[-1][1] if after else None,
+        "bounded": bool(after) and second <= max(floor, 1.5 * first),
+    }  # fmt: skip
+
+
+# Sampling
+
+
+@dataclass
+class Watched:
+    """What a sample reads: the processes, the namespace, the site, the webhook."""
+
+    pids: dict[str, int]  # name -> pid (the connector's and workers' trees are followed)
+    settings: st.Settings
+    es: AsyncElasticsearch
+    site: SoakSite
+    receiver: Receiver
+    t0: float  # monotonic start of the items
+    cpu: dict[str, float] = field(default_factory=dict)
+    last: float = 0.0
+
+    async def sample(self, phase: str) -> dict[str, Any]:
+        now = time.monotonic()
+        trees = {  # the connector's parse workers are its children
+            name: descendants(pid) if name == "connector" or name.startswith("worker") else [pid]
+            for name, pid in self.pids.items()
+        }
+        mem = {name: memory(pids) for name, pids in trees.items()}
+        cpu = {name: sum(map(m.proc_cpu, pids)) for name, pids in trees.items()}
+        cpu["machine"] = m.machine_cpu()
+        cores = {k: round((v - self.cpu[k]) / (now - self.last), 2) for k, v in cpu.items()
+                 if k in self.cpu}  # fmt: skip
+        if "machine" in cores:  # the other sessions and stacks sharing the machine
+            ours = sum(v for k, v in cores.items() if k != "machine")
+            cores["others"] = round(cores["machine"] - ours, 2)
+        self.cpu, self.last = cpu, now
+        lag, written = await e2e.stage_offsets(self.settings)
+        count = await self.es.count(index=self.settings.articles_alias)
+        site, receiver = self.site, self.receiver
+        with receiver.lock:
+            posts, pairs = receiver.posts, len(receiver.first)
+            doubled = sum(c - 1 for c in receiver.copies.values())
+        return {
+            "t": round(now - self.t0, 1), "phase": phase,
+            "rss_mb": {k: v["rss"] for k, v in mem.items()},
+            "anon_mb": {k: v["anon"] for k, v in mem.items()},
+            "processes": {k: len(v) for k, v in trees.items()}, "cores": cores,
+            "lag": {STAGES[k]: v for k, v in lag.items()},
+            "added": len(site.added), "served": len(site.flight.sent),
+            "raw_written": written[topics.RAW], "searchable": int(count["count"]),
+            "seen": len(site.flight.seen), "alert_posts": posts, "alert_pairs": pairs,
+            "alert_copies_doubled": doubled,
+        }  # fmt: skip
+
+
+async def sampler(
+    watched: Watched, every: float, out: list[dict[str, Any]], phase: list[str]
+) -> None:
+    """A sample every `every` seconds against the monotonic clock, until cancelled; `phase`
+    holds the current phase's name (run, drain)."""
+    n = 0
+    while True:
+        try:
+            out.append(await watched.sample(phase[0]))
+        except Exception as exc:  # a slow answer must not end the soak; the gap shows
+            m.progress(f"sample failed: {exc!r}")
+        n += 1
+        await asyncio.sleep(max(0.0, watched.t0 + n * every - time.monotonic()))
+
+
+# The checks after the drain
+
+
+async def ids_in(es: AsyncElasticsearch, alias: str) -> Counter[str]:
+    """How many documents carry each id, over every index behind the alias."""
+    found: Counter[str] = Counter()
+    async for hit in async_scan(es, index=alias, query={"query": {"match_all": {}}},
+                                _source=False, size=5_000):  # fmt: skip
+        found[hit["_id"]] += 1
+    return found
+
+
+async def alert_records(es: AsyncElasticsearch, index: str) -> Counter[tuple[str, str, str]]:
+    """(rule, article, status) of every record in the alerts index, counted."""
+    await es.indices.refresh(index=index)
+    records: Counter[tuple[str, str, str]] = Counter()
+    fields = ["rule_id", "article_id", "status"]
+    query: dict[str, Any] = {"query": {"match_all": {}}}
+    async for hit in async_scan(es, index=index, query=query, _source=fields, size=5_000):
+        src = hit["_source"]
+        records[(src["rule_id"], src["article_id"], src["status"])] += 1
+    return records
+
+
+async def drained(watched: Watched, quiet: float) -> bool:
+    """Every item served and searchable, no stage lagging, no alert for `quiet` seconds."""
+    site = watched.site
+    if len(site.flight.sent) < len(site.added) or site.flight.pending:
+        return False
+    lag, _ = await e2e.stage_offsets(watched.settings)
+    return not any(lag.values()) and time.time() - watched.receiver.last_at > quiet
+
+
+def verdicts(data: dict[str, Any], limit_pct: float) -> dict[str, Any]:
+    """The issue's four criteria; the benchmark's own process is shown, not judged (it keeps
+    every item's times by design)."""
+    lag, items, alerts = data["lag"], data["items"], data["alerts"]
+    rss = {k: v for k, v in data["rss"].items() if k != "benchmark"}
+    not_flat = {k: v["max_dev_pct"] for k, v in rss.items() if not v["flat"]}
+    unbounded = [k for k, v in lag.items() if not v["bounded"]]
+    return {
+        f"RSS of every process flat within {limit_pct:g} % after warm-up": {
+            "met": not not_flat,
+            "detail": "largest deviation " + ", ".join(
+                f"{k} {v['max_dev_pct']} %" for k, v in rss.items()),
+        },
+        "consumer lag bounded": {
+            "met": not unbounded,
+            "detail": ", ".join(f"{k} max {v['max']:g}" for k, v in lag.items())
+            + (f"; growing: {', '.join(unbounded)}" if unbounded else ""),
+        },
+        "nothing lost": {
+            "met": not items["missing"] and not alerts["missing_pairs"],
+            "detail": f"{items['missing']} of {items['added']} items not searchable, "
+            f"{alerts['missing_pairs']} of {alerts['expected_pairs']} alert pairs unaccounted",
+        },
+        "nothing doubled": {
+            "met": not items["duplicate_documents"] and not alerts["duplicate_deliveries"],
+            "detail": f"{items['duplicate_documents']} duplicate documents, "
+            f"{alerts['duplicate_deliveries']} duplicate deliveries",
+        },
+    }  # fmt: skip
+
+
+def summarise(data: dict[str, Any], samples: list[dict[str, Any]], args: Any, end: float) -> None:
+    """RSS flatness and lag boundedness from the samples, into `data`."""
+    procs = list(samples[0]["rss_mb"]) if samples else []
+    data["rss"] = {}
+    for name in procs:
+        rss = [(s["t"], s["rss_mb"][name]) for s in samples if name in s["rss_mb"]]
+        anon = [(s["t"], s["anon_mb"][name]) for s in samples if name in s["anon_mb"]]
+        flat = flatness(rss, args.warmup, end, args.flat_pct)
+        anon_flat = flatness(anon, args.warmup, end, args.flat_pct)
+        data["rss"][name] = flat | {
+            "anon_warmup_mb": anon_flat["warmup_mb"], "anon_end_mb": anon_flat["end_mb"],
+            "anon_change_pct": anon_flat["change_pct"],
+        }  # fmt: skip
+    # a few seconds of input (5 s) as the least lag worth calling growth
+    data["lag"] = {
+        stage: boundedness([(s["t"], s["lag"][stage]) for s in samples], args.warmup, end,
+                           args.rate * 5)
+        for stage in STAGES.values()
+    }  # fmt: skip
+
+
+async def run(args: Any) -> dict[str, Any]:
+    if args.from_json:
+        return await asyncio.to_thread(reanalyse, args)
+    vocab = Vocabulary.load({lang: m.sentences()[lang] for lang in RULE_LANGS})
+    corpus = PlantingCorpus(
+        LANG_WEIGHTS, random.Random(m.SEED), plants=vocab.plants, hot_share=args.hot_share
+    )
+    site = SoakSite([f"127.1.0.{n}" for n in range(1, args.hosts + 1)], 0.0, corpus,
+                    inline=True, feed_items=args.feed_items)  # fmt: skip
+    urls = site.start()
+    receiver = Receiver()
+    samples: list[dict[str, Any]] = []
+    try:
+        async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
+            data = bench.header(WATCHED_CODE)
+            specs = make_rules(args.rules, vocab, random.Random(m.SEED))
+            path = bench.logs / "rules-soak.yaml"
+            rules = write_rules(path, specs, receiver.url, GENEROUS_THROTTLE)
+            env = e2e.pipeline_env(urls, args) | {"MEDIAMON_RULES_FILE": str(path)}
+            async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
+                names = [f"soak-{n}" for n in range(args.workers)]
+                procs, connector = await e2e.start_pipeline(bench, ph, names, "soak")
+                pids = {"connector": connector.proc.pid if connector.proc else 0}
+                pids |= {(f"worker{n}" if args.workers > 1 else "worker"): p.proc.pid
+                         for n, p in enumerate(procs) if p.proc}  # fmt: skip
+                pids |= {"elasticsearch": bench.es_pid or 0, "kafka": bench.kafka_pid or 0}
+                pids["benchmark"] = bench.pids(None)["benchmark"] or 0
+                site.flight, site.measuring = st.Flight(), True
+                t0_wall, t0 = time.time(), time.monotonic()
+                watched = Watched(pids, ph.settings, ph.es, site, receiver, t0)
+                phase = ["run"]
+                sampling = asyncio.create_task(sampler(watched, args.sample, samples, phase))
+                done = asyncio.Event()
+                watcher = asyncio.create_task(
+                    watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
+                )
+                m.progress(f"{args.rate:g} items/s for {args.seconds:g} s, {len(rules)} rules")
+                achieved = await generate(site, args.rate, args.seconds)
+                end = time.monotonic() - t0
+                phase[0] = "drain"
+                m.progress(f"items stopped ({len(site.added):,}); draining <= {args.drain:g} s")
+                while time.monotonic() - t0 < end + args.drain:
+                    if await drained(watched, QUIET_SECONDS):
+                        break
+                    await asyncio.sleep(1.0)
+                drain_s = time.monotonic() - t0 - end
+                samples.append(await watched.sample("drained"))
+                sampling.cancel()
+                done.set()
+                await watcher
+                dead = [p.name for p in [*procs, connector] if not p.running]
+                m.progress("checking every id and every alert")
+                await ph.es.indices.refresh(index=ph.settings.articles_alias)
+                found = await ids_in(ph.es, ph.settings.articles_alias)
+                truth = await rule_hits(ph.es, ph.settings.articles_alias, rules)
+                records = await alert_records(ph.es, ph.settings.alerts_index)
+    finally:
+        site.stop()
+        receiver.close()
+    added = set(site.added)
+    flight = site.flight
+    seen = [(i, flight.seen[i]) for i in flight.sent if i in flight.seen]
+    warm_from = t0_wall + args.warmup
+    data["settings"] = {
+        k: vars(args)[k]
+        for k in (
+            "rate",
+            "seconds",
+            "warmup",
+            "sample",
+            "rules",
+            "hot_share",
+            "workers",
+            "hosts",
+            "feed_items",
+            "poll_interval",
+            "partitions",
+            "flat_pct",
+            "drain",
+        )
+    } | {"hot_rules": sum(r.plant is not None for r in specs), "rules_loaded": len(rules)}
+    data["items"] = {
+        "added": len(added), "rate_achieved": round(achieved, 2), "served": len(flight.sent),
+        "never_served": len(added - set(flight.sent)),
+        "documents": sum(found.values()), "distinct_ids": len(found),
+        "missing": len(added - set(found)), "duplicate_documents": sum(found.values()) - len(found),
+        "unknown_ids": len(set(found) - added), "drain_seconds": round(drain_s, 1),
+        "processes_exited": dead,
+    }  # fmt: skip
+    delivered = {p for p in receiver.first if p[1] in added}
+    statuses = Counter(status for (_, _, status) in records.elements())
+    recorded = {(r, a) for (r, a, _) in records}
+    doubled = sum(receiver.copies[p] - 1 for p in delivered)
+    data["alerts"] = {
+        "expected_pairs": len(truth), "delivered_pairs": len(delivered & truth),
+        "posts": receiver.posts, "duplicate_deliveries": doubled,
+        "bad_signatures": receiver.bad_signatures,
+        "unexpected_pairs": len(delivered - truth),
+        "not_delivered": len(truth - delivered),
+        "not_delivered_but_recorded": len((truth - delivered) & recorded),
+        # a pair neither delivered nor recorded (e.g. as another outlet's copy of a story)
+        "missing_pairs": len(truth - delivered - recorded),
+        "records_by_status": dict(statuses),
+        "records_doubled": sum(c - 1 for c in records.values()),
+    }  # fmt: skip
+    data["latency"] = m.stats(at - flight.sent[i] for i, at in seen)
+    data["latency_after_warmup"] = m.stats(
+        at - flight.sent[i] for i, at in seen if flight.sent[i] >= warm_from
+    )
+    data["latency_windows"] = m.per_ten_seconds(
+        ((flight.sent[i], at - flight.sent[i]) for i, at in seen), t0_wall
+    )
+    data["samples"], data["items_stopped_s"] = samples, round(end, 1)
+    summarise(data, samples, args, end)
+    data["verdicts"] = verdicts(data, args.flat_pct)
+    data["load_after"] = m.loadavg()
+    if args.picture:
+        await asyncio.to_thread(Path(args.picture).write_text, svg(data), "utf-8")
+    return data
+
+
+def reanalyse(args: Any) -> dict[str, Any]:
+    """The verdicts and the picture again, from a saved run's samples (`--from-json`), with
+    its settings but this code's criteria and `--flat-pct`."""
+    data: dict[str, Any] = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+    saved = data["settings"]
+    for key in ("rate", "warmup"):
+        setattr(args, key, saved[key])
+    end = data.get("items_stopped_s", saved["seconds"])
+    summarise(data, data["samples"], args, end)
+    data["settings"]["flat_pct"] = args.flat_pct
+    data["verdicts"] = verdicts(data, args.flat_pct)
+    if args.picture:
+        Path(args.picture).write_text(svg(data), encoding="utf-8")
+    return data
+
+
+# The picture: five panels of polylines, drawn by hand (no plotting library in the venv)
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f"]
+WIDTH, PANEL, LEFT, RIGHT, TOP = 900, 220, 70, 170, 30
+
+
+def _ticks(top: float, count: int = 4) -> list[float]:
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(k for k in (1, 2, 2.5, 5, 10) if raw <= step * k)
+    return [step * k for k in range(int(top / step) + 1)]
+
+
+def panel(
+    y0: float, title: str, unit: str, series: dict[str, list[tuple[float, float]]],
+    t_max: float, marks: Sequence[tuple[float, str]], floor: float = 0.0, low: float = 0.0,
+    levels: Sequence[float] = (),
+) -> list[str]:  # fmt: skip
+    """One panel at height `y0`, its y axis from `low`: axes, ticks, a polyline per series,
+    dashed lines at the x of `marks` and the y of `levels`, the legend."""
+    h, w = PANEL - 50, WIDTH - LEFT - RIGHT
+    top = max([floor, *(v for pts in series.values() for _, v in pts if not math.isnan(v))])
+    ticks = [low + v for v in _ticks((top - low) * 1.05 or 1.0)]
+    y_max = ticks[-1] if ticks[-1] >= top else top
+
+    def x(t: float) -> float:
+        return LEFT + w * t / (t_max or 1)
+
+    def y(v: float) -> float:
+        return y0 + h - h * (v - low) / ((y_max - low) or 1)
+
+    out = [
+        f'<text x="{LEFT}" y="{y0 - 8}" font-weight="bold">{title}</text>',
+        f'<rect x="{LEFT}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#999"/>',
+    ]
+    for v in ticks:
+        out.append(
+            f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>'
+        )
+        out.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+    out.append(
+        f'<text x="{LEFT - 50}" y="{y0 + h / 2}" transform="rotate(-90 {LEFT - 50} '
+        f'{y0 + h / 2})" text-anchor="middle">{unit}</text>'
+    )
+    for minute in range(0, int(t_max / 60) + 1, max(1, int(t_max / 60 / 10))):
+        tx = x(minute * 60)
+        out.append(f'<text x="{tx:.1f}" y="{y0 + h + 14}" text-anchor="middle">{minute}</text>')
+    for t, label in marks:
+        out.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0}" y2="{y0 + h}" '
+            'stroke="#888" stroke-dasharray="4 3"/>'
+        )
+        anchor, dx = ("end", -3) if t > t_max * 0.8 else ("start", 3)
+        out.append(
+            f'<text x="{x(t) + dx:.1f}" y="{y0 + 12}" fill="#666" text-anchor="{anchor}">'
+            f"{label}</text>"
+        )
+    for v in levels:
+        out.append(
+            f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+            'stroke="#888" stroke-dasharray="4 3"/>'
+        )
+    for n, (name, pts) in enumerate(series.items()):
+        colour = COLOURS[n % len(COLOURS)]
+        line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts if not math.isnan(v))
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{line}"/>')
+        ly = y0 + 10 + 16 * n
+        out.append(
+            f'<line x1="{LEFT + w + 12}" x2="{LEFT + w + 32}" y1="{ly}" y2="{ly}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
+        out.append(f'<text x="{LEFT + w + 36}" y="{ly + 4}">{name}</text>')
+    return out
+
+
+def svg(data: dict[str, Any]) -> str:
+    samples, s = data["samples"], data["settings"]
+    t_max = max([s["seconds"], *(x["t"] for x in samples)])
+    marks = [(s["warmup"], "end of warm-up"), (s["seconds"], "items stop")]
+    procs = list(samples[0]["rss_mb"]) if samples else []
+    rss = {p: [(x["t"], x["rss_mb"][p]) for x in samples if p in x["rss_mb"]] for p in procs}
+    lag = {st_: [(x["t"], float(x["lag"][st_])) for x in samples] for st_ in STAGES.values()}
+    windows = data["latency_windows"]
+    lat = {q: [(w["from_s"] + 5, w[q]) for w in windows] for q in ("p50", "p95", "p99")}
+    judged = [
+        p for p in procs if p != "benchmark" and data.get("rss", {}).get(p, {}).get("warmup_mb")
+    ]
+    rel = {p: [(t, v / data["rss"][p]["warmup_mb"] * 100) for t, v in rss[p] if t >= s["warmup"]]
+           for p in judged}  # fmt: skip
+    band = data["settings"].get("flat_pct", 10.0)
+    names = ("machine", "connector", "worker", "elasticsearch", "kafka", "others")
+    cpu = {k: [(x["t"], x["cores"][k]) for x in samples if k in x.get("cores", {})] for k in names}
+    cpu = {k: v for k, v in cpu.items() if v}
+    title = (f"mediamon soak, {s['rate']:g} items/s, {s['rules_loaded']} alert rules, "
+             f"{s['workers']} worker(s), {data['started']} (minutes on the x axis)")  # fmt: skip
+    body = [f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{title}</text>']
+    body += panel(TOP + 30, "RSS per process (connector with its parse workers)", "MB", rss,
+                  t_max, marks)  # fmt: skip
+    body += panel(TOP + 30 + PANEL, f"RSS after warm-up, % of its value at the end of warm-up "
+                  f"(band: ±{band:g} %)", "%", rel, t_max, marks, floor=100 + band,
+                  low=100 - 2 * band, levels=(100 - band, 100 + band))  # fmt: skip
+    body += panel(TOP + 30 + 2 * PANEL, "Consumer lag per stage (input topic)", "records", lag,
+                  t_max, marks, floor=10)  # fmt: skip
+    body += panel(TOP + 30 + 3 * PANEL, "Latency, first served in a feed -> searchable, per 10 s",
+                  "seconds", lat, t_max, marks, floor=1)  # fmt: skip
+    body += panel(TOP + 30 + 4 * PANEL, "CPU per process, and the rest of the machine (others)",
+                  "cores", cpu, t_max, marks, floor=2)  # fmt: skip
+    height = TOP + 30 + 5 * PANEL
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+            f'font-family="sans-serif" font-size="11"><rect width="100%" height="100%" '
+            f'fill="white"/>\n' + "\n".join(body) + "\n</svg>\n")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return st.main(
+        argv, "soak", __doc__, run, lambda data: TABLES,
+        rate=(50.0, "items/s added to the feeds (half the maximum in docs/benchmarks/e2e.md)"),
+        seconds=(1800.0, "seconds of items, warm-up included"),
+        warmup=(300.0, "the first seconds, not judged (JIT, caches, heaps growing to size)"),
+        sample=(10.0, "seconds between samples"),
+        rules=(1_000, "enabled keyword rules (benchmarks/alerts.py's)"),
+        hot_share=(0.05, "share of items planted with a sentence the hot rules find"),
+        workers=(1, "workers"),
+        hosts=(100, "sites (loopback addresses), one feed each"),
+        feed_items=(20, "newest items a feed carries"),
+        poll_interval=(2.0, "MEDIAMON_POLL_INTERVAL"),
+        partitions=(6, "MEDIAMON_TOPIC_PARTITIONS"),
+        drain=(180.0, "seconds at most, after the items stop, for everything to arrive"),
+        flat_pct=(10.0, "RSS band after warm-up, percent"),
+        picture=(None, "write the curves here as SVG"),
+        from_json=(None, "no run: the verdicts and picture again from this saved result"),
+    )  # fmt: skip
