@@ -133,8 +133,10 @@ def test_each_service_does_its_job_and_nothing_more(
     _send(connector, raw, b"article-1")  # the connector's one job
     with pytest.raises(TopicAuthorizationFailedError):
         _send(connector, tagged)  # it writes nothing else
-    with pytest.raises((TopicAuthorizationFailedError, GroupAuthorizationFailedError)):
-        _read(connector, raw, worker.app_id)  # and reads nothing
+    enriched = setup.topic(topics.ENRICHED)
+    for topic in (raw, enriched):  # and reads nothing, the enriched articles included
+        with pytest.raises((TopicAuthorizationFailedError, GroupAuthorizationFailedError)):
+            _read(connector, topic, worker.app_id)
 
     assert _read(worker, raw, worker.app_id) == [b"article-1"]  # in its own group
     _send(worker, tagged, b"tagged-1")
