@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.adapters.hosts import HostPolicy, valid_host
 from pipeline.errors import ConfigError
 from pipeline.yamlfile import load_yaml_model
 
@@ -61,6 +62,20 @@ class FeedsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feeds: list[FeedConfig] = Field(default_factory=list)
+    # Per-host pace for feeds and article pages, e.g. {"wire.example.org": {"spacing": 0.2,
+    # "concurrency": 4}}; a name covers its subdomains; hosts not named use the defaults.
+    hosts: dict[str, HostPolicy] = Field(default_factory=dict)
+
+    @field_validator("hosts")
+    @classmethod
+    def _host_names(cls, hosts: dict[str, HostPolicy]) -> dict[str, HostPolicy]:
+        named: dict[str, HostPolicy] = {}
+        for name, policy in hosts.items():
+            host = valid_host(name)
+            if host in named:
+                raise ValueError(f"host {host!r} is named twice")
+            named[host] = policy
+        return named
 
     @model_validator(mode="after")
     def _unique(self) -> FeedsFile:
@@ -123,6 +138,11 @@ def import_opml(opml: Path, feeds: FeedsFile) -> tuple[FeedsFile, list[FeedConfi
         known_urls.add(url)
         known_ids.add(feed_id)
     return FeedsFile(feeds=[*feeds.feeds, *added]), added
+
+
+def configured_hosts(feeds_file: Path) -> dict[str, HostPolicy]:
+    """The feeds file's per-host policies (none when there is no file)."""
+    return dict(load_feeds(feeds_file).hosts) if feeds_file.exists() else {}
 
 
 def configured_feeds(

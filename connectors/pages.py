@@ -20,6 +20,7 @@ from pipeline.adapters.pages import PageFetcher, PageRefused
 from pipeline.errors import TransientError
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
+from pipeline.stages.canonical import article_id, canonical_url, declared_canonical
 from pipeline.stages.clean import html_to_text
 from pipeline.stages.extract import read_page
 
@@ -42,7 +43,8 @@ class ArticlePages:
 
     async def attach(self, feed: FeedConfig, articles: list[RawArticle]) -> list[RawArticle]:
         """The same items, in order, with their pages' text where it could be had."""
-        return list(await asyncio.gather(*(self._one(feed, a) for a in articles)))
+        pages = list(await asyncio.gather(*(self._one(feed, a) for a in articles)))
+        return _distinct_ids(feed, articles, pages)
 
     async def _one(self, feed: FeedConfig, article: RawArticle) -> RawArticle:
         if not self.wanted(feed, article):
@@ -80,7 +82,32 @@ class ArticlePages:
         if problem:
             return problem
         update: dict[str, Any] = {"page_text": found.text, "text_source": "page"}
+        canonical = declared_canonical(found.canonical_url, page.url)
+        if canonical and canonical != canonical_url(article.url):
+            # one id for one article, whichever feed or link led to it (issue 15)
+            update["id"] = article_id(canonical)
+            update["canonical_url"] = canonical
         if article.published_from_fetch and found.published:
             update["published"] = found.published
             update["published_from_fetch"] = False
         return article.model_copy(update=update)
+
+
+def _distinct_ids(
+    feed: FeedConfig, items: list[RawArticle], pages: list[RawArticle]
+) -> list[RawArticle]:
+    """Two items of one poll whose pages claim one canonical URL are not one article: some
+    sites put a section page there on every story. They keep the ids their feed gave them."""
+    claimed: dict[str, set[str]] = {}
+    for item, page in zip(items, pages, strict=True):
+        claimed.setdefault(page.id, set()).add(item.id)
+    shared = {page_id for page_id, ids in claimed.items() if len(ids) > 1}
+    if not shared:
+        return pages
+    log.info("feed %s: %d canonical URLs name several items, not used", feed.id, len(shared))
+    return [
+        page.model_copy(update={"id": item.id, "canonical_url": ""})
+        if page.id in shared and page.id != item.id
+        else page
+        for item, page in zip(items, pages, strict=True)
+    ]

@@ -23,7 +23,7 @@ from connectors.pages import ArticlePages
 from connectors.scheduler import Outcome, plan_next
 from connectors.state import FeedState, StateStore, now_iso
 from pipeline.adapters import http
-from pipeline.adapters.hosts import HostGate
+from pipeline.adapters.hosts import HostGate, HostPolicy
 from pipeline.adapters.pages import PageFetcher
 from pipeline.errors import PermanentError, TransientError
 from pipeline.schema import RawArticle
@@ -58,6 +58,7 @@ class RssConnector:
 
     settings: Settings
     feeds: list[FeedConfig]
+    hosts: dict[str, HostPolicy] = field(default_factory=dict)  # the feeds file's `hosts:`
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _rng: random.Random = field(default_factory=random.Random)
 
@@ -65,7 +66,11 @@ class RssConnector:
         self.store = StateStore(self.settings.connector_state_file)
         self.emitter = KafkaEmitter(self.settings, self._stopping)
         self._http = http.make_client(self.settings)
-        self._gate = HostGate(self.settings.host_spacing, per_host=self.settings.host_concurrency)
+        self._gate = HostGate(
+            self.settings.host_spacing,
+            per_host=self.settings.host_concurrency,
+            policies=self.hosts,
+        )
         self._slots = asyncio.Semaphore(self.settings.max_concurrency)
         self._pool: Executor | None = None
         if self.settings.parse_workers > 0:
@@ -261,13 +266,16 @@ class RssConnector:
     ) -> Outcome:
         if fresh is None:
             return Outcome.NOT_MODIFIED
-        if fresh and self._pages is not None:
-            articles = await self._pages.attach(feed, [a for a, _ in fresh])
-            fresh = [(a, fp) for a, (_, fp) in zip(articles, fresh, strict=True)]
-        if fresh:
-            await self.emitter.emit([a for a, _ in fresh])
+        # Seen items are remembered by their id in the feed: a page's canonical URL may
+        # give the emitted article another id, and the next poll knows only the feed's.
+        seen = [(a.id, fp) for a, fp in fresh]
+        articles = [a for a, _ in fresh]
+        if articles and self._pages is not None:
+            articles = await self._pages.attach(feed, articles)
+        if articles:
+            await self.emitter.emit(articles)
             # Only now, with Kafka's acknowledgement, do these count as sent.
-            self.store.mark_emitted(feed.id, [(a.id, fp) for a, fp in fresh])
+            self.store.mark_emitted(feed.id, seen)
             state.items_emitted += len(fresh)
             metrics.ITEMS.labels(feed.id).inc(len(fresh))
         report.emitted = len(fresh)

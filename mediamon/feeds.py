@@ -85,7 +85,8 @@ def validate(
     """Check the feeds file; every problem is reported with its line."""
     target = path or get_settings().feeds_file
     feeds = load_feeds(target)
-    console.print(f"{target}: {len(feeds.feeds)} feeds, valid")
+    hosts = f", {len(feeds.hosts)} host policies" if feeds.hosts else ""
+    console.print(f"{target}: {len(feeds.feeds)} feeds{hosts}, valid")
 
 
 @app.command("list")

@@ -7,6 +7,7 @@ import asyncio
 
 import typer
 
+from connectors.feeds import configured_hosts
 from mediamon.output import console, print_json, print_table, progress_bar
 from mediamon.search import parse_since
 from pipeline.adapters import http
@@ -39,7 +40,11 @@ def fetch_command(
                 "count"
             ]
             async with http.make_client(settings) as client:
-                gate = HostGate(settings.host_spacing, per_host=settings.host_concurrency)
+                gate = HostGate(
+                    settings.host_spacing,
+                    per_host=settings.host_concurrency,
+                    policies=configured_hosts(settings.feeds_file),
+                )
                 fetcher = PageFetcher(
                     client,
                     gate,

@@ -7,7 +7,7 @@ import signal
 
 import typer
 
-from connectors.feeds import adhoc_feeds, configured_feeds
+from connectors.feeds import adhoc_feeds, configured_feeds, configured_hosts
 from connectors.rss import RssConnector
 from mediamon.output import print_json
 from pipeline.health import Health, beat
@@ -37,12 +37,13 @@ def run(
         feeds = adhoc_feeds(feed, settings.poll_interval)
     else:
         feeds = configured_feeds(settings.feeds_file, settings.feed_urls, settings.poll_interval)
+    hosts = configured_hosts(settings.feeds_file)
     health = Health()
     if not once:
         serve_health(health, settings.connector_metrics_port, settings.health_bind)
 
     async def main() -> list[dict[str, object]]:
-        connector = RssConnector(settings, feeds)
+        connector = RssConnector(settings, feeds, hosts)
         await connector.setup()
         health.check("kafka", lambda: connector.emitter.healthy(settings.ready_grace_seconds))
         heartbeat = asyncio.create_task(beat(health))

@@ -124,6 +124,10 @@ class RawArticle(Record):
     page_text: str = Field(default="", max_length=MAX_TEXT)
     text_source: Literal["feed", "page"] = "feed"
     page_problem: str | None = Field(default=None, max_length=100)
+    # The page's own canonical URL (pipeline/stages/canonical.declared_canonical), already
+    # behind `id`. Added within version 2: a consumer that ignores it still files the
+    # article under the right id and only records the link's address as canonical_url.
+    canonical_url: str = Field(default="", max_length=MAX_URL)
 
 
 class EnrichedArticle(Record):

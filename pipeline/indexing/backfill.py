@@ -22,6 +22,7 @@ from pipeline.errors import TransientError
 from pipeline.indexing import scan
 from pipeline.indexing.bulk import to_es_document
 from pipeline.schema import EnrichedArticle, RawArticle
+from pipeline.stages.canonical import declared_canonical
 from pipeline.stages.enrich import Enricher
 from pipeline.stages.extract import read_page
 
@@ -125,6 +126,8 @@ async def _one(
         fetched_at=article.fetched_at or article.enriched_at,
         page_text=found.text,
         text_source="page",
+        # recorded, not re-keyed: the document keeps its id, or the index would hold it twice
+        canonical_url=declared_canonical(found.canonical_url, page.url) or "",
     )
     renewed = enricher.enrich(raw).model_copy(update={"story_id": article.story_id})
     return renewed, None

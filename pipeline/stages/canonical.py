@@ -44,3 +44,39 @@ def article_id(url: str, guid: str = "", fallback: str = "") -> str:
     """Stable id: from the canonical URL, else the GUID, else the given fallback text."""
     basis = canonical_url(url) if url.strip() else (guid.strip() or fallback)
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+
+
+def _is_address(host: str) -> bool:
+    return ":" in host or host.replace(".", "").isdigit()
+
+
+def _site(host: str) -> str:
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def declared_canonical(declared: str | None, page_url: str) -> str | None:
+    """The page's own canonical URL (link rel=canonical, og:url) when it may name the
+    article, else None. Copies of one article reached through different feeds, links with
+    other parameters or the mobile host then share one id. A page only speaks for its own
+    site: the canonical host must be the page's host or a parent or child of it (m.x.org
+    for x.org), never another site, or a hostile page could take over, and overwrite,
+    another outlet's article. A canonical that is the site's front page while the page is
+    not is a soft 404 or a wall, not this article's address."""
+    if not declared:
+        return None
+    url = canonical_url(declared)
+    want, have = urlsplit(url), urlsplit(canonical_url(page_url))
+    if want.scheme not in ("http", "https") or not want.hostname or not have.hostname:
+        return None
+    claimed, own = _site(want.hostname), _site(have.hostname)
+    if claimed != own and (
+        _is_address(claimed)
+        or _is_address(own)
+        or not (claimed.endswith(f".{own}") or own.endswith(f".{claimed}"))
+        or "." not in min(claimed, own, key=len)  # a bare TLD is no site
+    ):
+        return None
+    if want.path in ("", "/") and not want.query and have.path not in ("", "/"):
+        return None
+    return url

@@ -53,7 +53,7 @@ class Enricher:
         full = f"{title}\n\n{body}".strip()
         detection = detect_language(full, hint=raw.lang_hint)
         match = self.tagger.tag(title, body, detection.lang)
-        canon = canonical_url(raw.url)
+        canon = raw.canonical_url or canonical_url(raw.url)
         # Copies are often re-titled: fingerprint the body, the title only when the body is short.
         fingerprint = simhash(body) or simhash(full)
         return EnrichedArticle(

@@ -21,6 +21,7 @@ from deploy.processes import ServiceProcess
 from mediamon.demo_flow import count_indexed, expected_ids
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
+from pipeline.stages.canonical import article_id
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
 from tests.support.topics import read_at_least
@@ -250,7 +251,9 @@ def test_a_teaser_item_is_tagged_and_found_from_its_page(
 ) -> None:
     """Issue 15: the feed says one sentence about a football match; the page behind it is
     an article about the Astana talks on Syria. With pages on, the indexed article is tagged
-    from the page and `mediamon search` finds it by a word only the page contains."""
+    from the page and `mediamon search` finds it by a word only the page contains. A second
+    feed links the same story by another address; the page's canonical URL makes both one
+    document."""
     with serve_feeds(tmp_path) as site:
         base = site.base_url
         paragraph = (
@@ -258,7 +261,8 @@ def test_a_teaser_item_is_tagged_and_found_from_its_page(
             f"in Syria with the UN envoy; the {PAGE_ONLY_WORD} memorandum was signed.</p>"
         )
         (tmp_path / "talks.html").write_text(
-            "<html><head><title>Talks</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<html><head><title>Talks</title><link rel='canonical' href='{base}/talks.html'>"
+            "</head><body><nav><a href='/'>Home</a></nav>"
             f"<article><h1>Talks in Astana</h1>{paragraph * 4}</article></body></html>",
             encoding="utf-8",
         )
@@ -269,21 +273,34 @@ def test_a_teaser_item_is_tagged_and_found_from_its_page(
             "<description>Read the whole story.</description></item></channel></rss>",
             encoding="utf-8",
         )
+        (tmp_path / "wire.xml").write_text(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+            f"<link>{base}/</link><item><title>Morning briefing</title>"
+            f"<link>{base}/talks.html?ref_id=wire</link>"
+            "<description>Read the whole story.</description></item></channel></rss>",
+            encoding="utf-8",
+        )
         reports = run_connector_once(
             env,
-            [f"{base}/feed.xml"],
+            [f"{base}/feed.xml", f"{base}/wire.xml"],
             MEDIAMON_FETCH_PAGES="true",
             MEDIAMON_HOST_SPACING="0",
         )
-    assert sum(r["emitted"] for r in reports) == 1
+    assert sum(r["emitted"] for r in reports) == 2
+    raw = asyncio.run(read_at_least(env.settings, env.settings.topic(topics.RAW), 2, within=30))
+    ids = {json.loads(m.value)["id"] for m in raw}
+    assert ids == {article_id(f"{base}/talks.html")}, ids  # two copies, one id
 
     def indexed() -> list[dict[str, Any]]:
-        query = {"term": {"url": f"{base}/talks.html"}}
-        return [h["_source"] for h in search(env, query=query)["hits"]["hits"]]
+        query = {"term": {"canonical_url": f"{base}/talks.html"}}
+        return [h for h in search(env, query=query)["hits"]["hits"] if h["_source"]["text"]]
 
-    [doc] = wait_for(indexed, 120, "the teaser item indexed")
+    [hit] = wait_for(indexed, 120, "the teaser item indexed")
+    doc = hit["_source"]
+    assert hit["_id"] == article_id(f"{base}/talks.html")
     assert doc["content_from"] == "page" and doc["page_problem"] is None
     assert {"syria", "astana_process", "un"} <= set(doc["topics"])
     assert doc["title"] == "Morning briefing"
     hits = search_cli(env, PAGE_ONLY_WORD)
-    assert [h["url"] for h in hits] == [f"{base}/talks.html"]
+    assert len(hits) == 1, hits
+    assert hits[0]["url"] in (f"{base}/talks.html", f"{base}/talks.html?ref_id=wire")

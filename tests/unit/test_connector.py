@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from connectors.emitter import Stopped
 from connectors.feeds import FeedConfig
 from connectors.rss import RssConnector
+from pipeline.adapters.hosts import HostPolicy
 from pipeline.schema import RawArticle
 from pipeline.settings import Settings
+from pipeline.stages.canonical import article_id
 from tests.support.feedhost import BOMB, FeedHost, Route, feed_host, rss
 
 
@@ -312,3 +316,52 @@ def await_free(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+async def test_a_host_policy_from_the_feeds_file_sets_that_hosts_pace(
+    host: FeedHost, settings: Settings
+) -> None:
+    """Polled back to back, a feed waits out the default spacing (5 s here) unless its host
+    has a policy of its own: the connector's one gate reads the feeds file's `hosts:`."""
+    host.routes["/fast.xml"] = Route(body=rss(ITEMS))
+    f = feed(host, "/fast.xml")
+    slow = settings.model_copy(update={"host_spacing": 5.0})
+    connector = RssConnector(slow, [f], {"127.0.0.1": HostPolicy(spacing=0)})
+    await connector.setup()
+    connector.emitter = MemoryEmitter()  # type: ignore[assignment]
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            assert (await connector.poll(f)).status == 200
+        assert time.monotonic() - started < 3.0
+        assert connector._gate.base_spacing(urlsplit(f.url).netloc) == 0.0
+    finally:
+        await connector.stop()
+
+
+async def test_an_item_renamed_by_its_pages_canonical_url_is_not_sent_twice(
+    host: FeedHost, connector: RssConnector
+) -> None:
+    """The page gives the article another id (its canonical URL); the connector remembers
+    the item by the id its feed gives, so the next poll of the same feed sends nothing."""
+    page = (
+        '<html><head><link rel="canonical" href="/story"><title>Talks</title></head><body>'
+        "<article>" + "<p>Delegations met in Astana to discuss the ceasefire in Syria.</p>" * 12
+    ) + "</article></body></html>"
+    host.routes["/s/123"] = Route(body=page.encode(), content_type="text/html")
+    link = host.url("/s/123")
+    host.routes["/canon.xml"] = Route(
+        body=(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+            f"<title>Talks</title><link>{link}</link><description>Talks.</description>"
+            "</item></channel></rss>"
+        ).encode()
+    )
+    f = feed(host, "/canon.xml")
+    first = await connector.poll(f)
+    second = await connector.poll(f)
+    sent = connector.emitter.sent  # type: ignore[attr-defined]
+    assert (first.emitted, second.emitted, len(sent)) == (1, 0, 1)
+    assert sent[0].text_source == "page"
+    assert sent[0].id == article_id(host.url("/story"))
+    assert connector.store.fingerprints([article_id(link)])  # remembered by the feed's id

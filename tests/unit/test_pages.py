@@ -63,6 +63,14 @@ class _Site(BaseHTTPRequestHandler):
             "/to-ftp": lambda: self._redirect("ftp://files.example/a"),
             "/busy": lambda: self._send(429, b"", "text/plain", {"Retry-After": "7"}),
             "/slow": self._slow,
+            # one article under several addresses, a CMS that names its section on every
+            # story, and a page that claims another site's address
+            "/story?from=rss": lambda: self._article("/story"),
+            "/amp/story": lambda: self._article(f"http://{self.headers['Host']}/story"),
+            "/world/one": lambda: self._article("/world/"),
+            "/world/two": lambda: self._article("/world/"),
+            "/foreign": lambda: self._article("https://victim.example/story"),
+            "/front": lambda: self._article("/"),
         }
         routes.get(self.path, lambda: self._send(404, b"", "text/html"))()
 
@@ -82,6 +90,10 @@ class _Site(BaseHTTPRequestHandler):
         self.send_header("Location", where)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _article(self, canonical: str) -> None:
+        page = ARTICLE.replace("<title>", f'<link rel="canonical" href="{canonical}"><title>')
+        self._send(200, page.encode(), "text/html; charset=utf-8")
 
     def _slow(self) -> None:
         time.sleep(3)
@@ -280,3 +292,45 @@ def test_pages_waiting_for_a_spaced_host_do_not_hold_up_other_hosts(
 
     asyncio.run(go())
     assert done.index("other") < done.index("first-1"), done
+
+
+def test_one_article_reached_by_several_links_gets_one_id_from_its_page(
+    site: tuple[str, list[str], Any],
+) -> None:
+    """Two feeds link one story by different addresses; its page names its canonical URL,
+    which becomes the id of both copies. A canonical naming another site, the front page,
+    or one section for two stories of one poll is not the article's address: those items
+    keep the ids their feeds gave them."""
+    from connectors.feeds import FeedConfig
+    from connectors.pages import ArticlePages
+    from pipeline.schema import RawArticle
+    from pipeline.stages.canonical import article_id
+    from pipeline.stages.enrich import Enricher
+
+    base, _, _ = site
+    teaser = "<p>Talks resume.</p>"
+
+    def item(path: str) -> RawArticle:
+        return RawArticle(id=article_id(f"{base}{path}"), url=f"{base}{path}", summary_html=teaser)
+
+    async def attach(items: list[RawArticle]) -> list[RawArticle]:
+        async with make_client(Settings()) as client:
+            fetcher = PageFetcher(client, HostGate(0.0, per_host=4))
+            pages = ArticlePages(fetcher, Settings(fetch_min_chars=500), None)
+            return await pages.attach(FeedConfig(id="site", url=f"{base}/feed.xml"), items)
+
+    story = article_id(f"{base}/story")
+    (rss,) = asyncio.run(attach([item("/story?from=rss")]))
+    (amp,) = asyncio.run(attach([item("/amp/story")]))
+    assert rss.id == amp.id == story
+    assert rss.canonical_url == amp.canonical_url == f"{base}/story"
+    enriched = Enricher.from_path(None).enrich(amp)
+    assert (enriched.id, enriched.canonical_url, enriched.url) == (
+        story,
+        f"{base}/story",
+        f"{base}/amp/story",
+    )
+    originals = [item(p) for p in ("/world/one", "/world/two", "/foreign", "/front")]
+    kept = asyncio.run(attach(originals))
+    assert [a.id for a in kept] == [a.id for a in originals]
+    assert all(a.text_source == "page" and a.canonical_url == "" for a in kept)

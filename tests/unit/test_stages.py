@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from pipeline.schema import RawArticle
-from pipeline.stages.canonical import article_id, canonical_url, domain_of
+from pipeline.stages.canonical import article_id, canonical_url, declared_canonical, domain_of
 from pipeline.stages.clean import html_to_text
 from pipeline.stages.enrich import Enricher
 from pipeline.stages.language import detect_language
@@ -387,3 +387,24 @@ def test_chrome_classes_on_page_elements_do_not_remove_the_article() -> None:
         '<article class="share-article"><p>Talks on Syria resumed.</p></article>',
     ):
         assert html_to_text(html) == "Talks on Syria resumed."
+
+
+@pytest.mark.parametrize(
+    ("declared", "page", "accepted"),
+    [
+        ("https://www.x.org/a?utm_source=f", "https://x.org/a?id=2", "https://x.org/a"),
+        ("https://x.org/a", "https://m.x.org/amp/a", "https://x.org/a"),  # the mobile host
+        ("https://m.x.org/a", "https://x.org/a", "https://m.x.org/a"),
+        ("https://victim.org/a", "https://x.org/a", None),  # another site's article
+        ("https://notx.org/a", "https://x.org/a", None),  # a suffix is not a parent
+        ("https://org/a", "https://x.org/a", None),  # a bare TLD is no site
+        ("https://x.org/", "https://x.org/2026/story", None),  # the front page: a wall
+        ("http://10.0.0.1/a", "http://127.0.0.1/a", None),
+        ("ftp://x.org/a", "https://x.org/a", None),
+        (None, "https://x.org/a", None),
+    ],
+)
+def test_a_page_names_its_canonical_url_only_for_its_own_site(
+    declared: str | None, page: str, accepted: str | None
+) -> None:
+    assert declared_canonical(declared, page) == accepted
