@@ -493,6 +493,7 @@ _STATES = """alabama alaska arizona arkansas california colorado connecticut del
     washington west wisconsin wyoming ontario quebec alberta manitoba saskatchewan county
     va ind ky tenn md pa oh tx"""
 _QUALIFIERS = frozenset(_STATES.split())
+_SENTENCE_END = re.compile(r"[.!?;:]")
 
 
 class _Text:
@@ -510,6 +511,27 @@ class _Text:
         if last + 1 >= len(self.tokens) or "," not in self._parts[2 * last + 2]:
             return False
         return self.tokens[last + 1].lower() in _QUALIFIERS
+
+    def defined_by(self, at: int) -> tuple[int, int] | None:
+        """When the word at `at` is an abbreviation in parentheses right after the words it
+        stands for, in one sentence ("Partai Bulan Bintang (PBB)", "Pajak Bumi dan Bangunan
+        Perdesaan dan Perkotaan (PBB-P2)": their capitals begin with it), those words' token
+        range: the text says what the abbreviation means here."""
+        abbreviation = self.tokens[at]
+        if not (2 <= len(abbreviation) <= 6 and abbreviation.isupper()):
+            return None
+        if not self._parts[2 * at].rstrip().endswith("("):
+            return None
+        initials = ""
+        for i in range(at - 1, max(-1, at - 11), -1):
+            if i < at - 1 and _SENTENCE_END.search(self._parts[2 * i + 2]):
+                return None
+            word = self.tokens[i]
+            if word[:1].isupper():
+                initials = word[0] + initials
+                if initials.startswith(abbreviation) and len(initials) <= len(abbreviation) + 3:
+                    return i, at - 1
+        return None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Character offsets of tokens first..last (computed for articles with a hit only)."""
@@ -615,6 +637,10 @@ class _CompiledRules:
         ruled_out = [h for fld in fields for h in fld.find(self.none)]
         if ruled_out:
             notes.append(f"[{self.lang}] ruled out by {quoted(ruled_out)}")
+        named = [h for fld in fields for h in fld.find(self.terms)]
+        other = [h for h in named if h not in _without_other_meanings(named, fields)]
+        if other:
+            notes.append(f"[{self.lang}] {quoted(other)}: the text defines it as something else")
         for fld in fields:
             masked_hits = fld.find(self.exclude)
             masked = {i for h in masked_hits for i in range(h.first, h.last + 1)}
@@ -669,7 +695,31 @@ class _CompiledRules:
                 found += [
                     a for a in anchors if any(abs(s.first - a.first) <= ctx.window for s in support)
                 ]
+        return _without_other_meanings(found, fields) if found else found
+
+
+def _without_other_meanings(found: list[Hit], fields: list[_Field]) -> list[Hit]:
+    """Hits without the abbreviations the article itself defines as something else: "PBB"
+    after "Partai Bulan Bintang (PBB)" is a party, not the UN, in every field of the
+    article. The UN's own expansion before it ("Perserikatan Bangsa-Bangsa (PBB)") is a hit
+    of the topic, and then the abbreviation stands."""
+    texts = {fld.name: fld.source for fld in fields}
+    other: set[str] = set()
+    for hit in found:
+        if hit.first != hit.last:
+            continue
+        source = texts[hit.field]
+        defined = source.defined_by(hit.first)
+        if defined is None:
+            continue
+        own = any(
+            h.field == hit.field and defined[0] <= h.first and h.last <= defined[1] for h in found
+        )
+        if not own:
+            other.add(source.tokens[hit.first])
+    if not other:
         return found
+    return [h for h in found if not (h.first == h.last and texts[h.field].tokens[h.first] in other)]
 
 
 @dataclass(frozen=True, slots=True)

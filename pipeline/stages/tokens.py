@@ -312,8 +312,9 @@ def bases(folded: str, lang: str) -> set[str]:
         stripped = _HEBREW_PREFIX.sub("", folded)
         if len(stripped) >= 3:
             bases.add(stripped)
-        if len(folded) > 4 and folded[0] in "והבלמשכ":
+        if len(folded) >= 4 and folded[0] in "והבלמשכ":
             bases.add(folded[1:])  # one letter: the greedy pattern may take a root letter
+            # (כשער: "as the gate", not כש + ער); the base keeps three letters or more
     return bases
 
 

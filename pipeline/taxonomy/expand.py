@@ -40,14 +40,18 @@ _PARENS = re.compile(r"\s*\([^)]*\)")
 
 
 class NameEntry(BaseModel):
-    """One entity in one language: words matched with morphology, case-sensitive ones, and
-    phrases masked first (not this entity though they contain its words)."""
+    """One entity in one language: words matched with morphology, case-sensitive ones,
+    phrases masked first (not this entity though they contain its words), and words that
+    rule it out."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     terms: list[str] = Field(default_factory=list)
     exact: list[str] = Field(default_factory=list)
     not_: list[str] = Field(alias="not", default_factory=list)
+    # words that, anywhere in an article, rule the entity's topics out in this language:
+    # the pet (hamster) whose every form a `not` phrase would have to list
+    none: list[str] = Field(default_factory=list)
     skip: list[str] = Field(default_factory=list)  # CLDR names this language must not use
 
 
@@ -197,5 +201,5 @@ def _base_rules(topic: Topic, lang: str, table: dict[str, NameEntry]) -> Languag
         exclude=_merge(
             own.exclude, *(e.not_ for e in entries), *(e.terms + e.not_ for e in excluded)
         ),
-        none=list(own.none),
+        none=_merge(own.none, *(e.none for e in entries)),
     )

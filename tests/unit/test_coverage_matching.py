@@ -61,10 +61,38 @@ def test_topic_found_in_language(
         ("fr", "Il a acheté un livre", "", "un"),  # the article un
         ("kk", "Асадов мырза сөз сөйледі", "", "syria"),  # a surname, not Асад + ending
         ("en", "FC Astana beat Barys in Astana", "", "astana_process"),
+        # a veto word of the name tables in any of its forms (plural hrčci, not hrčak)
+        ("hr", "Sirijski hrčci: ljubimci za samce", "", "syria"),
+        ("sk", "Sýrske škrečky nie sú hračky", "", "syria"),
+        # a place sharing the name, behind a one-letter clitic (k- "as")
+        ("he", "מיצג ליד שער שכם", "המוכר גם כשער דמשק", "syria"),
+        ("be", "Ветэрынары: сырыя яйкі небяспечныя", "", "syria"),  # "raw" (taraškievica Syria)
+        ("da", "Forsvaret køber våben hos FN Herstal", "", "un"),
+        # an abbreviation the article defines as something else, in every field
+        (
+            "id",
+            "Warga protes kenaikan PBB",
+            "Warga menolak kenaikan Pajak Bumi dan Bangunan Perdesaan dan Perkotaan (PBB-P2).",
+            "un",
+        ),
+        ("id", "PBB gelar muktamar", "Partai Bulan Bintang (PBB) memilih ketua umum.", "un"),
+        ("en", "UN leader resigns", "The Union Nationale (UN) lost its seats.", "un"),
     ],
 )
 def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
     assert topic not in tagger.tag(title, text, lang).topics
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "text"),
+    [
+        ("id", "Sekjen PBB hadir", "Perserikatan Bangsa-Bangsa (PBB) menyerukan gencatan senjata."),
+        ("en", "UN calls for a truce", "The United Nations (UN) said aid reached Gaza."),
+        ("sr", "UNESKO: spomenici ostaju na listi", ""),
+    ],
+)
+def test_the_uns_own_abbreviation_stands(tagger: Tagger, lang: str, title: str, text: str) -> None:
+    assert "un" in tagger.tag(title, text, lang).topics
 
 
 def test_tokens_and_folding() -> None:
