@@ -95,7 +95,11 @@ _SR_WORDS = re.compile(
     r"bezbedn\w*|rešav\w*|reši\w*|rešen\w*|primen\w*|promen\w*|zahtev\w*|istorij\w*|odsto|"
     r"evra|fudbal\w*|opštin\w*|univerzitet\w*|hiljad\w*|premijer\w*|takmičen\w*|"
     r"smer\w*|vest|vesti|ocen\w*|lek\w*|tek|celog|celoj|cela|ceo|deo|delu|dela|beo|bele|"
-    r"zvezd\w*|gde|ovde|cen[aeiu]|vek|veka|pesm\w*|devojk\w*)\b",
+    r"zvezd\w*|gde|ovde|cen[aeiu]|vek|veka|pesm\w*|devojk\w*|"
+    # the standards' own words for one thing, and Serbian -ovati/-isati for Croatian -irati
+    r"izbeglic\w*|evrop\w*|saradnj\w*|ambasad\w*|spoljn\w*|naučn\w*|tačk\w*|tačno|hleb\w*|"
+    r"plej-of\w*|sekretar\w*|obaveštajn\w*|zamenik\w*|savet|saveta|savetu|"
+    r"bombardova\w*|organizova\w*|reagova\w*|kontrolisa\w*|informisa\w*)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -104,14 +108,18 @@ _HR_WORDS = re.compile(
     r"siječnj\w*|veljač\w*|ožujk\w*|travnj\w*|svibnj\w*|lipnj\w*|srpnj\w*|kolovoz\w*|"
     r"rujn\w*|listopad\w*|studen\w*|prosin\w*|hrvatsk\w*|sabor\w*|vatreni|svijet\w*|"
     r"prijelaz\w*|sjever\w*|mjer\w*|vrijem\w*|mjesec\w*|prije|poslije|priopć\w*|"
-    r"zvijezd\w*|gdje|ovdje|cijen\w*|stoljeć\w*|pjesm\w*|djevojk\w*|tjedn\w*)\b",
+    r"zvijezd\w*|gdje|ovdje|cijen\w*|stoljeć\w*|pjesm\w*|djevojk\w*|tjedn\w*|"
+    r"izbjeglic\w*|europ\w*|veleposlan\w*|vanjsk\w*|znanstven\w*|točk\w*|točno|kruh\w*|"
+    r"doigravanj\w*|obavještajn\w*|zamjenik\w*|vijeć\w*|uvjet\w*|"
+    r"bombardira\w*|organizira\w*|reagira\w*|kontrolira\w*|informira\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
 # write (Russian снова, Macedonian повторно, Bulgarian отново for поново), in a text with
 # no letter Serbian lacks.
 _SR_CYRILLIC = re.compile(
-    r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*)\b",
+    r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*|"
+    r"сме|пао|пала|савет|савета)\b",
     re.IGNORECASE,
 )
 _NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
