@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.evaluation import LabeledItem, TopicScore, keyword_peer, load_labeled, score
 from tests.support.paths import FIXTURES, REPO
 
@@ -213,18 +215,19 @@ COVERAGE_LANGUAGES = {
 }  # fmt: skip
 
 
-def test_the_coverage_held_out_set_is_frozen_at_its_recorded_hash() -> None:
+@pytest.mark.parametrize("name", ["coverage-holdout", "coverage2-holdout"])
+def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
     doc = (REPO / "docs" / "evaluation-coverage.md").read_text(encoding="utf-8")
-    path = FIXTURES / "eval" / "coverage-holdout.jsonl"
+    path = FIXTURES / "eval" / f"{name}.jsonl"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert f"`tests/fixtures/eval/coverage-holdout.jsonl` | 416 | `{digest}`" in doc, (
+    assert f"`tests/fixtures/eval/{name}.jsonl` | 416 | `{digest}`" in doc, (
         "the held-out set changed: it is frozen (docs/evaluation-coverage.md)"
     )
 
 
 def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> None:
-    for half in ("dev", "holdout"):
-        items = load_labeled(FIXTURES / "eval" / f"coverage-{half}.jsonl")
+    for half in ("-dev", "-holdout", "2-holdout"):
+        items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
         for item in items:
             by_lang.setdefault(item.lang or "", []).append(item)
