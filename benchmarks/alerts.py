@@ -21,13 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import async_scan
 
 from benchmarks import measure as m
 from benchmarks import stack as st
@@ -37,6 +37,7 @@ from pipeline.alerts.rules import KeywordRule, load_rules
 from pipeline.indexing.indexer import ArticleIndexer
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle
+from tests.support.webhook import Received, WebhookReceiver
 
 HOOK_SECRET_ENV = "BENCH_HOOK_SECRET"  # not MEDIAMON_: st.Settings would refuse it
 HOOK_SECRET = "bench-hook-secret"  # a local receiver's key, not a credential
@@ -277,30 +278,24 @@ class Arrival:
     note_at: float | None  # the note's `sent_at`: when the deliverer built it
 
 
-class Receiver:
-    """The webhook: the first arrival of every (rule id, article id), how many times each
-    arrived, bad signatures; `delay` is a remote endpoint's round trip, after the arrival."""
+class Receiver(WebhookReceiver):
+    """The webhook (tests/support's receiver), keeping no request but the first arrival of
+    every (rule id, article id), how many times each arrived, bad signatures; `delay` is a
+    remote endpoint's round trip, after the arrival."""
 
     def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(delay=delay)
         self.lock = threading.Lock()
         self.first: dict[Pair, Arrival] = {}
         self.copies: Counter[Pair] = Counter()
         self.posts = self.bad_signatures = 0
         self.last_at = 0.0
+        self.hook = self.url("/hook")
+        self.start()
 
-        def answer(request: BaseHTTPRequestHandler) -> None:
-            at = time.time()
-            body = request.rfile.read(int(request.headers.get("content-length", 0)))
-            self.record(at, body, request.headers.get("x-mediamon-signature", ""))
-            time.sleep(delay)
-            request.send_response(200)
-            request.send_header("content-length", "0")
-            request.end_headers()
-
-        self.server = m.serve("127.0.0.1", 128, answer)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def record(self, at: float, body: bytes, signature: str) -> None:
+    def _record(self, request: Received) -> int:
+        at, body = time.time(), request.body
+        signature = request.headers.get("x-mediamon-signature", "")
         expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
         note = json.loads(body)
         note_at = datetime.fromisoformat(note["sent_at"]).timestamp() if "sent_at" in note else None
@@ -312,14 +307,11 @@ class Receiver:
                 key = (note["rule"]["id"], article["id"])
                 self.copies[key] += 1
                 self.first.setdefault(key, Arrival(at, note["kind"], note_at))
+        return 200
 
     def has(self, pairs: set[Pair]) -> bool:
         with self.lock:
             return all(p in self.first for p in pairs)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 async def watch_alert_events(settings: st.Settings, matched: dict[Pair, float]) -> None:
@@ -425,7 +417,7 @@ async def latency_phase(
     label += f"-hook{args.hook_delay * 1000:g}ms" if args.hook_delay else ""
     receiver = Receiver(args.hook_delay)
     path = bench.logs / f"rules-{label}.yaml"
-    rules = write_rules(path, specs, receiver.url, None if default else GENEROUS_THROTTLE)
+    rules = write_rules(path, specs, receiver.hook, None if default else GENEROUS_THROTTLE)
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED + 1))
     gen = Generator(specs, vocab, args.hot_share, corpus)
     warm = gen.batch(int(args.rate * args.warmup))
@@ -468,7 +460,10 @@ async def latency_phase(
             if not default:  # an accidental match may still be on its way
                 with contextlib.suppress(SystemExit):
                     await st.wait_until(lambda: receiver.has(truth), 20, worker, "accidental pairs")
-            records = await alert_records(es, settings, measured)
+            docs = [
+                d for d in await alert_records(es, settings.alerts_index)
+                if d["article_id"] in measured
+            ]  # fmt: skip
         finally:
             watcher.cancel()
             receiver.close()
@@ -482,7 +477,11 @@ async def latency_phase(
         "throttle": "default (10 per 1h)" if default else "100,000 per 1h",
         "target_p95_met": None if default else met, "warmup_articles": len(warm),
         "cpu_cores": cpu, "es_work": work, "worker_batches": worker_batches(rows, flight, end),
-        "alert_records": records, "namespace": settings.namespace,
+        "alert_records": {
+            "status": dict(Counter(d["status"] for d in docs)),
+            "latency_ms": m.stats(d["latency_ms"] for d in docs if d.get("latency_ms") is not None),
+        },
+        "namespace": settings.namespace,
         "worker_log": str(worker.log_path),
     }  # fmt: skip
 
@@ -502,17 +501,14 @@ def worker_batches(rows: list[tuple[float, int, int]], flight: st.Flight, end: f
     }  # fmt: skip
 
 
-async def alert_records(es: AsyncElasticsearch, settings: st.Settings, ids: set[str]) -> Any:
-    """The alerts index: status counts and the worker's own latency (enrichment to
-    handling, before delivery) for the measured articles."""
-    await es.indices.refresh(index=settings.alerts_index)
-    fields = ["article_id", "status", "latency_ms"]
-    resp = await es.search(index=settings.alerts_index, size=10_000, source_includes=fields)
-    docs = [h["_source"] for h in resp["hits"]["hits"] if h["_source"]["article_id"] in ids]
-    return {
-        "status": dict(Counter(d["status"] for d in docs)),
-        "latency_ms": m.stats(d["latency_ms"] for d in docs if d.get("latency_ms") is not None),
-    }
+async def alert_records(es: AsyncElasticsearch, index: str) -> list[dict[str, Any]]:
+    """Every record of the alerts index: rule, article, status, and the worker's own latency
+    (enrichment to handling, before delivery)."""
+    await es.indices.refresh(index=index)
+    fields = ["rule_id", "article_id", "status", "latency_ms"]
+    query: dict[str, Any] = {"query": {"match_all": {}}}
+    scan = async_scan(es, index=index, query=query, _source=fields, size=5_000)
+    return [hit["_source"] async for hit in scan]
 
 
 def analyse(

@@ -12,22 +12,15 @@ at the end, or the process that used its whole core budget. Results: docs/benchm
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from benchmarks import measure as m
 from benchmarks import stack as st
-from benchmarks.indexing import watch_visible
-from benchmarks.pages import LANG_WEIGHTS, Site, generate
+from benchmarks.pages import LANG_WEIGHTS
 from pipeline import topics
-from pipeline.adapters.kafka_admin import partition_offsets
 
-# articles.tagged exists since the group stage (a --code-ref before it has none)
-TAGGED = getattr(topics, "TAGGED", "articles.tagged")
-STAGE_TOPICS = (topics.RAW, TAGGED, topics.ENRICHED)
 WATCHED_CODE = ["connectors/rss.py", "pipeline/agents/enrich.py", "pipeline/agents/stories.py",
                 "pipeline/agents/index.py", "pipeline/indexing/bulk.py"]  # fmt: skip
 TABLES: list[m.Spec] = [
@@ -39,23 +32,6 @@ TABLES: list[m.Spec] = [
      ("workers", "rate", "connector", "workers_total", "elasticsearch", "kafka", "benchmark",
       "others")),
 ]  # fmt: skip
-
-
-async def lag(settings: st.Settings) -> dict[str, int]:
-    return (await stage_offsets(settings))[0]
-
-
-async def stage_offsets(settings: st.Settings) -> tuple[dict[str, int], dict[str, int]]:
-    """Per stage topic: the workers' consumer lag, and the records written to it so far."""
-    rows = await partition_offsets(
-        settings, [settings.topic(t) for t in STAGE_TOPICS], group=settings.app_id
-    )
-    out, written = dict.fromkeys(STAGE_TOPICS, 0), dict.fromkeys(STAGE_TOPICS, 0)
-    for row in rows:
-        logical = next(t for t in STAGE_TOPICS if settings.topic(t) == row.topic)
-        out[logical] += row.lag if row.lag is not None else row.messages
-        written[logical] += row.end
-    return out, written
 
 
 def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> str:
@@ -75,94 +51,49 @@ def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> s
 
 
 def pipeline_env(urls: Sequence[str], args: Any) -> dict[str, str]:
-    """The connector's and workers' settings: the feeds polled every `--poll-interval`, each
-    item's article inline (no page fetched), no metrics ports (other stacks hold them)."""
-    return {
-        "MEDIAMON_FEEDS": ",".join(urls),
-        "MEDIAMON_POLL_INTERVAL": str(args.poll_interval),
-        "MEDIAMON_HOST_SPACING": "0",
-        "MEDIAMON_FETCH_PAGES": "false",
-        "MEDIAMON_FEEDS_REFUSE_PRIVATE": "false",
-        "MEDIAMON_TOPIC_PARTITIONS": str(args.partitions),
-        "MEDIAMON_CONNECTOR_METRICS_PORT": "0",
-        "MEDIAMON_WORKER_METRICS_PORT": "0",
-    }
-
-
-async def start_pipeline(
-    bench: st.Bench, ph: st.Phase, names: Sequence[str], tag: str
-) -> tuple[list[st.ServiceProcess], st.ServiceProcess]:
-    """A worker per name, waited for until ready, then the connector (its state file and
-    log named by `tag`); all stopped when the phase ends."""
-    ph.env["MEDIAMON_CONNECTOR_STATE_PATH"] = str(bench.logs / f"c{tag}.sqlite")
-    procs = [ph.worker(name) for name in names]
-
-    def ready() -> bool:
-        return all("Worker ready" in p.tail(500) for p in procs)
-
-    await st.wait_until(ready, 180, procs[0], "every worker ready")
-    connector = st.ServiceProcess(
-        "connector", ["connectors", "run"], ph.env, bench.logs / f"connector-{tag}.log"
-    ).start()
-    ph.workers.append(connector)
-    return procs, connector
+    """Each item's article inline: no page fetched, no spacing between a host's requests."""
+    return st.pipeline_env(urls, args.poll_interval, host_spacing=0, fetch_pages=False,
+                           topic_partitions=args.partitions)  # fmt: skip
 
 
 async def step(
-    bench: st.Bench, site: Site, urls: list[str], workers: int, rate: float, args: Any
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
-    env = pipeline_env(urls, args)
-    async with bench.phase(f"e2e{workers}w{int(rate)}", **env) as ph:
+    bench: st.Bench, site: st.Site, urls: list[str], workers: int, rate: float, args: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    async with bench.phase(f"e2e{workers}w{int(rate)}", **pipeline_env(urls, args)) as ph:
         names = [f"e2e-{workers}w-{rate:g}-{n}" for n in range(workers)]
-        procs, connector = await start_pipeline(bench, ph, names, f"{workers}-{rate:g}")
+        procs, connector = await st.start_pipeline(bench, ph, names, f"{workers}-{rate:g}")
         site.flight = st.Flight()
         m.progress(f"{workers} worker(s), {rate:g} items/s: warming up {args.warmup:g} s")
-        await generate(site, rate, args.warmup)
-        site.measuring = True
-        done = asyncio.Event()
-        watcher = asyncio.create_task(
-            watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
-        )
+        await st.generate(site, rate, args.warmup)
         pids = {f"worker{n}": p.proc.pid if p.proc else None for n, p in enumerate(procs)}
-        meter = m.CpuMeter({**bench.pids(None), **pids})
         # the connector with its feed-parsing processes (children)
-        connector_pid = connector.proc.pid if connector.proc else 0
-        cpu0, tree0, t0 = meter.read(), m.tree_stats(connector_pid)[0], time.monotonic()
-        m.progress(f"measuring {args.seconds:g} s")
-        achieved = await generate(site, rate, args.seconds)
-        took = time.monotonic() - t0
-        cores = m.CpuMeter.cores(cpu0, meter.read(), took)
-        cores["connector"] = round((m.tree_stats(connector_pid)[0] - tree0) / took, 2)
-        cores["others"] = round(cores["others"] - cores["connector"], 2)
+        pids["connector"] = connector.proc.pid if connector.proc else None
+        meter = m.CpuMeter({**bench.pids(None), **pids}, trees=["connector"])
+        achieved, cores, (lags, _) = await st.measured(
+            ph, site, rate, args.seconds, meter, lambda: st.stage_offsets(ph.settings)
+        )
         cores["workers_total"] = round(
             sum(v for k, v in cores.items() if k.startswith("worker")), 2
         )
-        lags = await lag(ph.settings)
-        site.measuring = False
-        done.set()
-        await watcher
         dead = [p.name for p in [*procs, connector] if not p.running]
         if dead:
             raise SystemExit(f"exited: {dead}\n{connector.tail()}\n{procs[0].tail()}")
-    flight = site.flight
-    seen = [(i, flight.seen[i]) for i in flight.sent if i in flight.seen]
-    latency = m.stats(at - flight.sent[i] for i, at in seen)
+    seen = site.flight.arrivals()
+    latency = site.flight.latency(seen)
     row: dict[str, Any] = {
         "workers": workers, "rate": rate, "achieved": round(achieved, 1),
-        "items": len(flight.sent), "unseen": len(flight.sent) - len(seen),
+        "items": len(site.flight.sent), "unseen": len(site.flight.sent) - len(seen),
         **{k: latency.get(k) for k in ("p50", "p95", "p99", "max")},
-        "lag_raw": lags[topics.RAW], "lag_tagged": lags[TAGGED],
+        "lag_raw": lags[topics.RAW], "lag_tagged": lags[st.TAGGED],
         "lag_enriched": lags[topics.ENRICHED],
     }  # fmt: skip
     row["bottleneck"] = bottleneck(row, cores, workers)
-    return row, {"workers": workers, "rate": rate, **cores}, latency
+    return row, {"workers": workers, "rate": rate, **cores}
 
 
 async def run(args: Any) -> dict[str, Any]:
-    site = Site(
-        [f"127.1.0.{n}" for n in range(1, args.hosts + 1)], 0.0,
-        st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)), inline=True, feed_items=args.feed_items,
-    )  # fmt: skip
+    corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED))
+    site = st.Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
     urls = site.start()
     steps: list[dict[str, Any]] = []
     cores: list[dict[str, Any]] = []
@@ -171,7 +102,7 @@ async def run(args: Any) -> dict[str, Any]:
             data = bench.header(WATCHED_CODE)
             for workers in (int(w) for w in args.workers.split(",")):
                 for rate in (float(r) for r in args.rates.split(",")):
-                    row, used, _ = await step(bench, site, urls, workers, rate, args)
+                    row, used = await step(bench, site, urls, workers, rate, args)
                     steps.append(row)
                     cores.append(used)
                     m.progress(
@@ -190,15 +121,17 @@ async def run(args: Any) -> dict[str, Any]:
     return data
 
 
+OPTIONS: dict[str, tuple[Any, str]] = {
+    "rates": ("100,200,400", "items/s per step, comma-separated, rising"),
+    "workers": ("1,2", "worker counts, comma-separated"),
+    "seconds": (45.0, "seconds measured per step"),
+    "warmup": (15.0, "seconds of items before measuring, per step"),
+    "hosts": (100, "sites (loopback addresses), one feed each"),
+    "feed_items": (20, "newest items a feed carries (more than a poll's worth)"),
+    "poll_interval": (2.0, "MEDIAMON_POLL_INTERVAL"),
+    "partitions": (6, "MEDIAMON_TOPIC_PARTITIONS"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(
-        argv, "e2e", __doc__, run, lambda data: TABLES,
-        rates=("100,200,400", "items/s per step, comma-separated, rising"),
-        workers=("1,2", "worker counts, comma-separated"),
-        seconds=(45.0, "seconds measured per step"),
-        warmup=(15.0, "seconds of items before measuring, per step"),
-        hosts=(100, "sites (loopback addresses), one feed each"),
-        feed_items=(20, "newest items a feed carries (more than a poll's worth)"),
-        poll_interval=(2.0, "MEDIAMON_POLL_INTERVAL"),
-        partitions=(6, "MEDIAMON_TOPIC_PARTITIONS"),
-    )  # fmt: skip
+    return st.main(argv, "e2e", __doc__, run, lambda data: TABLES, **OPTIONS)

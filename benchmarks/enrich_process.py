@@ -9,16 +9,13 @@ own): docs/benchmarks/enrich.md, "Setup and run"."""
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,40 +89,30 @@ def make_corpus(count: int, seed: int = m.SEED) -> list[dict[str, Any]]:
     return corpus
 
 
-def run_once(command: list[str], corpus: Path) -> dict[str, float]:
-    """One process over the whole corpus: wall seconds, CPU seconds, peak RSS (MB)."""
-    with corpus.open("rb") as stdin, open(os.devnull, "wb") as devnull:
-        started = time.monotonic()
-        proc = subprocess.Popen(command, stdin=stdin, stdout=devnull, cwd=m.REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{command[0]} failed with status {status}")
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": usage.ru_maxrss / 1024,
-    }
+TABLES: list[m.Spec] = [
+    ("Whole processes (articles/s: median of the passes)", "results",
+     ("name", "articles/s wall=summary.articles_per_s_wall",
+      "articles/s CPU=summary.articles_per_s_cpu",
+      "CPU after startup=summary.articles_per_s_cpu_after_startup",
+      "startup s=summary.startup_s", "peak RSS MB=summary.peak_rss_mb")),
+]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks enrich_process")
-    parser.add_argument("--articles", type=int, default=2_400)
-    parser.add_argument("--passes", type=int, default=5)
-    parser.add_argument("--mediamon", default=str(m.REPO / ".venv" / "bin" / "mediamon"))
-    parser.add_argument("--peer-python", default=sys.executable)
-    parser.add_argument("--cpu", type=int, default=1, help="pin both to this core (-1: no pin)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--write-corpus", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = m.parser(
+        "enrich_process", __doc__, articles=(2_400, "articles in the corpus"),
+        passes=(5, "passes per system"),
+        mediamon=(str(m.REPO / ".venv" / "bin" / "mediamon"), "mediamon's executable"),
+        peer_python=(sys.executable, "the interpreter with mcmetadata"),
+        cpu=(1, "pin both to this core (-1: no pin)"),
+        write_corpus=(None, "only write the corpus (JSON lines) here"),
+    ).parse_args(argv)  # fmt: skip
     if args.write_corpus:
-        corpus = make_corpus(args.articles)
-        lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in corpus)
-        args.write_corpus.write_text("".join(lines), encoding="utf-8")
+        lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in make_corpus(args.articles))
+        Path(args.write_corpus).write_text("".join(lines), encoding="utf-8")
         return 0
-
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "corpus.jsonl"
+        path, empty = Path(tmp) / "corpus.jsonl", Path(tmp) / "empty.jsonl"
         # made in a child process: a fork of this one after loading wordfreq's lists would
         # start every measured process with ~800 MB of peak RSS that is not its own
         subprocess.run(
@@ -136,7 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpus = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         chars = [len(html.unescape(c["content"])) for c in corpus]
         del corpus
-        empty = Path(tmp) / "empty.jsonl"
         empty.write_text("")
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu >= 0 else []
         systems = {
@@ -146,45 +132,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         results: dict[str, dict[str, Any]] = {name: {"passes": []} for name in systems}
         for name, command in systems.items():  # startup alone (median of 3): the first
             # run after making the corpus also warms the files, and measured 2x
-            runs = sorted((run_once(command, empty) for _ in range(3)), key=lambda r: r["cpu"])
-            results[name]["startup"] = runs[1]
+            runs = [m.run_process(command, empty)[0] for _ in range(3)]
+            results[name]["startup"] = sorted(runs, key=lambda r: r["cpu"])[1]
         for _ in range(args.passes):  # alternating, so a busy spell hurts both
             for name, command in systems.items():
-                results[name]["passes"].append(run_once(command, path))
+                results[name]["passes"].append(m.run_process(command, path)[0])
     n = args.articles
-    rows = []
-    for name, r in results.items():
-        walls = [p["wall"] for p in r["passes"]]
-        cpus = [p["cpu"] for p in r["passes"]]
+    for r in results.values():
+        wall = statistics.median(p["wall"] for p in r["passes"])
+        cpu = statistics.median(p["cpu"] for p in r["passes"])
         r["summary"] = {
-            "articles_per_s_wall": n / statistics.median(walls),
-            "articles_per_s_cpu": n / statistics.median(cpus),
-            "articles_per_s_cpu_after_startup": n / (statistics.median(cpus) - r["startup"]["cpu"]),
+            "articles_per_s_wall": n / wall, "articles_per_s_cpu": n / cpu,
+            "articles_per_s_cpu_after_startup": n / (cpu - r["startup"]["cpu"]),
             "startup_s": r["startup"]["wall"],
             "peak_rss_mb": max(p["rss_mb"] for p in r["passes"]),
-        }
-        cells = [f"{v:,.2f}" if v < 10 else f"{v:,.0f}" for v in r["summary"].values()]
-        rows.append([name, *cells])
+        }  # fmt: skip
     mm, peer = (results[s]["summary"] for s in systems)
-    report = {
-        "machine": m.machine_info(),
-        "articles": n,
+    data = {
+        "machine": m.machine_info(), "articles": n, "languages": len(LANGS),
         "chars": {"median": statistics.median(chars), "min": min(chars), "max": max(chars)},
-        "languages": len(LANGS),
         "results": results,
         "ratio_wall": mm["articles_per_s_wall"] / peer["articles_per_s_wall"],
         "ratio_cpu": mm["articles_per_s_cpu"] / peer["articles_per_s_cpu"],
-    }
-    header = ["system", "articles/s wall", "articles/s CPU", "CPU after startup", "startup s",
-              "peak RSS MB"]  # fmt: skip
-    print(" | ".join(header))
-    for row in rows:
-        print(" | ".join(row))
-    print(f"ratio wall {report['ratio_wall']:.2f}x, CPU {report['ratio_cpu']:.2f}x; "
-          f"text chars median {report['chars']['median']:,}")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str))
-    return 0
+    }  # fmt: skip
+    return m.emit(args, data, TABLES)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Method, results, how to read them: docs/benchmarks/indexing.md."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import re
@@ -24,15 +23,12 @@ from elasticsearch import AsyncElasticsearch
 
 from benchmarks import measure as m
 from benchmarks import stack as st
-from pipeline.indexing.bulk import to_es_document
-from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
 from pipeline.schema import EnrichedArticle
 
 TARGET_RATE = 2_000.0  # documents/s, sustained
 TARGET_P95 = 2.0  # seconds, at the latency phase's rate
 WARMUP_CHUNK = 10_000  # a fresh JVM costs up to 3x the CPU per document over its first ~50k
 LATENCY_WARMUP_DOCS = 1_000
-DRAIN_SECONDS = 30.0  # after the last send, how long stragglers are waited for
 # Throughput articles are dated over ~3 months before this instant (three monthly indices);
 # fixed so two runs index the same documents. A clock before it falls back to "now".
 DATE_ANCHOR = datetime(2026, 10, 31, 20, tzinfo=UTC)
@@ -267,15 +263,8 @@ async def ceiling_phase(
     async with bench.phase(f"es{in_flight}") as ph:
         settings, es = ph.settings, ph.es
         articles = [gen.article(recent=False) for _ in range(docs)]
-        for month in {month_of(a) for a in articles}:
-            await ensure_monthly_index(es, settings, month, lifecycle=False)
-        bodies = []
-        for start in range(0, docs, batch):
-            lines = []
-            for a in articles[start : start + batch]:
-                action = {"index": {"_index": monthly_index(settings, month_of(a)), "_id": a.id}}
-                lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
-            bodies.append(("\n".join(lines) + "\n").encode())
+        await st.ensure_months(es, settings, articles)
+        bodies = [st.bulk_body(settings, articles[n : n + batch]) for n in range(0, docs, batch)]
 
         async def send(body: bytes) -> None:
             nonlocal errors
@@ -301,38 +290,6 @@ async def ceiling_phase(
     }  # fmt: skip
 
 
-async def watch_visible(
-    es: AsyncElasticsearch, alias: str, flight: st.Flight, done: asyncio.Event
-) -> list[float]:
-    """Every 0.1 s, ask for the ids sent and not yet seen (`ids` query, no source); a
-    document's visible time is the answer's time. Returns the search round trips."""
-    polls: list[float] = []
-    drain_deadline: float | None = None
-    while True:
-        tick = time.time()
-        if done.is_set():
-            drain_deadline = drain_deadline or tick + DRAIN_SECONDS
-            if not flight.pending or tick > drain_deadline:
-                return polls
-        ids = list(flight.pending)
-        for start in range(0, len(ids), 5_000):
-            chunk = ids[start : start + 5_000]
-            asked = time.time()
-            resp = await es.search(
-                index=alias,
-                query={"ids": {"values": chunk}},
-                source=False,
-                size=len(chunk),
-                filter_path="hits.hits._id",
-            )
-            answered = time.time()
-            polls.append(answered - asked)
-            for hit in resp.get("hits", {}).get("hits", []):
-                if flight.pending.pop(hit["_id"], 0) is None:
-                    flight.seen[hit["_id"]] = answered
-        await asyncio.sleep(max(0.0, 0.1 - (time.time() - tick)))
-
-
 async def latency_phase(
     bench: st.Bench, gen: Generator, args: Any, refresh: str, window: float
 ) -> dict[str, Any]:
@@ -352,13 +309,13 @@ async def latency_phase(
         await asyncio.sleep(2)  # let the warm-up's last batch and commit settle
         log_offset = worker.log_path.stat().st_size
         flight, done = st.Flight(), asyncio.Event()
-        watcher = asyncio.create_task(watch_visible(es, alias, flight, done))
+        watcher = asyncio.create_task(st.watch_visible(es, alias, flight, done))
         seconds, cpu = await ph.paced(
             worker, len(payloads), args.rate, flight, lambda n, _now: payloads[n]
         )
         done.set()
         polls = sorted(await watcher)
-    seen = [(i, flight.seen[i]) for i in flight.sent if i in flight.seen]
+    seen = flight.arrivals()
     return flight.summary(seen, seconds) | {
         "refresh_interval": refresh, "batch_seconds": window, "rate_target": args.rate,
         "seen": len(seen), "unseen": len(flight.sent) - len(seen), "polls": len(polls),

@@ -1,6 +1,7 @@
-"""What every benchmark shares, standard library and rich only (the language comparison runs
-in a virtualenv of its own): CPU and memory meters, machine facts, statistics, the options and
-output (rich or Markdown tables from table specs, JSON), the sentence bank."""
+"""What every benchmark shares, standard library and rich only (enrich_process runs in the
+peer's virtualenv): CPU and memory meters of processes and process trees, a measured child
+process, machine facts, statistics, the options and output (rich or Markdown tables from
+table specs, JSON), the sentence bank."""
 
 from __future__ import annotations
 
@@ -55,33 +56,64 @@ def proc_cpu(pid: int | None) -> float:
 
 
 def proc_memory(pid: int | str = "self") -> dict[str, float]:
-    """VmRSS and VmHWM (peak) of a process in MB."""
+    """VmRSS, VmHWM (peak) and RssAnon (the heap; the rest is mapped files, such as Lucene's)
+    of a process in MB."""
     found: dict[str, float] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon"):
                 found[key] = int(value.split()[0]) / 1024
     except OSError:
         pass
     return found
 
 
-def rss() -> float:
-    return proc_memory().get("VmRSS", 0.0)
-
-
-def tree_stats(pid: int) -> tuple[float, float]:
-    """CPU seconds and peak RSS (MB) of a process and its live children, summed."""
-    pids = [pid]
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it (a connector's parse workers)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int(_stat(int(entry.name))[1]) == pid:
-                    pids.append(int(entry.name))
-            except (OSError, IndexError):
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
                 continue
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [p for p, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def memory(pids: Sequence[int]) -> dict[str, float]:
+    """RSS and its anonymous part in MB, summed over `pids`."""
+    mems = [proc_memory(pid) for pid in pids]
+    return {k: round(sum(mem.get(key, 0.0) for mem in mems), 1)
+            for k, key in (("rss", "VmRSS"), ("anon", "RssAnon"))}  # fmt: skip
+
+
+def tree_stats(pid: int) -> tuple[float, float]:
+    """CPU seconds and peak RSS (MB) of a process and its live descendants, summed."""
+    pids = descendants(pid)
     return sum(map(proc_cpu, pids)), sum(proc_memory(p).get("VmHWM", 0.0) for p in pids)
+
+
+def run_process(
+    command: list[str], stdin: Path | None = None, output: bool = False
+) -> tuple[dict[str, float], bytes]:
+    """One child process to its end: wall and CPU seconds and peak RSS (MB, from its
+    rusage), and its standard output if `output` (else it goes to /dev/null)."""
+    with open(stdin or os.devnull, "rb") as source:
+        started = time.monotonic()
+        sink = subprocess.PIPE if output else subprocess.DEVNULL
+        proc = subprocess.Popen(command, stdin=source, stdout=sink, cwd=REPO)
+        out = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command[0]} failed with status {status}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024}, out  # fmt: skip
 
 
 def machine_cpu() -> float:
@@ -93,10 +125,17 @@ def machine_cpu() -> float:
 
 @dataclass
 class CpuMeter:
+    """CPU seconds per named process; the names in `trees` with their descendants."""
+
     pids: dict[str, int | None]
+    trees: Sequence[str] = ()
 
     def read(self) -> dict[str, float]:
-        sample = {name: proc_cpu(pid) for name, pid in self.pids.items() if pid}
+        sample = {
+            name: sum(map(proc_cpu, descendants(pid) if name in self.trees else [pid]))
+            for name, pid in self.pids.items()
+            if pid
+        }
         sample["machine"] = machine_cpu()
         return sample
 
@@ -136,15 +175,6 @@ def versions(*dists: str) -> dict[str, str]:
     return out
 
 
-def file_hashes(paths: Iterable[Path]) -> dict[str, str]:
-    """sha256 (12 hex digits) per file: the numbers belong to one state of the code."""
-    return {
-        str(p.relative_to(REPO)): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
-        for p in paths
-        if p.is_file()
-    }
-
-
 def code_state(watched: Sequence[str]) -> dict[str, Any]:
     """The code measured: the commit exported by `--code-ref` (see __main__.py), or HEAD and,
     per watched file of the working tree, its hash and whether it differs from HEAD."""
@@ -154,11 +184,12 @@ def code_state(watched: Sequence[str]) -> dict[str, Any]:
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
 
-    hashes = file_hashes(REPO / rel for rel in watched)
-    files = {
-        rel: {"sha256": sha, "modified": git("diff", "--quiet", "HEAD", "--", rel).returncode != 0}
-        for rel, sha in hashes.items()
-    }
+    files = {  # sha256 (12 hex digits): the numbers belong to one state of the code
+        rel: {"sha256": hashlib.sha256((REPO / rel).read_bytes()).hexdigest()[:12],
+              "modified": git("diff", "--quiet", "HEAD", "--", rel).returncode != 0}
+        for rel in watched
+        if (REPO / rel).is_file()
+    }  # fmt: skip
     dirty = git("status", "--porcelain", "--", "pipeline", "deploy", "connectors").stdout
     head = git("rev-parse", "--short", "HEAD").stdout.strip()
     return {"head": head, "working_tree_changes": len(dirty.splitlines()), "files": files}

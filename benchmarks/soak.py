@@ -1,6 +1,6 @@
 """Soak (issue 18): a long run at a steady rate with 1,000 alert rules, sampled every 10 s.
-The feeds, connector, workers and latency watch are benchmarks/e2e.py's; the rules and the
-webhook benchmarks/alerts.py's, and a share of the items carries one of their planted
+The feeds, connector, workers and latency watch are benchmarks/e2e.py's (in stack.py); the
+rules and the webhook benchmarks/alerts.py's, and a share of the items carries one of their planted
 sentences, so alerts are delivered all along.
 
 Every sample: the RSS of each process (the connector with its feed-parsing children, the
@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_scan
@@ -38,20 +37,23 @@ from benchmarks.alerts import (
     Plant,
     Receiver,
     Vocabulary,
+    alert_records,
     make_rules,
     rule_hits,
     write_rules,
 )
 from benchmarks.alerts import LANG_WEIGHTS as RULE_LANGS
-from benchmarks.indexing import watch_visible
-from benchmarks.pages import LANG_WEIGHTS, Site, generate
+from benchmarks.pages import LANG_WEIGHTS
 from pipeline import topics
 
 WATCHED_CODE = [*e2e.WATCHED_CODE, "pipeline/agents/alerts.py", "pipeline/alerts/matching.py",
                 "pipeline/alerts/delivery.py"]  # fmt: skip
-STAGES = {topics.RAW: "enrich", e2e.TAGGED: "group", topics.ENRICHED: "index"}  # input -> stage
+STAGES = {topics.RAW: "enrich", st.TAGGED: "group", topics.ENRICHED: "index"}  # input -> stage
 QUIET_SECONDS = 5.0  # the drain ends when everything is searchable and no alert came for this
 REF_WINDOW = 60.0  # seconds of samples averaged for the warm-up's and the end's RSS
+# the options that are not the run's settings: the stack's, the output's
+NOT_SETTINGS = ("state_dir", "code_ref", "reuse", "keep", "json", "markdown", "save_json",
+                "picture", "from_json")  # fmt: skip
 TABLES: list[m.Spec] = [
     ("Verdicts", "verdicts", ("name", "met", "detail")),
     ("RSS per process (MB): end of warm-up -> end", "rss",
@@ -66,12 +68,11 @@ TABLES: list[m.Spec] = [
 ]  # fmt: skip
 
 
-# The planted items: PlantingCorpus hands Site.add a plant's language and, with its
-# paragraphs, the plant's sentence (benchmarks/alerts.py's hot rules find it).
-
-
 @dataclass
 class PlantingCorpus(st.Corpus):
+    """Hands the site a plant's language and, with its paragraphs, the plant's sentence
+    (benchmarks/alerts.py's hot rules find it)."""
+
     plants: list[Plant] = field(default_factory=list)
     hot_share: float = 0.0
     current: Plant | None = None
@@ -88,63 +89,6 @@ class PlantingCorpus(st.Corpus):
             para.insert(self.rng.randint(0, len(para)), self.current.sentence)
             self.current = None
         return out
-
-
-@dataclass
-class SoakSite(Site):
-    """e2e's site, remembering every item's article id and when it was added, and dropping
-    its page (the feed carries the article; nothing fetches pages)."""
-
-    added: dict[str, float] = field(default_factory=dict)
-
-    def add(self) -> None:
-        super().add()
-        host = self.hosts[(self.serial - 1) % len(self.hosts)]
-        with self.lock:
-            item = self.feeds[host][-1]
-            self.pages.pop(f"{host}{urlsplit(item.url).path}", None)
-        self.added[st.article_id(item.url)] = item.added
-
-
-# /proc
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-
-
-def descendants(pid: int) -> list[int]:
-    """`pid` and every live process below it (the connector's parse workers)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = _parent(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [pid], [pid]
-    while frontier:
-        below = [p for p, parent in parents.items() if parent in frontier]
-        found += below
-        frontier = below
-    return found
-
-
-def memory(pids: Sequence[int]) -> dict[str, float]:
-    """RSS and its anonymous part (heap; the rest is mapped files, such as Lucene's), in MB,
-    summed over `pids`."""
-    total = {"rss": 0.0, "anon": 0.0}
-    for pid in pids:
-        try:
-            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon"):
-                total["rss" if key == "VmRSS" else "anon"] += int(value.split()[0]) / 1024
-    return {k: round(v, 1) for k, v in total.items()}
 
 
 # The verdicts: pure functions of the samples (tests/unit/test_soak.py)
@@ -216,28 +160,24 @@ class Watched:
     pids: dict[str, int]  # name -> pid (the connector's and workers' trees are followed)
     settings: st.Settings
     es: AsyncElasticsearch
-    site: SoakSite
+    site: st.Site
     receiver: Receiver
     t0: float  # monotonic start of the items
     cpu: dict[str, float] = field(default_factory=dict)
     last: float = 0.0
 
+    def trees(self) -> list[str]:  # the connector's parse workers are its children
+        return [n for n in self.pids if n == "connector" or n.startswith("worker")]
+
     async def sample(self, phase: str) -> dict[str, Any]:
-        now = time.monotonic()
-        trees = {  # the connector's parse workers are its children
-            name: descendants(pid) if name == "connector" or name.startswith("worker") else [pid]
-            for name, pid in self.pids.items()
-        }
-        mem = {name: memory(pids) for name, pids in trees.items()}
-        cpu = {name: sum(map(m.proc_cpu, pids)) for name, pids in trees.items()}
-        cpu["machine"] = m.machine_cpu()
-        cores = {k: round((v - self.cpu[k]) / (now - self.last), 2) for k, v in cpu.items()
-                 if k in self.cpu}  # fmt: skip
-        if "machine" in cores:  # the other sessions and stacks sharing the machine
-            ours = sum(v for k, v in cores.items() if k != "machine")
-            cores["others"] = round(cores["machine"] - ours, 2)
+        now, trees = time.monotonic(), self.trees()
+        procs = {n: m.descendants(pid) if n in trees else [pid] for n, pid in self.pids.items()}
+        mem = {name: m.memory(pids) for name, pids in procs.items()}
+        cpu = m.CpuMeter(dict(self.pids), trees).read()
+        # "others": the other sessions and stacks sharing the machine
+        cores = m.CpuMeter.cores(self.cpu, cpu, now - self.last) if self.cpu else {}
         self.cpu, self.last = cpu, now
-        lag, written = await e2e.stage_offsets(self.settings)
+        lag, written = await st.stage_offsets(self.settings)
         count = await self.es.count(index=self.settings.articles_alias)
         site, receiver = self.site, self.receiver
         with receiver.lock:
@@ -247,7 +187,7 @@ class Watched:
             "t": round(now - self.t0, 1), "phase": phase,
             "rss_mb": {k: v["rss"] for k, v in mem.items()},
             "anon_mb": {k: v["anon"] for k, v in mem.items()},
-            "processes": {k: len(v) for k, v in trees.items()}, "cores": cores,
+            "processes": {k: len(v) for k, v in procs.items()}, "cores": cores,
             "lag": {STAGES[k]: v for k, v in lag.items()},
             "added": len(site.added), "served": len(site.flight.sent),
             "raw_written": written[topics.RAW], "searchable": int(count["count"]),
@@ -283,24 +223,12 @@ async def ids_in(es: AsyncElasticsearch, alias: str) -> Counter[str]:
     return found
 
 
-async def alert_records(es: AsyncElasticsearch, index: str) -> Counter[tuple[str, str, str]]:
-    """(rule, article, status) of every record in the alerts index, counted."""
-    await es.indices.refresh(index=index)
-    records: Counter[tuple[str, str, str]] = Counter()
-    fields = ["rule_id", "article_id", "status"]
-    query: dict[str, Any] = {"query": {"match_all": {}}}
-    async for hit in async_scan(es, index=index, query=query, _source=fields, size=5_000):
-        src = hit["_source"]
-        records[(src["rule_id"], src["article_id"], src["status"])] += 1
-    return records
-
-
 async def drained(watched: Watched, quiet: float) -> bool:
     """Every item served and searchable, no stage lagging, no alert for `quiet` seconds."""
     site = watched.site
     if len(site.flight.sent) < len(site.added) or site.flight.pending:
         return False
-    lag, _ = await e2e.stage_offsets(watched.settings)
+    lag, _ = await st.stage_offsets(watched.settings)
     return not any(lag.values()) and time.time() - watched.receiver.last_at > quiet
 
 
@@ -363,8 +291,7 @@ async def run(args: Any) -> dict[str, Any]:
     corpus = PlantingCorpus(
         LANG_WEIGHTS, random.Random(m.SEED), plants=vocab.plants, hot_share=args.hot_share
     )
-    site = SoakSite([f"127.1.0.{n}" for n in range(1, args.hosts + 1)], 0.0, corpus,
-                    inline=True, feed_items=args.feed_items)  # fmt: skip
+    site = st.Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
     urls = site.start()
     receiver = Receiver()
     samples: list[dict[str, Any]] = []
@@ -373,11 +300,11 @@ async def run(args: Any) -> dict[str, Any]:
             data = bench.header(WATCHED_CODE)
             specs = make_rules(args.rules, vocab, random.Random(m.SEED))
             path = bench.logs / "rules-soak.yaml"
-            rules = write_rules(path, specs, receiver.url, GENEROUS_THROTTLE)
+            rules = write_rules(path, specs, receiver.hook, GENEROUS_THROTTLE)
             env = e2e.pipeline_env(urls, args) | {"MEDIAMON_RULES_FILE": str(path)}
             async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
                 names = [f"soak-{n}" for n in range(args.workers)]
-                procs, connector = await e2e.start_pipeline(bench, ph, names, "soak")
+                procs, connector = await st.start_pipeline(bench, ph, names, "soak")
                 pids = {"connector": connector.proc.pid if connector.proc else 0}
                 pids |= {(f"worker{n}" if args.workers > 1 else "worker"): p.proc.pid
                          for n, p in enumerate(procs) if p.proc}  # fmt: skip
@@ -390,10 +317,10 @@ async def run(args: Any) -> dict[str, Any]:
                 sampling = asyncio.create_task(sampler(watched, args.sample, samples, phase))
                 done = asyncio.Event()
                 watcher = asyncio.create_task(
-                    watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
+                    st.watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
                 )
                 m.progress(f"{args.rate:g} items/s for {args.seconds:g} s, {len(rules)} rules")
-                achieved = await generate(site, args.rate, args.seconds)
+                achieved = await st.generate(site, args.rate, args.seconds)
                 end = time.monotonic() - t0
                 phase[0] = "drain"
                 m.progress(f"items stopped ({len(site.added):,}); draining <= {args.drain:g} s")
@@ -411,32 +338,18 @@ async def run(args: Any) -> dict[str, Any]:
                 await ph.es.indices.refresh(index=ph.settings.articles_alias)
                 found = await ids_in(ph.es, ph.settings.articles_alias)
                 truth = await rule_hits(ph.es, ph.settings.articles_alias, rules)
-                records = await alert_records(ph.es, ph.settings.alerts_index)
+                records = Counter(
+                    (r["rule_id"], r["article_id"], r["status"])
+                    for r in await alert_records(ph.es, ph.settings.alerts_index)
+                )
     finally:
         site.stop()
         receiver.close()
-    added = set(site.added)
-    flight = site.flight
-    seen = [(i, flight.seen[i]) for i in flight.sent if i in flight.seen]
-    warm_from = t0_wall + args.warmup
-    data["settings"] = {
-        k: vars(args)[k]
-        for k in (
-            "rate",
-            "seconds",
-            "warmup",
-            "sample",
-            "rules",
-            "hot_share",
-            "workers",
-            "hosts",
-            "feed_items",
-            "poll_interval",
-            "partitions",
-            "flat_pct",
-            "drain",
-        )
-    } | {"hot_rules": sum(r.plant is not None for r in specs), "rules_loaded": len(rules)}
+    added, flight = set(site.added), site.flight
+    seen = flight.arrivals()
+    data["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
+    data["settings"] |= {"hot_rules": sum(r.plant is not None for r in specs),
+                         "rules_loaded": len(rules)}  # fmt: skip
     data["items"] = {
         "added": len(added), "rate_achieved": round(achieved, 2), "served": len(flight.sent),
         "never_served": len(added - set(flight.sent)),
@@ -446,28 +359,23 @@ async def run(args: Any) -> dict[str, Any]:
         "processes_exited": dead,
     }  # fmt: skip
     delivered = {p for p in receiver.first if p[1] in added}
-    statuses = Counter(status for (_, _, status) in records.elements())
     recorded = {(r, a) for (r, a, _) in records}
-    doubled = sum(receiver.copies[p] - 1 for p in delivered)
     data["alerts"] = {
         "expected_pairs": len(truth), "delivered_pairs": len(delivered & truth),
-        "posts": receiver.posts, "duplicate_deliveries": doubled,
+        "posts": receiver.posts,
+        "duplicate_deliveries": sum(receiver.copies[p] - 1 for p in delivered),
         "bad_signatures": receiver.bad_signatures,
         "unexpected_pairs": len(delivered - truth),
         "not_delivered": len(truth - delivered),
         "not_delivered_but_recorded": len((truth - delivered) & recorded),
         # a pair neither delivered nor recorded (e.g. as another outlet's copy of a story)
         "missing_pairs": len(truth - delivered - recorded),
-        "records_by_status": dict(statuses),
+        "records_by_status": dict(Counter(status for (_, _, status) in records.elements())),
         "records_doubled": sum(c - 1 for c in records.values()),
     }  # fmt: skip
-    data["latency"] = m.stats(at - flight.sent[i] for i, at in seen)
-    data["latency_after_warmup"] = m.stats(
-        at - flight.sent[i] for i, at in seen if flight.sent[i] >= warm_from
-    )
-    data["latency_windows"] = m.per_ten_seconds(
-        ((flight.sent[i], at - flight.sent[i]) for i, at in seen), t0_wall
-    )
+    data["latency"] = flight.latency(seen)
+    data["latency_after_warmup"] = flight.latency(flight.arrivals(t0_wall + args.warmup))
+    data["latency_windows"] = flight.windows(seen, t0_wall)
     data["samples"], data["items_stopped_s"] = samples, round(end, 1)
     summarise(data, samples, args, end)
     data["verdicts"] = verdicts(data, args.flat_pct)
@@ -508,6 +416,9 @@ def _ticks(top: float, count: int = 4) -> list[float]:
     return [step * k for k in range(int(top / step) + 1)]
 
 
+DASHED = 'stroke="#888" stroke-dasharray="4 3"'
+
+
 def panel(
     y0: float, title: str, unit: str, series: dict[str, list[tuple[float, float]]],
     t_max: float, marks: Sequence[tuple[float, str]], floor: float = 0.0, low: float = 0.0,
@@ -526,47 +437,43 @@ def panel(
     def y(v: float) -> float:
         return y0 + h - h * (v - low) / ((y_max - low) or 1)
 
+    def across(v: float, style: str) -> str:  # a horizontal line at value v
+        return f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" {style}/>'
+
     out = [
         f'<text x="{LEFT}" y="{y0 - 8}" font-weight="bold">{title}</text>',
         f'<rect x="{LEFT}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#999"/>',
     ]
     for v in ticks:
-        out.append(
-            f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>'
-        )
-        out.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+        out += [
+            across(v, 'stroke="#eee"'),
+            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>',
+        ]
     out.append(
         f'<text x="{LEFT - 50}" y="{y0 + h / 2}" transform="rotate(-90 {LEFT - 50} '
         f'{y0 + h / 2})" text-anchor="middle">{unit}</text>'
     )
     for minute in range(0, int(t_max / 60) + 1, max(1, int(t_max / 60 / 10))):
-        tx = x(minute * 60)
-        out.append(f'<text x="{tx:.1f}" y="{y0 + h + 14}" text-anchor="middle">{minute}</text>')
+        out.append(
+            f'<text x="{x(minute * 60):.1f}" y="{y0 + h + 14}" text-anchor="middle">{minute}</text>'
+        )
     for t, label in marks:
-        out.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0}" y2="{y0 + h}" '
-            'stroke="#888" stroke-dasharray="4 3"/>'
-        )
         anchor, dx = ("end", -3) if t > t_max * 0.8 else ("start", 3)
-        out.append(
+        out += [
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0}" y2="{y0 + h}" {DASHED}/>',
             f'<text x="{x(t) + dx:.1f}" y="{y0 + 12}" fill="#666" text-anchor="{anchor}">'
-            f"{label}</text>"
-        )
-    for v in levels:
-        out.append(
-            f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-            'stroke="#888" stroke-dasharray="4 3"/>'
-        )
+            f"{label}</text>",
+        ]
+    out += [across(v, DASHED) for v in levels]
     for n, (name, pts) in enumerate(series.items()):
-        colour = COLOURS[n % len(COLOURS)]
+        colour, ly = COLOURS[n % len(COLOURS)], y0 + 10 + 16 * n
         line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts if not math.isnan(v))
-        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{line}"/>')
-        ly = y0 + 10 + 16 * n
-        out.append(
+        out += [
+            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{line}"/>',
             f'<line x1="{LEFT + w + 12}" x2="{LEFT + w + 32}" y1="{ly}" y2="{ly}" '
-            f'stroke="{colour}" stroke-width="2"/>'
-        )
-        out.append(f'<text x="{LEFT + w + 36}" y="{ly + 4}">{name}</text>')
+            f'stroke="{colour}" stroke-width="2"/>',
+            f'<text x="{LEFT + w + 36}" y="{ly + 4}">{name}</text>',
+        ]
     return out
 
 
@@ -576,36 +483,34 @@ def svg(data: dict[str, Any]) -> str:
     marks = [(s["warmup"], "end of warm-up"), (s["seconds"], "items stop")]
     procs = list(samples[0]["rss_mb"]) if samples else []
     rss = {p: [(x["t"], x["rss_mb"][p]) for x in samples if p in x["rss_mb"]] for p in procs}
-    lag = {st_: [(x["t"], float(x["lag"][st_])) for x in samples] for st_ in STAGES.values()}
-    windows = data["latency_windows"]
-    lat = {q: [(w["from_s"] + 5, w[q]) for w in windows] for q in ("p50", "p95", "p99")}
-    judged = [
-        p for p in procs if p != "benchmark" and data.get("rss", {}).get(p, {}).get("warmup_mb")
-    ]
-    rel = {p: [(t, v / data["rss"][p]["warmup_mb"] * 100) for t, v in rss[p] if t >= s["warmup"]]
-           for p in judged}  # fmt: skip
-    band = data["settings"].get("flat_pct", 10.0)
+    base = {p: data.get("rss", {}).get(p, {}).get("warmup_mb") for p in procs if p != "benchmark"}
+    rel = {p: [(t, v / ref * 100) for t, v in rss[p] if t >= s["warmup"]]
+           for p, ref in base.items() if ref}  # fmt: skip
+    band = s.get("flat_pct", 10.0)
     names = ("machine", "connector", "worker", "elasticsearch", "kafka", "others")
     cpu = {k: [(x["t"], x["cores"][k]) for x in samples if k in x.get("cores", {})] for k in names}
-    cpu = {k: v for k, v in cpu.items() if v}
+    panels: list[tuple[str, str, dict[str, list[tuple[float, float]]], dict[str, Any]]] = [
+        ("RSS per process (connector with its parse workers)", "MB", rss, {}),
+        (f"RSS after warm-up, % of its value at the end of warm-up (band: ±{band:g} %)", "%",
+         rel, {"floor": 100 + band, "low": 100 - 2 * band, "levels": (100 - band, 100 + band)}),
+        ("Consumer lag per stage (input topic)", "records",
+         {k: [(x["t"], float(x["lag"][k])) for x in samples] for k in STAGES.values()},
+         {"floor": 10}),
+        ("Latency, first served in a feed -> searchable, per 10 s", "seconds",
+         {q: [(w["from_s"] + 5, w[q]) for w in data["latency_windows"]]
+          for q in ("p50", "p95", "p99")}, {"floor": 1}),
+        ("CPU per process, and the rest of the machine (others)", "cores",
+         {k: v for k, v in cpu.items() if v}, {"floor": 2}),
+    ]  # fmt: skip
     title = (f"mediamon soak, {s['rate']:g} items/s, {s['rules_loaded']} alert rules, "
              f"{s['workers']} worker(s), {data['started']} (minutes on the x axis)")  # fmt: skip
     body = [f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{title}</text>']
-    body += panel(TOP + 30, "RSS per process (connector with its parse workers)", "MB", rss,
-                  t_max, marks)  # fmt: skip
-    body += panel(TOP + 30 + PANEL, f"RSS after warm-up, % of its value at the end of warm-up "
-                  f"(band: ±{band:g} %)", "%", rel, t_max, marks, floor=100 + band,
-                  low=100 - 2 * band, levels=(100 - band, 100 + band))  # fmt: skip
-    body += panel(TOP + 30 + 2 * PANEL, "Consumer lag per stage (input topic)", "records", lag,
-                  t_max, marks, floor=10)  # fmt: skip
-    body += panel(TOP + 30 + 3 * PANEL, "Latency, first served in a feed -> searchable, per 10 s",
-                  "seconds", lat, t_max, marks, floor=1)  # fmt: skip
-    body += panel(TOP + 30 + 4 * PANEL, "CPU per process, and the rest of the machine (others)",
-                  "cores", cpu, t_max, marks, floor=2)  # fmt: skip
-    height = TOP + 30 + 5 * PANEL
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-            f'font-family="sans-serif" font-size="11"><rect width="100%" height="100%" '
-            f'fill="white"/>\n' + "\n".join(body) + "\n</svg>\n")  # fmt: skip
+    for n, (name, unit, series, more) in enumerate(panels):
+        body += panel(TOP + 30 + n * PANEL, name, unit, series, t_max, marks, **more)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+            f'height="{TOP + 30 + 5 * PANEL}" font-family="sans-serif" font-size="11">'
+            f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(body)
+            + "\n</svg>\n")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

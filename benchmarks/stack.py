@@ -1,20 +1,25 @@
 """What the benchmarks on a Kafka + Elasticsearch stack share: their ports, stack and
-namespaces, workers, Elasticsearch accounting, paced Kafka production, the article corpus."""
+namespaces, workers and connector, Elasticsearch accounting, paced Kafka production, the
+article corpus, local feed sites and the watch for searchable ids."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import itertools
+import json
 import os
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import escape
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,12 @@ from deploy.processes import ServiceProcess
 from deploy.stack import Stack
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka_admin import ensure_topics
+from pipeline.adapters.kafka_admin import ensure_topics, partition_offsets
+from pipeline.indexing.bulk import to_es_document
+from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
 from pipeline.schema import EnrichedArticle
 from pipeline.settings import Settings
 from pipeline.stages.canonical import article_id
-from pipeline.stages.jsonl import to_raw
 from pipeline.worker import prepare
 from tests.support import ports
 
@@ -43,12 +49,10 @@ __all__ = [
     "Settings",
     "article_id",
     "ensure_topics",
-    "make_client",
+    "partition_offsets",
     "prepare",
-    "to_raw",
 ]
 
-CLI_MODULE = "mediamon.main"  # what `mediamon` runs
 # The benchmarks' own Kafka and Elasticsearch, from the one port registry (tests/support).
 BENCH_PORTS = ports.BENCHMARKS.stack_vars()
 Message = Callable[[int, float], tuple[str, bytes]]  # (n, now) -> record n's key and value
@@ -60,6 +64,10 @@ ES_WORK = {
     "query_ms": "search.query_time_in_millis", "fetch_ms": "search.fetch_time_in_millis",
 }  # fmt: skip
 PACE_TICK = 0.01  # paced sending: 200/s arrives as bursts of 2 every 10 ms
+DRAIN_SECONDS = 30.0  # after the last send, how long stragglers are waited for
+# articles.tagged exists since the group stage (a --code-ref before it has none)
+TAGGED = getattr(topics, "TAGGED", "articles.tagged")
+STAGE_TOPICS = (topics.RAW, TAGGED, topics.ENRICHED)
 # The index agent's batch line; faust prefixes `[time] [pid] [level]`
 BATCH_LINE = re.compile(
     r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]? .*?index batch=(\d+) .*?alerts=(\d+)", re.M
@@ -161,11 +169,9 @@ class Bench:
     def header(self, watched: Sequence[str]) -> dict[str, Any]:
         s = self.settings
         servers = {
-            "kafka_version": s.kafka_version,
-            "kafka_heap": s.kafka_heap,
-            "partitions": s.topic_partitions,
-            "refresh_interval": s.es_refresh_interval,
-        }
+            "kafka_version": s.kafka_version, "kafka_heap": s.kafka_heap,
+            "partitions": s.topic_partitions, "refresh_interval": s.es_refresh_interval,
+        }  # fmt: skip
         return {
             "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "code": m.code_state(watched), "machine": m.machine_info(),
@@ -186,6 +192,16 @@ class Phase:
         log = self.bench.logs / f"{name}.log"
         self.workers.append(ServiceProcess(name, ["worker"], self.env, log).start())
         return self.workers[-1]
+
+    async def ready_workers(self, names: Sequence[str]) -> list[ServiceProcess]:
+        """A worker per name, waited for until every one is ready."""
+        procs = [self.worker(name) for name in names]
+
+        def ready() -> bool:
+            return all("Worker ready" in p.tail(500) for p in procs)
+
+        await wait_until(ready, 180, procs[0], "every worker ready")
+        return procs
 
     def meter(self, worker: ServiceProcess | None) -> m.CpuMeter:
         return m.CpuMeter(self.bench.pids(worker))
@@ -354,24 +370,34 @@ class Flight:
     seen: dict[str, float] = field(default_factory=dict)
     pending: dict[str, None] = field(default_factory=dict)  # sent, not yet seen, in order
 
+    def arrivals(self, since: float = 0.0) -> list[tuple[str, float]]:
+        """(id, time seen) of the records sent (at `since` or later) and seen, in order."""
+        return [(i, self.seen[i]) for i, at in self.sent.items() if i in self.seen and at >= since]
+
+    def latency(self, arrivals: Sequence[tuple[str, float]]) -> dict[str, float]:
+        return m.stats(at - self.sent[i] for i, at in arrivals)
+
+    def windows(self, arrivals: Sequence[tuple[str, float]], t0: float) -> list[dict[str, float]]:
+        return m.per_ten_seconds(((self.sent[i], at - self.sent[i]) for i, at in arrivals), t0)
+
     def summary(self, arrivals: Sequence[tuple[str, float]], seconds: float) -> dict[str, Any]:
         """Latency from the send, and from Kafka's acknowledgement, to each (id, arrival)."""
         sent, acked = self.sent, self.acked
         return {
             "sent": len(sent),
             "rate_achieved": round(len(sent) / seconds, 1),
-            "latency": m.stats(at - sent[i] for i, at in arrivals),
+            "latency": self.latency(arrivals),
             "latency_from_ack": m.stats(at - acked[i] for i, at in arrivals if i in acked),
             "kafka_ack": m.stats(acked[i] - sent[i] for i in acked),
-            "windows": m.per_ten_seconds(
-                ((sent[i], at - sent[i]) for i, at in arrivals), min(sent.values())
-            ),
+            "windows": self.windows(arrivals, min(sent.values())),
         }
 
 
-async def produce(settings: Settings, payloads: Sequence[tuple[str, bytes]]) -> float:
-    """Fill the namespace's `articles.enriched` with keyed records in large batches (before
-    any clock starts); returns the seconds until all were acknowledged."""
+async def produce(
+    settings: Settings, payloads: Sequence[tuple[str, bytes]], topic: str = topics.ENRICHED
+) -> float:
+    """Fill the namespace's `topic` with keyed records in large batches (before any clock
+    starts), in order; returns the seconds until all were acknowledged."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
         max_batch_size=512 * 1024,
@@ -379,10 +405,9 @@ async def produce(settings: Settings, payloads: Sequence[tuple[str, bytes]]) -> 
     await producer.start()
     started = time.monotonic()
     try:
-        topic = settings.topic(topics.ENRICHED)
-        futures = []
+        futures, name = [], settings.topic(topic)
         for article_id, value in payloads:
-            futures.append(await producer.send(topic, value, key=article_id.encode()))
+            futures.append(await producer.send(name, value, key=article_id.encode()))
             if len(futures) >= 2_000:
                 await asyncio.gather(*futures)
                 futures.clear()
@@ -424,3 +449,235 @@ async def pace(
     finally:
         await producer.stop()
     return seconds
+
+
+async def watch_visible(
+    es: AsyncElasticsearch, alias: str, flight: Flight, done: asyncio.Event
+) -> list[float]:
+    """Every 0.1 s, ask for the ids sent and not yet seen (`ids` query, no source); a
+    document's visible time is the answer's time. After `done`, stragglers are waited for
+    DRAIN_SECONDS. Returns the search round trips."""
+    polls: list[float] = []
+    drain_deadline: float | None = None
+    while True:
+        tick = time.time()
+        if done.is_set():
+            drain_deadline = drain_deadline or tick + DRAIN_SECONDS
+            if not flight.pending or tick > drain_deadline:
+                return polls
+        ids = list(flight.pending)
+        for start in range(0, len(ids), 5_000):
+            chunk = ids[start : start + 5_000]
+            asked = time.time()
+            resp = await es.search(index=alias, query={"ids": {"values": chunk}}, source=False,
+                                   size=len(chunk), filter_path="hits.hits._id")  # fmt: skip
+            answered = time.time()
+            polls.append(answered - asked)
+            for hit in resp.get("hits", {}).get("hits", []):
+                if flight.pending.pop(hit["_id"], 0) is None:
+                    flight.seen[hit["_id"]] = answered
+        await asyncio.sleep(max(0.0, 0.1 - (time.time() - tick)))
+
+
+def bulk_body(settings: Settings, articles: Sequence[EnrichedArticle]) -> bytes:
+    """A bulk request of the articles as the worker's documents, in their monthly indices."""
+    lines = []
+    for a in articles:
+        action = {"index": {"_index": monthly_index(settings, month_of(a)), "_id": a.id}}
+        lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def ensure_months(
+    es: AsyncElasticsearch, settings: Settings, articles: Sequence[EnrichedArticle],
+    known: set[datetime] | None = None,
+) -> None:  # fmt: skip
+    """The articles' monthly indices, but those in `known` (which gets the new ones)."""
+    known = set() if known is None else known
+    for month in sorted({month_of(a) for a in articles} - known):
+        await ensure_monthly_index(es, settings, month, lifecycle=False)
+        known.add(month)
+
+
+# The feed benchmarks (e2e, pages, soak): local sites, the connector and workers on them
+
+
+async def stage_offsets(settings: Settings) -> tuple[dict[str, int], dict[str, int]]:
+    """Per stage topic: the workers' consumer lag, and the records written to it so far."""
+    rows = await partition_offsets(
+        settings, [settings.topic(t) for t in STAGE_TOPICS], group=settings.app_id
+    )
+    out, written = dict.fromkeys(STAGE_TOPICS, 0), dict.fromkeys(STAGE_TOPICS, 0)
+    for row in rows:
+        logical = next(t for t in STAGE_TOPICS if settings.topic(t) == row.topic)
+        out[logical] += row.lag if row.lag is not None else row.messages
+        written[logical] += row.end
+    return out, written
+
+
+def pipeline_env(urls: Sequence[str], poll_interval: float, **more: Any) -> dict[str, str]:
+    """The connector's and workers' settings: the feeds polled every `poll_interval`, no
+    metrics ports (other stacks hold them); `more` as MEDIAMON_ names, lower-cased."""
+    env = {
+        "MEDIAMON_FEEDS": ",".join(urls), "MEDIAMON_POLL_INTERVAL": str(poll_interval),
+        # the sites are on loopback addresses, which the guard refuses
+        "MEDIAMON_FEEDS_REFUSE_PRIVATE": "false",
+        "MEDIAMON_CONNECTOR_METRICS_PORT": "0", "MEDIAMON_WORKER_METRICS_PORT": "0",
+    }  # fmt: skip
+    return env | {f"MEDIAMON_{k.upper()}": str(v).lower() for k, v in more.items()}
+
+
+async def start_pipeline(
+    bench: Bench, ph: Phase, names: Sequence[str], tag: str
+) -> tuple[list[ServiceProcess], ServiceProcess]:
+    """A worker per name, waited for until ready, then the connector (its state file and
+    log named by `tag`); all stopped when the phase ends."""
+    ph.env["MEDIAMON_CONNECTOR_STATE_PATH"] = str(bench.logs / f"c{tag}.sqlite")
+    procs = await ph.ready_workers(names)
+    connector = ServiceProcess(
+        "connector", ["connectors", "run"], ph.env, bench.logs / f"connector-{tag}.log"
+    ).start()
+    ph.workers.append(connector)
+    return procs, connector
+
+
+@dataclass
+class Item:
+    url: str
+    title: str
+    summary: str
+    page: bytes
+    added: float
+
+
+@dataclass
+class Site:
+    """Loopback hosts (127.1.0.x), one feed each carrying its newest items, and their pages
+    (~3,000 characters from the corpus) answered after `delay`; with `inline`, the whole
+    article in the feed item. While `measuring`, an item goes into `flight` the moment a
+    feed first serves it (from the server threads)."""
+
+    hosts: int
+    delay: float
+    corpus: Corpus
+    inline: bool = False
+    feed_items: int = 15
+    feeds: dict[str, list[Item]] = field(default_factory=dict)
+    pages: dict[str, Item] = field(default_factory=dict)
+    added: dict[str, float] = field(default_factory=dict)  # article id -> when added
+    first_served: dict[str, float] = field(default_factory=dict)
+    flight: Flight = field(default_factory=Flight)
+    measuring: bool = False
+    serial: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    servers: list[Any] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> list[str]:
+        for host in (f"127.1.0.{n}" for n in range(1, self.hosts + 1)):
+            self.servers.append(m.serve(host, 256, self.answer))
+            self.ports[host] = self.servers[-1].server_address[1]
+            self.feeds[host] = []
+        return [f"http://{h}:{port}/feed.xml" for h, port in self.ports.items()]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+    def add(self) -> Item:
+        """One new item on the next host (round robin)."""
+        host = list(self.ports)[self.serial % len(self.ports)]
+        self.serial += 1
+        lang = self.corpus.lang()
+        bank = self.corpus.bank[lang]
+        paragraphs = self.corpus.paragraphs(lang, 3_000)
+        title = random.choice(bank).rstrip(".")[:120]
+        path = f"/a/{self.serial:07d}"
+        body = "".join(f"<p>{escape(' '.join(p))}</p>" for p in paragraphs)
+        page = (
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>'
+            f"{escape(title)}</title></head><body><header><nav><a href='/'>Home</a> "
+            "<a href='/world'>World</a> <a href='/economy'>Economy</a></nav></header>"
+            f"<article><h1>{escape(title)}</h1>{body}</article>"
+            "<footer>© Bench Herald</footer></body></html>"
+        ).encode()
+        summary = body if self.inline else random.choice(bank)
+        item = Item(f"http://{host}:{self.ports[host]}{path}", title, summary, page, time.time())
+        with self.lock:
+            self.feeds[host].append(item)
+            del self.feeds[host][: -self.feed_items]
+            if not self.inline:  # nothing fetches the pages of inline items
+                self.pages[f"{host}{path}"] = item
+        self.added[article_id(item.url)] = item.added
+        return item
+
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        host = str(request.server.server_address[0])  # type: ignore[index]
+        if request.path == "/feed.xml":
+            with self.lock:
+                items = list(self.feeds.get(host, []))
+            now = time.time()
+            for item in items:
+                if item.url not in self.first_served:
+                    self.first_served[item.url] = now
+                    if self.measuring:
+                        self.flight.sent[article_id(item.url)] = now
+                        self.flight.pending[article_id(item.url)] = None
+            entries = "".join(
+                f"<item><title>{escape(i.title)}</title><link>{i.url}</link>"
+                f"<guid>{i.url}</guid><description>{escape(i.summary)}</description></item>"
+                for i in reversed(items)
+            )
+            body = (
+                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>{host}</title><link>http://{host}/</link>{entries}</channel></rss>"
+            ).encode()
+            kind = "application/rss+xml"
+        elif request.path == "/robots.txt":
+            body, kind = b"User-agent: *\nAllow: /\n", "text/plain"
+        elif found := self.pages.get(f"{host}{request.path}"):
+            time.sleep(self.delay)  # the site's own response time
+            body, kind = found.page, "text/html; charset=utf-8"
+        else:
+            body, kind = b"", ""
+        request.send_response(200 if kind else 404)
+        request.send_header("Content-Type", kind or "text/plain")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+
+async def generate(site: Site, rate: float, seconds: float) -> float:
+    """Add `rate` items/s for `seconds`, against the monotonic clock; returns the rate
+    achieved."""
+    started, added = time.monotonic(), 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        due = int(elapsed * rate) + 1
+        while added < due:
+            site.add()
+            added += 1
+        await asyncio.sleep(max(0.0, (added / rate) - (time.monotonic() - started)))
+    return added / max(seconds, 1e-9)
+
+
+async def measured(
+    ph: Phase, site: Site, rate: float, seconds: float, meter: m.CpuMeter,
+    at_end: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+) -> tuple[float, dict[str, float], Any]:  # fmt: skip
+    """`seconds` of items at `rate` measured, each from the moment a feed first served it
+    until searchable: the rate achieved, the cores each process used meanwhile, and what
+    `at_end` reads when the items stop (before the stragglers are waited for)."""
+    site.measuring, done = True, asyncio.Event()
+    watcher = asyncio.create_task(
+        watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
+    )
+    cpu0, t0 = meter.read(), time.monotonic()
+    m.progress(f"measuring {seconds:g} s at {rate:g} items/s")
+    achieved = await generate(site, rate, seconds)
+    cores = m.CpuMeter.cores(cpu0, meter.read(), time.monotonic() - t0)
+    end = await at_end() if at_end else None
+    site.measuring = False
+    done.set()
+    await watcher
+    return achieved, cores, end

@@ -21,8 +21,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from benchmarks import measure as m
 from benchmarks import stack as st
 from pipeline import topics
@@ -76,14 +74,7 @@ def in_process(order: Sequence[dict[str, str]]) -> dict[str, str]:
 
 
 async def send(settings: st.Settings, items: Sequence[dict[str, str]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        topic = settings.topic(topics.RAW)
-        for item in items:
-            await producer.send_and_wait(topic, raw(item).to_json(), key=item["id"].encode())
-    finally:
-        await producer.stop()
+    await st.produce(settings, [(i["id"], raw(i).to_json()) for i in items], topics.RAW)
 
 
 async def stories_of(ph: st.Phase) -> dict[str, str]:
@@ -98,13 +89,8 @@ async def on_workers(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     env = {"MEDIAMON_TOPIC_PARTITIONS": str(partitions), "MEDIAMON_WORKER_METRICS_PORT": "0"}
     async with bench.phase(f"stories{workers}", **env) as ph:
-        procs = [ph.worker(f"stories-{workers}w-{n}") for n in range(workers)]
         started = time.monotonic()
-
-        def ready() -> bool:
-            return all("Worker ready" in p.tail(500) for p in procs)
-
-        await st.wait_until(ready, 180, procs[0], "every worker ready")
+        procs = await ph.ready_workers([f"stories-{workers}w-{n}" for n in range(workers)])
         await asyncio.sleep(5)  # the group's last rebalance settles
         originals = [i for i in order if i["kind"] == "original"]
         await send(ph.settings, originals)
@@ -130,18 +116,11 @@ async def run(args: Any) -> dict[str, Any]:
     items = load()
     labels = {i["id"]: i["story"] for i in items}
     order = sending_order(items)
-    data: dict[str, Any] = {
-        "set": [
-            {
-                "items": len(items),
-                "stories": len(set(labels.values())),
-                "positive_pairs": sum(
-                    labels[a] == labels[b] for a, b in itertools.combinations(labels, 2)
-                ),
-                "sha256": hashlib.sha256(SET.read_bytes()).hexdigest(),
-            }
-        ]
-    }
+    pairs = sum(labels[a] == labels[b] for a, b in itertools.combinations(labels, 2))
+    data: dict[str, Any] = {"set": [{
+        "items": len(items), "stories": len(set(labels.values())), "positive_pairs": pairs,
+        "sha256": hashlib.sha256(SET.read_bytes()).hexdigest(),
+    }]}  # fmt: skip
     m.progress("in process")
     reference = in_process(order)
     results = [{"run": "in process (mediamon enrich)", "workers": "-", "partitions": "-",
@@ -155,13 +134,10 @@ async def run(args: Any) -> dict[str, Any]:
             runs[workers] = got
             results.append({"run": f"{workers} worker(s)", **facts, **score(labels, got)})
     data["results"] = results
-    data["identical"] = [
-        {
-            "in_process_vs_1": runs[1] == reference,
-            "in_process_vs_3": runs[3] == reference,
-            "1_vs_3": runs[1] == runs[3],
-        }
-    ]
+    data["identical"] = [{
+        "in_process_vs_1": runs[1] == reference, "in_process_vs_3": runs[3] == reference,
+        "1_vs_3": runs[1] == runs[3],
+    }]  # fmt: skip
     data["differences_1_vs_3"] = sorted(k for k in labels if runs[1].get(k) != runs[3].get(k))
     return data
 

@@ -6,7 +6,6 @@ search p95 <= 300 ms. Method and results: docs/benchmarks/web.md."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import shutil
 import time
@@ -19,10 +18,9 @@ import httpx
 from benchmarks import measure as m
 from benchmarks import stack as st
 from benchmarks.indexing import Generator
+from benchmarks.pages import LANG_WEIGHTS
 from mediamon.web.filters import Filters
 from mediamon.web.reading import NEWEST, ROW_FIELDS
-from pipeline.indexing.bulk import to_es_document
-from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
 from tests.support.net import free_port
 
 TARGET_PAINT = 1.0  # seconds
@@ -50,7 +48,7 @@ TABLES: list[m.Spec] = [
 async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> dict[str, Any]:
     """`count` articles bulk-indexed in the worker's document format, 2 requests in flight."""
     es, settings = ph.es, ph.settings
-    started, months = time.monotonic(), set()
+    started, months = time.monotonic(), set[Any]()
     gate = asyncio.Semaphore(2)
 
     async def send(body: bytes) -> None:
@@ -60,15 +58,8 @@ async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> 
     pending = []
     for start in range(0, count, batch):
         articles = [gen.article(recent=False) for _ in range(min(batch, count - start))]
-        lines = []
-        for a in articles:
-            month = month_of(a)
-            if month not in months:
-                await ensure_monthly_index(es, settings, month, lifecycle=False)
-                months.add(month)
-            action = {"index": {"_index": monthly_index(settings, month), "_id": a.id}}
-            lines += [json.dumps(action), json.dumps(to_es_document(a), ensure_ascii=False)]
-        pending.append(asyncio.create_task(send(("\n".join(lines) + "\n").encode())))
+        await st.ensure_months(es, settings, articles, months)
+        pending.append(asyncio.create_task(send(st.bulk_body(settings, articles))))
         if len(pending) >= 4:
             await asyncio.gather(*pending)
             pending.clear()
@@ -154,8 +145,7 @@ async def run(args: Any) -> dict[str, Any]:
     async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
         data = bench.header(WATCHED_CODE)
         async with bench.phase("web") as ph:
-            gen = Generator(st.Corpus({"ru": 30, "en": 25, "fr": 10, "de": 10, "tr": 10,
-                                       "ar": 10, "kk": 5}, random.Random(m.SEED)))  # fmt: skip
+            gen = Generator(st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)))
             data["index"] = [await fill(ph, gen, args.articles)]
             m.progress(f"{data['index'][0]['articles']:,} articles indexed")
             port = free_port()
@@ -202,14 +192,11 @@ async def run(args: Any) -> dict[str, Any]:
     return data
 
 
-def tables(data: dict[str, Any]) -> list[m.Spec]:
-    return TABLES
+OPTIONS: dict[str, tuple[Any, str]] = {
+    "articles": (100_000, "articles indexed"), "searches": (300, "searches through the page"),
+    "paints": (5, "page loads per view"),
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(
-        argv, "web", __doc__, run, tables,
-        articles=(100_000, "articles indexed"),
-        searches=(300, "searches through the page"),
-        paints=(5, "page loads per view"),
-    )  # fmt: skip
+    return st.main(argv, "web", __doc__, run, lambda data: TABLES, **OPTIONS)

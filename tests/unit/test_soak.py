@@ -6,7 +6,8 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from benchmarks.soak import boundedness, descendants, flatness, memory, slope, svg
+from benchmarks.measure import descendants, memory
+from benchmarks.soak import boundedness, flatness, slope, svg
 
 
 def series(values: Sequence[float], every: float = 10.0) -> list[tuple[float, float]]:
