@@ -505,6 +505,7 @@ class _Text:
         self._parts = split(text)
         self.tokens = self._parts[1::2]
         self._offsets: list[int] | None = None
+        self.namesakes: set[str] = set()  # terms found qualified here (Syria, Virginia)
 
     def qualified(self, last: int) -> bool:
         """Whether the words ending at `last` are followed by ", <US state>" (a namesake)."""
@@ -572,6 +573,7 @@ class _Field:
                 if masked and not masked.isdisjoint(range(first, last + 1)):
                     continue
                 if self.source.qualified(last):
+                    self.source.namesakes.add(phrase.term)
                     continue
                 start, end = span(first, last)
                 if phrase.words[0].kind == "infix" and first == last:
@@ -699,11 +701,17 @@ class _CompiledRules:
 
 
 def _without_other_meanings(found: list[Hit], fields: list[_Field]) -> list[Hit]:
-    """Hits without the abbreviations the article itself defines as something else: "PBB"
+    """Hits without the names the article places elsewhere, and without the abbreviations
+    the article itself defines as something else: "PBB"
     after "Partai Bulan Bintang (PBB)" is a party, not the UN, in every field of the
     article. The UN's own expansion before it ("Perserikatan Bangsa-Bangsa (PBB)") is a hit
     of the topic, and then the abbreviation stands."""
     texts = {fld.name: fld.source for fld in fields}
+    # One sense per article: a name the text once places in a US state ("Syria, Va.") is that
+    # namesake wherever else the article repeats it ("the Syria store")
+    namesakes = set().union(*(t.namesakes for t in texts.values()))
+    if namesakes:
+        found = [h for h in found if h.term not in namesakes]
     other: set[str] = set()
     for hit in found:
         if hit.first != hit.last:

@@ -36,6 +36,8 @@ def tagger() -> Tagger:
         ("ko", "국제연합 총회 개막", "", "un"),
         ("ko", "시리아에서 휴전 논의", "", "syria"),  # a particle on a three-syllable name
         ("ko", "유엔은 성명을 냈다", "", "un"),
+        ("fr", "Frappes aériennes près de Damas", "", "syria"),  # the capital, as written
+        ("pt", "Explosão em Damasco", "", "syria"),
         # a stemmer that cuts prefixes: dijamin and penjamin share the stem jamin
         (
             "id",
@@ -77,6 +79,12 @@ def test_topic_found_in_language(
         ),
         ("id", "PBB gelar muktamar", "Partai Bulan Bintang (PBB) memilih ketua umum.", "un"),
         ("en", "UN leader resigns", "The Union Nationale (UN) lost its seats.", "un"),
+        # one sense per article: the namesake placed once is the namesake throughout
+        ("en", "Syria, Va., store turns 100", "The Syria store opened in 1926.", "syria"),
+        # a capital's name that is a common noun in lower case (damask silk, apricots)
+        ("fr", "Lyon : un atelier de damas de soie", "Le damas lyonnais s'exporte.", "syria"),
+        ("pt", "Preço do damasco seco dispara", "O damasco importado encareceu.", "syria"),
+        ("hr", "Ministrovo obraćenje na putu za Damask", "", "syria"),  # Paul's conversion
     ],
 )
 def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
