@@ -280,9 +280,27 @@ def _kk_stem(word: str) -> str:
 _KATAKANA = re.compile(r"[\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 
 
+# Kanji that end a word in 国 (全国 nationwide, 各国 each country, 米国 the US...) and kanji
+# that follow 連 in a word (連合 union, 連絡 liaison, 連携 cooperation, 連盟 federation, 連邦
+# federal...): 全国連合 is 全国 + 連合, a national federation, and holds no 国連 (the UN).
+_ENDS_IN_KOKU = frozenset("全各米英中韓独仏露外本自他両諸隣大小同盟加祖母王帰入出")
+_AFTER_REN = frozenset("合絡携盟邦続動結帯載休勝敗覇鎖想")
+
+
+def _straddles(text: str, start: int, end: int, name: str) -> bool:
+    """Whether 国連 found here is two words' halves: X国 + 連Y."""
+    return (
+        name == "国連"
+        and start > 0
+        and text[start - 1] in _ENDS_IN_KOKU
+        and text[end : end + 1] in _AFTER_REN
+    )
+
+
 def contains(text: str, name: str) -> bool:
     """`name` inside a run of letters without spaces, where it is a word: a name in katakana
-    must not continue in katakana (シリア in シリアル, cereal; シリアンハムスター)."""
+    must not continue in katakana (シリア in シリアル, cereal; シリアンハムスター), and 国連
+    must not be the halves of two words (全国 + 連合)."""
     start = text.find(name)
     while start >= 0:
         end = start + len(name)
@@ -291,6 +309,7 @@ def contains(text: str, name: str) -> bool:
         if not (
             (after and _KATAKANA.match(name[-1]) and _KATAKANA.match(after))
             or (before and _KATAKANA.match(name[0]) and _KATAKANA.match(before))
+            or _straddles(text, start, end, name)
         ):
             return True
         start = text.find(name, start + 1)

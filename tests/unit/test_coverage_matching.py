@@ -85,6 +85,8 @@ def test_topic_found_in_language(
         ("fr", "Lyon : un atelier de damas de soie", "Le damas lyonnais s'exporte.", "syria"),
         ("pt", "Preço do damasco seco dispara", "O damasco importado encareceu.", "syria"),
         ("hr", "Ministrovo obraćenje na putu za Damask", "", "syria"),  # Paul's conversion
+        ("ja", "全国連合小学校長会が要望", "", "un"),  # 全国 + 連合, no 国連 (the UN)
+        ("ja", "各国連携で被災地を支援", "", "un"),
     ],
 )
 def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
@@ -109,6 +111,7 @@ def test_tokens_and_folding() -> None:
     assert fold("ΣΥΡΊΑ") == fold("Συρία") == "συρια"
     assert unconfuse("OOН") in ("ООН", "OOH") and unconfuse("ООH") == "ООН"
     assert contains("シリア北部", "シリア") and not contains("シリアル", "シリア")
+    assert contains("国連安保理", "国連") and not contains("全国連絡協議会", "国連")
     # a name's base meets the beginnings of a text's word, within the language's room
     assert term_forms("Sýrie", "cs") & forms("Sýrii", "cs")
     assert not term_forms("Hama", "pl") & forms("Hamasu", "pl")  # short names as written
