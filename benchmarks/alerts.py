@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import math
 import random
 import re
 import threading
@@ -27,7 +26,6 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
-from elasticsearch.helpers import async_scan
 
 from benchmarks import measure as m
 from benchmarks import stack as st
@@ -59,7 +57,7 @@ MATCHER_BATCHES = 5  # timed batches of 200 in the matcher-alone phase
 # stamped per _msearch request, before the batch is done
 STAGES = [("sent", "batch done"), ("batch done", "note built"), ("note built", "webhook"),
           ("sent", "matched_at"), ("matched_at", "note built")]  # fmt: skip
-RUNS = ["label", "batch_seconds", "throttle", "sent", "rate_achieved", "articles_matching",
+RUNS = ["label", "batch_seconds", "sent", "rate_achieved", "articles_matching",
         "expected_pairs", "delivered_pairs", "missing_pairs", "unexpected_pairs",
         "duplicate_deliveries", "bad_signatures", *(f"latency.{s}" for s in STATS),
         "latency_from_ack.p95", "target_p95_met", "worker_batches.size.p50",
@@ -280,11 +278,10 @@ class Arrival:
 
 class Receiver(WebhookReceiver):
     """The webhook (tests/support's receiver), keeping no request but the first arrival of
-    every (rule id, article id), how many times each arrived, bad signatures; `delay` is a
-    remote endpoint's round trip, after the arrival."""
+    every (rule id, article id), how many times each arrived, bad signatures."""
 
-    def __init__(self, delay: float = 0.0) -> None:
-        super().__init__(delay=delay)
+    def __init__(self) -> None:
+        super().__init__()
         self.lock = threading.Lock()
         self.first: dict[Pair, Arrival] = {}
         self.copies: Counter[Pair] = Counter()
@@ -408,16 +405,14 @@ async def matcher_phase(
 
 async def latency_phase(
     bench: st.Bench, specs: list[RuleSpec], vocab: Vocabulary, args: Any, window: float,
-    default: bool, presearch: bool = True,
+    presearch: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """The worker, warmed with `--warmup` seconds of paced articles (their alerts must
     arrive), then `--seconds` of articles at `--rate`; each alert timed to its POST."""
     label = f"w{window:g}" + ("" if presearch else "-every-rule")
-    label += "-default-throttle" if default else ""
-    label += f"-hook{args.hook_delay * 1000:g}ms" if args.hook_delay else ""
-    receiver = Receiver(args.hook_delay)
+    receiver = Receiver()
     path = bench.logs / f"rules-{label}.yaml"
-    rules = write_rules(path, specs, receiver.hook, None if default else GENEROUS_THROTTLE)
+    rules = write_rules(path, specs, receiver.hook, GENEROUS_THROTTLE)
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED + 1))
     gen = Generator(specs, vocab, args.hot_share, corpus)
     warm = gen.batch(int(args.rate * args.warmup))
@@ -457,13 +452,8 @@ async def latency_phase(
             measured = {a.id for a in articles}
             hits = await rule_hits(es, settings.articles_alias, rules)
             truth = {p for p in hits if p[1] in measured}
-            if not default:  # an accidental match may still be on its way
-                with contextlib.suppress(SystemExit):
-                    await st.wait_until(lambda: receiver.has(truth), 20, worker, "accidental pairs")
-            docs = [
-                d for d in await alert_records(es, settings.alerts_index)
-                if d["article_id"] in measured
-            ]  # fmt: skip
+            with contextlib.suppress(SystemExit):  # an accidental match may still be on its way
+                await st.wait_until(lambda: receiver.has(truth), 20, worker, "accidental pairs")
         finally:
             watcher.cancel()
             receiver.close()
@@ -472,15 +462,9 @@ async def latency_phase(
     lat = result["latency"]
     met = bool(lat["n"]) and lat["p95"] <= TARGET_P95 and not result["missing_pairs"]
     return result | {
-        "label": label, "batch_seconds": window, "hook_delay": args.hook_delay,
-        "presearch": presearch, "rules": len(rules), "rate": args.rate,
-        "throttle": "default (10 per 1h)" if default else "100,000 per 1h",
-        "target_p95_met": None if default else met, "warmup_articles": len(warm),
+        "label": label, "batch_seconds": window, "presearch": presearch, "rules": len(rules),
+        "rate": args.rate, "target_p95_met": met, "warmup_articles": len(warm),
         "cpu_cores": cpu, "es_work": work, "worker_batches": worker_batches(rows, flight, end),
-        "alert_records": {
-            "status": dict(Counter(d["status"] for d in docs)),
-            "latency_ms": m.stats(d["latency_ms"] for d in docs if d.get("latency_ms") is not None),
-        },
         "namespace": settings.namespace,
         "worker_log": str(worker.log_path),
     }  # fmt: skip
@@ -501,16 +485,6 @@ def worker_batches(rows: list[tuple[float, int, int]], flight: st.Flight, end: f
     }  # fmt: skip
 
 
-async def alert_records(es: AsyncElasticsearch, index: str) -> list[dict[str, Any]]:
-    """Every record of the alerts index: rule, article, status, and the worker's own latency
-    (enrichment to handling, before delivery)."""
-    await es.indices.refresh(index=index)
-    fields = ["rule_id", "article_id", "status", "latency_ms"]
-    query: dict[str, Any] = {"query": {"match_all": {}}}
-    scan = async_scan(es, index=index, query=query, _source=fields, size=5_000)
-    return [hit["_source"] async for hit in scan]
-
-
 def analyse(
     flight: st.Flight, receiver: Receiver, matched: dict[Pair, float], truth: set[Pair],
     designed: set[Pair], batch_ends: list[float], seconds: float,
@@ -528,7 +502,6 @@ def analyse(
         "note built": {p: a.note_at for p, a in alerts.items() if a.note_at},
         "webhook": {p: a.at for p, a in alerts.items()},
     }
-    t0 = min(flight.sent.values())
     return flight.summary([(p[1], a.at) for p, a in alerts.items()], seconds) | {
         "articles_matching": len({a for _, a in truth}),
         "hot_articles": len({a for _, a in designed}),
@@ -540,9 +513,6 @@ def analyse(
         "posts": receiver.posts, "bad_signatures": receiver.bad_signatures,
         "stages": {f"{a} -> {b}": m.stats(points[b][p] - points[a][p] for p in points[a]
                                           if p in points[b]) for a, b in STAGES},
-        # per alert, seconds from the first send: sent, matched_at, batch done, note, arrival
-        "raw": sorted(([round(at.get(p, math.nan) - t0, 3) for at in points.values()]
-                       for p in alerts), key=lambda row: row[0]),
     }  # fmt: skip
 
 
@@ -553,7 +523,6 @@ def tables(data: dict[str, Any]) -> list[m.Spec]:
         out += [
             (f"{name}: where the time goes (s)", f"{at}.stages", ("name", *STATS)),
             (f"{name}: Elasticsearch during the phase (ms)", f"{at}.es_work", ()),
-            (f"{name}: alerts index", f"{at}.alert_records", ()),
             (f"{name}: index agent", f"{at}.worker_batches", ()),
             (f"{name}: per 10 s of sending", f"{at}.windows", ("from_s", *STATS)),
         ]
@@ -583,17 +552,13 @@ async def run(args: Any) -> dict[str, Any]:
             m.progress(f"matcher: {data['matcher']['seconds']}")
         windows = [float(w) for w in args.windows.split(",") if w.strip()]
         modes = {"on": [True], "off": [False], "both": [False, True]}[args.presearch]
-        runs = [(w, False, p) for w in windows for p in modes]
-        runs += [(windows[0], True, modes[-1])] * args.default_throttle
-        for window, default, presearch in runs:
-            r = await latency_phase(bench, specs, vocab, args, window, default, presearch)
+        for window, presearch in [(w, p) for w in windows for p in modes]:
+            r = await latency_phase(bench, specs, vocab, args, window, presearch)
             data["latency"].append(r)
             m.progress(f"{r['label']}: {r['latency']}; {r['delivered_pairs']} delivered")
         data["load_after"] = m.loadavg()
         (bench.logs / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
-    SUMMARY[:] = [
-        summary_line(r) for r in data["latency"] if not r["throttle"].startswith("default")
-    ]
+    SUMMARY[:] = [summary_line(r) for r in data["latency"]]
     return data
 
 
@@ -618,8 +583,6 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "rules": (1_000, "enabled keyword rules"),
     "hot_share": (0.05, "share of articles planted"),
     "windows": ("0.25,1.0", "MEDIAMON_INDEX_BATCH_SECONDS, a run each"),
-    "default_throttle": (False, "one more run (first window) with the default throttle"),
-    "hook_delay": (0.0, "seconds the webhook waits before it answers"),
     "no_matcher": (False, "skip the matcher-alone phase"),
     "presearch": ("both", "the worker's rule pre-selection: on | off | both (off first)"),
 }

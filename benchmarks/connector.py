@@ -132,18 +132,11 @@ def steady(base: st.Settings, feeds: int, etag: bool, window: float, workdir: Pa
     }  # fmt: skip
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = m.parser(
-        "connector", __doc__,
-        feeds=(1000, "generated feeds"),
-        burst_items=(10_000, "new items in the burst, over all feeds"),
-        window=(60.0, "seconds of steady polling"),
-        workdir=(m.REPO / ".state" / "bench", "the connector's state"),
-    ).parse_args(argv)  # fmt: skip
+def run(args: Any) -> dict[str, Any]:
     args.workdir.mkdir(parents=True, exist_ok=True)
     # the feeds are on loopback addresses (the guard would refuse them) and have no pages
     base = st.Settings(state_dir=args.workdir, feeds_refuse_private=False, fetch_pages=False)
-    data = {
+    return {
         "machine": m.machine_info(),
         "burst": burst(base, args.feeds, args.burst_items, args.workdir),
         "steady": {
@@ -151,4 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "200 (no validators)": steady(base, args.feeds, False, args.window, args.workdir),
         },
     }
-    return m.emit(args, data, TABLES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return m.main(
+        argv, "connector", __doc__, run, TABLES,
+        feeds=(1000, "generated feeds"),
+        burst_items=(10_000, "new items in the burst, over all feeds"),
+        window=(60.0, "seconds of steady polling"),
+        workdir=(m.REPO / ".state" / "bench", "the connector's state"),
+    )  # fmt: skip

@@ -50,25 +50,18 @@ def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> s
     return "none"
 
 
-def pipeline_env(urls: Sequence[str], args: Any) -> dict[str, str]:
-    """Each item's article inline: no page fetched, no spacing between a host's requests."""
-    return st.pipeline_env(urls, args.poll_interval, host_spacing=0, fetch_pages=False,
-                           topic_partitions=args.partitions)  # fmt: skip
-
-
 async def step(
-    bench: st.Bench, site: st.Site, urls: list[str], workers: int, rate: float, args: Any
+    bench: st.Bench, site: st.Site, env: dict[str, str], workers: int, rate: float, args: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    async with bench.phase(f"e2e{workers}w{int(rate)}", **pipeline_env(urls, args)) as ph:
+    async with bench.phase(f"e2e{workers}w{int(rate)}", **env) as ph:
         names = [f"e2e-{workers}w-{rate:g}-{n}" for n in range(workers)]
         procs, connector = await st.start_pipeline(bench, ph, names, f"{workers}-{rate:g}")
         site.flight = st.Flight()
         m.progress(f"{workers} worker(s), {rate:g} items/s: warming up {args.warmup:g} s")
         await st.generate(site, rate, args.warmup)
-        pids = {f"worker{n}": p.proc.pid if p.proc else None for n, p in enumerate(procs)}
         # the connector with its feed-parsing processes (children)
-        pids["connector"] = connector.proc.pid if connector.proc else None
-        meter = m.CpuMeter({**bench.pids(None), **pids}, trees=["connector"])
+        pids: dict[str, int | None] = {**bench.pipeline_pids(procs, connector)}
+        meter = m.CpuMeter(pids, trees=["connector"])
         achieved, cores, (lags, _) = await st.measured(
             ph, site, rate, args.seconds, meter, lambda: st.stage_offsets(ph.settings)
         )
@@ -93,8 +86,7 @@ async def step(
 
 async def run(args: Any) -> dict[str, Any]:
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED))
-    site = st.Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
-    urls = site.start()
+    site, env = st.inline_site(corpus, args)
     steps: list[dict[str, Any]] = []
     cores: list[dict[str, Any]] = []
     try:
@@ -102,7 +94,7 @@ async def run(args: Any) -> dict[str, Any]:
             data = bench.header(WATCHED_CODE)
             for workers in (int(w) for w in args.workers.split(",")):
                 for rate in (float(r) for r in args.rates.split(",")):
-                    row, used = await step(bench, site, urls, workers, rate, args)
+                    row, used = await step(bench, site, env, workers, rate, args)
                     steps.append(row)
                     cores.append(used)
                     m.progress(
@@ -126,10 +118,7 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "workers": ("1,2", "worker counts, comma-separated"),
     "seconds": (45.0, "seconds measured per step"),
     "warmup": (15.0, "seconds of items before measuring, per step"),
-    "hosts": (100, "sites (loopback addresses), one feed each"),
-    "feed_items": (20, "newest items a feed carries (more than a poll's worth)"),
-    "poll_interval": (2.0, "MEDIAMON_POLL_INTERVAL"),
-    "partitions": (6, "MEDIAMON_TOPIC_PARTITIONS"),
+    **st.FEED_OPTIONS,
 }
 
 

@@ -98,19 +98,11 @@ TABLES: list[m.Spec] = [
 ]  # fmt: skip
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = m.parser(
-        "enrich_process", __doc__, articles=(2_400, "articles in the corpus"),
-        passes=(5, "passes per system"),
-        mediamon=(str(m.REPO / ".venv" / "bin" / "mediamon"), "mediamon's executable"),
-        peer_python=(sys.executable, "the interpreter with mcmetadata"),
-        cpu=(1, "pin both to this core (-1: no pin)"),
-        write_corpus=(None, "only write the corpus (JSON lines) here"),
-    ).parse_args(argv)  # fmt: skip
+def run(args: Any) -> dict[str, Any]:
     if args.write_corpus:
         lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in make_corpus(args.articles))
         Path(args.write_corpus).write_text("".join(lines), encoding="utf-8")
-        return 0
+        raise SystemExit(0)
     with tempfile.TemporaryDirectory() as tmp:
         path, empty = Path(tmp) / "corpus.jsonl", Path(tmp) / "empty.jsonl"
         # made in a child process: a fork of this one after loading wordfreq's lists would
@@ -148,14 +140,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "peak_rss_mb": max(p["rss_mb"] for p in r["passes"]),
         }  # fmt: skip
     mm, peer = (results[s]["summary"] for s in systems)
-    data = {
+    return {
         "machine": m.machine_info(), "articles": n, "languages": len(LANGS),
         "chars": {"median": statistics.median(chars), "min": min(chars), "max": max(chars)},
         "results": results,
         "ratio_wall": mm["articles_per_s_wall"] / peer["articles_per_s_wall"],
         "ratio_cpu": mm["articles_per_s_cpu"] / peer["articles_per_s_cpu"],
     }  # fmt: skip
-    return m.emit(args, data, TABLES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return m.main(
+        argv, "enrich_process", __doc__, run, TABLES, articles=(2_400, "articles in the corpus"),
+        passes=(5, "passes per system"),
+        mediamon=(str(m.REPO / ".venv" / "bin" / "mediamon"), "mediamon's executable"),
+        peer_python=(sys.executable, "the interpreter with mcmetadata"),
+        cpu=(1, "pin both to this core (-1: no pin)"),
+        write_corpus=(None, "only write the corpus (JSON lines) here"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -37,11 +37,7 @@ def texts_of(out: bytes) -> dict[str, str]:
     return {Path(i["path"]).name.removesuffix(".html.gz"): i.get("text") or "" for i in lines}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = m.parser(
-        "extract", __doc__, passes=(3, "passes per system"),
-        cpu=(1, "pin both to this core (-1: no pin)"),
-    ).parse_args(argv)  # fmt: skip
+def run(args: Any) -> dict[str, Any]:
     pin = ["taskset", "-c", str(args.cpu)] if args.cpu >= 0 else []
     html, venv = str(PAGES / "html"), m.REPO / ".venv" / "bin"
     systems = {
@@ -66,9 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kind in ("wall", "cpu"):
             seconds = statistics.median(p[kind] for p in r["passes"])
             r[f"pages_per_s_{kind}"] = len(truth) / seconds
-    data = {
+    return {
         "machine": m.machine_info(), "pages": len(truth), "dev_pages": len(dev),
         "held_out_pages": len(held), "held_out_sha256": held_out_hash(list(truth), truth),
         "results": results,
     }  # fmt: skip
-    return m.emit(args, data, TABLES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return m.main(
+        argv, "extract", __doc__, run, TABLES, passes=(3, "passes per system"),
+        cpu=(1, "pin both to this core (-1: no pin)"),
+    )  # fmt: skip

@@ -9,14 +9,10 @@ import asyncio
 import math
 import random
 import re
-import signal
-import subprocess
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -38,20 +34,6 @@ CATEGORIES = ("world", "politics", "middle-east", "diplomacy", "security", "econ
 WATCHED_CODE = [f"pipeline/{name}" for name in (
     "indexing/indexer.py", "indexing/bulk.py", "indexing/layout.py", "agents/index.py",
     "schema.py", "indexing/articles-template.json")]  # fmt: skip
-# py-spy: the first bucket whose marker is on a sample's stack takes it; the rest is "other"
-PROFILE_BUCKETS = {
-    "parse: EnrichedArticle.from_json": ("from_json (pipeline/schema.py",),
-    "document: to_es_document": ("to_es_document (",),
-    "stray-copy search": ("remove_stray_copies (", "_remove_strays ("),
-    "bulk: serialize request": ("_chunk_actions (", "expand_action (", "dumps ("),
-    "bulk: parse response": ("loads (",),
-    "bulk: HTTP and client": ("async_streaming_bulk (", "bulk_index (", "perform_request ("),
-    "Kafka fetch and decode": ("aiokafka/",),
-    # near-idle samples (py-spy counts a thread returning from epoll as busy)
-    "event loop poll (epoll)": ("EpollSelector.select (",),
-    "index agent, rest of its loop": ("index_articles (",),
-    "Faust consumer, stream, acks": ("faust/",),  # every stack runs under mode's worker
-}
 
 TABLES: list[m.Spec] = [
     ("Targets", "targets", ("name", "target", "measured", "met")),
@@ -133,41 +115,6 @@ async def counts(es: AsyncElasticsearch, alias: str) -> tuple[int, int]:
     return int(count["count"]), int(indexed or 0)
 
 
-class Profiler:
-    """`py-spy record` on the worker, stopped with SIGINT (which makes it write its output)."""
-
-    def __init__(self, binary: str, pid: int, out: Path) -> None:
-        self.out = out
-        cmd = [binary, "record", "--pid", str(pid), "--rate", "100", "--nonblocking"]
-        cmd += ["--format", "raw", "--output", str(out)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def stop(self) -> dict[str, Any]:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            _, err = self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return {"error": "py-spy did not stop"}
-        if not self.out.exists():
-            return {"error": err.decode(errors="replace")[-500:]}
-        buckets: Counter[str] = Counter()
-        leaves: Counter[str] = Counter()
-        for line in self.out.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                leaves[re.sub(r":\d+\)$", ")", stack.split(";")[-1])] += int(count)
-                marks = PROFILE_BUCKETS.items()
-                bucket = next((k for k, v in marks if any(x in stack for x in v)), "other")
-                buckets[bucket] += int(count)
-        total = sum(buckets.values())
-        return {
-            "samples": total,
-            "buckets": {k: round(100 * v / total, 1) for k, v in buckets.most_common()},
-            "top_leaves": [[k, round(100 * v / total, 1)] for k, v in leaves.most_common(12)],
-        }  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Probe:
     t: float  # seconds since the worker was started
@@ -177,12 +124,10 @@ class Probe:
 
 
 async def throughput_phase(
-    bench: st.Bench, gen: Generator, label: str, docs: int, batch: int, py_spy: str | None
+    bench: st.Bench, gen: Generator, label: str, docs: int, batch: int
 ) -> dict[str, Any]:
     env = {"MEDIAMON_INDEX_BATCH_SIZE": str(batch), "MEDIAMON_ES_REFRESH_INTERVAL": "1s"}
     probes: list[Probe] = []
-    profiler: Profiler | None = None
-    profile: dict[str, Any] | None = None
     work: dict[str, float] = {}
     async with bench.phase(label, **env) as ph:
         payloads = gen.payloads(docs, recent=False)
@@ -191,31 +136,21 @@ async def throughput_phase(
         worker = ph.worker(f"worker-{label}")
         meter = ph.meter(worker)
         started = time.monotonic()
-        try:
-            while time.monotonic() < started + max(180.0, docs / 100):
-                count, indexed = await counts(ph.es, ph.settings.articles_alias)
-                now = time.monotonic()
-                probes.append(Probe(now - started, count, indexed, meter.read()))
-                if indexed and profiler is None and py_spy and worker.proc:
-                    out = bench.logs / f"profile-{label}.txt"
-                    profiler = Profiler(py_spy, worker.proc.pid, out)
-                if indexed >= docs and profiler is not None and profile is None:
-                    profile = profiler.stop()
-                if count >= docs:
-                    work = m.work_delta(work_before, await ph.work())
-                    break
-                if not worker.running:
-                    raise SystemExit(f"worker exited:\n{worker.tail()}")
-                await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - now)))
-        finally:
-            if profiler is not None and profile is None:
-                profile = profiler.stop()
+        while time.monotonic() < started + max(180.0, docs / 100):
+            count, indexed = await counts(ph.es, ph.settings.articles_alias)
+            now = time.monotonic()
+            probes.append(Probe(now - started, count, indexed, meter.read()))
+            if count >= docs:
+                work = m.work_delta(work_before, await ph.work())
+                break
+            if not worker.running:
+                raise SystemExit(f"worker exited:\n{worker.tail()}")
+            await asyncio.sleep(max(0.0, 0.2 - (time.monotonic() - now)))
     result = analyse_throughput(probes, docs) | {
         "label": label, "docs": docs, "batch_size": batch, "refresh_interval": "1s",
         "payload_kb_mean": round(sum(len(v) for _, v in payloads) / docs / 1024, 2),
         "produce_seconds": round(produce_seconds, 2),
-        "batches": st.batch_stats(st.index_batches(worker.log_path)), "profile": profile,
-        "es_work": work,
+        "batches": st.batch_stats(st.index_batches(worker.log_path)), "es_work": work,
     }  # fmt: skip
     if result.get("cpu_cores"):
         result["cpu_ms_per_doc"] = per_doc_ms(result["cpu_cores"], result["rate_indexed"])
@@ -327,12 +262,7 @@ async def latency_phase(
 
 
 def tables(data: dict[str, Any]) -> list[m.Spec]:
-    out = TABLES + [
-        (f"Worker profile, {r['label']} (py-spy, % of samples)", f"throughput.{n}.profile", ())
-        for n, r in enumerate(data["throughput"])
-        if r.get("profile")
-    ]
-    return out + [
+    return TABLES + [
         (f"Latency {r['refresh_interval']}:{r['batch_seconds']:g}, per 10 s of sending",
          f"latency.{n}.windows", ("from_s", "p50", "p95"))
         for n, r in enumerate(data["latency"])
@@ -351,7 +281,7 @@ async def run(args: Any) -> dict[str, Any]:
             m.progress(f"warm-up: {chunk['rate']} docs/s, {chunk['cpu_ms_per_doc']} CPU ms/doc")
         for n in range(args.repeat):
             for size in [int(s) for s in args.batch_sizes.split(",") if s.strip()]:
-                r = await throughput_phase(bench, gen, f"b{size}r{n}", args.docs, size, args.py_spy)
+                r = await throughput_phase(bench, gen, f"b{size}r{n}", args.docs, size)
                 data["throughput"].append(r)
                 m.progress(f"throughput batch={size}: {r.get('rate_searchable')} docs/s")
         for in_flight in () if args.no_ceiling else (1, 2):
@@ -389,6 +319,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_variants=("1s:1,500ms:1,1s:0.25", "REFRESH:BATCH_SECONDS, a latency phase each"),
         no_ceiling=(False, "skip the Elasticsearch-alone phase"),
         warmup=(50_000, "documents to warm the JVM up"),
-        py_spy=(None, "py-spy binary: profile the worker in the throughput phases"),
         env=([], "MEDIAMON_X=VALUE for every phase's worker (repeatable)"),
     )  # fmt: skip

@@ -241,7 +241,7 @@ class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpF
 
 def parser(name: str, doc: str | None, **options: tuple[Any, str]) -> argparse.ArgumentParser:
     """`python -m benchmarks NAME`'s options, `name=(default, help)`: a False default makes a
-    flag, a list a repeatable option, None a string; then --json, --markdown, --save-json."""
+    flag, a list a repeatable option, None a string; then --save-json."""
     p = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=doc)
     p.formatter_class = _Help
     for key, (default, text) in options.items():
@@ -253,8 +253,6 @@ def parser(name: str, doc: str | None, **options: tuple[Any, str]) -> argparse.A
         else:
             kind = str if default is None else type(default)
             p.add_argument(flag, type=kind, default=default, help=text)
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument("--save-json", type=Path, help="also write the JSON results here")
     return p
 
@@ -302,11 +300,11 @@ def cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def render(data: Any, specs: Sequence[Spec], markdown: bool = False) -> str:
-    """The results' tables: rich's for the terminal, or Markdown to paste into a report;
-    before them, a line for each top-level value that is neither a list nor a table."""
-    console = Console(file=io.StringIO(), width=100_000 if markdown else 160, color_system=None)
-    tables = {path for _, path, columns in specs if columns}
+def render(data: Any, specs: Sequence[Spec]) -> str:
+    """The results' tables (rich's); before them, a line for each top-level value that is
+    neither a list nor a table."""
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    tables = {path for _, path, _ in specs}
     facts = [(k, k, ()) for k, v in data.items() if k not in tables and not isinstance(v, list)]
     for title, path, columns in [*facts, *specs]:
         value = pick(data, path)
@@ -321,10 +319,7 @@ def render(data: Any, specs: Sequence[Spec], markdown: bool = False) -> str:
         if not rows:
             continue
         heads = [c.partition("=")[0] for c in columns]
-        table = Table(*heads, title=None if markdown else title, box=box.SIMPLE_HEAD)
-        if markdown:
-            console.print(f"\n### {title}", markup=False)
-            table.box = box.MARKDOWN
+        table = Table(*heads, title=title, box=box.SIMPLE_HEAD)
         for row in rows:
             table.add_row(*(cell(pick(row, c.rpartition("=")[2])) for c in columns))
         console.print(table)
@@ -333,12 +328,21 @@ def render(data: Any, specs: Sequence[Spec], markdown: bool = False) -> str:
 
 
 def emit(args: argparse.Namespace, data: Any, specs: Sequence[Spec]) -> int:
-    """Write the JSON if asked (`--save-json`); print it (`--json`) or the tables."""
-    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    """Write the JSON if asked (`--save-json`); print the tables."""
     if args.save_json:
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
         args.save_json.write_text(text + "\n", encoding="utf-8")
-    print(text if args.json else render(data, specs, args.markdown))
+    print(render(data, specs))
     return 0
+
+
+def main(
+    argv: Sequence[str] | None, name: str, doc: str | None, run: Callable[[Any], Any],
+    tables: Sequence[Spec], **options: tuple[Any, str],
+) -> int:  # fmt: skip
+    """A benchmark without a stack: its options, its run (the data), its tables."""
+    args = parser(name, doc, **options).parse_args(argv)
+    return emit(args, run(args), tables)
 
 
 def sentences() -> dict[str, list[str]]:

@@ -51,8 +51,7 @@ async def run(args: Any) -> dict[str, Any]:
                 (worker,), connector = await st.start_pipeline(bench, ph, ["worker-pages"], "")
                 m.progress(f"warming up for {args.warmup:g} s at {args.rate:g} items/s")
                 await st.generate(site, args.rate, args.warmup)
-                pid = connector.proc.pid if connector.proc else None
-                meter = m.CpuMeter({**bench.pids(worker), "connector": pid})
+                meter = m.CpuMeter({**bench.pipeline_pids([worker], connector)})
                 achieved, cores, _ = await st.measured(ph, site, args.rate, args.seconds, meter)
                 if not connector.running or not worker.running:
                     raise SystemExit(f"a service exited:\n{connector.tail()}\n{worker.tail()}")
@@ -81,14 +80,14 @@ async def run(args: Any) -> dict[str, Any]:
     return data
 
 
+OPTIONS: dict[str, Any] = {k: st.FEED_OPTIONS[k] for k in ("hosts", "poll_interval")} | {
+    "rate": (50.0, "new items per second, all feeds"),
+    "seconds": (60.0, "seconds measured"),
+    "warmup": (20.0, "seconds of items before measuring (JIT, caches, first polls)"),
+    "host_spacing": (0.5, "MEDIAMON_HOST_SPACING: seconds between requests to one host"),
+    "page_delay_ms": (200.0, "each page's response time"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(
-        argv, "pages", __doc__, run, lambda data: TABLES,
-        rate=(50.0, "new items per second, all feeds"),
-        seconds=(60.0, "seconds measured"),
-        warmup=(20.0, "seconds of items before measuring (JIT, caches, first polls)"),
-        hosts=(100, "sites (loopback addresses), one feed each"),
-        poll_interval=(2.0, "MEDIAMON_POLL_INTERVAL"),
-        host_spacing=(0.5, "MEDIAMON_HOST_SPACING: seconds between requests to one host"),
-        page_delay_ms=(200.0, "each page's response time"),
-    )  # fmt: skip
+    return st.main(argv, "pages", __doc__, run, lambda data: TABLES, **OPTIONS)

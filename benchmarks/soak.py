@@ -13,7 +13,6 @@ nothing doubled. Method and results: docs/benchmarks/soak.md."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 import statistics
@@ -37,7 +36,6 @@ from benchmarks.alerts import (
     Plant,
     Receiver,
     Vocabulary,
-    alert_records,
     make_rules,
     rule_hits,
     write_rules,
@@ -52,8 +50,7 @@ STAGES = {topics.RAW: "enrich", st.TAGGED: "group", topics.ENRICHED: "index"}  #
 QUIET_SECONDS = 5.0  # the drain ends when everything is searchable and no alert came for this
 REF_WINDOW = 60.0  # seconds of samples averaged for the warm-up's and the end's RSS
 # the options that are not the run's settings: the stack's, the output's
-NOT_SETTINGS = ("state_dir", "code_ref", "reuse", "keep", "json", "markdown", "save_json",
-                "picture", "from_json")  # fmt: skip
+NOT_SETTINGS = ("state_dir", "code_ref", "reuse", "keep", "save_json", "picture")
 TABLES: list[m.Spec] = [
     ("Verdicts", "verdicts", ("name", "met", "detail")),
     ("RSS per process (MB): end of warm-up -> end", "rss",
@@ -232,6 +229,16 @@ async def drained(watched: Watched, quiet: float) -> bool:
     return not any(lag.values()) and time.time() - watched.receiver.last_at > quiet
 
 
+async def alert_records(es: AsyncElasticsearch, index: str) -> list[dict[str, Any]]:
+    """Every record of the alerts index: rule, article, status, and the worker's own latency
+    (enrichment to handling, before delivery)."""
+    await es.indices.refresh(index=index)
+    fields = ["rule_id", "article_id", "status", "latency_ms"]
+    query: dict[str, Any] = {"query": {"match_all": {}}}
+    scan = async_scan(es, index=index, query=query, _source=fields, size=5_000)
+    return [hit["_source"] async for hit in scan]
+
+
 def verdicts(data: dict[str, Any], limit_pct: float) -> dict[str, Any]:
     """The issue's four criteria; the benchmark's own process is shown, not judged (it keeps
     every item's times by design)."""
@@ -285,14 +292,11 @@ def summarise(data: dict[str, Any], samples: list[dict[str, Any]], args: Any, en
 
 
 async def run(args: Any) -> dict[str, Any]:
-    if args.from_json:
-        return await asyncio.to_thread(reanalyse, args)
     vocab = Vocabulary.load({lang: m.sentences()[lang] for lang in RULE_LANGS})
     corpus = PlantingCorpus(
         LANG_WEIGHTS, random.Random(m.SEED), plants=vocab.plants, hot_share=args.hot_share
     )
-    site = st.Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
-    urls = site.start()
+    site, env = st.inline_site(corpus, args)
     receiver = Receiver()
     samples: list[dict[str, Any]] = []
     try:
@@ -301,15 +305,11 @@ async def run(args: Any) -> dict[str, Any]:
             specs = make_rules(args.rules, vocab, random.Random(m.SEED))
             path = bench.logs / "rules-soak.yaml"
             rules = write_rules(path, specs, receiver.hook, GENEROUS_THROTTLE)
-            env = e2e.pipeline_env(urls, args) | {"MEDIAMON_RULES_FILE": str(path)}
+            env["MEDIAMON_RULES_FILE"] = str(path)
             async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
                 names = [f"soak-{n}" for n in range(args.workers)]
                 procs, connector = await st.start_pipeline(bench, ph, names, "soak")
-                pids = {"connector": connector.proc.pid if connector.proc else 0}
-                pids |= {(f"worker{n}" if args.workers > 1 else "worker"): p.proc.pid
-                         for n, p in enumerate(procs) if p.proc}  # fmt: skip
-                pids |= {"elasticsearch": bench.es_pid or 0, "kafka": bench.kafka_pid or 0}
-                pids["benchmark"] = bench.pids(None)["benchmark"] or 0
+                pids = bench.pipeline_pids(procs, connector)
                 site.flight, site.measuring = st.Flight(), True
                 t0_wall, t0 = time.time(), time.monotonic()
                 watched = Watched(pids, ph.settings, ph.es, site, receiver, t0)
@@ -382,22 +382,6 @@ async def run(args: Any) -> dict[str, Any]:
     data["load_after"] = m.loadavg()
     if args.picture:
         await asyncio.to_thread(Path(args.picture).write_text, svg(data), "utf-8")
-    return data
-
-
-def reanalyse(args: Any) -> dict[str, Any]:
-    """The verdicts and the picture again, from a saved run's samples (`--from-json`), with
-    its settings but this code's criteria and `--flat-pct`."""
-    data: dict[str, Any] = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-    saved = data["settings"]
-    for key in ("rate", "warmup"):
-        setattr(args, key, saved[key])
-    end = data.get("items_stopped_s", saved["seconds"])
-    summarise(data, data["samples"], args, end)
-    data["settings"]["flat_pct"] = args.flat_pct
-    data["verdicts"] = verdicts(data, args.flat_pct)
-    if args.picture:
-        Path(args.picture).write_text(svg(data), encoding="utf-8")
     return data
 
 
@@ -523,12 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rules=(1_000, "enabled keyword rules (benchmarks/alerts.py's)"),
         hot_share=(0.05, "share of items planted with a sentence the hot rules find"),
         workers=(1, "workers"),
-        hosts=(100, "sites (loopback addresses), one feed each"),
-        feed_items=(20, "newest items a feed carries"),
-        poll_interval=(2.0, "MEDIAMON_POLL_INTERVAL"),
-        partitions=(6, "MEDIAMON_TOPIC_PARTITIONS"),
+        **st.FEED_OPTIONS,
         drain=(180.0, "seconds at most, after the items stop, for everything to arrive"),
         flat_pct=(10.0, "RSS band after warm-up, percent"),
         picture=(None, "write the curves here as SVG"),
-        from_json=(None, "no run: the verdicts and picture again from this saved result"),
     )  # fmt: skip

@@ -166,6 +166,18 @@ class Bench:
         return {"worker": pid, "elasticsearch": self.es_pid, "kafka": self.kafka_pid,
                 "benchmark": os.getpid()}  # fmt: skip
 
+    def pipeline_pids(
+        self, workers: Sequence[ServiceProcess], connector: ServiceProcess
+    ) -> dict[str, int]:
+        """The connector, the workers (`worker`, or `worker0`, `worker1`... when more than
+        one), Elasticsearch, Kafka and this process, by name."""
+        many = len(workers) > 1
+        procs = {"connector": connector} | {
+            f"worker{n}" if many else "worker": w for n, w in enumerate(workers)
+        }
+        pids = {name: p.proc.pid for name, p in procs.items() if p.proc}
+        return pids | {k: v for k, v in self.pids(None).items() if v and k != "worker"}
+
     def header(self, watched: Sequence[str]) -> dict[str, Any]:
         s = self.settings
         servers = {
@@ -515,6 +527,15 @@ async def stage_offsets(settings: Settings) -> tuple[dict[str, int], dict[str, i
     return out, written
 
 
+# The feed benchmarks' options: the sites, the poll, the topics (pages takes the first two)
+FEED_OPTIONS: dict[str, tuple[Any, str]] = {
+    "hosts": (100, "sites (loopback addresses), one feed each"),
+    "poll_interval": (2.0, "MEDIAMON_POLL_INTERVAL"),
+    "feed_items": (20, "newest items a feed carries (more than a poll's worth)"),
+    "partitions": (6, "MEDIAMON_TOPIC_PARTITIONS"),
+}
+
+
 def pipeline_env(urls: Sequence[str], poll_interval: float, **more: Any) -> dict[str, str]:
     """The connector's and workers' settings: the feeds polled every `poll_interval`, no
     metrics ports (other stacks hold them); `more` as MEDIAMON_ names, lower-cased."""
@@ -525,6 +546,15 @@ def pipeline_env(urls: Sequence[str], poll_interval: float, **more: Any) -> dict
         "MEDIAMON_CONNECTOR_METRICS_PORT": "0", "MEDIAMON_WORKER_METRICS_PORT": "0",
     }  # fmt: skip
     return env | {f"MEDIAMON_{k.upper()}": str(v).lower() for k, v in more.items()}
+
+
+def inline_site(corpus: Corpus, args: Any) -> tuple[Site, dict[str, str]]:
+    """The started site of e2e and soak, each item's whole article in its feed, and the
+    pipeline's settings for it: no page fetched, no spacing between a host's requests."""
+    site = Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
+    env = pipeline_env(site.start(), args.poll_interval, host_spacing=0, fetch_pages=False,
+                       topic_partitions=args.partitions)  # fmt: skip
+    return site, env
 
 
 async def start_pipeline(
