@@ -77,6 +77,9 @@ def _kk_latin(text: str) -> bool:
 
 
 _NOT_KK_LATIN = re.compile("[ėāēīōçâəwxõßåøĖĀĒĪŌÇÂƏÕ]")
+# One õ settles an Estonian guess: Kazakh Latin has no õ, and a q in a foreign name ("A. Le
+# Coq Arena") beside Estonian ä made Kazakh of a football report.
+_ESTONIAN = re.compile("[õÕ]")
 # Kazakh Latin without those letters: y as a vowel (qatty, otyrysy) beside q or ı. Turkish has
 # no q, Uzbek and Azerbaijani write y only as a consonant. Lower-case only: BMMYK is no word.
 _Y_VOWEL = re.compile(
@@ -214,9 +217,12 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
         return "tk"
     if _UZ_LATIN_STRONG.search(text) or len(_UZ_LATIN.findall(text)) >= 2:
         return "uz"
-    if (guess not in ("lv", "lt") and _kk_latin(text) and len(_NOT_KK_LATIN.findall(text)) < 2) or (
-        guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)
-    ):
+    if (
+        guess not in ("lv", "lt")
+        and not (guess == "et" and _ESTONIAN.search(text))
+        and _kk_latin(text)
+        and len(_NOT_KK_LATIN.findall(text)) < 2
+    ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
         return "kk"
     if (
         guess in _KK_LATIN_NEIGHBOURS

@@ -308,8 +308,12 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Qazaqstan ükımetı jaña salyq kodeksın maqūldady", None, "kk"),
         ("Türkiye'de enflasyon yüzde 40'ın altına düştü", None, "tr"),
         ("Qırım tatarlarınıñ sürgünligi yıldönümi Aqmescitte anıldı", None, "crh"),
+        # Estonian ä and õ beside a foreign name's q: not Kazakh Latin
+        ("Eesti jäi A. Le Coq Arenal alla, ainsa värava lõid külalised", None, "et"),
         # Serbian Latin: ekavian forms; Croatian: ijekavian; neither: the feed's hint.
         ("Predsednik je posle sastanka rekao da će se mere primeniti od nedelje", None, "sr"),
+        ("Izrael bombardovao ciljeve, saradnja sa Evropom prekinuta", None, "sr"),
+        ("Izrael bombardirao ciljeve, suradnja s Europom prekinuta", None, "hr"),
         ("Predsjednik je poslije sastanka rekao da će se mjere primijeniti od tjedna", None, "hr"),
         ("Vlada usvojila novi zakon o medijima", "hr", "hr"),
         ("Vlada usvojila novi zakon o medijima", "bs", "bs"),
