@@ -8,16 +8,13 @@ from pathlib import Path
 
 from deploy.cluster import Cluster
 from pipeline.settings import Settings
+from tests.support.ports import CLUSTER
+from tests.support.settings import settings_from_env
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(
-        state_dir=tmp_path,
-        kafka_port=27092,
-        kafka_controller_port=27093,
-        es_port=27200,
-        es_transport_port=27300,
-    )
+    """The CLUSTER block of the port registry (the literal ports below check its numbers)."""
+    return settings_from_env({**CLUSTER.stack_vars(), "MEDIAMON_STATE_DIR": str(tmp_path)})
 
 
 def _props(path: Path) -> dict[str, str]:
