@@ -50,11 +50,6 @@ def _is_address(host: str) -> bool:
     return ":" in host or host.replace(".", "").isdigit()
 
 
-def _site(host: str) -> str:
-    host = host.lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
-
-
 def declared_canonical(declared: str | None, page_url: str) -> str | None:
     """The page's own canonical URL (link rel=canonical, og:url) when it may name the
     article, else None. Copies of one article reached through different feeds, links with
@@ -69,7 +64,7 @@ def declared_canonical(declared: str | None, page_url: str) -> str | None:
     want, have = urlsplit(url), urlsplit(canonical_url(page_url))
     if want.scheme not in ("http", "https") or not want.hostname or not have.hostname:
         return None
-    claimed, own = _site(want.hostname), _site(have.hostname)
+    claimed, own = want.hostname, have.hostname  # canonical_url: lower case, without www.
     if claimed != own and (
         _is_address(claimed)
         or _is_address(own)

@@ -702,10 +702,9 @@ class _CompiledRules:
 
 def _without_other_meanings(found: list[Hit], fields: list[_Field]) -> list[Hit]:
     """Hits without the names the article places elsewhere, and without the abbreviations
-    the article itself defines as something else: "PBB"
-    after "Partai Bulan Bintang (PBB)" is a party, not the UN, in every field of the
-    article. The UN's own expansion before it ("Perserikatan Bangsa-Bangsa (PBB)") is a hit
-    of the topic, and then the abbreviation stands."""
+    the article itself defines as something else: "PBB" after "Partai Bulan Bintang (PBB)"
+    is a party, not the UN, in every field of the article. The UN's own expansion before it
+    ("Perserikatan Bangsa-Bangsa (PBB)") is a hit of the topic, and then it stands."""
     texts = {fld.name: fld.source for fld in fields}
     # One sense per article: a name the text once places in a US state ("Syria, Va.") is that
     # namesake wherever else the article repeats it ("the Syria store")
