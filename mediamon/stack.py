@@ -15,15 +15,18 @@ app = typer.Typer(
 )
 
 
-def _stack(secure: bool | None = None) -> Stack | SecureStack | Cluster:
-    """The stack; `secure` None: as it was last started (its state says)."""
+def _single(secure: bool) -> Stack | SecureStack:
     settings = get_settings()
-    if secure is None:
-        cluster = Cluster.recorded(settings)
-        if cluster is not None:
-            return cluster
-        secure = ElasticsearchServer(settings).secure_marker.exists()
     return SecureStack(settings) if secure else Stack(settings)
+
+
+def _stack() -> Stack | SecureStack | Cluster:
+    """The stack as it was last started (its state says)."""
+    settings = get_settings()
+    cluster = Cluster.recorded(settings)
+    if cluster is not None:
+        return cluster
+    return _single(ElasticsearchServer(settings).secure_marker.exists())
 
 
 def _show(statuses: list[ServiceStatus], as_json: bool) -> None:
@@ -59,9 +62,7 @@ def up(
             raise typer.BadParameter("--secure runs one node of each", param_hint="--secure")
         _cluster_up(Cluster(get_settings(), brokers, es_nodes), as_json)
         return
-    stack = _stack(secure)
-    if isinstance(stack, Cluster):  # pragma: no cover - _stack(bool) never returns one
-        raise typer.Exit(2)
+    stack = _single(secure)
     running = stack.elasticsearch.status().running
     if running and secure != stack.elasticsearch.secure_marker.exists():
         err_console.print(

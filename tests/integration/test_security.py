@@ -84,7 +84,7 @@ async def _with(settings: Settings, use: Callable[[Any], Awaitable[Any]]) -> Any
         await es.close()
 
 
-def _keys(node: SecureElasticsearchServer, admin: Settings, **kwargs: Any) -> dict[str, IssuedKey]:
+def _keys(admin: Settings, **kwargs: Any) -> dict[str, IssuedKey]:
     report = run(_with(admin, lambda es: ensure_security(es, admin, **kwargs)))
     return {k.service: k for k in report.issued}
 
@@ -131,7 +131,7 @@ def test_anonymous_refused_plain_http_refused_superuser_over_tls(
 
 
 def test_setup_security_is_idempotent(node: SecureElasticsearchServer, admin: Settings) -> None:
-    first = _keys(node, admin)
+    first = _keys(admin)
     assert sorted(first) == sorted(SERVICES)
     assert "connector" not in first  # Kafka only: no Elasticsearch key at all
     again = run(_with(admin, lambda es: ensure_security(es, admin)))
@@ -143,7 +143,7 @@ def test_setup_security_is_idempotent(node: SecureElasticsearchServer, admin: Se
 def test_each_service_works_with_its_own_key_and_is_refused_elsewhere(
     node: SecureElasticsearchServer, admin: Settings
 ) -> None:
-    keys = _keys(node, admin)
+    keys = _keys(admin)
     setup, worker, web = (_as(node, admin, keys[s]) for s in ("setup", "worker", "web"))
     alias = admin.articles_alias
 
@@ -196,8 +196,8 @@ def test_each_service_works_with_its_own_key_and_is_refused_elsewhere(
 def test_rotation_keeps_the_running_key_until_the_next_one(
     node: SecureElasticsearchServer, admin: Settings
 ) -> None:
-    gen1 = _keys(node, admin)["worker"]
-    gen2 = _keys(node, admin, rotate=frozenset({"worker"}))["worker"]
+    gen1 = _keys(admin)["worker"]
+    gen2 = _keys(admin, rotate=frozenset({"worker"}))["worker"]
     assert gen2.generation == gen1.generation + 1
 
     def works(key: IssuedKey) -> bool:
@@ -210,7 +210,7 @@ def test_rotation_keeps_the_running_key_until_the_next_one(
 
     # no downtime: the service still runs with gen1 until it restarts with gen2
     assert works(gen1) and works(gen2)
-    gen3 = _keys(node, admin, rotate=frozenset({"worker"}))["worker"]
+    gen3 = _keys(admin, rotate=frozenset({"worker"}))["worker"]
     assert not works(gen1) and works(gen2) and works(gen3)
     report = run(_with(admin, lambda es: ensure_security(es, admin, retire=frozenset({"worker"}))))
     assert report.kept["worker"] == [gen3.id]
@@ -222,7 +222,7 @@ def test_rotation_keeps_the_running_key_until_the_next_one(
 def test_wrong_ca_and_invalidated_key_are_clear_errors(
     node: SecureElasticsearchServer, admin: Settings, tmp_path: Path
 ) -> None:
-    key = _keys(node, admin)["web"]
+    key = _keys(admin)["web"]
     web = _as(node, admin, key)
     other_ca = tmp_path / "other-ca.crt"
     other_ca.write_text(ssl.get_server_certificate(("127.0.0.1", admin.es_port)))  # not the CA
@@ -240,7 +240,7 @@ def test_wrong_ca_and_invalidated_key_are_clear_errors(
 def test_worker_with_an_invalidated_key_is_not_ready_and_loses_nothing(
     node: SecureElasticsearchServer, admin: Settings
 ) -> None:
-    keys = _keys(node, admin)
+    keys = _keys(admin)
     setup = _as(node, admin, keys["setup"])
     run(_with(setup, lambda es: ensure_articles_index(es, setup)))
     run(_with(admin, lambda es: es.security.invalidate_api_key(ids=[keys["worker"].id])))
@@ -263,7 +263,7 @@ def test_worker_with_an_invalidated_key_is_not_ready_and_loses_nothing(
     assert len(attempts) == 3  # retried, never dropped: the batch was not acknowledged
 
     # the operator rotates; the worker starts again with the new key and the same batch
-    fresh = _keys(node, admin, rotate=frozenset({"worker"}))["worker"]
+    fresh = _keys(admin, rotate=frozenset({"worker"}))["worker"]
     worker = _as(node, admin, fresh)
 
     async def with_fresh(es: Any) -> int:
