@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,10 +20,10 @@ import httpx
 
 from benchmarks import measure as m
 from benchmarks import stack as st
-from benchmarks.indexing import Generator
 from benchmarks.pages import LANG_WEIGHTS
 from mediamon.web.filters import Filters
 from mediamon.web.reading import NEWEST, ROW_FIELDS
+from pipeline.schema import EnrichedArticle
 from tests.support.net import free_port
 
 TARGET_PAINT = 1.0  # seconds
@@ -36,6 +39,11 @@ TARGET_SEARCH_P95 = 0.3  # seconds
 WATCHED_CODE = ["mediamon/web/app.py", "mediamon/web/reading.py", "mediamon/web/charts.py",
                 "mediamon/web/templates/index.html"]  # fmt: skip
 
+# Articles are dated over ~3 months before this instant (three monthly indices); fixed so two
+# runs index the same documents. A clock before it falls back to "now".
+DATE_ANCHOR = datetime(2026, 10, 31, 20, tzinfo=UTC)
+AUTHORS = ("A. Karimova", "J. Smith", "M. Yilmaz", "S. Haddad", "P. Dubois", "K. Weber")
+CATEGORIES = ("world", "politics", "middle-east", "diplomacy", "security", "economy")
 TABLES: list[m.Spec] = [
     ("Targets", "targets", ("name", "target", "measured", "met")),
     ("Index", "index", ("articles", "seconds", "rate", "stories")),
@@ -43,6 +51,45 @@ TABLES: list[m.Spec] = [
     ("Search (s): the page's whole answer, and the same query to Elasticsearch alone",
      "search", ("path", "n", "p50", "p95", "p99", "max")),
 ]  # fmt: skip
+
+
+@dataclass
+class Generator:
+    """Articles with evidence offsets, authors, categories; 15 % share an earlier story (the
+    retired indexing benchmark's generator, same seed, same articles)."""
+
+    corpus: st.Corpus
+    stories: list[str] = field(default_factory=list)
+
+    def article(self) -> EnrichedArticle:
+        corpus, rng = self.corpus, self.corpus.rng
+        lang = corpus.lang()
+        text = "\n\n".join(" ".join(p) for p in corpus.paragraphs(lang, rng.randint(1700, 2500)))
+        published = min(DATE_ANCHOR, datetime.now(UTC)) - timedelta(days=rng.uniform(0, 85))
+        n = rng.randint(1, 10)
+        domain = f"news{n}.{lang}.example" if n <= 8 else f"daily{n - 8}.example.{lang}"
+        tagged = [t for t in ("syria", "astana_process", "un") if rng.random() < 0.45]
+        words = list(re.finditer(r"\w{4,}", text))
+        evidence = {
+            topic: [
+                {"term": w.group().lower(), "text": w.group(), "field": "text"}
+                | {"start": w.start(), "end": w.end()}
+                for w in rng.sample(words, k=min(len(words), rng.randint(1, 4)))
+            ]
+            for topic in tagged
+        }
+        shared = self.stories and rng.random() < 0.15
+        article = corpus.article(
+            lang, text, published, domain, query="?utm_source=rss",
+            story_id=rng.choice(self.stories[-200:]) if shared else None,
+            topics=tagged, topic_evidence=evidence,
+            source_name=f"{lang.upper()} {'News' if n <= 8 else 'Daily'} {n if n <= 8 else n - 8}",
+            authors=rng.sample(AUTHORS, k=rng.randint(0, 2)),
+            categories=rng.sample(CATEGORIES, k=rng.randint(0, 3)),
+            enriched_at=published + timedelta(seconds=rng.uniform(901, 1200)),
+        )  # fmt: skip
+        self.stories.append(article.story_id)
+        return article
 
 
 async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> dict[str, Any]:
@@ -57,7 +104,7 @@ async def fill(ph: st.Phase, gen: Generator, count: int, batch: int = 1_000) -> 
 
     pending = []
     for start in range(0, count, batch):
-        articles = [gen.article(recent=False) for _ in range(min(batch, count - start))]
+        articles = [gen.article() for _ in range(min(batch, count - start))]
         await st.ensure_months(es, settings, articles, months)
         pending.append(asyncio.create_task(send(st.bulk_body(settings, articles))))
         if len(pending) >= 4:
