@@ -676,9 +676,11 @@ class _CompiledRules:
             found += fld.find(self.terms, masked)
             for n, ctx in enumerate(self.contexts):
                 if ctx.groups:
-                    together = [fld.find(g, masked) for g in ctx.groups]
-                    if all(together) and any(f.find(ctx.context) for f in fields):
-                        found += [h for hits in together for h in hits]
+                    together = _near([fld.find(g, masked) for g in ctx.groups], ctx.window)
+                    if together and (
+                        not ctx.context.items or any(f.find(ctx.context) for f in fields)
+                    ):
+                        found += together
                     continue
                 anchors = fld.find(ctx.anchors, masked)
                 if not anchors:
@@ -698,6 +700,19 @@ class _CompiledRules:
                     a for a in anchors if any(abs(s.first - a.first) <= ctx.window for s in support)
                 ]
         return _without_other_meanings(found, fields) if found else found
+
+
+def _near(groups: list[list[Hit]], window: int) -> list[Hit]:
+    """The hits of every group that lie within `window` words of a hit of each other group
+    (Kazakhstan and "talks" in one sentence, not one in the first paragraph and the other in
+    the last), or none when some group has no such hit."""
+    if not all(groups):
+        return []
+    kept = [
+        [h for h in hits if all(any(abs(o.first - h.first) <= window for o in g) for g in groups)]
+        for hits in groups
+    ]
+    return [h for hits in kept for h in hits] if all(kept) else []
 
 
 def _without_other_meanings(found: list[Hit], fields: list[_Field]) -> list[Hit]:

@@ -34,19 +34,24 @@ class ContextRule(BaseModel):
     names: list[str] = Field(default_factory=list)
     with_names: list[str] = Field(default_factory=list)
     with_topics: list[str] = Field(default_factory=list)
-    # Or: words of every one of these groups in one field (Russia, Turkey and Iran together);
-    # at the topic level `territories` gives one group per CLDR territory.
+    # Or: words of every one of these groups within `window` words in one field (Russia,
+    # Turkey and Iran together), with one of `with_` anywhere in the article if given;
+    # at the topic level `territories` gives one group per CLDR territory and `all_of_names`
+    # one group per name-table entry.
     all_of: list[list[str]] = Field(default_factory=list)
     territories: list[str] = Field(default_factory=list)
+    all_of_names: list[str] = Field(default_factory=list)
     window: int = Field(default=40, ge=1, le=1000)
 
     _check = field_validator("terms", "with_")(_terms)
 
     @model_validator(mode="after")
     def _complete(self) -> ContextRule:
-        if not (self.terms or self.names or self.all_of or self.territories):
+        groups = self.all_of or self.territories or self.all_of_names
+        if not (self.terms or self.names or groups):
             raise ValueError("a context rule needs terms (or names, all_of, territories)")
-        if not (self.with_ or self.with_names or self.with_topics):
+        # groups within `window` words of each other are evidence enough on their own
+        if not (groups or self.with_ or self.with_names or self.with_topics):
             raise ValueError("a context rule needs with (or with_names, with_topics)")
         return self
 

@@ -151,13 +151,22 @@ def expand(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]] | None = 
                     *(_words(table, k) for k in ctx.with_names),
                     *(_words_of(rules_of) for rules_of in (base[o][lang] for o in ctx.with_topics)),
                 )
-                groups = [list(cldr_names(code, lang)) for code in ctx.territories]
+                groups = [
+                    # a table entry named by the code adds what CLDR lacks (en: Turkey
+                    # beside CLDR's Türkiye)
+                    *(
+                        _merge(list(cldr_names(code, lang)), _words(table, code))
+                        for code in ctx.territories
+                    ),
+                    *(_words(table, k) for k in ctx.all_of_names),
+                ]
                 groups = [*ctx.all_of, *groups] if all(groups) else []
                 if anchors and support:
                     rules[lang].context.append(
                         ContextRule(terms=anchors, **{"with": support}, window=ctx.window)
                     )
-                if groups and support:
+                wants_support = bool(ctx.with_ or ctx.with_names or ctx.with_topics)
+                if groups and (support or not wants_support):
                     rules[lang].context.append(
                         ContextRule(all_of=groups, **{"with": support}, window=ctx.window)
                     )

@@ -39,6 +39,11 @@ def tagger() -> Tagger:
         ("fr", "Frappes aériennes près de Damas", "", "syria"),  # the capital, as written
         ("pt", "Explosão em Damasco", "", "syria"),
         # a stemmer that cuts prefixes: dijamin and penjamin share the stem jamin
+        # the format's own words with the city, no Syria word: the talks (astana implies syria)
+        ("en", "Guarantor states meet again in Nur-Sultan", "", "astana_process"),
+        ("en", "Guarantor states meet again in Nur-Sultan", "", "syria"),
+        ("cs", "Garanti se opět sešli v Astaně", "", "astana_process"),
+        ("en", "Russia, Turkey and Iran hold a new round in Astana", "", "astana_process"),
         (
             "id",
             "Suriah: gencatan senjata dijamin Rusia dan Turki",
@@ -63,6 +68,14 @@ def test_topic_found_in_language(
         ("fr", "Il a acheté un livre", "", "un"),  # the article un
         ("kk", "Асадов мырза сөз сөйледі", "", "syria"),  # a surname, not Асад + ending
         ("en", "FC Astana beat Barys in Astana", "", "astana_process"),
+        # the guarantors and Astana far apart in a long text are not the format
+        (
+            "en",
+            "Astana opens a new opera season",
+            "The opera house in Astana opened. " + "The season runs long. " * 10
+            + "Separately, the guarantors of a bank loan met.",
+            "astana_process",
+        ),
         # a veto word of the name tables in any of its forms (plural hrčci, not hrčak)
         ("hr", "Sirijski hrčci: ljubimci za samce", "", "syria"),
         ("sk", "Sýrske škrečky nie sú hračky", "", "syria"),
