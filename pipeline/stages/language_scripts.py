@@ -24,6 +24,13 @@ _TK_TT = re.compile("[җәҖӘ]")
 # and -ниң (its genitive ends in ң, Kyrgyz's in н).
 _TT = re.compile(r"[һҺ]|ләр|нең\b|\b(?:белән|буенча|турында)\b", re.IGNORECASE)
 _TK = re.compile(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b", re.IGNORECASE)
+# Turkmen news words without җ or ә, which Kyrgyz says with k/t where Turkmen voices them
+# (гатнашды, геплешик, Геңеш: Kyrgyz катышты, сүйлөшүү, Кеңеш).
+_TK_WORDS = re.compile(
+    r"\b(?:гатнаш\w*|геплеши\w*|ховпсуз\w*|халкара|дөвлет\w*|хөкүмет\w*|гечир\w*|этди|"
+    r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*)",
+    re.IGNORECASE,
+)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
@@ -35,6 +42,7 @@ _KK_VOWEL = re.compile("[ңөүіәұыҢӨҮІӘҰЫ]")
 _KY = re.compile("[ңөүҢӨҮ]")
 _UK = re.compile("[єїґЄЇҐ]")
 _BE = re.compile("[ўЎ]")
+_I_NOT_BE = re.compile("[иИ]")  # Belarusian writes і, never и: ў beside и is Uzbek
 _CYRILLIC_GUESSES = frozenset({"ru", "bg", "uk", "be", "mk", "sr", "mn", "kk", "ky", "tt", "tk"})
 _CYRILLIC_GUESSES |= {"ba", "tg", "uz"}
 _ANY_CYRILLIC = re.compile("[\u0400-\u04ff]")
@@ -45,6 +53,12 @@ _CYRILLIC_DECIDES = re.compile("[ҡҙҫӣӯҷўҳҗәқғұіңөүєїґҠҘҪ�
 # (ٴ ء before a front-vowel word), Uyghur ې ۆ ۈ, which neither of the others uses.
 _KY_ARABIC = re.compile("[\u06c5\u06c9]|(?:\u06c7\u06c7|\u06d5\u06d5|\u0627\u0627|\u0649\u0649)")
 _KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")
+# Kyrgyz rounds the vowels after a rounded one (уюмунун, ulutu: ۇيۇمۇنۇن), Kazakh does not
+# (ұйымының: ۇيىمىنىڭ): a rounded vowel, one to three consonants, then another rounded one.
+_ARABIC_VOWELS = "\u0627\u0649\u06d5\u06c7\u0648\u06c9\u06c5\u0674\u06d0\u0647\u06cc\u064a"
+_KY_ROUNDING = re.compile(
+    f"[\u06c7\u0648\u06c9\u06c5][^\\s{_ARABIC_VOWELS}]{{1,3}}[\u06c7\u06c9\u06c5]"
+)
 _TURKIC_ARABIC = re.compile("[\u06c7\u06cb\u06ad\u06d5]")  # ۇ ۋ ڭ ە: not Arabic, Persian, Urdu
 _UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")
 
@@ -102,7 +116,12 @@ _SR_WORDS = re.compile(
     # the standards' own words for one thing, and Serbian -ovati/-isati for Croatian -irati
     r"izbeglic\w*|evrop\w*|saradnj\w*|ambasad\w*|spoljn\w*|naučn\w*|tačk\w*|tačno|hleb\w*|"
     r"plej-of\w*|sekretar\w*|obaveštajn\w*|zamenik\w*|savet|saveta|savetu|"
-    r"bombardova\w*|organizova\w*|reagova\w*|kontrolisa\w*|informisa\w*)\b",
+    r"bombardova\w*|organizova\w*|reagova\w*|kontrolisa\w*|informisa\w*|"
+    # more ekavian roots of news (razmena: hr razmjena) and Serbia's own names
+    r"razmen\w*|podel\w*|pobed\w*|uspe[hš]\w*|poset\w*|sednic\w*|sused\w*|uvek|prelaz\w*|"
+    r"posledic\w*|poslednj\w*|zamen\w*|obavešt\w*|izveštaj\w*|saopšt\w*|juče|predlog\w*|"
+    r"verovatno|dve|vazdušn\w*|porodic\w*|pozorišt\w*|fabrik\w*|hemij\w*|lekar\w*|"
+    r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -114,7 +133,13 @@ _HR_WORDS = re.compile(
     r"zvijezd\w*|gdje|ovdje|cijen\w*|stoljeć\w*|pjesm\w*|djevojk\w*|tjedn\w*|"
     r"izbjeglic\w*|europ\w*|veleposlan\w*|vanjsk\w*|znanstven\w*|točk\w*|točno|kruh\w*|"
     r"doigravanj\w*|obavještajn\w*|zamjenik\w*|vijeć\w*|uvjet\w*|"
-    r"bombardira\w*|organizira\w*|reagira\w*|kontrolira\w*|informira\w*)\b",
+    r"bombardira\w*|organizira\w*|reagira\w*|kontrolira\w*|informira\w*|"
+    # ijekavian forms of the same roots, and Croatia's own words
+    r"razmjen\w*|podjel\w*|pobjed\w*|uspje[hš]\w*|posjet\w*|sjednic\w*|susjed\w*|uvijek|"
+    r"posljedic\w*|posljednj\w*|zamjen\w*|obavijest\w*|izvješ\w*|jučer|prijedlog\w*|"
+    r"vjerojatno|dvije|zračn\w*|tvornic\w*|kemij\w*|liječni\w*|nazoč\w*|jam[cč]\w*|"
+    r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
+    r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
@@ -127,7 +152,9 @@ _SR_CYRILLIC = re.compile(
 )
 _NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
 _SH = frozenset({"sr", "hr", "bs", "sh"})
-_NOT_SL = re.compile("[ćđĆĐ]")  # Serbo-Croatian letters Slovenian does not write
+# Serbo-Croatian letters Slovenian does not write, and its adjective genitive -skog/-čkog
+# (Slovenian -skega)
+_NOT_SL = re.compile(r"[ćđĆĐ]|\w{2}[sčc]kog\b")
 
 
 def _share(pattern: re.Pattern[str], text: str, letters: Callable[[], int]) -> bool:
@@ -167,7 +194,9 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
         return "ba"
     if _share(_TG, text, letters):
         return "tg"
-    if _share(_UZ_CYRILLIC, text, letters) and _UZ_TG.search(text):
+    if _share(_UZ_CYRILLIC, text, letters) and (
+        _UZ_TG.search(text) or (_I_NOT_BE.search(text) and not _KK_I.search(text))
+    ):
         return "uz"
     if _share(_HA, text, letters):
         return guess if guess in ("uz", "tg") else "uz"
@@ -186,10 +215,23 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
     if _serbian_cyrillic(text, guess):
         return "sr"
     if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and _share(_KY, text, letters):
-        if guess == "tk" or (_TK.search(text) and not _KY_LONG.search(text)):
+        if (
+            guess == "tk"
+            or _TK_WORDS.search(text)
+            or (_TK.search(text) and not _KY_LONG.search(text))
+        ):
             return "tk"
         return "ky"
     return None
+
+
+def _ky_rounding(text: str) -> bool:
+    """Two rounded harmonies, or one in a headline, and no Kazakh hamza (dev: Kazakh texts
+    of 20-25 words show at most one, Kyrgyz ones 3-12, Kyrgyz headlines 1-4)."""
+    if _KK_ARABIC.search(text):
+        return False
+    found = len(_KY_ROUNDING.findall(text))
+    return found >= 2 or (found == 1 and len(text.split()) <= 12)
 
 
 def _arabic(text: str, guess: str) -> str | None:
@@ -197,11 +239,20 @@ def _arabic(text: str, guess: str) -> str | None:
         return None
     if _UG_ONLY.search(text):
         return "ug" if guess not in ("kk", "ky") else guess
-    if _KY_ARABIC.search(text):
+    if _KY_ARABIC.search(text) or _ky_rounding(text):
         return "ky"
     if _KK_ARABIC.search(text) or guess in ("ug", "kk"):
         return "kk"
     return None
+
+
+# Croatian words Slovenian writes alike (nogomet, vlak)
+_SHARED_WITH_SL = ("nogomet", "vlak")
+
+
+def _croatian_not_sl(text: str) -> bool:
+    """Slovenian is ekavian too (predsednik): only Croatian words it lacks overrule it."""
+    return any(not w.lower().startswith(_SHARED_WITH_SL) for w in _HR_WORDS.findall(text))
 
 
 def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) -> str | None:
@@ -230,8 +281,30 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
         and _share(_Y_VOWEL, text, letters)
     ):
         return "kk"
-    if guess in _SH or (guess == "sl" and _NOT_SL.search(text)):
+    if guess in _SH or (guess == "sl" and (_NOT_SL.search(text) or _croatian_not_sl(text))):
         return serbo_croatian(text, guess, hint)
+    return None
+
+
+# Hindi, Nepali and Marathi share Devanagari; their postpositions and auxiliaries differ
+# (Hindi में के है ने, Nepali मा ले लाई छ, Marathi आणि आहे मध्ये). Whole words only: Devanagari
+# vowel signs are no \w to Python, so the boundaries are spaces and punctuation.
+_DEVA_END = r"(?=[\s\u0964\u0965,.:;!?\"'»)]|$)"
+_DEVANAGARI = {
+    "hi": re.compile(r"(?<!\S)(?:में|की|के|है|हैं|से|ने|और|पर|का|था|थी|गया|गई|लिए|करेगा)" + _DEVA_END),
+    "ne": re.compile(r"(?<!\S)(?:मा|ले|लाई|छ|छन्|हो|गरे|गर्न|भएको|भने|र|पनि|गरेको)" + _DEVA_END),
+    "mr": re.compile(r"(?<!\S)(?:आणि|आहे|आहेत|मध्ये|झाले|केली|केले|होते|या)" + _DEVA_END),
+}
+# Two hiragana or katakana make Japanese: Chinese writes none (a kanji-heavy Japanese
+# headline read as Chinese).
+_KANA = re.compile("[\u3040-\u30ff]")
+
+
+def _devanagari(text: str) -> str | None:
+    counts = {lang: len(p.findall(text)) for lang, p in _DEVANAGARI.items()}
+    best = max(counts, key=counts.__getitem__)
+    if counts[best] and sorted(counts.values())[-2] < counts[best]:
+        return best
     return None
 
 
@@ -243,6 +316,11 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
     @lru_cache(maxsize=1)
     def letters() -> int:  # counted only when a decisive letter occurs at all
         return len(_LETTER.findall(text))
+
+    if guess in _DEVANAGARI:
+        return _devanagari(text)
+    if guess == "zh" and len(_KANA.findall(text)) >= 2:
+        return "ja"
 
     if guess in _CYRILLIC_GUESSES or _ANY_CYRILLIC.search(text):
         found = _cyrillic(text, guess, letters)

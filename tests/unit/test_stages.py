@@ -340,6 +340,23 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Tá an Rialtas tar éis buiséad nua a fhoilsiú inniu", None, "ga"),
         ("Il-Gvern ħabbar baġit ġdid għas-sena d-dieħla", None, "mt"),
         ("Vyriausybė patvirtino naują biudžetą kitiems metams", None, "lt"),
+        # Kyrgyz in the Arabic script rounds its later vowels; Kazakh does not
+        ("بىرىككەن ۇلۇتتار ۇيۇمۇ جاردام جىبەردى", None, "ky"),
+        ("بىرىككەن ۇلتتار ۇيىمى كومەك جىبەردى", None, "kk"),
+        # Turkmen Cyrillic without җ ә: its voiced words (Kyrgyz катышты)
+        ("Түркмен векилиети халкара маслахата гатнашды", None, "tk"),
+        # ў beside и: Uzbek, not Belarusian (which writes і)
+        ("Россия ва Эрон бўйича келишди", None, "uz"),
+        # Hindi postpositions against Nepali and Marathi ones
+        ("सुरक्षा परिषद ने सीरिया पर बुलाई आपात बैठक", None, "hi"),
+        ("सुरक्षा परिषदले सिरियाबारे आपतकालीन बैठक बोलायो र प्रस्ताव पारित गर्यो", None, "ne"),
+        # kana make Japanese of a kanji-heavy headline
+        ("全国連合小学校長会、教員不足で文科相に緊急要望", None, "ja"),
+        # more ekavian roots and Serbia's names; Croatian words overrule a Slovenian guess
+        ("Sirija: prelazne vlasti raspisale izbore za parlament", None, "sr"),
+        ("Nova rotacija Vojske Srbije otputovala u mirovnu misiju", None, "sr"),
+        ("Jamci primirja dogovorili nove zone", None, "hr"),
+        ("Slovenski nogometaši so zmagali v Ljubljani", None, "sl"),
     ],
 )
 def test_script_rules_settle_what_detectors_confuse(text: str, hint: str | None, lang: str) -> None:
