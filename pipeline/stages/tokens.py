@@ -288,7 +288,11 @@ _AFTER_REN = frozenset("合絡携盟邦続動結帯載休勝敗覇鎖想")
 
 
 def _straddles(text: str, start: int, end: int, name: str) -> bool:
-    """Whether 国連 found here is two words' halves: X国 + 連Y."""
+    """Whether 国連 found here is two words' halves: X国 + 連Y; or Chinese 联合国 the verb
+    联合 ("jointly") before 国内 ("domestic"): 联合国内外, 联合国内多家 (but 联合国内部, the
+    UN's inside, and 联合国内罗毕, the UN in Nairobi, are the UN)."""
+    if name == "联合国":
+        return text[end : end + 1] == "内" and text[end + 1 : end + 2] not in ("部", "罗", "")
     return (
         name == "国連"
         and start > 0

@@ -38,6 +38,7 @@ def tagger() -> Tagger:
         ("ko", "유엔은 성명을 냈다", "", "un"),
         ("fr", "Frappes aériennes près de Damas", "", "syria"),  # the capital, as written
         ("pt", "Explosão em Damasco", "", "syria"),
+        ("zh", "联合国内罗毕办事处发布报告", "", "un"),  # the UN in Nairobi (内罗毕)
         # a stemmer that cuts prefixes: dijamin and penjamin share the stem jamin
         # the format's own words with the city, no Syria word: the talks (astana implies syria)
         ("en", "Guarantor states meet again in Nur-Sultan", "", "astana_process"),
@@ -72,7 +73,8 @@ def test_topic_found_in_language(
         (
             "en",
             "Astana opens a new opera season",
-            "The opera house in Astana opened. " + "The season runs long. " * 10
+            "The opera house in Astana opened. "
+            + "The season runs long. " * 10
             + "Separately, the guarantors of a bank loan met.",
             "astana_process",
         ),
@@ -100,6 +102,7 @@ def test_topic_found_in_language(
         ("hr", "Ministrovo obraćenje na putu za Damask", "", "syria"),  # Paul's conversion
         ("ja", "全国連合小学校長会が要望", "", "un"),  # 全国 + 連合, no 国連 (the UN)
         ("ja", "各国連携で被災地を支援", "", "un"),
+        ("zh", "华为联合国内多家车企发布新标准", "", "un"),  # 联合 + 国内, not 联合国
     ],
 )
 def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
