@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
 
 from benchmarks import measure as m
@@ -35,6 +34,7 @@ from pipeline.alerts.rules import KeywordRule, load_rules
 from pipeline.indexing.indexer import ArticleIndexer
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle
+from tests.support.topics import topic_consumer
 from tests.support.webhook import Received, WebhookReceiver
 
 HOOK_SECRET_ENV = "BENCH_HOOK_SECRET"  # not MEDIAMON_: st.Settings would refuse it
@@ -46,29 +46,13 @@ GENEROUS_THROTTLE = {"max": 100_000, "window": "1h"}  # throttling must hide no 
 LANG_WEIGHTS = {"ru": 30, "en": 25, "tr": 12, "ar": 11, "fr": 11, "de": 11}
 TOPICS = ("syria", "astana_process", "un")  # the default taxonomy's topic ids
 FORMS = ("word", "and", "or", "not", "wildcard", "proximity", "phrase")
-WATCHED_CODE = [f"pipeline/{name}" for name in (
-    "agents/index.py", "agents/alerts.py", "alerts/matching.py", "alerts/delivery.py",
-    "indexing/indexer.py", "indexing/bulk.py", "query.py")]  # fmt: skip
 Pair = tuple[str, str]  # (rule id, article id)
-STATS = ("p50", "p95", "p99", "max")
 MATCHER_BATCHES = 5  # timed batches of 200 in the matcher-alone phase
 # An alert's path: sent -> batch done in the index agent (window, bulk, refresh, match,
 # produce) -> note built (alerts topic, alerts agent) -> webhook (HTTP POST); matched_at is
 # stamped per _msearch request, before the batch is done
 STAGES = [("sent", "batch done"), ("batch done", "note built"), ("note built", "webhook"),
           ("sent", "matched_at"), ("matched_at", "note built")]  # fmt: skip
-RUNS = ["label", "batch_seconds", "sent", "rate_achieved", "articles_matching",
-        "expected_pairs", "delivered_pairs", "missing_pairs", "unexpected_pairs",
-        "duplicate_deliveries", "bad_signatures", *(f"latency.{s}" for s in STATS),
-        "latency_from_ack.p95", "target_p95_met", "worker_batches.size.p50",
-        "worker_batches.cycle_seconds.p50", "worker_batches.cycle_seconds.p95",
-        "worker_batches.backlog_when_sending_ended", "cpu_cores"]  # fmt: skip
-TABLES: list[m.Spec] = [
-    ("Matcher alone (seconds per batch)", "matcher.seconds", ("name", "p50", "mean", "max")),
-    ("End to end: article sent -> webhook POST received (s)", "latency", RUNS),
-]
-
-
 # Vocabulary and rules. Cold terms do not occur in the sentence bank (checked here); hot terms
 # occur only in their planted sentences.
 
@@ -201,14 +185,15 @@ def make_rules(count: int, vocab: Vocabulary, rng: random.Random) -> list[RuleSp
     return rules
 
 
-def write_rules(path: Path, rules: list[RuleSpec], url: str, throttle: Any) -> list[KeywordRule]:
-    """The rules file for the worker; returns the rules as the pipeline loads them."""
+def write_rules(path: Path, rules: list[RuleSpec], url: str) -> list[KeywordRule]:
+    """The rules file for the worker (webhook at `url`); returns the rules as the pipeline
+    loads them."""
     entries = []
     for r in rules:
         entry: dict[str, Any] = {"id": r.id, "name": r.name, "query": r.query}
         entry |= {"languages": r.languages} if r.languages else {}
         entry |= {"topics": r.topics} if r.topics else {}
-        entry |= {"channels": ["hook"]} | ({"throttle": throttle} if throttle else {})
+        entry |= {"channels": ["hook"], "throttle": GENEROUS_THROTTLE}
         entries.append(entry)
     hook = {"type": "webhook", "url": url, "secret_env": HOOK_SECRET_ENV}
     data = {"channels": {"hook": hook}, "rules": entries}
@@ -314,20 +299,12 @@ class Receiver(WebhookReceiver):
 async def watch_alert_events(settings: st.Settings, matched: dict[Pair, float]) -> None:
     """The `matched_at` of every AlertEvent on the namespace's `alerts` topic (stamped when
     its rule's _msearch answered), until cancelled."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topics.ALERTS), bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest", group_id=None,
-    )  # fmt: skip
-    await consumer.start()
-    try:
+    async with topic_consumer(settings, settings.topic(topics.ALERTS)) as consumer:
         while True:
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for event in (AlertEvent.from_json(r.value) for r in records):
-                    matched.setdefault(
-                        (event.rule_id, event.article_id), event.matched_at.timestamp()
-                    )
-    finally:
-        await consumer.stop()
+                    pair = (event.rule_id, event.article_id)
+                    matched.setdefault(pair, event.matched_at.timestamp())
 
 
 async def rule_hits(
@@ -361,7 +338,7 @@ async def matcher_phase(
     """Batches indexed with the pipeline's ArticleIndexer, then the refresh and
     `RuleMatcher.match()` timed, its pairs checked against the rules run one by one."""
     path = bench.logs / "rules-matcher.yaml"
-    rules = write_rules(path, specs, "http://127.0.0.1:9/unused", GENEROUS_THROTTLE)
+    rules = write_rules(path, specs, "http://127.0.0.1:9/unused")
     gen = Generator(specs, vocab, hot_share, st.Corpus(LANG_WEIGHTS, random.Random(m.SEED + 2)))
     timings: dict[str, list[float]] = {}
     found = missed = disagree = 0
@@ -412,7 +389,7 @@ async def latency_phase(
     label = f"w{window:g}" + ("" if presearch else "-every-rule")
     receiver = Receiver()
     path = bench.logs / f"rules-{label}.yaml"
-    rules = write_rules(path, specs, receiver.hook, GENEROUS_THROTTLE)
+    rules = write_rules(path, specs, receiver.hook)
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED + 1))
     gen = Generator(specs, vocab, args.hot_share, corpus)
     warm = gen.batch(int(args.rate * args.warmup))
@@ -516,19 +493,6 @@ def analyse(
     }  # fmt: skip
 
 
-def tables(data: dict[str, Any]) -> list[m.Spec]:
-    out = list(TABLES)
-    for n, run in enumerate(data["latency"]):
-        at, name = f"latency.{n}", run["label"]
-        out += [
-            (f"{name}: where the time goes (s)", f"{at}.stages", ("name", *STATS)),
-            (f"{name}: Elasticsearch during the phase (ms)", f"{at}.es_work", ()),
-            (f"{name}: index agent", f"{at}.worker_batches", ()),
-            (f"{name}: per 10 s of sending", f"{at}.windows", ("from_s", *STATS)),
-        ]
-    return out
-
-
 async def run(args: Any) -> dict[str, Any]:
     # the worker's metrics port (9465 by default) may be taken by another worker
     async with st.bench_stack(
@@ -539,7 +503,7 @@ async def run(args: Any) -> dict[str, Any]:
         specs = make_rules(args.rules, vocab, random.Random(m.SEED))
         rules_json = json.dumps([r.__dict__ for r in specs], ensure_ascii=False, indent=1)
         (bench.logs / "rules.json").write_text(rules_json)
-        data = bench.header(WATCHED_CODE) | {"latency": []}
+        data = bench.header() | {"latency": []}
         data["settings"] = {
             "rules": len(specs), "hot_rules": sum(r.plant is not None for r in specs),
             "rule_forms": dict(Counter(r.form for r in specs)),
@@ -589,7 +553,7 @@ OPTIONS: dict[str, tuple[Any, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    code = st.main(argv, "alerts", __doc__, run, tables, **OPTIONS)
+    code = st.main(argv, "alerts", __doc__, run, **OPTIONS)
     for line in SUMMARY:
         print(line)
     return code

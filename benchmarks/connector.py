@@ -18,12 +18,6 @@ from benchmarks import stack as st
 from connectors.state import StateStore
 from pipeline import topics
 
-TABLES: list[m.Spec] = [
-    ("Burst: new items into Kafka", "burst", ()),
-    ("Steady polling", "steady", ("name", "polls", "polls_per_second", "cpu_ms_per_poll",
-     "cpu_share_measured", "cpu_share_1000_feeds_5min", "peak_rss_mb")),
-]  # fmt: skip
-
 
 def feed_body(n: int, items: int) -> bytes:
     entries = "".join(
@@ -49,13 +43,9 @@ def serve_feeds(count: int, items: int, etag: bool) -> list[str]:
         body = bodies.get(request.path, b"")
         tag = f'"{len(body)}"'
         fresh = etag and request.headers.get("If-None-Match") == tag
-        request.send_response(304 if fresh else 200 if body else 404)
-        request.send_header("Content-Type", "application/rss+xml")
-        request.send_header("Content-Length", "0" if fresh else str(len(body)))
-        if etag:
-            request.send_header("ETag", tag)
-        request.end_headers()
-        request.wfile.write(b"" if fresh else body)
+        status = 304 if fresh else 200 if body else 404
+        validator = {"ETag": tag} if etag else {}
+        m.reply(request, status, b"" if fresh else body, "application/rss+xml", **validator)
 
     # 0.0.0.0: every 127.x.y.z reaches it; a backlog for 100 concurrent fetches
     port = m.serve("0.0.0.0", 1024, answer).server_address[1]
@@ -148,7 +138,7 @@ def run(args: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return m.main(
-        argv, "connector", __doc__, run, TABLES,
+        argv, "connector", __doc__, run,
         feeds=(1000, "generated feeds"),
         burst_items=(10_000, "new items in the burst, over all feeds"),
         window=(60.0, "seconds of steady polling"),

@@ -21,18 +21,6 @@ from benchmarks import stack as st
 from benchmarks.pages import LANG_WEIGHTS
 from pipeline import topics
 
-WATCHED_CODE = ["connectors/rss.py", "pipeline/agents/enrich.py", "pipeline/agents/stories.py",
-                "pipeline/agents/index.py", "pipeline/indexing/bulk.py"]  # fmt: skip
-TABLES: list[m.Spec] = [
-    ("Targets", "targets", ("name", "target", "measured", "met")),
-    ("Steps: first served in a feed -> searchable", "steps",
-     ("workers", "rate", "achieved", "items", "unseen", "p50", "p95", "p99", "max",
-      "lag_raw", "lag_tagged", "lag_enriched", "bottleneck")),
-    ("Cores used while measuring", "cores",
-     ("workers", "rate", "connector", "workers_total", "elasticsearch", "kafka", "benchmark",
-      "others")),
-]  # fmt: skip
-
 
 def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> str:
     """The machine's CPU when it is spent (and which process spent most), else the stage
@@ -56,21 +44,12 @@ async def step(
     async with bench.phase(f"e2e{workers}w{int(rate)}", **env) as ph:
         names = [f"e2e-{workers}w-{rate:g}-{n}" for n in range(workers)]
         procs, connector = await st.start_pipeline(bench, ph, names, f"{workers}-{rate:g}")
-        site.flight = st.Flight()
-        m.progress(f"{workers} worker(s), {rate:g} items/s: warming up {args.warmup:g} s")
-        await st.generate(site, rate, args.warmup)
         # the connector with its feed-parsing processes (children)
-        pids: dict[str, int | None] = {**bench.pipeline_pids(procs, connector)}
-        meter = m.CpuMeter(pids, trees=["connector"])
         achieved, cores, (lags, _) = await st.measured(
-            ph, site, rate, args.seconds, meter, lambda: st.stage_offsets(ph.settings)
-        )
-        cores["workers_total"] = round(
-            sum(v for k, v in cores.items() if k.startswith("worker")), 2
-        )
-        dead = [p.name for p in [*procs, connector] if not p.running]
-        if dead:
-            raise SystemExit(f"exited: {dead}\n{connector.tail()}\n{procs[0].tail()}")
+            ph, site, procs, connector, args, rate, ["connector"],
+            lambda: st.stage_offsets(ph.settings),
+        )  # fmt: skip
+    cores["workers_total"] = round(sum(v for k, v in cores.items() if k.startswith("worker")), 2)
     seen = site.flight.arrivals()
     latency = site.flight.latency(seen)
     row: dict[str, Any] = {
@@ -91,7 +70,7 @@ async def run(args: Any) -> dict[str, Any]:
     cores: list[dict[str, Any]] = []
     try:
         async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header(WATCHED_CODE)
+            data = bench.header()
             for workers in (int(w) for w in args.workers.split(",")):
                 for rate in (float(r) for r in args.rates.split(",")):
                     row, used = await step(bench, site, env, workers, rate, args)
@@ -123,4 +102,4 @@ OPTIONS: dict[str, tuple[Any, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(argv, "e2e", __doc__, run, lambda data: TABLES, **OPTIONS)
+    return st.main(argv, "e2e", __doc__, run, **OPTIONS)

@@ -89,15 +89,6 @@ def make_corpus(count: int, seed: int = m.SEED) -> list[dict[str, Any]]:
     return corpus
 
 
-TABLES: list[m.Spec] = [
-    ("Whole processes (articles/s: median of the passes)", "results",
-     ("name", "articles/s wall=summary.articles_per_s_wall",
-      "articles/s CPU=summary.articles_per_s_cpu",
-      "CPU after startup=summary.articles_per_s_cpu_after_startup",
-      "startup s=summary.startup_s", "peak RSS MB=summary.peak_rss_mb")),
-]  # fmt: skip
-
-
 def run(args: Any) -> dict[str, Any]:
     if args.write_corpus:
         lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in make_corpus(args.articles))
@@ -151,7 +142,7 @@ def run(args: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return m.main(
-        argv, "enrich_process", __doc__, run, TABLES, articles=(2_400, "articles in the corpus"),
+        argv, "enrich_process", __doc__, run, articles=(2_400, "articles in the corpus"),
         passes=(5, "passes per system"),
         mediamon=(str(m.REPO / ".venv" / "bin" / "mediamon"), "mediamon's executable"),
         peer_python=(sys.executable, "the interpreter with mcmetadata"),

@@ -23,12 +23,6 @@ for path in sorted(Path(sys.argv[1]).glob("*.html.gz")):
     text = trafilatura.extract(gzip.open(path).read()) or ""
     print(json.dumps({"path": str(path), "text": text}, ensure_ascii=False))
 """
-TABLES: list[m.Spec] = [
-    ("Extraction: F1, precision and recall over all pages, F1 per part; pages/s", "results",
-     ("name", "F1 all=scores.all.f1", "precision=scores.all.precision",
-      "recall=scores.all.recall", "F1 dev=scores.dev.f1", "F1 held-out=scores.held_out.f1",
-      "pages/s wall=pages_per_s_wall", "CPU=pages_per_s_cpu")),
-]  # fmt: skip
 
 
 def texts_of(out: bytes) -> dict[str, str]:
@@ -71,6 +65,6 @@ def run(args: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return m.main(
-        argv, "extract", __doc__, run, TABLES, passes=(3, "passes per system"),
+        argv, "extract", __doc__, run, passes=(3, "passes per system"),
         cpu=(1, "pin both to this core (-1: no pin)"),
     )  # fmt: skip

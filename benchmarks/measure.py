@@ -1,12 +1,11 @@
 """What every benchmark shares, standard library and rich only (enrich_process runs in the
 peer's virtualenv): CPU and memory meters of processes and process trees, a measured child
-process, machine facts, statistics, the options and output (rich or Markdown tables from
-table specs, JSON), the sentence bank."""
+process, machine facts, statistics, the options and output (the results as rich tables and
+lines, JSON), the sentence bank."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -16,7 +15,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
@@ -35,10 +34,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ERR = Console(stderr=True, highlight=False)
 # Set by __main__.py when `--code-ref` exported a commit: (commit, directory)
 EXPORTED: tuple[str, Path] | None = None
-# A table of the results: title, the dotted path of its rows (a list, or a dict whose keys
-# are the column `name`), its columns (dotted paths into a row, `header=path` to rename); no
-# columns: one line `- title: value`.
-Spec = tuple[str, str, Sequence[str]]
+LONG = 12  # a list of results longer than this (samples, windows) is left to the JSON
 
 
 def _stat(pid: int) -> list[str]:
@@ -127,7 +123,7 @@ def machine_cpu() -> float:
 class CpuMeter:
     """CPU seconds per named process; the names in `trees` with their descendants."""
 
-    pids: dict[str, int | None]
+    pids: Mapping[str, int | None]
     trees: Sequence[str] = ()
 
     def read(self) -> dict[str, float]:
@@ -175,24 +171,18 @@ def versions(*dists: str) -> dict[str, str]:
     return out
 
 
-def code_state(watched: Sequence[str]) -> dict[str, Any]:
-    """The code measured: the commit exported by `--code-ref` (see __main__.py), or HEAD and,
-    per watched file of the working tree, its hash and whether it differs from HEAD."""
+def code_state() -> dict[str, Any]:
+    """The code measured: the commit exported by `--code-ref` (see __main__.py), or HEAD and
+    the files of the working tree that differ from it in the packages a run loads."""
     if EXPORTED:
-        return {"head": EXPORTED[0][:12], "exported": str(EXPORTED[1]), "files": {}}
+        return {"head": EXPORTED[0][:12], "exported": str(EXPORTED[1])}
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
 
-    files = {  # sha256 (12 hex digits): the numbers belong to one state of the code
-        rel: {"sha256": hashlib.sha256((REPO / rel).read_bytes()).hexdigest()[:12],
-              "modified": git("diff", "--quiet", "HEAD", "--", rel).returncode != 0}
-        for rel in watched
-        if (REPO / rel).is_file()
-    }  # fmt: skip
-    dirty = git("status", "--porcelain", "--", "pipeline", "deploy", "connectors").stdout
-    head = git("rev-parse", "--short", "HEAD").stdout.strip()
-    return {"head": head, "working_tree_changes": len(dirty.splitlines()), "files": files}
+    changed = git("status", "--porcelain", "--", "pipeline", "deploy", "connectors", "mediamon")
+    head = git("rev-parse", "--short", "HEAD").strip()
+    return {"head": head, "changed": [line[3:] for line in changed.splitlines()]}
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -281,13 +271,15 @@ def serve(host: str, backlog: int, answer: Callable[[BaseHTTPRequestHandler], No
     return server
 
 
-def pick(obj: Any, path: str) -> Any:
-    for key in path.split(".") if path else ():
-        if isinstance(obj, list):
-            obj = obj[int(key)] if key.isdigit() and int(key) < len(obj) else None
-        else:
-            obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj
+def reply(
+    request: BaseHTTPRequestHandler, status: int, body: bytes, kind: str, **headers: str
+) -> None:
+    """Answer a request of `serve` with `body` of type `kind`."""
+    request.send_response(status)
+    for key, value in {"Content-Type": kind, "Content-Length": str(len(body)), **headers}.items():
+        request.send_header(key, value)
+    request.end_headers()
+    request.wfile.write(body)
 
 
 def cell(value: Any) -> str:
@@ -300,49 +292,58 @@ def cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def render(data: Any, specs: Sequence[Spec]) -> str:
-    """The results' tables (rich's); before them, a line for each top-level value that is
-    neither a list nor a table."""
+def _flat(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return isinstance(value, dict | list) and not any(isinstance(v, dict | list) for v in items)
+
+
+def render(data: dict[str, Any]) -> str:
+    """The results: a table for each list or mapping of flat rows (a mapping's keys in the
+    `name` column), one line for each value or flat mapping, nested ones indented; a list
+    longer than LONG is only counted."""
     console = Console(file=io.StringIO(), width=160, color_system=None)
-    tables = {path for _, path, _ in specs}
-    facts = [(k, k, ()) for k, v in data.items() if k not in tables and not isinstance(v, list)]
-    for title, path, columns in [*facts, *specs]:
-        value = pick(data, path)
-        if not columns:
-            console.print(f"- {title}: {cell(value)}", markup=False, highlight=False)
-            continue
-        if isinstance(value, dict):
-            value = [
-                {"name": k} | (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()
-            ]
-        rows = value
-        if not rows:
-            continue
-        heads = [c.partition("=")[0] for c in columns]
-        table = Table(*heads, title=title, box=box.SIMPLE_HEAD)
-        for row in rows:
-            table.add_row(*(cell(pick(row, c.rpartition("=")[2])) for c in columns))
-        console.print(table)
+
+    def show(key: str, value: Any, pad: str) -> None:
+        rows = list(value.values()) if isinstance(value, dict) else value
+        if isinstance(value, list) and len(value) > LONG:
+            console.print(f"{pad}{key}: {len(value)} entries (in --save-json)", markup=False)
+        elif not isinstance(value, dict | list) or _flat(value) or not value:
+            console.print(f"{pad}{key}: {cell(value)}", markup=False, highlight=False)
+        elif all(isinstance(r, dict) and _flat(r) for r in rows):
+            if isinstance(value, dict):
+                rows = [{"name": k} | v for k, v in value.items()]
+            heads = list(dict.fromkeys(k for r in rows for k in r))
+            table = Table(*heads, title=pad + key, box=box.SIMPLE_HEAD)
+            for row in rows:
+                table.add_row(*(cell(row.get(h)) for h in heads))
+            console.print(table)
+        else:
+            console.print(f"{pad}{key}:", markup=False)
+            for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+                show(str(k), v, pad + "  ")
+
+    for key, value in data.items():
+        show(key, value, "")
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return re.sub(r"\n{3,}", "\n\n", re.sub(r" +\n", "\n", str(text))).strip()
 
 
-def emit(args: argparse.Namespace, data: Any, specs: Sequence[Spec]) -> int:
-    """Write the JSON if asked (`--save-json`); print the tables."""
+def emit(args: argparse.Namespace, data: dict[str, Any]) -> int:
+    """Write the JSON if asked (`--save-json`); print the results."""
     if args.save_json:
         text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
         args.save_json.write_text(text + "\n", encoding="utf-8")
-    print(render(data, specs))
+    print(render(data))
     return 0
 
 
 def main(
-    argv: Sequence[str] | None, name: str, doc: str | None, run: Callable[[Any], Any],
-    tables: Sequence[Spec], **options: tuple[Any, str],
+    argv: Sequence[str] | None, name: str, doc: str | None,
+    run: Callable[[Any], dict[str, Any]], **options: tuple[Any, str],
 ) -> int:  # fmt: skip
-    """A benchmark without a stack: its options, its run (the data), its tables."""
+    """A benchmark without a stack: its options, its run (the data), its output."""
     args = parser(name, doc, **options).parse_args(argv)
-    return emit(args, run(args), tables)
+    return emit(args, run(args))
 
 
 def sentences() -> dict[str, list[str]]:

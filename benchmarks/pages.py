@@ -19,23 +19,6 @@ from benchmarks import stack as st
 
 TARGET_P95 = 5.0  # seconds, first served in a feed -> searchable
 LANG_WEIGHTS = {"ru": 30, "en": 25, "fr": 10, "de": 10, "tr": 10, "ar": 10, "kk": 5}
-WATCHED_CODE = [f"{p}" for p in (
-    "connectors/rss.py", "connectors/pages.py", "pipeline/adapters/pages.py",
-    "pipeline/adapters/http.py", "pipeline/adapters/hosts.py", "pipeline/stages/extract.py",
-    "pipeline/agents/enrich.py", "pipeline/agents/index.py")]  # fmt: skip
-
-TABLES: list[m.Spec] = [
-    ("Targets", "targets", ("name", "target", "measured", "met")),
-    ("Run", "run", ("rate_target", "rate_achieved", "hosts", "poll_interval", "host_spacing",
-                    "page_delay_ms", "items", "seen", "unseen", "from_page")),
-    ("Cores used while measuring", "cores", ("connector", "worker", "elasticsearch", "kafka",
-                                             "benchmark", "others")),
-    ("Latency, first served in a feed -> searchable (s)", "latency", ()),
-    ("Latency, added to the feed -> searchable (s; adds the poll interval's wait)",
-     "latency_from_added", ()),
-    ("Per 10 s of the measured window (first served -> searchable)", "windows",
-     ("from_s", "n", "p50", "p95")),
-]  # fmt: skip
 
 
 async def run(args: Any) -> dict[str, Any]:
@@ -44,17 +27,12 @@ async def run(args: Any) -> dict[str, Any]:
     urls = site.start()
     try:
         async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header(WATCHED_CODE)
+            data = bench.header()
             env = st.pipeline_env(urls, args.poll_interval, host_spacing=args.host_spacing,
                                   fetch_pages=True)  # fmt: skip
             async with bench.phase("pages", **env) as ph:
-                (worker,), connector = await st.start_pipeline(bench, ph, ["worker-pages"], "")
-                m.progress(f"warming up for {args.warmup:g} s at {args.rate:g} items/s")
-                await st.generate(site, args.rate, args.warmup)
-                meter = m.CpuMeter({**bench.pipeline_pids([worker], connector)})
-                achieved, cores, _ = await st.measured(ph, site, args.rate, args.seconds, meter)
-                if not connector.running or not worker.running:
-                    raise SystemExit(f"a service exited:\n{connector.tail()}\n{worker.tail()}")
+                procs, connector = await st.start_pipeline(bench, ph, ["worker-pages"], "")
+                achieved, cores, _ = await st.measured(ph, site, procs, connector, args, args.rate)
                 from_page = await ph.es.count(
                     index=ph.settings.articles_alias, query={"term": {"content_from": "page"}}
                 )
@@ -90,4 +68,4 @@ OPTIONS: dict[str, Any] = {k: st.FEED_OPTIONS[k] for k in ("hosts", "poll_interv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(argv, "pages", __doc__, run, lambda data: TABLES, **OPTIONS)
+    return st.main(argv, "pages", __doc__, run, **OPTIONS)

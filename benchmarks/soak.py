@@ -20,17 +20,14 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_scan
 
-from benchmarks import e2e
 from benchmarks import measure as m
 from benchmarks import stack as st
 from benchmarks.alerts import (
-    GENEROUS_THROTTLE,
     HOOK_SECRET,
     HOOK_SECRET_ENV,
     Plant,
@@ -44,25 +41,11 @@ from benchmarks.alerts import LANG_WEIGHTS as RULE_LANGS
 from benchmarks.pages import LANG_WEIGHTS
 from pipeline import topics
 
-WATCHED_CODE = [*e2e.WATCHED_CODE, "pipeline/agents/alerts.py", "pipeline/alerts/matching.py",
-                "pipeline/alerts/delivery.py"]  # fmt: skip
 STAGES = {topics.RAW: "enrich", st.TAGGED: "group", topics.ENRICHED: "index"}  # input -> stage
 QUIET_SECONDS = 5.0  # the drain ends when everything is searchable and no alert came for this
 REF_WINDOW = 60.0  # seconds of samples averaged for the warm-up's and the end's RSS
 # the options that are not the run's settings: the stack's, the output's
-NOT_SETTINGS = ("state_dir", "code_ref", "reuse", "keep", "save_json", "picture")
-TABLES: list[m.Spec] = [
-    ("Verdicts", "verdicts", ("name", "met", "detail")),
-    ("RSS per process (MB): end of warm-up -> end", "rss",
-     ("name", "warmup_mb", "end_mb", "change_pct", "max_dev_pct", "min_mb", "max_mb",
-      "anon_warmup_mb", "anon_end_mb", "anon_change_pct", "flat")),
-    ("Consumer lag per stage (records)", "lag",
-     ("name", "max", "max_after_warmup", "first_half_max", "second_half_max", "slope_per_min",
-      "at_end", "bounded")),
-    ("Latency, first served in a feed -> searchable (s)", "latency", ()),
-    ("Items", "items", ()),
-    ("Alerts", "alerts", ()),
-]  # fmt: skip
+NOT_SETTINGS = ("state_dir", "code_ref", "reuse", "keep", "save_json")
 
 
 @dataclass
@@ -301,15 +284,15 @@ async def run(args: Any) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     try:
         async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header(WATCHED_CODE)
+            data = bench.header()
             specs = make_rules(args.rules, vocab, random.Random(m.SEED))
             path = bench.logs / "rules-soak.yaml"
-            rules = write_rules(path, specs, receiver.hook, GENEROUS_THROTTLE)
+            rules = write_rules(path, specs, receiver.hook)
             env["MEDIAMON_RULES_FILE"] = str(path)
             async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
                 names = [f"soak-{n}" for n in range(args.workers)]
                 procs, connector = await st.start_pipeline(bench, ph, names, "soak")
-                pids = bench.pipeline_pids(procs, connector)
+                pids = bench.pids(procs, connector)
                 site.flight, site.measuring = st.Flight(), True
                 t0_wall, t0 = time.time(), time.monotonic()
                 watched = Watched(pids, ph.settings, ph.es, site, receiver, t0)
@@ -380,126 +363,12 @@ async def run(args: Any) -> dict[str, Any]:
     summarise(data, samples, args, end)
     data["verdicts"] = verdicts(data, args.flat_pct)
     data["load_after"] = m.loadavg()
-    if args.picture:
-        await asyncio.to_thread(Path(args.picture).write_text, svg(data), "utf-8")
     return data
-
-
-# The picture: five panels of polylines, drawn by hand (no plotting library in the venv)
-
-COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f"]
-WIDTH, PANEL, LEFT, RIGHT, TOP = 900, 220, 70, 170, 30
-
-
-def _ticks(top: float, count: int = 4) -> list[float]:
-    if top <= 0:
-        return [0.0]
-    raw = top / count
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(k for k in (1, 2, 2.5, 5, 10) if raw <= step * k)
-    return [step * k for k in range(int(top / step) + 1)]
-
-
-DASHED = 'stroke="#888" stroke-dasharray="4 3"'
-
-
-def panel(
-    y0: float, title: str, unit: str, series: dict[str, list[tuple[float, float]]],
-    t_max: float, marks: Sequence[tuple[float, str]], floor: float = 0.0, low: float = 0.0,
-    levels: Sequence[float] = (),
-) -> list[str]:  # fmt: skip
-    """One panel at height `y0`, its y axis from `low`: axes, ticks, a polyline per series,
-    dashed lines at the x of `marks` and the y of `levels`, the legend."""
-    h, w = PANEL - 50, WIDTH - LEFT - RIGHT
-    top = max([floor, *(v for pts in series.values() for _, v in pts if not math.isnan(v))])
-    ticks = [low + v for v in _ticks((top - low) * 1.05 or 1.0)]
-    y_max = ticks[-1] if ticks[-1] >= top else top
-
-    def x(t: float) -> float:
-        return LEFT + w * t / (t_max or 1)
-
-    def y(v: float) -> float:
-        return y0 + h - h * (v - low) / ((y_max - low) or 1)
-
-    def across(v: float, style: str) -> str:  # a horizontal line at value v
-        return f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" {style}/>'
-
-    out = [
-        f'<text x="{LEFT}" y="{y0 - 8}" font-weight="bold">{title}</text>',
-        f'<rect x="{LEFT}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#999"/>',
-    ]
-    for v in ticks:
-        out += [
-            across(v, 'stroke="#eee"'),
-            f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>',
-        ]
-    out.append(
-        f'<text x="{LEFT - 50}" y="{y0 + h / 2}" transform="rotate(-90 {LEFT - 50} '
-        f'{y0 + h / 2})" text-anchor="middle">{unit}</text>'
-    )
-    for minute in range(0, int(t_max / 60) + 1, max(1, int(t_max / 60 / 10))):
-        out.append(
-            f'<text x="{x(minute * 60):.1f}" y="{y0 + h + 14}" text-anchor="middle">{minute}</text>'
-        )
-    for t, label in marks:
-        anchor, dx = ("end", -3) if t > t_max * 0.8 else ("start", 3)
-        out += [
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0}" y2="{y0 + h}" {DASHED}/>',
-            f'<text x="{x(t) + dx:.1f}" y="{y0 + 12}" fill="#666" text-anchor="{anchor}">'
-            f"{label}</text>",
-        ]
-    out += [across(v, DASHED) for v in levels]
-    for n, (name, pts) in enumerate(series.items()):
-        colour, ly = COLOURS[n % len(COLOURS)], y0 + 10 + 16 * n
-        line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts if not math.isnan(v))
-        out += [
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{line}"/>',
-            f'<line x1="{LEFT + w + 12}" x2="{LEFT + w + 32}" y1="{ly}" y2="{ly}" '
-            f'stroke="{colour}" stroke-width="2"/>',
-            f'<text x="{LEFT + w + 36}" y="{ly + 4}">{name}</text>',
-        ]
-    return out
-
-
-def svg(data: dict[str, Any]) -> str:
-    samples, s = data["samples"], data["settings"]
-    t_max = max([s["seconds"], *(x["t"] for x in samples)])
-    marks = [(s["warmup"], "end of warm-up"), (s["seconds"], "items stop")]
-    procs = list(samples[0]["rss_mb"]) if samples else []
-    rss = {p: [(x["t"], x["rss_mb"][p]) for x in samples if p in x["rss_mb"]] for p in procs}
-    base = {p: data.get("rss", {}).get(p, {}).get("warmup_mb") for p in procs if p != "benchmark"}
-    rel = {p: [(t, v / ref * 100) for t, v in rss[p] if t >= s["warmup"]]
-           for p, ref in base.items() if ref}  # fmt: skip
-    band = s.get("flat_pct", 10.0)
-    names = ("machine", "connector", "worker", "elasticsearch", "kafka", "others")
-    cpu = {k: [(x["t"], x["cores"][k]) for x in samples if k in x.get("cores", {})] for k in names}
-    panels: list[tuple[str, str, dict[str, list[tuple[float, float]]], dict[str, Any]]] = [
-        ("RSS per process (connector with its parse workers)", "MB", rss, {}),
-        (f"RSS after warm-up, % of its value at the end of warm-up (band: ±{band:g} %)", "%",
-         rel, {"floor": 100 + band, "low": 100 - 2 * band, "levels": (100 - band, 100 + band)}),
-        ("Consumer lag per stage (input topic)", "records",
-         {k: [(x["t"], float(x["lag"][k])) for x in samples] for k in STAGES.values()},
-         {"floor": 10}),
-        ("Latency, first served in a feed -> searchable, per 10 s", "seconds",
-         {q: [(w["from_s"] + 5, w[q]) for w in data["latency_windows"]]
-          for q in ("p50", "p95", "p99")}, {"floor": 1}),
-        ("CPU per process, and the rest of the machine (others)", "cores",
-         {k: v for k, v in cpu.items() if v}, {"floor": 2}),
-    ]  # fmt: skip
-    title = (f"mediamon soak, {s['rate']:g} items/s, {s['rules_loaded']} alert rules, "
-             f"{s['workers']} worker(s), {data['started']} (minutes on the x axis)")  # fmt: skip
-    body = [f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{title}</text>']
-    for n, (name, unit, series, more) in enumerate(panels):
-        body += panel(TOP + 30 + n * PANEL, name, unit, series, t_max, marks, **more)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-            f'height="{TOP + 30 + 5 * PANEL}" font-family="sans-serif" font-size="11">'
-            f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(body)
-            + "\n</svg>\n")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     return st.main(
-        argv, "soak", __doc__, run, lambda data: TABLES,
+        argv, "soak", __doc__, run,
         rate=(50.0, "items/s added to the feeds (half the maximum in docs/benchmarks/e2e.md)"),
         seconds=(1800.0, "seconds of items, warm-up included"),
         warmup=(300.0, "the first seconds, not judged (JIT, caches, heaps growing to size)"),
@@ -510,5 +379,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         **st.FEED_OPTIONS,
         drain=(180.0, "seconds at most, after the items stop, for everything to arrive"),
         flat_pct=(10.0, "RSS band after warm-up, percent"),
-        picture=(None, "write the curves here as SVG"),
     )  # fmt: skip

@@ -43,25 +43,19 @@ from pipeline.settings import Settings
 from pipeline.stages.canonical import article_id
 from pipeline.worker import prepare
 from tests.support import ports
+from tests.support.settings import settings_from_env as settings_from
 
-__all__ = [
-    "ServiceProcess",
-    "Settings",
-    "article_id",
-    "ensure_topics",
-    "partition_offsets",
-    "prepare",
-]
+__all__ = ["ServiceProcess", "Settings", "article_id", "ensure_topics", "partition_offsets"]
 
 # The benchmarks' own Kafka and Elasticsearch, from the one port registry (tests/support).
 BENCH_PORTS = ports.BENCHMARKS.stack_vars()
 Message = Callable[[int, float], tuple[str, bytes]]  # (n, now) -> record n's key and value
 # Elasticsearch's own accounting of a namespace's articles: name -> path in their primaries
 ES_WORK = {
-    "index_ms": "indexing.index_time_in_millis", "refreshes": "refresh.total",
-    "refresh_ms": "refresh.total_time_in_millis", "merges": "merges.total",
-    "merge_ms": "merges.total_time_in_millis", "searches": "search.query_total",
-    "query_ms": "search.query_time_in_millis", "fetch_ms": "search.fetch_time_in_millis",
+    "index_ms": ("indexing", "index_time_in_millis"), "refreshes": ("refresh", "total"),
+    "refresh_ms": ("refresh", "total_time_in_millis"), "merges": ("merges", "total"),
+    "merge_ms": ("merges", "total_time_in_millis"), "searches": ("search", "query_total"),
+    "query_ms": ("search", "query_time_in_millis"), "fetch_ms": ("search", "fetch_time_in_millis"),
 }  # fmt: skip
 PACE_TICK = 0.01  # paced sending: 200/s arrives as bursts of 2 every 10 ms
 DRAIN_SECONDS = 30.0  # after the last send, how long stragglers are waited for
@@ -120,12 +114,6 @@ class Corpus:
         return datetime.now(UTC) - timedelta(seconds=self.rng.uniform(60, 6 * 3600))
 
 
-def settings_from(env: dict[str, str]) -> Settings:
-    # as tests/integration/conftest.py does: explicit values, the MEDIAMON_ names lower-cased
-    values: dict[str, Any] = {k[9:].lower(): v for k, v in env.items() if k.startswith("MEDIAMON_")}
-    return Settings(**values)
-
-
 @dataclass
 class Bench:
     """A benchmark's stack, logs and settings; every phase makes its own namespace on it:
@@ -135,7 +123,6 @@ class Bench:
     logs: Path
     es_pid: int | None = None  # the server JVM, not its launcher
     kafka_pid: int | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -161,33 +148,26 @@ class Bench:
             await phase.es.close()
         await drop_namespace(settings)
 
-    def pids(self, worker: ServiceProcess | None) -> dict[str, int | None]:
-        pid = worker.proc.pid if worker and worker.proc else None
-        return {"worker": pid, "elasticsearch": self.es_pid, "kafka": self.kafka_pid,
-                "benchmark": os.getpid()}  # fmt: skip
-
-    def pipeline_pids(
-        self, workers: Sequence[ServiceProcess], connector: ServiceProcess
-    ) -> dict[str, int]:
+    def pids(self, workers: Sequence[ServiceProcess], connector: Any = None) -> dict[str, int]:
         """The connector, the workers (`worker`, or `worker0`, `worker1`... when more than
         one), Elasticsearch, Kafka and this process, by name."""
-        many = len(workers) > 1
-        procs = {"connector": connector} | {
-            f"worker{n}" if many else "worker": w for n, w in enumerate(workers)
-        }
+        procs = {f"worker{n}" if len(workers) > 1 else "worker": w for n, w in enumerate(workers)}
+        procs |= {"connector": connector} if connector else {}
+        servers = {"elasticsearch": self.es_pid, "kafka": self.kafka_pid, "benchmark": os.getpid()}
         pids = {name: p.proc.pid for name, p in procs.items() if p.proc}
-        return pids | {k: v for k, v in self.pids(None).items() if v and k != "worker"}
+        return pids | {k: v for k, v in servers.items() if v}
 
-    def header(self, watched: Sequence[str]) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
         s = self.settings
         servers = {
-            "kafka_version": s.kafka_version, "kafka_heap": s.kafka_heap,
-            "partitions": s.topic_partitions, "refresh_interval": s.es_refresh_interval,
+            "kafka_version": s.kafka_version, "kafka_heap": s.kafka_heap, "es_version":
+            s.es_version, "es_heap": s.es_heap, "partitions": s.topic_partitions,
+            "refresh_interval": s.es_refresh_interval,
         }  # fmt: skip
         return {
             "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "code": m.code_state(watched), "machine": m.machine_info(),
-            "load_before": m.loadavg(), "servers": servers | self.facts, "logs": str(self.logs),
+            "code": m.code_state(), "machine": m.machine_info(),
+            "load_before": m.loadavg(), "servers": servers, "logs": str(self.logs),
             "versions": m.versions("faust-streaming", "aiokafka", "elasticsearch", "pydantic"),
         }  # fmt: skip
 
@@ -215,9 +195,6 @@ class Phase:
         await wait_until(ready, 180, procs[0], "every worker ready")
         return procs
 
-    def meter(self, worker: ServiceProcess | None) -> m.CpuMeter:
-        return m.CpuMeter(self.bench.pids(worker))
-
     async def work(self) -> dict[str, float]:
         return await es_work(self.es, self.settings)
 
@@ -225,7 +202,7 @@ class Phase:
         self, worker: ServiceProcess, count: int, rate: float, flight: Flight, message: Message
     ) -> tuple[float, dict[str, float]]:
         """`pace`; the seconds of sending, and the cores each process used meanwhile."""
-        meter = self.meter(worker)
+        meter = m.CpuMeter(self.bench.pids([worker]))
         cpu0 = meter.read()
         seconds = await pace(self.settings, count, rate, flight, message)
         return seconds, m.CpuMeter.cores(cpu0, meter.read(), seconds)
@@ -236,7 +213,6 @@ def main(
     name: str,
     doc: str | None,
     run: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
-    tables: Callable[[dict[str, Any]], list[m.Spec]],
     **options: tuple[Any, str],
 ) -> int:
     """A benchmark on the stack: its options and the stack's (`--code-ref` is handled by
@@ -249,8 +225,7 @@ def main(
         keep=(False, "leave the stack running"),
     ).parse_args(argv)  # fmt: skip
     args.state_dir = args.state_dir.resolve()
-    data = asyncio.run(run(args))
-    return m.emit(args, data, tables(data))
+    return m.emit(args, asyncio.run(run(args)))
 
 
 @asynccontextmanager
@@ -271,18 +246,8 @@ async def bench_stack(state_dir: Path, reuse: bool, keep: bool, **env: str) -> A
     pids = {s.name: s.pid for s in await asyncio.to_thread(stack.status)}
     logs = state_dir / "logs" / time.strftime("%Y%m%dT%H%M%S")
     logs.mkdir(parents=True, exist_ok=True)
-    bench = Bench(base_env, logs, pids.get("elasticsearch"), pids.get("kafka"))
-    es = make_client(bench.settings)
     try:
-        # the integ-test distribution answers GET / with 405: ask the node instead
-        info = await es.nodes.info(node_id="_local", metric="jvm")
-        node = next(iter(info["nodes"].values()))
-        heap = int(node["jvm"]["mem"]["heap_max_in_bytes"]) // 2**20
-        bench.facts = {"es_version": str(node["version"]), "es_heap_mb": heap}
-    finally:
-        await es.close()
-    try:
-        yield bench
+        yield Bench(base_env, logs, pids.get("elasticsearch"), pids.get("kafka"))
     finally:
         if not keep and not reuse:
             m.progress("stopping the stack" + ("" if started_here else " (it was already up)"))
@@ -327,7 +292,8 @@ async def es_work(es: AsyncElasticsearch, settings: Settings) -> dict[str, float
         es.options(ignore_status=404).indices.stats(index=settings.alerts_index),
         es.nodes.stats(node_id="_local", metric="jvm"),
     )
-    work = {k: m.pick(articles["_all"]["primaries"], path) for k, path in ES_WORK.items()}
+    primaries = articles["_all"]["primaries"]
+    work = {k: primaries[part][key] for k, (part, key) in ES_WORK.items()}
     alert_prim = alerts.get("_all", {}).get("primaries", {}).get("indexing", {})
     gc = next(iter(nodes["nodes"].values()))["jvm"]["gc"]["collectors"]
     return work | {
@@ -407,26 +373,15 @@ class Flight:
 
 async def produce(
     settings: Settings, payloads: Sequence[tuple[str, bytes]], topic: str = topics.ENRICHED
-) -> float:
-    """Fill the namespace's `topic` with keyed records in large batches (before any clock
-    starts), in order; returns the seconds until all were acknowledged."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
-        max_batch_size=512 * 1024,
-    )  # fmt: skip
+) -> None:
+    """Keyed records into the namespace's `topic`, in order, until all are acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
-    started = time.monotonic()
     try:
-        futures, name = [], settings.topic(topic)
-        for article_id, value in payloads:
-            futures.append(await producer.send(name, value, key=article_id.encode()))
-            if len(futures) >= 2_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
+        name = settings.topic(topic)
+        await asyncio.gather(*[await producer.send(name, v, key=k.encode()) for k, v in payloads])
     finally:
         await producer.stop()
-    return time.monotonic() - started
 
 
 async def pace(
@@ -564,11 +519,9 @@ async def start_pipeline(
     log named by `tag`); all stopped when the phase ends."""
     ph.env["MEDIAMON_CONNECTOR_STATE_PATH"] = str(bench.logs / f"c{tag}.sqlite")
     procs = await ph.ready_workers(names)
-    connector = ServiceProcess(
-        "connector", ["connectors", "run"], ph.env, bench.logs / f"connector-{tag}.log"
-    ).start()
-    ph.workers.append(connector)
-    return procs, connector
+    log = bench.logs / f"connector-{tag}.log"
+    ph.workers.append(ServiceProcess("connector", ["connectors", "run"], ph.env, log).start())
+    return procs, ph.workers[-1]
 
 
 @dataclass
@@ -578,6 +531,7 @@ class Item:
     summary: str
     page: bytes
     added: float
+    served: float = 0.0  # when a feed first carried it
 
 
 @dataclass
@@ -595,20 +549,16 @@ class Site:
     feeds: dict[str, list[Item]] = field(default_factory=dict)
     pages: dict[str, Item] = field(default_factory=dict)
     added: dict[str, float] = field(default_factory=dict)  # article id -> when added
-    first_served: dict[str, float] = field(default_factory=dict)
     flight: Flight = field(default_factory=Flight)
     measuring: bool = False
-    serial: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     servers: list[Any] = field(default_factory=list)
-    ports: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> list[str]:
         for host in (f"127.1.0.{n}" for n in range(1, self.hosts + 1)):
             self.servers.append(m.serve(host, 256, self.answer))
-            self.ports[host] = self.servers[-1].server_address[1]
-            self.feeds[host] = []
-        return [f"http://{h}:{port}/feed.xml" for h, port in self.ports.items()]
+            self.feeds[f"{host}:{self.servers[-1].server_address[1]}"] = []
+        return [f"http://{host}/feed.xml" for host in self.feeds]
 
     def stop(self) -> None:
         for server in self.servers:
@@ -617,13 +567,12 @@ class Site:
 
     def add(self) -> Item:
         """One new item on the next host (round robin)."""
-        host = list(self.ports)[self.serial % len(self.ports)]
-        self.serial += 1
+        host = list(self.feeds)[len(self.added) % len(self.feeds)]
         lang = self.corpus.lang()
         bank = self.corpus.bank[lang]
         paragraphs = self.corpus.paragraphs(lang, 3_000)
         title = random.choice(bank).rstrip(".")[:120]
-        path = f"/a/{self.serial:07d}"
+        path = f"/a/{len(self.added) + 1:07d}"
         body = "".join(f"<p>{escape(' '.join(p))}</p>" for p in paragraphs)
         page = (
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>'
@@ -633,49 +582,47 @@ class Site:
             "<footer>© Bench Herald</footer></body></html>"
         ).encode()
         summary = body if self.inline else random.choice(bank)
-        item = Item(f"http://{host}:{self.ports[host]}{path}", title, summary, page, time.time())
+        item = Item(f"http://{host}{path}", title, summary, page, time.time())
         with self.lock:
-            self.feeds[host].append(item)
-            del self.feeds[host][: -self.feed_items]
+            self.feeds[host] = [*self.feeds[host], item][-self.feed_items :]
             if not self.inline:  # nothing fetches the pages of inline items
-                self.pages[f"{host}{path}"] = item
+                self.pages[item.url] = item
         self.added[article_id(item.url)] = item.added
         return item
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:
-        host = str(request.server.server_address[0])  # type: ignore[index]
+        ip, port = request.server.server_address[:2]  # type: ignore[index,str-unpack]  # TCP
+        host = f"{ip!s}:{port}"
         if request.path == "/feed.xml":
-            with self.lock:
-                items = list(self.feeds.get(host, []))
-            now = time.time()
-            for item in items:
-                if item.url not in self.first_served:
-                    self.first_served[item.url] = now
-                    if self.measuring:
-                        self.flight.sent[article_id(item.url)] = now
-                        self.flight.pending[article_id(item.url)] = None
-            entries = "".join(
-                f"<item><title>{escape(i.title)}</title><link>{i.url}</link>"
-                f"<guid>{i.url}</guid><description>{escape(i.summary)}</description></item>"
-                for i in reversed(items)
-            )
-            body = (
-                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>{host}</title><link>http://{host}/</link>{entries}</channel></rss>"
-            ).encode()
-            kind = "application/rss+xml"
+            m.reply(request, 200, self.feed(host), "application/rss+xml")
         elif request.path == "/robots.txt":
-            body, kind = b"User-agent: *\nAllow: /\n", "text/plain"
-        elif found := self.pages.get(f"{host}{request.path}"):
+            m.reply(request, 200, b"User-agent: *\nAllow: /\n", "text/plain")
+        elif found := self.pages.get(f"http://{host}{request.path}"):
             time.sleep(self.delay)  # the site's own response time
-            body, kind = found.page, "text/html; charset=utf-8"
+            m.reply(request, 200, found.page, "text/html; charset=utf-8")
         else:
-            body, kind = b"", ""
-        request.send_response(200 if kind else 404)
-        request.send_header("Content-Type", kind or "text/plain")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+            m.reply(request, 404, b"", "text/plain")
+
+    def feed(self, host: str) -> bytes:
+        """The host's RSS, newest item first; an item served for the first time goes into
+        `flight` while `measuring`."""
+        with self.lock:
+            items = self.feeds.get(host, [])
+        now = time.time()
+        for item in (i for i in items if not i.served):
+            item.served = now
+            if self.measuring:
+                self.flight.sent[article_id(item.url)] = now
+                self.flight.pending[article_id(item.url)] = None
+        entries = "".join(
+            f"<item><title>{escape(i.title)}</title><link>{i.url}</link>"
+            f"<guid>{i.url}</guid><description>{escape(i.summary)}</description></item>"
+            for i in reversed(items)
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{host}</title><link>http://{host}/</link>{entries}</channel></rss>"
+        ).encode()
 
 
 async def generate(site: Site, rate: float, seconds: float) -> float:
@@ -692,22 +639,29 @@ async def generate(site: Site, rate: float, seconds: float) -> float:
 
 
 async def measured(
-    ph: Phase, site: Site, rate: float, seconds: float, meter: m.CpuMeter,
+    ph: Phase, site: Site, procs: list[ServiceProcess], connector: ServiceProcess,
+    args: Any, rate: float, trees: Sequence[str] = (),
     at_end: Callable[[], Coroutine[Any, Any, Any]] | None = None,
 ) -> tuple[float, dict[str, float], Any]:  # fmt: skip
-    """`seconds` of items at `rate` measured, each from the moment a feed first served it
-    until searchable: the rate achieved, the cores each process used meanwhile, and what
-    `at_end` reads when the items stop (before the stragglers are waited for)."""
-    site.measuring, done = True, asyncio.Event()
+    """`args.warmup` seconds of items at `rate`, then `args.seconds` measured, each item from
+    the moment a feed first served it until searchable: the rate achieved, the cores each
+    process used meanwhile (`trees` with their children), and what `at_end` reads when the
+    items stop (before the stragglers are waited for). Fails if a process exited."""
+    m.progress(f"{len(procs)} worker(s), {rate:g} items/s: warming up {args.warmup:g} s")
+    await generate(site, rate, args.warmup)
+    meter = m.CpuMeter(ph.bench.pids(procs, connector), trees)
+    site.flight, site.measuring, done = Flight(), True, asyncio.Event()
     watcher = asyncio.create_task(
         watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
     )
     cpu0, t0 = meter.read(), time.monotonic()
-    m.progress(f"measuring {seconds:g} s at {rate:g} items/s")
-    achieved = await generate(site, rate, seconds)
+    m.progress(f"measuring {args.seconds:g} s")
+    achieved = await generate(site, rate, args.seconds)
     cores = m.CpuMeter.cores(cpu0, meter.read(), time.monotonic() - t0)
     end = await at_end() if at_end else None
     site.measuring = False
     done.set()
     await watcher
+    if dead := [p.name for p in [*procs, connector] if not p.running]:
+        raise SystemExit(f"exited: {dead}\n{connector.tail()}\n{procs[0].tail()}")
     return achieved, cores, end

@@ -30,12 +30,6 @@ from pipeline.taxonomy import load_taxonomy
 
 SET = m.REPO / "tests" / "fixtures" / "stories" / "near-duplicates.jsonl"
 ENRICH_LINE = re.compile(r"enrich batch=\d+ published=(\d+)")
-TABLES: list[m.Spec] = [
-    ("Set", "set", ("items", "stories", "positive_pairs", "sha256")),
-    ("Grouping", "results", ("run", "workers", "partitions", "precision", "recall", "f1",
-                             "false_pairs", "missed_pairs", "enriched_per_worker", "seconds")),
-    ("Story ids", "identical", ("in_process_vs_1", "in_process_vs_3", "1_vs_3")),
-]  # fmt: skip
 
 
 def load() -> list[dict[str, str]]:
@@ -127,7 +121,7 @@ async def run(args: Any) -> dict[str, Any]:
                 **score(labels, reference)}]  # fmt: skip
     runs: dict[int, dict[str, str]] = {}
     async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-        data |= bench.header(["pipeline/stages/dedupe.py", "pipeline/agents/stories.py"])
+        data |= bench.header()
         for workers in (1, 3):
             m.progress(f"{workers} worker(s) on {args.partitions} partitions")
             got, facts = await on_workers(bench, workers, args.partitions, order)
@@ -144,6 +138,6 @@ async def run(args: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return st.main(
-        argv, "stories", __doc__, run, lambda data: TABLES,
+        argv, "stories", __doc__, run,
         partitions=(6, "partitions of every topic but the group stage's"),
     )  # fmt: skip

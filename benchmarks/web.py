@@ -36,21 +36,11 @@ FCP = """new Promise(resolve => {
   setTimeout(() => resolve(null), 10000);
 })"""
 TARGET_SEARCH_P95 = 0.3  # seconds
-WATCHED_CODE = ["mediamon/web/app.py", "mediamon/web/reading.py", "mediamon/web/charts.py",
-                "mediamon/web/templates/index.html"]  # fmt: skip
-
 # Articles are dated over ~3 months before this instant (three monthly indices); fixed so two
 # runs index the same documents. A clock before it falls back to "now".
 DATE_ANCHOR = datetime(2026, 10, 31, 20, tzinfo=UTC)
 AUTHORS = ("A. Karimova", "J. Smith", "M. Yilmaz", "S. Haddad", "P. Dubois", "K. Weber")
 CATEGORIES = ("world", "politics", "middle-east", "diplomacy", "security", "economy")
-TABLES: list[m.Spec] = [
-    ("Targets", "targets", ("name", "target", "measured", "met")),
-    ("Index", "index", ("articles", "seconds", "rate", "stories")),
-    ("First paint of / (chromium, s)", "paint", ("view", "n", "first", "p50", "p95", "max")),
-    ("Search (s): the page's whole answer, and the same query to Elasticsearch alone",
-     "search", ("path", "n", "p50", "p95", "p99", "max")),
-]  # fmt: skip
 
 
 @dataclass
@@ -190,7 +180,7 @@ async def es_alone(ph: st.Phase, searches: list[dict[str, str]]) -> list[float]:
 async def run(args: Any) -> dict[str, Any]:
     rng = random.Random(m.SEED)
     async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-        data = bench.header(WATCHED_CODE)
+        data = bench.header()
         async with bench.phase("web") as ph:
             gen = Generator(st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)))
             data["index"] = [await fill(ph, gen, args.articles)]
@@ -246,4 +236,4 @@ OPTIONS: dict[str, tuple[Any, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return st.main(argv, "web", __doc__, run, lambda data: TABLES, **OPTIONS)
+    return st.main(argv, "web", __doc__, run, **OPTIONS)

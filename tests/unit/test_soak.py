@@ -1,13 +1,12 @@
-"""The soak benchmark's verdicts: RSS flatness and lag boundedness from samples, the picture."""
+"""The soak benchmark's verdicts: RSS flatness and lag boundedness from samples."""
 
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from benchmarks.measure import descendants, memory
-from benchmarks.soak import boundedness, flatness, slope, svg
+from benchmarks.soak import boundedness, flatness, slope
 
 
 def series(values: Sequence[float], every: float = 10.0) -> list[tuple[float, float]]:
@@ -65,20 +64,3 @@ def test_this_process_is_its_own_tree_and_has_memory() -> None:
     mem = memory([os.getpid()])
     assert mem["rss"] > 0
     assert 0 < mem["anon"] <= mem["rss"]
-
-
-def test_the_picture_is_svg_with_a_line_per_series() -> None:
-    samples = [
-        {"t": t, "rss_mb": {"worker": 200.0, "kafka": 600.0}, "lag": {"enrich": 3, "group": 0,
-         "index": 1}}
-        for t in (0.0, 10.0, 20.0)
-    ]  # fmt: skip
-    data = {
-        "samples": samples,
-        "started": "2026-12-05 19:00 UTC",
-        "settings": {"seconds": 20, "warmup": 10, "rate": 50, "rules_loaded": 1000, "workers": 1},
-        "latency_windows": [{"from_s": 0, "p50": 1.0, "p95": 2.0, "p99": 3.0}],
-    }
-    root = ET.fromstring(svg(data))
-    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
-    assert len(lines) == 2 + 3 + 3
