@@ -493,35 +493,29 @@ def analyse(
     }  # fmt: skip
 
 
-async def run(args: Any) -> dict[str, Any]:
-    # the worker's metrics port (9465 by default) may be taken by another worker
-    async with st.bench_stack(
-        args.state_dir, args.reuse, args.keep, MEDIAMON_WORKER_METRICS_PORT="0"
-    ) as bench:
-        corpus = st.Corpus(LANG_WEIGHTS)
-        vocab = Vocabulary.load({lang: corpus.bank[lang] for lang in LANG_WEIGHTS})
-        specs = make_rules(args.rules, vocab, random.Random(m.SEED))
-        rules_json = json.dumps([r.__dict__ for r in specs], ensure_ascii=False, indent=1)
-        (bench.logs / "rules.json").write_text(rules_json)
-        data = bench.header() | {"latency": []}
-        data["settings"] = {
-            "rules": len(specs), "hot_rules": sum(r.plant is not None for r in specs),
-            "rule_forms": dict(Counter(r.form for r in specs)),
-            "with_language_filter": sum(bool(r.languages) for r in specs),
-            "with_topic_filter": sum(bool(r.topics) for r in specs),
-            "index_batch_size": bench.settings.index_batch_size, "seed": m.SEED,
-        } | {k: vars(args)[k] for k in ("rate", "seconds", "warmup", "hot_share")}  # fmt: skip
-        if not args.no_matcher:
-            data["matcher"] = await matcher_phase(bench, specs, vocab, args.hot_share)
-            m.progress(f"matcher: {data['matcher']['seconds']}")
-        windows = [float(w) for w in args.windows.split(",") if w.strip()]
-        modes = {"on": [True], "off": [False], "both": [False, True]}[args.presearch]
-        for window, presearch in [(w, p) for w in windows for p in modes]:
-            r = await latency_phase(bench, specs, vocab, args, window, presearch)
-            data["latency"].append(r)
-            m.progress(f"{r['label']}: {r['latency']}; {r['delivered_pairs']} delivered")
-        data["load_after"] = m.loadavg()
-        (bench.logs / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
+    corpus = st.Corpus(LANG_WEIGHTS)
+    vocab = Vocabulary.load({lang: corpus.bank[lang] for lang in LANG_WEIGHTS})
+    specs = make_rules(args.rules, vocab, random.Random(m.SEED))
+    rules_json = json.dumps([r.__dict__ for r in specs], ensure_ascii=False, indent=1)
+    (bench.logs / "rules.json").write_text(rules_json)
+    data: dict[str, Any] = {"latency": []}
+    data["settings"] = {
+        "rules": len(specs), "hot_rules": sum(r.plant is not None for r in specs),
+        "rule_forms": dict(Counter(r.form for r in specs)),
+        "with_language_filter": sum(bool(r.languages) for r in specs),
+        "with_topic_filter": sum(bool(r.topics) for r in specs),
+        "index_batch_size": bench.settings.index_batch_size, "seed": m.SEED,
+    } | {k: vars(args)[k] for k in ("rate", "seconds", "warmup", "hot_share")}  # fmt: skip
+    if not args.no_matcher:
+        data["matcher"] = await matcher_phase(bench, specs, vocab, args.hot_share)
+        m.progress(f"matcher: {data['matcher']['seconds']}")
+    windows = [float(w) for w in args.windows.split(",") if w.strip()]
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.presearch]
+    for window, presearch in [(w, p) for w in windows for p in modes]:
+        r = await latency_phase(bench, specs, vocab, args, window, presearch)
+        data["latency"].append(r)
+        m.progress(f"{r['label']}: {r['latency']}; {r['delivered_pairs']} delivered")
     SUMMARY[:] = [summary_line(r) for r in data["latency"]]
     return data
 

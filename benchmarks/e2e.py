@@ -6,8 +6,8 @@ Each item carries its whole article in the feed (~3,000 characters in 7 language
 sentence bank), so no page is fetched: this measures the pipeline, not a site's answer time
 (benchmarks/pages.py does that). For each worker count and each rate: the rate achieved,
 latency p50/p95/p99, the cores of every process, and each stage's consumer lag at the end of
-the measured window. The bottleneck is named from those: a stage whose lag is still growing
-at the end, or the process that used its whole core budget. Results: docs/benchmarks/e2e.md.
+the measured window: what limits the pipeline shows in those. Results:
+docs/benchmarks/e2e.md.
 """
 
 from __future__ import annotations
@@ -20,22 +20,6 @@ from benchmarks import measure as m
 from benchmarks import stack as st
 from benchmarks.pages import LANG_WEIGHTS
 from pipeline import topics
-
-
-def bottleneck(step: dict[str, Any], cores: dict[str, float], workers: int) -> str:
-    """The machine's CPU when it is spent (and which process spent most), else the stage
-    that fell behind (lag at the end), else none."""
-    procs = ("connector", "workers_total", "elasticsearch", "kafka")
-    busiest = max(procs, key=lambda name: cores.get(name, 0.0))
-    used, machine = cores.get(busiest, 0.0), cores.get("machine", 0.0)
-    budget = workers if busiest == "workers_total" else 1.0
-    if used >= 0.9 * budget or machine >= 1.8:
-        return f"CPU: machine {machine:.2f} of 2 cores, most in {busiest} ({used:.2f})"
-    behind = {"enrich": step["lag_raw"], "group": step["lag_tagged"], "index": step["lag_enriched"]}
-    stage, most = max(behind.items(), key=lambda kv: kv[1])
-    if step["unseen"] or most > step["rate"]:  # more than a second's worth waiting
-        return f"{stage} ({most} waiting)"
-    return "none"
 
 
 async def step(
@@ -59,37 +43,29 @@ async def step(
         "lag_raw": lags[topics.RAW], "lag_tagged": lags[st.TAGGED],
         "lag_enriched": lags[topics.ENRICHED],
     }  # fmt: skip
-    row["bottleneck"] = bottleneck(row, cores, workers)
     return row, {"workers": workers, "rate": rate, **cores}
 
 
-async def run(args: Any) -> dict[str, Any]:
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED))
     site, env = st.inline_site(corpus, args)
     steps: list[dict[str, Any]] = []
     cores: list[dict[str, Any]] = []
     try:
-        async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header()
-            for workers in (int(w) for w in args.workers.split(",")):
-                for rate in (float(r) for r in args.rates.split(",")):
-                    row, used = await step(bench, site, env, workers, rate, args)
-                    steps.append(row)
-                    cores.append(used)
-                    m.progress(
-                        f"-> p95 {row['p95']} s, unseen {row['unseen']}, {row['bottleneck']}"
-                    )
+        for workers in (int(w) for w in args.workers.split(",")):
+            for rate in (float(r) for r in args.rates.split(",")):
+                row, used = await step(bench, site, env, workers, rate, args)
+                steps.append(row)
+                cores.append(used)
+                m.progress(f"-> p95 {row['p95']} s, unseen {row['unseen']}")
     finally:
         site.stop()
-    data["steps"], data["cores"] = steps, cores
     sustained = [s["achieved"] for s in steps if not s["unseen"] and (s["p95"] or 99) <= 5.0]
     at_200 = [s["p95"] for s in steps if s["rate"] == 200 and not s["unseen"]]
-    data["targets"] = {
+    return {"steps": steps, "cores": cores, "targets": {
         "articles/s sustained, p95 <= 5 s": m.target(max(sustained, default=None), 1_000.0),
         "p95 s at 200 articles/s": m.target(min(at_200, default=None), 2.0, at_least=False),
-    }
-    data["load_after"] = m.loadavg()
-    return data
+    }}  # fmt: skip
 
 
 OPTIONS: dict[str, tuple[Any, str]] = {

@@ -21,26 +21,23 @@ TARGET_P95 = 5.0  # seconds, first served in a feed -> searchable
 LANG_WEIGHTS = {"ru": 30, "en": 25, "fr": 10, "de": 10, "tr": 10, "ar": 10, "kk": 5}
 
 
-async def run(args: Any) -> dict[str, Any]:
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
     corpus = st.Corpus(LANG_WEIGHTS, random.Random(m.SEED))
     site = st.Site(args.hosts, args.page_delay_ms / 1000, corpus)
-    urls = site.start()
+    env = st.pipeline_env(site.start(), args.poll_interval, host_spacing=args.host_spacing,
+                          fetch_pages=True)  # fmt: skip
     try:
-        async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header()
-            env = st.pipeline_env(urls, args.poll_interval, host_spacing=args.host_spacing,
-                                  fetch_pages=True)  # fmt: skip
-            async with bench.phase("pages", **env) as ph:
-                procs, connector = await st.start_pipeline(bench, ph, ["worker-pages"], "")
-                achieved, cores, _ = await st.measured(ph, site, procs, connector, args, args.rate)
-                from_page = await ph.es.count(
-                    index=ph.settings.articles_alias, query={"term": {"content_from": "page"}}
-                )
+        async with bench.phase("pages", **env) as ph:
+            procs, connector = await st.start_pipeline(bench, ph, ["worker-pages"], "")
+            achieved, cores, _ = await st.measured(ph, site, procs, connector, args, args.rate)
+            from_page = await ph.es.count(
+                index=ph.settings.articles_alias, query={"term": {"content_from": "page"}}
+            )
     finally:
         site.stop()
     flight = site.flight
     seen = flight.arrivals()
-    data["cores"] = [cores]
+    data: dict[str, Any] = {"cores": [cores]}
     data["run"] = [{
         "rate_target": args.rate, "rate_achieved": round(achieved, 1), "hosts": args.hosts,
         "poll_interval": args.poll_interval, "host_spacing": args.host_spacing,
@@ -54,7 +51,6 @@ async def run(args: Any) -> dict[str, Any]:
     data["targets"] = {
         f"p95 s at {args.rate:g} items/s, all seen": m.target(p95, TARGET_P95, at_least=False)
     }
-    data["load_after"] = m.loadavg()
     return data
 
 

@@ -274,7 +274,7 @@ def summarise(data: dict[str, Any], samples: list[dict[str, Any]], args: Any, en
     }  # fmt: skip
 
 
-async def run(args: Any) -> dict[str, Any]:
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
     vocab = Vocabulary.load({lang: m.sentences()[lang] for lang in RULE_LANGS})
     corpus = PlantingCorpus(
         LANG_WEIGHTS, random.Random(m.SEED), plants=vocab.plants, hot_share=args.hot_share
@@ -283,53 +283,52 @@ async def run(args: Any) -> dict[str, Any]:
     receiver = Receiver()
     samples: list[dict[str, Any]] = []
     try:
-        async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-            data = bench.header()
-            specs = make_rules(args.rules, vocab, random.Random(m.SEED))
-            path = bench.logs / "rules-soak.yaml"
-            rules = write_rules(path, specs, receiver.hook)
-            env["MEDIAMON_RULES_FILE"] = str(path)
-            async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
-                names = [f"soak-{n}" for n in range(args.workers)]
-                procs, connector = await st.start_pipeline(bench, ph, names, "soak")
-                pids = bench.pids(procs, connector)
-                site.flight, site.measuring = st.Flight(), True
-                t0_wall, t0 = time.time(), time.monotonic()
-                watched = Watched(pids, ph.settings, ph.es, site, receiver, t0)
-                phase = ["run"]
-                sampling = asyncio.create_task(sampler(watched, args.sample, samples, phase))
-                done = asyncio.Event()
-                watcher = asyncio.create_task(
-                    st.watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
-                )
-                m.progress(f"{args.rate:g} items/s for {args.seconds:g} s, {len(rules)} rules")
-                achieved = await st.generate(site, args.rate, args.seconds)
-                end = time.monotonic() - t0
-                phase[0] = "drain"
-                m.progress(f"items stopped ({len(site.added):,}); draining <= {args.drain:g} s")
-                while time.monotonic() - t0 < end + args.drain:
-                    if await drained(watched, QUIET_SECONDS):
-                        break
-                    await asyncio.sleep(1.0)
-                drain_s = time.monotonic() - t0 - end
-                samples.append(await watched.sample("drained"))
-                sampling.cancel()
-                done.set()
-                await watcher
-                dead = [p.name for p in [*procs, connector] if not p.running]
-                m.progress("checking every id and every alert")
-                await ph.es.indices.refresh(index=ph.settings.articles_alias)
-                found = await ids_in(ph.es, ph.settings.articles_alias)
-                truth = await rule_hits(ph.es, ph.settings.articles_alias, rules)
-                records = Counter(
-                    (r["rule_id"], r["article_id"], r["status"])
-                    for r in await alert_records(ph.es, ph.settings.alerts_index)
-                )
+        specs = make_rules(args.rules, vocab, random.Random(m.SEED))
+        path = bench.logs / "rules-soak.yaml"
+        rules = write_rules(path, specs, receiver.hook)
+        env["MEDIAMON_RULES_FILE"] = str(path)
+        async with bench.phase("soak", **env, **{HOOK_SECRET_ENV: HOOK_SECRET}) as ph:
+            names = [f"soak-{n}" for n in range(args.workers)]
+            procs, connector = await st.start_pipeline(bench, ph, names, "soak")
+            pids = bench.pids(procs, connector)
+            site.flight, site.measuring = st.Flight(), True
+            t0_wall, t0 = time.time(), time.monotonic()
+            watched = Watched(pids, ph.settings, ph.es, site, receiver, t0)
+            phase = ["run"]
+            sampling = asyncio.create_task(sampler(watched, args.sample, samples, phase))
+            done = asyncio.Event()
+            watcher = asyncio.create_task(
+                st.watch_visible(ph.es, ph.settings.articles_alias, site.flight, done)
+            )
+            m.progress(f"{args.rate:g} items/s for {args.seconds:g} s, {len(rules)} rules")
+            achieved = await st.generate(site, args.rate, args.seconds)
+            end = time.monotonic() - t0
+            phase[0] = "drain"
+            m.progress(f"items stopped ({len(site.added):,}); draining <= {args.drain:g} s")
+            while time.monotonic() - t0 < end + args.drain:
+                if await drained(watched, QUIET_SECONDS):
+                    break
+                await asyncio.sleep(1.0)
+            drain_s = time.monotonic() - t0 - end
+            samples.append(await watched.sample("drained"))
+            sampling.cancel()
+            done.set()
+            await watcher
+            dead = [p.name for p in [*procs, connector] if not p.running]
+            m.progress("checking every id and every alert")
+            await ph.es.indices.refresh(index=ph.settings.articles_alias)
+            found = await ids_in(ph.es, ph.settings.articles_alias)
+            truth = await rule_hits(ph.es, ph.settings.articles_alias, rules)
+            records = Counter(
+                (r["rule_id"], r["article_id"], r["status"])
+                for r in await alert_records(ph.es, ph.settings.alerts_index)
+            )
     finally:
         site.stop()
         receiver.close()
     added, flight = set(site.added), site.flight
     seen = flight.arrivals()
+    data: dict[str, Any] = {}
     data["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
     data["settings"] |= {"hot_rules": sum(r.plant is not None for r in specs),
                          "rules_loaded": len(rules)}  # fmt: skip
@@ -362,7 +361,6 @@ async def run(args: Any) -> dict[str, Any]:
     data["samples"], data["items_stopped_s"] = samples, round(end, 1)
     summarise(data, samples, args, end)
     data["verdicts"] = verdicts(data, args.flat_pct)
-    data["load_after"] = m.loadavg()
     return data
 
 

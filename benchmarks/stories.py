@@ -81,7 +81,7 @@ async def stories_of(ph: st.Phase) -> dict[str, str]:
 async def on_workers(
     bench: st.Bench, workers: int, partitions: int, order: list[dict[str, str]]
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    env = {"MEDIAMON_TOPIC_PARTITIONS": str(partitions), "MEDIAMON_WORKER_METRICS_PORT": "0"}
+    env = {"MEDIAMON_TOPIC_PARTITIONS": str(partitions)}
     async with bench.phase(f"stories{workers}", **env) as ph:
         started = time.monotonic()
         procs = await ph.ready_workers([f"stories-{workers}w-{n}" for n in range(workers)])
@@ -106,7 +106,7 @@ async def on_workers(
         return got, facts
 
 
-async def run(args: Any) -> dict[str, Any]:
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
     items = load()
     labels = {i["id"]: i["story"] for i in items}
     order = sending_order(items)
@@ -120,13 +120,11 @@ async def run(args: Any) -> dict[str, Any]:
     results = [{"run": "in process (mediamon enrich)", "workers": "-", "partitions": "-",
                 **score(labels, reference)}]  # fmt: skip
     runs: dict[int, dict[str, str]] = {}
-    async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-        data |= bench.header()
-        for workers in (1, 3):
-            m.progress(f"{workers} worker(s) on {args.partitions} partitions")
-            got, facts = await on_workers(bench, workers, args.partitions, order)
-            runs[workers] = got
-            results.append({"run": f"{workers} worker(s)", **facts, **score(labels, got)})
+    for workers in (1, 3):
+        m.progress(f"{workers} worker(s) on {args.partitions} partitions")
+        got, facts = await on_workers(bench, workers, args.partitions, order)
+        runs[workers] = got
+        results.append({"run": f"{workers} worker(s)", **facts, **score(labels, got)})
     data["results"] = results
     data["identical"] = [{
         "in_process_vs_1": runs[1] == reference, "in_process_vs_3": runs[3] == reference,

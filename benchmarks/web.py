@@ -177,41 +177,39 @@ async def es_alone(ph: st.Phase, searches: list[dict[str, str]]) -> list[float]:
     return times
 
 
-async def run(args: Any) -> dict[str, Any]:
-    rng = random.Random(m.SEED)
-    async with st.bench_stack(args.state_dir, args.reuse, args.keep) as bench:
-        data = bench.header()
-        async with bench.phase("web") as ph:
-            gen = Generator(st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)))
-            data["index"] = [await fill(ph, gen, args.articles)]
-            m.progress(f"{data['index'][0]['articles']:,} articles indexed")
-            port = free_port()
-            env = {**ph.env, "MEDIAMON_WEB_SEARCHES_PER_MINUTE": "100000"}
-            web = st.ServiceProcess(
-                "web", ["web", "--port", str(port)], env, bench.logs / "web.log"
-            ).start()
-            ph.workers.append(web)
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(timeout=30) as client:
-                for _ in range(60):
-                    try:
-                        if (await client.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.5)
-                searches = queries(gen, args.searches, rng)
-                for params in searches[:10]:  # JIT and caches of the first requests
-                    await client.get(f"{base}/?{urlencode(params)}")
-                page_times = []
-                for params in searches:
-                    started = time.perf_counter()
-                    answer = await client.get(f"{base}/?{urlencode(params)}")
-                    page_times.append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        raise SystemExit(f"{params}: HTTP {answer.status_code}")
-            direct = await es_alone(ph, searches)
-            views = ["/", "/?topic=syria", "/?lang=ru&since=30d", "/?q=" + searches[0]["q"]]
-            painted = await asyncio.to_thread(paint, base, views, args.paints)
+async def run(args: Any, bench: st.Bench) -> dict[str, Any]:
+    rng, data = random.Random(m.SEED), dict[str, Any]()
+    async with bench.phase("web") as ph:
+        gen = Generator(st.Corpus(LANG_WEIGHTS, random.Random(m.SEED)))
+        data["index"] = [await fill(ph, gen, args.articles)]
+        m.progress(f"{data['index'][0]['articles']:,} articles indexed")
+        port = free_port()
+        env = {**ph.env, "MEDIAMON_WEB_SEARCHES_PER_MINUTE": "100000"}
+        web = st.ServiceProcess(
+            "web", ["web", "--port", str(port)], env, bench.logs / "web.log"
+        ).start()
+        ph.workers.append(web)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(60):
+                try:
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.5)
+            searches = queries(gen, args.searches, rng)
+            for params in searches[:10]:  # JIT and caches of the first requests
+                await client.get(f"{base}/?{urlencode(params)}")
+            page_times = []
+            for params in searches:
+                started = time.perf_counter()
+                answer = await client.get(f"{base}/?{urlencode(params)}")
+                page_times.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{params}: HTTP {answer.status_code}")
+        direct = await es_alone(ph, searches)
+        views = ["/", "/?topic=syria", "/?lang=ru&since=30d", "/?q=" + searches[0]["q"]]
+        painted = await asyncio.to_thread(paint, base, views, args.paints)
     data["paint"] = [
         {"view": v, "n": len(t), "first": round(t[0], 3)} | m.stats(t) for v, t in painted.items()
     ]
