@@ -12,10 +12,9 @@ from pathlib import Path
 
 from benchmarks import measure
 
-NAMES = ("alerts", "connector", "e2e", "enrich_process", "extract", "pages", "soak", "stories",
-         "web")  # fmt: skip
+NAMES = ("alerts", "e2e", "enrich_process", "extract", "pages", "stories", "web")
 # the ones that start workers (or the page) from the code measured
-ON_A_STACK = ("alerts", "e2e", "pages", "soak", "stories", "web")
+ON_A_STACK = ("alerts", "e2e", "pages", "stories", "web")
 
 
 def export(ref: str, state_dir: Path) -> tuple[str, Path]:

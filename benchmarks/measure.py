@@ -1,7 +1,7 @@
 """What every benchmark shares, standard library and rich only (enrich_process runs in the
-peer's virtualenv): CPU and memory meters of processes and process trees, a measured child
-process, machine facts, statistics, the options and output (the results as rich tables and
-lines, JSON), the sentence bank."""
+peer's virtualenv): CPU meters of processes and process trees, a measured child process,
+machine facts, statistics, the options and output (the results as rich tables and lines,
+JSON), the sentence bank."""
 
 from __future__ import annotations
 
@@ -51,20 +51,6 @@ def proc_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK if fields else 0.0
 
 
-def proc_memory(pid: int | str = "self") -> dict[str, float]:
-    """VmRSS, VmHWM (peak) and RssAnon (the heap; the rest is mapped files, such as Lucene's)
-    of a process in MB."""
-    found: dict[str, float] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon"):
-                found[key] = int(value.split()[0]) / 1024
-    except OSError:
-        pass
-    return found
-
-
 def descendants(pid: int) -> list[int]:
     """`pid` and every live process below it (a connector's parse workers)."""
     parents: dict[int, int] = {}
@@ -79,19 +65,6 @@ def descendants(pid: int) -> list[int]:
         frontier = [p for p, parent in parents.items() if parent in frontier]
         found += frontier
     return found
-
-
-def memory(pids: Sequence[int]) -> dict[str, float]:
-    """RSS and its anonymous part in MB, summed over `pids`."""
-    mems = [proc_memory(pid) for pid in pids]
-    return {k: round(sum(mem.get(key, 0.0) for mem in mems), 1)
-            for k, key in (("rss", "VmRSS"), ("anon", "RssAnon"))}  # fmt: skip
-
-
-def tree_stats(pid: int) -> tuple[float, float]:
-    """CPU seconds and peak RSS (MB) of a process and its live descendants, summed."""
-    pids = descendants(pid)
-    return sum(map(proc_cpu, pids)), sum(proc_memory(p).get("VmHWM", 0.0) for p in pids)
 
 
 def run_process(

@@ -35,7 +35,7 @@ from deploy.processes import ServiceProcess
 from deploy.stack import Stack
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
-from pipeline.adapters.kafka_admin import ensure_topics, partition_offsets
+from pipeline.adapters.kafka_admin import partition_offsets
 from pipeline.indexing.bulk import to_es_document
 from pipeline.indexing.layout import ensure_monthly_index, month_of, monthly_index
 from pipeline.schema import EnrichedArticle
@@ -45,7 +45,7 @@ from pipeline.worker import prepare
 from tests.support import ports
 from tests.support.settings import settings_from_env as settings_from
 
-__all__ = ["ServiceProcess", "Settings", "article_id", "ensure_topics", "partition_offsets"]
+__all__ = ["ServiceProcess", "Settings"]
 
 # The benchmarks' own Kafka and Elasticsearch, from the one port registry (tests/support).
 BENCH_PORTS = ports.BENCHMARKS.stack_vars()
@@ -128,16 +128,13 @@ class Bench:
     def settings(self) -> Settings:
         return settings_from(self.base_env)
 
-    def namespace(self, label: str, **overrides: str) -> tuple[Settings, dict[str, str]]:
-        env = {**self.base_env, "MEDIAMON_NAMESPACE": f"b{uuid.uuid4().hex[:8]}-{label}-"}
-        env |= overrides
-        return settings_from(env), env
-
     @asynccontextmanager
     async def phase(self, label: str, **overrides: str) -> AsyncIterator[Phase]:
-        """A namespace prepared as the worker would, its client; at the end its workers are
-        stopped and, unless the phase failed, the namespace deleted."""
-        settings, env = self.namespace(label, **overrides)
+        """A namespace of its own prepared as the worker would, its client; at the end its
+        workers are stopped and, unless the phase failed, the namespace deleted."""
+        namespace = f"b{uuid.uuid4().hex[:8]}-{label}-"
+        env = {**self.base_env, "MEDIAMON_NAMESPACE": namespace, **overrides}
+        settings = settings_from(env)
         await prepare(settings)
         phase = Phase(self, settings, env, make_client(settings))
         try:
@@ -466,20 +463,19 @@ async def ensure_months(
         known.add(month)
 
 
-# The feed benchmarks (e2e, pages, soak): local sites, the connector and workers on them
+# The feed benchmarks (e2e, pages): local sites, the connector and workers on them
 
 
-async def stage_offsets(settings: Settings) -> tuple[dict[str, int], dict[str, int]]:
-    """Per stage topic: the workers' consumer lag, and the records written to it so far."""
+async def stage_offsets(settings: Settings) -> dict[str, int]:
+    """Per stage topic: the workers' consumer lag."""
     rows = await partition_offsets(
         settings, [settings.topic(t) for t in STAGE_TOPICS], group=settings.app_id
     )
-    out, written = dict.fromkeys(STAGE_TOPICS, 0), dict.fromkeys(STAGE_TOPICS, 0)
+    lag = dict.fromkeys(STAGE_TOPICS, 0)
     for row in rows:
         logical = next(t for t in STAGE_TOPICS if settings.topic(t) == row.topic)
-        out[logical] += row.lag if row.lag is not None else row.messages
-        written[logical] += row.end
-    return out, written
+        lag[logical] += row.lag if row.lag is not None else row.messages
+    return lag
 
 
 # The feed benchmarks' options: the sites, the poll, the topics (pages takes the first two)
@@ -500,15 +496,6 @@ def pipeline_env(urls: Sequence[str], poll_interval: float, **more: Any) -> dict
         "MEDIAMON_FEEDS_REFUSE_PRIVATE": "false",
     }  # fmt: skip
     return env | {f"MEDIAMON_{k.upper()}": str(v).lower() for k, v in more.items()}
-
-
-def inline_site(corpus: Corpus, args: Any) -> tuple[Site, dict[str, str]]:
-    """The started site of e2e and soak, each item's whole article in its feed, and the
-    pipeline's settings for it: no page fetched, no spacing between a host's requests."""
-    site = Site(args.hosts, 0.0, corpus, inline=True, feed_items=args.feed_items)
-    env = pipeline_env(site.start(), args.poll_interval, host_spacing=0, fetch_pages=False,
-                       topic_partitions=args.partitions)  # fmt: skip
-    return site, env
 
 
 async def start_pipeline(
