@@ -215,7 +215,9 @@ COVERAGE_LANGUAGES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["coverage-holdout", "coverage2-holdout", "coverage3-holdout"])
+@pytest.mark.parametrize(
+    "name", ["coverage-holdout", "coverage2-holdout", "coverage3-holdout", "coverage4-holdout"]
+)
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
     doc = (REPO / "docs" / "evaluation-coverage.md").read_text(encoding="utf-8")
     path = FIXTURES / "eval" / f"{name}.jsonl"
@@ -226,7 +228,7 @@ def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: st
 
 
 def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> None:
-    for half in ("-dev", "-holdout", "2-holdout", "3-holdout"):
+    for half in ("-dev", "-holdout", "2-holdout", "3-holdout", "4-holdout"):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
         for item in items:
