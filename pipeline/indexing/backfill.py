@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,13 +36,7 @@ class BackfillReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "seen": self.seen,
-            "from_page": self.from_page,
-            "problems": self.problems,
-            "newer_meanwhile": self.newer_meanwhile,
-            "failed": len(self.failed),
-        }
+        return {**asdict(self), "failed": len(self.failed)}  # a count; the CLI lists the ids
 
 
 def query(since: datetime | None, feed: str | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -89,14 +89,7 @@ class Extracted:
     canonical_url: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "text": self.text,
-            "published": self.published,
-            "author": self.author,
-            "lang": self.lang,
-            "canonical_url": self.canonical_url,
-        }
+        return asdict(self)
 
 
 def decode_html(data: bytes, content_type: str | None = None) -> str:
