@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal, overload
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,21 @@ def _default_cache_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/cache/mediamon")
     return Path.home() / ".cache" / "mediamon"
+
+
+class Namespaced:
+    """A name the settings' namespace prefixes (an index, an alias, the app id): a read-only
+    attribute of Settings, declared in one line."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, settings: None, owner: type[Settings]) -> Namespaced: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type[Settings]) -> str: ...
+    def __get__(self, settings: Settings | None, owner: type[Settings]) -> Namespaced | str:
+        return self if settings is None else settings.topic(self.name)
 
 
 class Settings(BaseSettings):
@@ -171,6 +186,7 @@ class Settings(BaseSettings):
         return RetryPolicy(self.retry_attempts, self.retry_base_seconds, self.retry_max_seconds)
 
     def topic(self, name: str) -> str:
+        """`name` (a topic's, or any other) with this deployment's namespace in front."""
         return f"{self.namespace}{name}"
 
     @property
@@ -193,21 +209,10 @@ class Settings(BaseSettings):
             return self.kafka_security_protocol
         return "SASL_PLAINTEXT" if self.kafka_username else "PLAINTEXT"
 
-    @property
-    def articles_alias(self) -> str:
-        return f"{self.namespace}articles"
-
-    @property
-    def alerts_index(self) -> str:
-        return f"{self.namespace}alerts"
-
-    @property
-    def alert_rules_index(self) -> str:
-        return f"{self.namespace}alert-rules"
-
-    @property
-    def app_id(self) -> str:
-        return f"{self.namespace}mediamon"
+    articles_alias: ClassVar[Namespaced] = Namespaced("articles")
+    alerts_index: ClassVar[Namespaced] = Namespaced("alerts")
+    alert_rules_index: ClassVar[Namespaced] = Namespaced("alert-rules")
+    app_id: ClassVar[Namespaced] = Namespaced("mediamon")  # the Faust app id: consumer group
 
 
 @lru_cache(maxsize=1)
