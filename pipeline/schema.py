@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,6 +21,23 @@ MAX_URL = 2_048
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+def carry_over(source: BaseModel, target: type[T], **fields: Any) -> T:
+    """A `target` (a record or a dataclass) made of `source`'s values of the fields both
+    declare by name, with `fields` added or replacing them. The version (`schema`) is never
+    carried: each record has its own."""
+    if issubclass(target, BaseModel):
+        names = set(target.model_fields)
+    elif dataclasses.is_dataclass(target):
+        names = {f.name for f in dataclasses.fields(target)}
+    else:
+        raise TypeError(f"{target.__name__} is neither a record nor a dataclass")
+    shared = names & set(type(source).model_fields) - {"schema_version"}
+    return target(**({name: getattr(source, name) for name in shared} | fields))
 
 
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]

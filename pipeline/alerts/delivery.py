@@ -25,7 +25,7 @@ from pipeline.alerts.channels.base import Notification, NotifiedArticle
 from pipeline.alerts.matching import RuleSource
 from pipeline.alerts.rules import Throttle
 from pipeline.errors import DeliveryError, DeliveryRefusedError
-from pipeline.schema import AlertEvent
+from pipeline.schema import AlertEvent, carry_over
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,19 +56,9 @@ class Outcome:
 
 
 def _article(event: AlertEvent) -> NotifiedArticle:
-    return NotifiedArticle(
-        id=event.article_id,
-        title=event.title,
-        url=event.url,
-        source_name=event.source_name,
-        domain=event.domain,
-        lang=event.lang,
-        topics=event.topics,
-        published=event.published.isoformat() if event.published else None,
-        story_id=event.story_id,
-        kind=event.kind,  # "match", or "volume" with the counts in `detail`
-        detail=event.detail,
-    )
+    """The event's fields by name (title, url, kind, detail, ...), the article's id as `id`."""
+    published = event.published.isoformat() if event.published else None
+    return carry_over(event, NotifiedArticle, id=event.article_id, published=published)
 
 
 class AlertDeliverer:

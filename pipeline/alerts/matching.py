@@ -37,7 +37,7 @@ from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
 from pipeline.failures import never, pause
 from pipeline.metrics import RULES_PRESELECTED
 from pipeline.query import article_query
-from pipeline.schema import AlertEvent, EnrichedArticle, utcnow
+from pipeline.schema import AlertEvent, EnrichedArticle, carry_over, utcnow
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,20 +84,16 @@ class MatchResult:
 def event_for(
     rule: KeywordRule, article: EnrichedArticle, matched_at: datetime | None = None
 ) -> AlertEvent:
-    return AlertEvent(
+    """The event: the article's own fields by name (title, url, topics, enriched_at, ...),
+    the rule's, and the once-per-pair id."""
+    return carry_over(
+        article,
+        AlertEvent,
         id=f"{rule.id}:{article.id}",
         rule_id=rule.id,
         rule_name=rule.name or rule.id,
         article_id=article.id,
         story_id=article.story_id or article.id,
-        title=article.title,
-        url=article.url,
-        source_name=article.source_name,
-        domain=article.domain,
-        lang=article.lang,
-        topics=article.topics,
-        published=article.published,
-        enriched_at=article.enriched_at,
         matched_at=matched_at or utcnow(),
         channels=rule.channels,
     )

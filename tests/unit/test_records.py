@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from deploy.java import find_java
 from pipeline.errors import SchemaVersionError, StackError
-from pipeline.schema import EnrichedArticle, RawArticle, Record, Upgrade
+from pipeline.schema import AlertEvent, EnrichedArticle, RawArticle, Record, Upgrade, carry_over
 from pipeline.settings import Settings
 from tests.support.paths import REPO
 
@@ -20,6 +20,22 @@ def test_raw_article_round_trip_carries_schema() -> None:
     data = json.loads(raw.to_json())
     assert data["schema"] == 2  # 2: the article page's text and why it was not used
     assert RawArticle.from_json(raw.to_json()) == raw
+
+
+def test_carry_over_copies_fields_by_name_but_never_the_version() -> None:
+    raw = RawArticle(id="a1", title="t", feed_id="f", authors=["x"], published_from_fetch=True)
+    enriched = carry_over(raw, EnrichedArticle, text="body")
+    assert (enriched.id, enriched.title, enriched.feed_id, enriched.authors) == (
+        "a1",
+        "t",
+        "f",
+        ["x"],
+    )
+    assert (enriched.text, enriched.schema_version) == ("body", EnrichedArticle.VERSION)
+    event = carry_over(enriched, AlertEvent, id="r:a1", rule_id="r", article_id="a1")
+    assert (event.id, event.title, event.lang) == ("r:a1", "t", "und")
+    with pytest.raises(TypeError, match="neither a record nor a dataclass"):
+        carry_over(raw, dict)
 
 
 def test_a_version_1_raw_article_is_read_as_a_feed_only_one() -> None:
