@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from pipeline.failures import never, pause
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,24 @@ def make_client(settings: Settings) -> AsyncElasticsearch:
         max_retries=len(nodes) - 1,
         **client_options(settings),
     )
+
+
+@dataclass(eq=False, repr=False)
+class ElasticWork:
+    """Base of what works against Elasticsearch and waits out an outage (the indexer, the
+    rule matcher): the client, the settings, and the wait between retries, which gives up
+    (ShutdownRequested) once the worker stops or rebalances; tests pass their own `sleep`."""
+
+    es: AsyncElasticsearch
+    settings: Settings
+    stopping: Callable[[], bool] = field(default=never, kw_only=True)
+    sleep: Callable[[float], Awaitable[None]] | None = field(default=None, kw_only=True)
+
+    async def wait(self, seconds: float) -> None:
+        if self.sleep is None:
+            await pause(seconds, self.stopping)
+        else:
+            await self.sleep(seconds)
 
 
 async def cluster_modules(es: AsyncElasticsearch) -> set[str]:

@@ -15,7 +15,6 @@ match costs no refresh and no search at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Any, Protocol
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch import ApiError
 
+from pipeline.adapters.elastic import ElasticWork
 from pipeline.alerts import terms
 from pipeline.alerts.presearch import (
     BatchFacts,
@@ -34,11 +34,9 @@ from pipeline.alerts.presearch import (
     texts_to_analyse,
 )
 from pipeline.alerts.rules import KeywordRule, RuleSet, VolumeRule, load_rules
-from pipeline.failures import never, pause
 from pipeline.metrics import RULES_PRESELECTED
 from pipeline.query import article_query
 from pipeline.schema import AlertEvent, EnrichedArticle, carry_over, utcnow
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 # Rules per search of the batch's _msearch, as named queries. One search per rule cost a
@@ -99,23 +97,18 @@ def event_for(
     )
 
 
-class RuleMatcher:
-    def __init__(
-        self,
-        es: AsyncElasticsearch,
-        settings: Settings,
-        rules: RuleSource,
-        stopping: Callable[[], bool] = never,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-    ) -> None:
-        self.es = es
-        self.settings = settings
-        self.rules = rules
-        self.sleep = sleep or (lambda seconds: pause(seconds, stopping))
-        self.presearch = settings.alert_presearch
-        # per index, for `_ruleset`
-        self._presearchers: dict[str, tuple[Presearcher, terms.IndexFields]] = {}
-        self._ruleset: RuleSet | None = None
+@dataclass(eq=False, repr=False)
+class RuleMatcher(ElasticWork):
+    rules: RuleSource
+    presearch: bool = field(init=False)  # the settings' alert_presearch; benchmarks vary it
+    # per index, for `_ruleset`
+    _presearchers: dict[str, tuple[Presearcher, terms.IndexFields]] = field(
+        default_factory=dict, init=False
+    )
+    _ruleset: RuleSet | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.presearch = self.settings.alert_presearch
 
     async def match(
         self, articles: list[EnrichedArticle], indices: set[str] | None = None
@@ -131,7 +124,7 @@ class RuleMatcher:
                 log.warning(
                     "rule matching failed, retrying in %.1fs: %s", delay, type(exc).__name__
                 )
-                await self.sleep(delay)
+                await self.wait(delay)
                 delay = min(delay * 2, 30.0)
 
     async def _match(

@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from elastic_transport import ConnectionError as ESConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch import ApiError
 
-from pipeline.adapters.elastic import describe_error
-from pipeline.failures import never, pause
+from pipeline.adapters.elastic import ElasticWork, describe_error
 from pipeline.indexing.bulk import StrayOutcome, bulk_index, remove_stray_copies, to_es_document
 from pipeline.indexing.layout import (
     ensure_monthly_index,
@@ -31,7 +29,6 @@ from pipeline.indexing.layout import (
     monthly_index,
 )
 from pipeline.schema import EnrichedArticle
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,27 +52,15 @@ class IndexReport:
     indices: set[str] = field(default_factory=set)  # where the held documents went
 
 
-class ArticleIndexer:
-    def __init__(
-        self,
-        es: AsyncElasticsearch,
-        settings: Settings,
-        *,
-        max_backoff: float = 30.0,
-        stopping: Callable[[], bool] = never,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-    ) -> None:
-        self.es = es
-        self.settings = settings
-        self.max_backoff = max_backoff
-        # between retries; raises ShutdownRequested when the worker stops meanwhile
-        self.sleep = sleep or (lambda seconds: pause(seconds, stopping))
-        self._known_indices: set[str] = set()
-        self._lifecycle: bool | None = None
-        self.failing_since: float | None = None  # first failed request of an outage
-        # id -> (index, when) of what this indexer placed lately: a copy written moments ago
-        # is not searchable yet, so a quick re-dated update must find it here
-        self._recent: OrderedDict[str, tuple[str, float]] = OrderedDict()
+@dataclass(eq=False, repr=False)
+class ArticleIndexer(ElasticWork):
+    max_backoff: float = field(default=30.0, kw_only=True)
+    _known_indices: set[str] = field(default_factory=set, init=False)
+    _lifecycle: bool | None = field(default=None, init=False)
+    failing_since: float | None = field(default=None, init=False)  # first failed request
+    # id -> (index, when) of what this indexer placed lately: a copy written moments ago
+    # is not searchable yet, so a quick re-dated update must find it here
+    _recent: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict, init=False)
 
     def healthy(self, grace: float = 60.0) -> bool:
         """Elasticsearch takes batches (or has failed for less than `grace` seconds)."""
@@ -140,7 +125,7 @@ class ArticleIndexer:
                     break
                 report.retries += 1
                 log.warning("bulk: %d documents to retry in %.1fs", len(pending), delay)
-            await self.sleep(delay)
+            await self.wait(delay)
             delay = min(delay * 2, self.max_backoff)
         refused = {i for i, _ in report.rejected + report.deferred}
         written = {
@@ -182,4 +167,4 @@ class ArticleIndexer:
                     "stray-copy check failed, retrying in 1.0s: %s",
                     describe_error(exc, self.settings),
                 )
-                await self.sleep(1.0)
+                await self.wait(1.0)
