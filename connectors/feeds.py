@@ -6,12 +6,13 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.adapters.hosts import HostPolicy, valid_host
+from pipeline.adapters.http import http_url
 from pipeline.errors import ConfigError
 from pipeline.yamlfile import load_yaml_model
 
@@ -24,7 +25,9 @@ class FeedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-    url: str = Field(max_length=2048)
+    url: Annotated[
+        str, Field(max_length=2048), http_url("only http:// and https:// feed URLs are polled")
+    ]
     name: str = ""
     lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
     poll_interval: float = Field(default=300.0, ge=1)
@@ -37,13 +40,6 @@ class FeedConfig(BaseModel):
     # Article pages (MEDIAMON_FETCH_PAGES): auto fetches an item's page when its feed text
     # is shorter than fetch_min_chars; always, for every item; never, not at all.
     fetch: Literal["auto", "always", "never"] = "auto"
-
-    @field_validator("url")
-    @classmethod
-    def _http_only(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("only http:// and https:// feed URLs are polled")
-        return url
 
     @model_validator(mode="after")
     def _bounds(self) -> FeedConfig:

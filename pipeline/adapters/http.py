@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from pydantic import AfterValidator
 
 from pipeline.errors import ChannelConfigError, DeliveryError, PermanentError, TransientError
 from pipeline.settings import Settings
@@ -292,6 +293,18 @@ logging.getLogger("httpx").addFilter(_SECRET_URLS)
 def withhold_in_logs(url: str) -> None:
     """httpx's request log line shows this URL as its host only."""
     _SECRET_URLS.urls.add(str(httpx.URL(url)))
+
+
+def http_url(refusal: str) -> AfterValidator:
+    """A pydantic validator for a URL field that must be http:// or https:// (a feed, a
+    webhook): anything else is refused with `refusal`."""
+
+    def check(url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(refusal)
+        return url
+
+    return AfterValidator(check)
 
 
 def host_of(url: str) -> str:

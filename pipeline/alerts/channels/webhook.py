@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from pipeline.adapters.http import host_of, post
+from pipeline.adapters.http import host_of, http_url, post
 from pipeline.alerts.channels.base import (
     ENV_NAME,
     ID_HEADER,
@@ -28,15 +28,8 @@ class WebhookConfig(ChannelConfig):
     variable holding the HMAC-SHA256 key."""
 
     type: Literal["webhook"]
-    url: str
+    url: Annotated[str, http_url("a webhook URL is http:// or https://")]
     secret_env: str | None = Field(default=None, pattern=ENV_NAME)
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("a webhook URL is http:// or https://")
-        return url
 
 
 def sign(key: str, body: bytes) -> str:
