@@ -49,11 +49,19 @@ class ContextRule(BaseModel):
     def _complete(self) -> ContextRule:
         groups = self.all_of or self.territories or self.all_of_names
         if not (self.terms or self.names or groups):
-            raise ValueError("a context rule needs terms (or names, all_of, territories)")
+            raise ValueError(
+                "a context rule needs terms (or names, all_of, territories, all_of_names)"
+            )
         # groups within `window` words of each other are evidence enough on their own
-        if not (groups or self.with_ or self.with_names or self.with_topics):
+        if not (groups or self.wants_context):
             raise ValueError("a context rule needs with (or with_names, with_topics)")
         return self
+
+    @property
+    def wants_context(self) -> bool:
+        """Whether the rule names words that must also occur (`with_`, `with_names`,
+        `with_topics`)."""
+        return bool(self.with_ or self.with_names or self.with_topics)
 
 
 class LanguageRules(BaseModel):

@@ -165,8 +165,7 @@ def expand(taxonomy: Taxonomy, tables: dict[str, dict[str, NameEntry]] | None = 
                     rules[lang].context.append(
                         ContextRule(terms=anchors, **{"with": support}, window=ctx.window)
                     )
-                wants_support = bool(ctx.with_ or ctx.with_names or ctx.with_topics)
-                if groups and (support or not wants_support):
+                if groups and (support or not ctx.wants_context):
                     rules[lang].context.append(
                         ContextRule(all_of=groups, **{"with": support}, window=ctx.window)
                     )
