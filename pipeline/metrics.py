@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Histogram
+
+
+def seconds(name: str, doc: str, buckets: Sequence[float], labels: Sequence[str] = ()) -> Histogram:
+    """A duration histogram in seconds (Prometheus' base unit), with buckets chosen for
+    what it times; the connector's metrics use it too."""
+    return Histogram(name, doc, labels, buckets=tuple(buckets))
+
 
 ENRICHED = Counter("mediamon_enrich_articles_total", "Raw articles by outcome", ["result"])
 GROUPED = Counter(
@@ -10,10 +19,10 @@ GROUPED = Counter(
 )
 INDEXED = Counter("mediamon_index_documents_total", "Documents by outcome", ["result"])
 INDEX_RETRIES = Counter("mediamon_index_retries_total", "Bulk requests retried")
-INDEX_BATCH = Histogram(
+INDEX_BATCH = seconds(
     "mediamon_index_batch_seconds",
     "Indexing of one batch until Elasticsearch holds it, rule matching included",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 ALERTS_MATCHED = Counter("mediamon_alerts_matched_total", "Alert events raised", ["kind"])
 RULES_PRESELECTED = Counter(
@@ -26,10 +35,10 @@ ALERTS_HANDLED = Counter(
     "Alert events by outcome (sent, duplicate, story_copy, throttled, failed)",
     ["status"],
 )
-ALERT_LATENCY = Histogram(
+ALERT_LATENCY = seconds(
     "mediamon_alert_latency_seconds",
     "From an article's enrichment to its alert's delivery",
-    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    (0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 DEAD_LETTERS = Counter("mediamon_dead_letters_total", "Messages dead-lettered", ["stage"])
 RETRIED = Counter(

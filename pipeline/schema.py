@@ -152,12 +152,14 @@ class EnrichedArticle(Record):
     """A cleaned, language-detected, topic-tagged article: what gets indexed."""
 
     id: str
-    url: str = ""
-    canonical_url: str = ""
+    # bounded as on the raw article they come from, so a record read back (retag, replay)
+    # is held to the same limits
+    url: str = Field(default="", max_length=MAX_URL)
+    canonical_url: str = Field(default="", max_length=MAX_URL)
     domain: str = ""
     feed_id: str = ""
     source_name: str = ""
-    title: str = ""
+    title: str = Field(default="", max_length=MAX_TITLE)
     text: str = ""
     # where `text` (and its evidence offsets) comes from; not `text_source`: the index keeps
     # text_* names for the per-language copies and leaves them out of _source
@@ -200,8 +202,9 @@ class AlertEvent(Record):
     rule_name: str = ""
     article_id: str
     story_id: str = ""
-    title: str = ""
-    url: str = ""
+    # what a channel puts in a message: held to the article's own limits
+    title: str = Field(default="", max_length=MAX_TITLE)
+    url: str = Field(default="", max_length=MAX_URL)
     source_name: str = ""
     domain: str = ""
     lang: str = ""
