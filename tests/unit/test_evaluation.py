@@ -216,7 +216,14 @@ COVERAGE_LANGUAGES = {
 
 
 @pytest.mark.parametrize(
-    "name", ["coverage-holdout", "coverage2-holdout", "coverage3-holdout", "coverage4-holdout"]
+    "name",
+    [
+        "coverage-holdout",
+        "coverage2-holdout",
+        "coverage3-holdout",
+        "coverage4-holdout",
+        "coverage5-holdout",
+    ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
     doc = (REPO / "docs" / "evaluation-coverage.md").read_text(encoding="utf-8")
@@ -228,7 +235,7 @@ def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: st
 
 
 def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> None:
-    for half in ("-dev", "-holdout", "2-holdout", "3-holdout", "4-holdout"):
+    for half in ("-dev", "-holdout", "2-holdout", "3-holdout", "4-holdout", "5-holdout"):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
         for item in items:
