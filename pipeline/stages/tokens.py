@@ -95,6 +95,10 @@ _SURNAME_TAIL = re.compile(r"^(?:ов|ев|ёв|ова|ева|ович|евич|
 _SURNAME_LANGS = frozenset({"kk", "ky", "uz", "tk", "tg", "tt", "ba"})
 
 
+_BALTIC = frozenset({"lv", "lt"})
+_BALTIC_NOMINATIVE = re.compile(r"(?<=\w\w\w)[sš]$")
+
+
 def _min_base(word: str) -> int:
     return MIN_BASE_HANGUL if _HANGUL.search(word) else MIN_BASE
 
@@ -398,6 +402,10 @@ def term_forms(word: str, lang: str) -> frozenset[str]:
     begin with (Sirii, Сирией, Syyriassa)."""
     folded = fold(unconfuse(word))
     found = {f for f in forms(word, lang) if not f.startswith("~")}
+    if lang in _BALTIC:
+        # a Baltic name's dictionary form ends in -s/-š after its stem (formāts, Vilnius):
+        # its other cases do not keep it (formāta, Vilniuje)
+        folded = _BALTIC_NOMINATIVE.sub("", folded)
     base = folded[:-1] if folded and folded[-1] in _VOWELS else folded
     if len(base) >= _min_base(base) and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
         found.add("~" + base)
