@@ -31,6 +31,13 @@ _TK_WORDS = re.compile(
     r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*)",
     re.IGNORECASE,
 )
+# Tajik without ӣ ӯ ҷ (a headline may have none): two of its function words, which Russian,
+# Bulgarian and Uzbek do not write (Russian has дар, "gift", alone; Uzbek shares ва, ҳам).
+_TG_WORDS = re.compile(
+    r"\b(?:дар|аз|ба|бо|барои|низ|шуд|шуданд|кард|карданд|намуд|гуфт|мебошад|мешавад|"
+    r"меварзад|мекунад|медиҳад|мегӯяд|ме\w{2,}(?:ад|анд))\b",
+    re.IGNORECASE,
+)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
@@ -57,9 +64,10 @@ _KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")
 # (ұйымының: ۇيىمىنىڭ): a rounded vowel, one to three consonants, then another rounded one.
 _ARABIC_VOWELS = "\u0627\u0649\u06d5\u06c7\u0648\u06c9\u06c5\u0674\u06d0\u0647\u06cc\u064a"
 _KY_ROUNDING = re.compile(
-    f"[\u06c7\u0648\u06c9\u06c5][^\\s{_ARABIC_VOWELS}]{{1,3}}[\u06c7\u06c9\u06c5]"
+    f"[\u06c7\u0648\u06c9\u06c5][^\\s\\-{_ARABIC_VOWELS}]{{1,3}}[\u06c7\u06c9\u06c5]"
 )
-_TURKIC_ARABIC = re.compile("[\u06c7\u06cb\u06ad\u06d5]")  # ۇ ۋ ڭ ە: not Arabic, Persian, Urdu
+# ۇ ۋ ڭ ە ۅ ۉ: not Arabic, Persian, Urdu
+_TURKIC_ARABIC = re.compile("[\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9]")
 _UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")
 
 # Latin. Maltese ħ and għ; Lithuanian ė į ų; Turkmen ň ý beside Turkic ş ç ö ü (Czech and
@@ -121,7 +129,10 @@ _SR_WORDS = re.compile(
     r"razmen\w*|podel\w*|pobed\w*|uspe[hš]\w*|poset\w*|sednic\w*|sused\w*|uvek|prelaz\w*|"
     r"posledic\w*|poslednj\w*|zamen\w*|obavešt\w*|izveštaj\w*|saopšt\w*|juče|predlog\w*|"
     r"verovatno|dve|vazdušn\w*|porodic\w*|pozorišt\w*|fabrik\w*|hemij\w*|lekar\w*|"
-    r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*)\b",
+    r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*|"
+    # Serbian million, guarantor, threat, market, "nations" (Croatian milijun, jamac,
+    # prijetnja, tržnica, Ujedinjeni narodi) and ekavian "children"
+    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -139,7 +150,8 @@ _HR_WORDS = re.compile(
     r"posljedic\w*|posljednj\w*|zamjen\w*|obavijest\w*|izvješ\w*|jučer|prijedlog\w*|"
     r"vjerojatno|dvije|zračn\w*|tvornic\w*|kemij\w*|liječni\w*|nazoč\w*|jam[cč]\w*|"
     r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
-    r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*)\b",
+    r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
+    r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
@@ -189,6 +201,10 @@ def _serbian_cyrillic(text: str, guess: str) -> bool:
 
 def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
     if not _CYRILLIC_DECIDES.search(text):  # one search instead of a dozen (most texts)
+        if _tajik_words(text):
+            return "tg"
+        if _TK_WORDS.search(text):  # Turkmen voiced news words, even without ң ө ү
+            return "tk"
         return "sr" if _serbian_cyrillic(text, guess) else None
     if _share(_BA, text, letters):
         return "ba"
@@ -199,7 +215,9 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
     ):
         return "uz"
     if _share(_HA, text, letters):
-        return guess if guess in ("uz", "tg") else "uz"
+        if guess == "tg" or _tajik_words(text):
+            return "tg"
+        return "uz"
     if _share(_TK_TT, text, letters) and not (_KK_ONLY.search(text) or _KK_WORDS.search(text)):
         return "tt" if len(_TT.findall(text)) > len(_TK.findall(text)) else "tk"
     if (_share(_KK_ONLY, text, letters) and _KK_VOWEL.search(text)) or (
@@ -225,6 +243,10 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
     return None
 
 
+def _tajik_words(text: str) -> bool:
+    return len({w.lower() for w in _TG_WORDS.findall(text)}) >= 2
+
+
 def _ky_rounding(text: str) -> bool:
     """Two rounded harmonies, or one in a headline, and no Kazakh hamza (dev: Kazakh texts
     of 20-25 words show at most one, Kyrgyz ones 3-12, Kyrgyz headlines 1-4)."""
@@ -234,12 +256,21 @@ def _ky_rounding(text: str) -> bool:
     return found >= 2 or (found == 1 and len(text.split()) <= 12)
 
 
+# Kyrgyz words in the Arabic script where Kazakh writes s for sh or drops a syllable:
+# катыш-/қатыс- (take part), башта-/баста- (begin), кеңешме (a meeting), менен/мен, үчүн/үшін
+_KY_ARABIC_WORDS = re.compile(
+    "\u0642\u0627\u062a\u0649\u0634|\u0628\u0627\u0634\u062a\u0627\u0644|"
+    "\u0643\u06d5\u06ad\u06d5\u0634\u0645\u06d5|(?<!\\S)(?:\u0645\u06d5\u0646\u06d5\u0646|"
+    "\u06c7\u0686\u06c7\u0646)(?!\\S)"
+)
+
+
 def _arabic(text: str, guess: str) -> str | None:
     if guess not in ("ug", "kk", "ky") and not _TURKIC_ARABIC.search(text):
         return None
     if _UG_ONLY.search(text):
         return "ug" if guess not in ("kk", "ky") else guess
-    if _KY_ARABIC.search(text) or _ky_rounding(text):
+    if _KY_ARABIC.search(text) or _ky_rounding(text) or _KY_ARABIC_WORDS.search(text):
         return "ky"
     if _KK_ARABIC.search(text) or guess in ("ug", "kk"):
         return "kk"
