@@ -77,7 +77,8 @@ _SNOWBALL = {
 # Syyriassakin). Languages not listed get DEFAULT_SUFFIX.
 _SUFFIX = {
     **dict.fromkeys(["en", "fr", "es", "it", "pt", "ro", "ca", "nl", "de", "sv", "da", "no"], 2),
-    **dict.fromkeys(["nb", "ga", "mt", "id", "ms", "lb", "el"], 2),
+    **dict.fromkeys(["nb", "ga", "mt", "id", "ms", "lb"], 2),
+    "el": 4,  # Snowball's Greek stems Συμβούλιο and Συμβουλίου apart
     **dict.fromkeys(["ru", "uk", "be", "bg", "mk", "sr", "hr", "bs", "sl", "sk", "cs", "pl"], 4),
     **dict.fromkeys(["lv", "lt", "ar", "fa", "ur", "he", "hi", "hy"], 4),
     **dict.fromkeys(["tr", "az", "kk", "ky", "uz", "tk", "tt", "ba", "tg", "ug", "mn"], 6),
@@ -373,6 +374,10 @@ def forms(word: str, lang: str) -> frozenset[str]:
             found.add(fold(parse.normal_form))
     else:
         stem = _stemmer(lang)
+        if lang == "ro" and len(folded) > 5 and folded.endswith("ei"):
+            # Romanian's feminine genitive-dative -ei (Siriei, Rusiei), which its Snowball
+            # stemmer keeps: the nominative -a beside it
+            word_bases = word_bases | {folded[:-2] + "a"}
         for base in word_bases:
             found.add(base)
             if lang == "kk":
