@@ -28,16 +28,20 @@ _TK = re.compile(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b
 # (гатнашды, геплешик, Геңеш: Kyrgyz катышты, сүйлөшүү, Кеңеш).
 _TK_WORDS = re.compile(
     r"\b(?:гатнаш\w*|геплеши\w*|ховпсуз\w*|халкара|дөвлет\w*|хөкүмет\w*|гечир\w*|этди|"
-    r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*)",
+    r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*|барада|ягдай\w*|гошмача|чагыр\w*|"
+    r"босгун\w*|дуйдур\w*|ясал\w*|ярыш\w*|тайярла\w*|гечди)",
     re.IGNORECASE,
 )
 # Tajik without ӣ ӯ ҷ (a headline may have none): two of its function words, which Russian,
 # Bulgarian and Uzbek do not write (Russian has дар, "gift", alone; Uzbek shares ва, ҳам).
 _TG_WORDS = re.compile(
     r"\b(?:дар|аз|ба|бо|барои|низ|шуд|шуданд|кард|карданд|намуд|гуфт|мебошад|мешавад|"
-    r"меварзад|мекунад|медиҳад|мегӯяд|ме\w{2,}(?:ад|анд))\b",
+    r"меварзад|мекунад|медиҳад|мегӯяд|ме\w{2,}(?:ад|анд|яд|янд))\b",
     re.IGNORECASE,
 )
+# Kyrgyz news words Russian, Kazakh and Turkmen do not write (катыш-: Kazakh қатыс-, Turkmen
+# гатнаш-), for headlines without ң ө ү
+_KY_WORDS = re.compile(r"\b(?:катыш\w*|кылды|болуп|жана|менен)\b", re.IGNORECASE)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
@@ -132,7 +136,7 @@ _SR_WORDS = re.compile(
     r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*|"
     # Serbian million, guarantor, threat, market, "nations" (Croatian milijun, jamac,
     # prijetnja, tržnica, Ujedinjeni narodi) and ekavian "children"
-    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*)\b",
+    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*|sb un)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -205,11 +209,13 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
             return "tg"
         if _TK_WORDS.search(text):  # Turkmen voiced news words, even without ң ө ү
             return "tk"
+        if _KY_WORDS.search(text):
+            return "ky"
         return "sr" if _serbian_cyrillic(text, guess) else None
     if _share(_BA, text, letters):
         return "ba"
-    if _share(_TG, text, letters):
-        return "tg"
+    if _share(_TG, text, letters) or (not _UZ_CYRILLIC.search(text) and _tajik_words(text)):
+        return "tg"  # Tajik's letters, or its function words without Uzbek's ў
     if _share(_UZ_CYRILLIC, text, letters) and (
         _UZ_TG.search(text) or (_I_NOT_BE.search(text) and not _KK_I.search(text))
     ):
@@ -277,8 +283,8 @@ def _arabic(text: str, guess: str) -> str | None:
     return None
 
 
-# Croatian words Slovenian writes alike (nogomet, vlak)
-_SHARED_WITH_SL = ("nogomet", "vlak")
+# Croatian words Slovenian writes alike (nogomet, vlak, točka, kruh, kemija, zračni)
+_SHARED_WITH_SL = ("nogomet", "vlak", "točk", "kruh", "kemij", "zračn", "znanstven", "studen")
 
 
 def _croatian_not_sl(text: str) -> bool:
