@@ -41,6 +41,8 @@ _TG_WORDS = re.compile(
 )
 # Kyrgyz news words Russian, Kazakh and Turkmen do not write (катыш-: Kazakh қатыс-, Turkmen
 # гатнаш-), for headlines without ң ө ү
+# Bulgarian writes ъ between consonants (първи, държава); Russian only before е ё ю я
+_BG_HARD_SIGN = re.compile("[бвгджзклмнпрстфхцчшщ][ъЪ][бвгджзклмнпрстфхцчшщ]", re.IGNORECASE)
 _KY_WORDS = re.compile(r"\b(?:катыш\w*|кылды|болуп|жана|менен)\b", re.IGNORECASE)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
@@ -62,7 +64,10 @@ _CYRILLIC_DECIDES = re.compile("[ҡҙҫӣӯҷўҳҗәқғұіңөүєїґҠҘҪ�
 
 # Arabic script: Kyrgyz writes ۅ ۉ and long vowels doubled (قايتۇۇدا), Kazakh the high hamza
 # (ٴ ء before a front-vowel word), Uyghur ې ۆ ۈ, which neither of the others uses.
-_KY_ARABIC = re.compile("[\u06c5\u06c9]|(?:\u06c7\u06c7|\u06d5\u06d5|\u0627\u0627|\u0649\u0649)")
+_KY_ARABIC = re.compile(
+    "[\u06c5\u06c9]|(?:\u06c7\u06c7|\u06d5\u06d5|\u0627\u0627|\u0649\u0649|\u0648\u0648)"
+)
+_KY_LETTERS = re.compile("[\u06c5\u06c9]")
 _KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")
 # Kyrgyz rounds the vowels after a rounded one (уюмунун, ulutu: ۇيۇمۇنۇن), Kazakh does not
 # (ұйымының: ۇيىمىنىڭ): a rounded vowel, one to three consonants, then another rounded one.
@@ -136,7 +141,9 @@ _SR_WORDS = re.compile(
     r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*|"
     # Serbian million, guarantor, threat, market, "nations" (Croatian milijun, jamac,
     # prijetnja, tržnica, Ujedinjeni narodi) and ekavian "children"
-    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*|sb un)\b",
+    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*|sb un|"
+    # Serbia's other cities, and its air-defence abbreviation (Croatian PZO)
+    r"novi sad|novom sadu|novog sada|niš|nišu|niša|kragujev\w*|pvo)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -155,7 +162,8 @@ _HR_WORDS = re.compile(
     r"vjerojatno|dvije|zračn\w*|tvornic\w*|kemij\w*|liječni\w*|nazoč\w*|jam[cč]\w*|"
     r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
     r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
-    r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*)\b",
+    r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*|pzo|protuzračn\w*|"
+    r"split\w*|rijek[aeu]|osijek\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
@@ -163,7 +171,9 @@ _HR_WORDS = re.compile(
 # no letter Serbian lacks.
 _SR_CYRILLIC = re.compile(
     r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*|"
-    r"сме|пао|пала|савет|савета)\b",
+    r"сме|пао|пала|савет|савета)\b"
+    # the adjective genitive -ског/-овог/-ног (Уставног, Асадовог): Russian writes -ого
+    r"|\w{2}(?:ск|цк|ов|ев|н|ч)ог\b",
     re.IGNORECASE,
 )
 _NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
@@ -204,6 +214,8 @@ def _serbian_cyrillic(text: str, guess: str) -> bool:
 
 
 def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
+    if guess in ("ru", "uk", "mk", "sr") and _BG_HARD_SIGN.search(text):
+        return "bg"
     if not _CYRILLIC_DECIDES.search(text):  # one search instead of a dozen (most texts)
         if _tajik_words(text):
             return "tg"
@@ -211,6 +223,10 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
             return "tk"
         if _KY_WORDS.search(text):
             return "ky"
+        if guess in ("tt", "ba") and _ANY_CYRILLIC.search(text):
+            # Tatar and Bashkir write ә ө ү (Bashkir ҡ ҙ ҫ) in nearly every sentence; a
+            # Turkic headline without them was Turkmen on the development sets
+            return "tk"
         return "sr" if _serbian_cyrillic(text, guess) else None
     if _share(_BA, text, letters):
         return "ba"
@@ -276,7 +292,10 @@ def _arabic(text: str, guess: str) -> str | None:
         return None
     if _UG_ONLY.search(text):
         return "ug" if guess not in ("kk", "ky") else guess
-    if _KY_ARABIC.search(text) or _ky_rounding(text) or _KY_ARABIC_WORDS.search(text):
+    if _KY_LETTERS.search(text) or (
+        not _KK_ARABIC.search(text)  # Kazakh's hamza outweighs a doubled vowel (دەەسكالاتسيا)
+        and (_KY_ARABIC.search(text) or _ky_rounding(text) or _KY_ARABIC_WORDS.search(text))
+    ):
         return "ky"
     if _KK_ARABIC.search(text) or guess in ("ug", "kk"):
         return "kk"
@@ -328,10 +347,15 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
 # vowel signs are no \w to Python, so the boundaries are spaces and punctuation.
 _DEVA_END = r"(?=[\s\u0964\u0965,.:;!?\"'»)]|$)"
 _DEVANAGARI = {
-    "hi": re.compile(r"(?<!\S)(?:में|की|के|है|हैं|से|ने|और|पर|का|था|थी|गया|गई|लिए|करेगा)" + _DEVA_END),
+    "hi": re.compile(
+        r"(?<!\S)(?:में|की|के|है|हैं|से|ने|और|पर|का|था|थी|गया|गई|लिए|करेगा|मिला|मिली|नया|नई|"
+        r"किया|हुआ|हुई|रहा|रही|रहे|गए|करने|कहा)" + _DEVA_END
+    ),
     "ne": re.compile(r"(?<!\S)(?:मा|ले|लाई|छ|छन्|हो|गरे|गर्न|भएको|भने|र|पनि|गरेको)" + _DEVA_END),
     "mr": re.compile(r"(?<!\S)(?:आणि|आहे|आहेत|मध्ये|झाले|केली|केले|होते|या)" + _DEVA_END),
 }
+# Spanish -ción and ñ, which Italian never writes (a Spanish headline read as Italian)
+_ES_NOT_IT = re.compile(r"ción\b|ciones\b|ñ", re.IGNORECASE)
 # Two hiragana or katakana make Japanese: Chinese writes none (a kanji-heavy Japanese
 # headline read as Chinese).
 _KANA = re.compile("[\u3040-\u30ff]")
@@ -358,6 +382,8 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
         return _devanagari(text)
     if guess == "zh" and len(_KANA.findall(text)) >= 2:
         return "ja"
+    if guess == "it" and _ES_NOT_IT.search(text):
+        return "es"
 
     if guess in _CYRILLIC_GUESSES or _ANY_CYRILLIC.search(text):
         found = _cyrillic(text, guess, letters)
