@@ -29,7 +29,8 @@ _TK = re.compile(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b
 _TK_WORDS = re.compile(
     r"\b(?:гатнаш\w*|геплеши\w*|ховпсуз\w*|халкара|дөвлет\w*|хөкүмет\w*|гечир\w*|этди|"
     r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*|барада|ягдай\w*|гошмача|чагыр\w*|"
-    r"босгун\w*|дуйдур\w*|ясал\w*|ярыш\w*|тайярла\w*|гечди)",
+    r"босгун\w*|дуйдур\w*|ясал\w*|ярыш\w*|тайярла\w*|гечди|велаят\w*|ашгабат\w*|"
+    r"дашогуз\w*|гатнав\w*|мекдеп\w*|галяр|ачяр|билдиряр|довам\w*)",
     re.IGNORECASE,
 )
 # Tajik without ӣ ӯ ҷ (a headline may have none): two of its function words, which Russian,
@@ -41,8 +42,11 @@ _TG_WORDS = re.compile(
 )
 # Kyrgyz news words Russian, Kazakh and Turkmen do not write (катыш-: Kazakh қатыс-, Turkmen
 # гатнаш-), for headlines without ң ө ү
-# Bulgarian writes ъ between consonants (първи, държава); Russian only before е ё ю я
-_BG_HARD_SIGN = re.compile("[бвгджзклмнпрстфхцчшщ][ъЪ][бвгджзклмнпрстфхцчшщ]", re.IGNORECASE)
+# Bulgarian writes ъ between consonants (първи, държава), Russian only before е ё ю я; and
+# Bulgarian's present participle ends in -ащ/-ящ (решаващ), Russian's in -ащий
+_BG_HARD_SIGN = re.compile(
+    "[бвгджзклмнпрстфхцчшщ][ъЪ][бвгджзклмнпрстфхцчшщ]|\\w{4}[ая]щ\\b", re.IGNORECASE
+)
 _KY_WORDS = re.compile(r"\b(?:катыш\w*|кылды|болуп|жана|менен)\b", re.IGNORECASE)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
@@ -77,7 +81,8 @@ _KY_ROUNDING = re.compile(
 )
 # ۇ ۋ ڭ ە ۅ ۉ: not Arabic, Persian, Urdu
 _TURKIC_ARABIC = re.compile("[\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9]")
-_UG_ONLY = re.compile("[\u06d0\u06c8\u06c6]")
+# ې ۈ: Uyghur only (ۆ is Uyghur ö, but Kazakh writes it for v: لاۆاندا, فەستيۆال)
+_UG_ONLY = re.compile("[\u06d0\u06c8]")
 
 # Latin. Maltese ħ and għ; Lithuanian ė į ų; Turkmen ň ý beside Turkic ş ç ö ü (Czech and
 # Slovak write ň ý, never ş ö ü); Uzbek oʻ gʻ.
@@ -297,7 +302,9 @@ def _arabic(text: str, guess: str) -> str | None:
         and (_KY_ARABIC.search(text) or _ky_rounding(text) or _KY_ARABIC_WORDS.search(text))
     ):
         return "ky"
-    if _KK_ARABIC.search(text) or guess in ("ug", "kk"):
+    if _KK_ARABIC.search(text) or guess in ("ug", "kk") or _TURKIC_ARABIC.search(text):
+        # ە ڭ ۇ ۋ, which Arabic, Persian and Urdu never write, without Uyghur's or Kyrgyz's
+        # letters: Kazakh, the other Turkic language of that script in the news
         return "kk"
     return None
 
