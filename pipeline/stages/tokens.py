@@ -319,6 +319,9 @@ def contains(text: str, name: str) -> bool:
             (after and _KATAKANA.match(name[-1]) and _KATAKANA.match(after))
             or (before and _KATAKANA.match(name[0]) and _KATAKANA.match(before))
             or _straddles(text, start, end, name)
+            # a compound's first part has three letters or more (Nordsyrien, Ostsyrien): a
+            # cased-alphabet name one or two letters in is inside another word (F-assad-e)
+            or (start in (1, 2) and name[0].lower() != name[0].upper())
         ):
             return True
         start = text.find(name, start + 1)
@@ -411,7 +414,10 @@ def term_forms(word: str, lang: str) -> frozenset[str]:
         # a Baltic name's dictionary form ends in -s/-š after its stem (formāts, Vilnius):
         # its other cases do not keep it (formāta, Vilniuje)
         folded = _BALTIC_NOMINATIVE.sub("", folded)
-    base = folded[:-1] if folded and folded[-1] in _VOWELS else folded
+    # the final vowel goes (Siria -> sir-), unless doubled: Daraa's base is daraa-, not the
+    # dara- of Uzbek daraja ("degree")
+    strip = folded[-1:] in _VOWELS and folded[-2:-1] != folded[-1:]
+    base = folded[:-1] if strip else folded
     if len(base) >= _min_base(base) and lang not in ("ru", "uk") and suffix_room(lang) >= 3:
         found.add("~" + base)
     return frozenset(found)
