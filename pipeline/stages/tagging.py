@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
@@ -15,6 +16,7 @@ import ahocorasick
 from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
+    Token,
     all_beginnings,
     beginnings,
     contains,
@@ -133,6 +135,13 @@ def _slow_word(text: str) -> bool:
 _LEMMATIZED = frozenset({"ru", "uk", "kk"})
 
 
+@lru_cache(maxsize=50_000)
+def _term_tokens(term: str) -> tuple[Token, ...]:
+    """A configured term's words: asked twice per term and vocabulary, and many terms
+    (UN, OCHA) recur in every language's rules."""
+    return tuple(tokenize(term))
+
+
 def _heads_automaton(heads: Iterable[str]) -> Any:
     """An Aho-Corasick automaton of "\x00" + each head, its value the key's length."""
     keys = ["\x00" + h for h in heads if h]
@@ -231,7 +240,7 @@ class _Vocabulary:
         in a compounding language a one-word name of 5+ letters also counts at a compound's
         start or inside it (Syrienkrieg, Nordsyrien); without spaces, anywhere in a run."""
         found = [self.phrase(term, exact)]
-        words = tokenize(term)
+        words = _term_tokens(term)
         if exact or len(words) != 1 or term.endswith("*"):
             return found
         if self.lang in SPACELESS or (self.lang in COMPOUNDING and len(words[0].text) >= 5):
@@ -244,7 +253,7 @@ class _Vocabulary:
             return known
         pid = len(self.phrases)
         compiled: list[_Word] = []
-        for token in tokenize(term):
+        for token in _term_tokens(term):
             if exact:
                 # UNICEF, UNESCO, UNHCR: four capitals and more are also written Unicef
                 variants = {token.text}
