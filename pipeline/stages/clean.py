@@ -170,7 +170,11 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
 def scrub(text: str) -> str:
     """Lone surrogates (invalid UTF-8 smuggled through JSON escapes) become U+FFFD: they
     cannot be encoded, so they would crash whatever writes the text out."""
-    return _SURROGATES.sub("\ufffd", text)
+    try:  # UTF-8 fails exactly on them: encoding in C beats a regex scan (7 -> 2 µs per 4 KB)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def repair_mojibake(text: str) -> str:
