@@ -13,6 +13,7 @@ from typing import Any
 
 import ahocorasick
 
+from pipeline.stages import term_cache
 from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
@@ -833,6 +834,7 @@ class Tagger:
         # every topic's rules compiled before any field is scanned: a field's matches are
         # found once, for all phrases its vocabulary holds by then
         choices = [self._chosen(n, lang) for n in range(len(self._topics))]
+        term_cache.save()  # the forms of new rules' words, for the next process
         for (topic, _), chosen in zip(self._topics, choices, strict=True):
             hits: dict[tuple[str, int], Hit] = {}
             notes: list[str] = []

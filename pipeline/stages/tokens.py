@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from pipeline.stages import term_cache
+
 # Words; apostrophes and hyphens split (Suriye'de -> Suriye + de, UN-Sicherheitsrat ->
 # UN + Sicherheitsrat, d'Astana -> d + Astana), consistently for terms and for text. Hebrew
 # writes abbreviations with a gershayim (or a plain quote) between letters: האו"ם is one word.
@@ -438,7 +440,15 @@ def forms(word: str, lang: str) -> frozenset[str]:
 def term_forms(word: str, lang: str) -> frozenset[str]:
     """What a configured word matches in a text's `forms`: the same lemmas or stems, and the
     word's base (without a final vowel: Siria -> ~sir i, Сирия -> ~сири) that inflected forms
-    begin with (Sirii, Сирией, Syyriassa)."""
+    begin with (Sirii, Сирией, Syyriassa). Kept between processes (term_cache)."""
+    known = term_cache.get(word, lang)
+    if known is None:
+        known = _term_forms(word, lang)
+        term_cache.put(word, lang, known)
+    return known
+
+
+def _term_forms(word: str, lang: str) -> frozenset[str]:
     folded = fold(unconfuse(word))
     found = {f for f in forms(word, lang) if not f.startswith("~")}
     base = folded[:-1] if folded and folded[-1] in _VOWELS else folded
