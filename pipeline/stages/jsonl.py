@@ -48,9 +48,12 @@ def to_raw(obj: Any) -> RawArticle:
         return scrub(str(obj.get(key) or ""))[:limit]
 
     url = field("url", MAX_URL)
-    text_basis = "\n".join(field(k, MAX_HTML) for k in ("title", "summary", "content"))
+    ident = field("id", 128)
+    if not ident:  # the text an id is made of, joined only where the object has none
+        text_basis = "\n".join(field(k, MAX_HTML) for k in ("title", "summary", "content"))
+        ident = article_id(url, fallback=text_basis)
     return RawArticle(
-        id=field("id", 128) or article_id(url, fallback=text_basis),
+        id=ident,
         url=url,
         title=field("title", MAX_TITLE),
         summary_html=field("summary", MAX_HTML),

@@ -75,3 +75,33 @@ def test_unpacked_language_model_scores_as_the_packaged_one(
         assert np.array_equal(again._decide("Syria talks"), packaged._decide("Syria talks"))
     finally:
         language._identifier.cache_clear()
+
+
+def test_term_forms_survive_a_restart_unchanged(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.stages import term_cache
+    from pipeline.stages.tokens import _term_forms, term_forms
+
+    monkeypatch.setattr(term_cache, "_forms", None)
+    monkeypatch.setattr(term_cache, "_dirty", False)
+    term_forms.cache_clear()
+    try:
+        words = [("Сирия", "ru"), ("Astana", "kk"), ("Syrien", "de"), ("سوريا", "ar")]
+        first = [term_forms(w, lang) for w, lang in words]
+        assert first == [_term_forms(w, lang) for w, lang in words]
+        term_cache.save()
+        [written] = (fresh / "mediamon").glob("term-forms-*.json")
+        assert "ru\\u0000Сирия" in written.read_text(encoding="utf-8")
+        # a new process: nothing in memory, the file answers without the analysers
+        monkeypatch.setattr(term_cache, "_forms", None)
+        term_forms.cache_clear()
+        assert [term_forms(w, lang) for w, lang in words] == first
+        assert not term_cache._dirty
+        # a broken file: computed again, the same forms
+        written.write_text("{not json", encoding="utf-8")
+        monkeypatch.setattr(term_cache, "_forms", None)
+        term_forms.cache_clear()
+        assert [term_forms(w, lang) for w, lang in words] == first
+    finally:
+        term_forms.cache_clear()
