@@ -236,7 +236,15 @@ def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: st
 
 
 def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> None:
-    for half in ("-dev", "-holdout", "2-holdout", "3-holdout", "4-holdout", "5-holdout", "6-holdout"):
+    for half in (
+        "-dev",
+        "-holdout",
+        "2-holdout",
+        "3-holdout",
+        "4-holdout",
+        "5-holdout",
+        "6-holdout",
+    ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
         for item in items:
