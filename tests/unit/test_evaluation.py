@@ -224,6 +224,7 @@ COVERAGE_LANGUAGES = {
         "coverage4-holdout",
         "coverage5-holdout",
         "coverage6-holdout",
+        "coverage7-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -244,6 +245,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "4-holdout",
         "5-holdout",
         "6-holdout",
+        "7-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
