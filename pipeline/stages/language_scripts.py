@@ -148,7 +148,8 @@ _SR_WORDS = re.compile(
     # prijetnja, tržnica, Ujedinjeni narodi) and ekavian "children"
     r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*|sb un|"
     # Serbia's other cities, and its air-defence abbreviation (Croatian PZO)
-    r"novi sad|novom sadu|novog sada|niš|nišu|niša|kragujev\w*|pvo)\b",
+    r"novi sad|novom sadu|novog sada|niš|nišu|niša|kragujev\w*|čač[ak]\w*|partizan\w*|pvo|"
+    r"telo|tela|telu|telom|rasvetl\w*)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -168,7 +169,7 @@ _HR_WORDS = re.compile(
     r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
     r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
     r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*|pzo|protuzračn\w*|"
-    r"split\w*|rijek[aeu]|osijek\w*)\b",
+    r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
