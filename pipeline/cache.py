@@ -8,9 +8,12 @@ makes the next start slower."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,3 +48,46 @@ def write_atomically(path: Path, source: BinaryIO) -> bool:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         return False
+
+
+class JsonStore:
+    """Lists of strings by key, kept in one JSON file between processes (CLDR names, terms'
+    forms): read on first use, written whole by `save`. A file that cannot be read starts an
+    empty store; one that cannot be written leaves the store dirty, so a later save retries."""
+
+    def __init__(self, path: Callable[[], Path | None]) -> None:
+        self._path = path
+        self._data: dict[str, list[str]] | None = None
+        self.dirty = False
+
+    def _load(self) -> dict[str, list[str]]:
+        if self._data is None:
+            self._data = {}
+            path = self._path()
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8")) if path else {}
+            except (OSError, ValueError):
+                loaded = {}
+            if isinstance(loaded, dict):
+                self._data = {
+                    k: v
+                    for k, v in loaded.items()
+                    if isinstance(v, list) and all(isinstance(x, str) for x in v)
+                }
+        return self._data
+
+    def get(self, key: str) -> list[str] | None:
+        return self._load().get(key)
+
+    def put(self, key: str, values: Iterable[str]) -> None:
+        self._load()[key] = list(values)
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write what was learnt (a reader never sees half a file)."""
+        path = self._path()
+        if not self.dirty or path is None:
+            return
+        data = json.dumps(self._load(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        if write_atomically(path, io.BytesIO(data)):
+            self.dirty = False

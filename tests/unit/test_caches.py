@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cache import JsonStore
 from pipeline.taxonomy import cldr_cache
 from pipeline.taxonomy.expand import cldr_names
 
@@ -15,8 +16,7 @@ from pipeline.taxonomy.expand import cldr_names
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(cldr_cache, "_names", None)
-    monkeypatch.setattr(cldr_cache, "_dirty", False)
+    monkeypatch.setattr(cldr_cache, "_store", JsonStore(cldr_cache._path))
     cldr_names.cache_clear()
     yield tmp_path
     cldr_names.cache_clear()
@@ -29,7 +29,7 @@ def test_names_survive_a_restart_unchanged(fresh: Path, monkeypatch: pytest.Monk
     [written] = (fresh / "mediamon").glob("cldr-names-*.json")
     assert "UA|it|uk" in written.read_text(encoding="utf-8")
     # a new process: nothing in memory, the file answers without Babel
-    monkeypatch.setattr(cldr_cache, "_names", None)
+    monkeypatch.setattr(cldr_cache, "_store", JsonStore(cldr_cache._path))
     cldr_names.cache_clear()
     assert cldr_cache.get("UA|it|uk") == first
     assert cldr_names("UA", "it", "uk") == first
@@ -48,7 +48,7 @@ def test_a_broken_or_unwritable_cache_is_only_slower(
     blocker.write_text("", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     cldr_cache.save()  # no error: the next process reads Babel again
-    assert cldr_cache._dirty
+    assert cldr_cache._store.dirty
 
 
 def test_unpacked_language_model_scores_as_the_packaged_one(
@@ -83,8 +83,7 @@ def test_term_forms_survive_a_restart_unchanged(
     from pipeline.stages import term_cache
     from pipeline.stages.tokens import _term_forms, term_forms
 
-    monkeypatch.setattr(term_cache, "_forms", None)
-    monkeypatch.setattr(term_cache, "_dirty", False)
+    monkeypatch.setattr(term_cache, "_store", JsonStore(term_cache._path))
     term_forms.cache_clear()
     try:
         words = [("Сирия", "ru"), ("Astana", "kk"), ("Syrien", "de"), ("سوريا", "ar")]
@@ -94,13 +93,13 @@ def test_term_forms_survive_a_restart_unchanged(
         [written] = (fresh / "mediamon").glob("term-forms-*.json")
         assert "ru\\u0000Сирия" in written.read_text(encoding="utf-8")
         # a new process: nothing in memory, the file answers without the analysers
-        monkeypatch.setattr(term_cache, "_forms", None)
+        monkeypatch.setattr(term_cache, "_store", JsonStore(term_cache._path))
         term_forms.cache_clear()
         assert [term_forms(w, lang) for w, lang in words] == first
-        assert not term_cache._dirty
+        assert not term_cache._store.dirty
         # a broken file: computed again, the same forms
         written.write_text("{not json", encoding="utf-8")
-        monkeypatch.setattr(term_cache, "_forms", None)
+        monkeypatch.setattr(term_cache, "_store", JsonStore(term_cache._path))
         term_forms.cache_clear()
         assert [term_forms(w, lang) for w, lang in words] == first
     finally:
