@@ -85,8 +85,10 @@ class JsonStore:
 
     def save(self) -> None:
         """Write what was learnt (a reader never sees half a file)."""
+        if not self.dirty:  # asked after every tagged article: no file system call
+            return
         path = self._path()
-        if not self.dirty or path is None:
+        if path is None:
             return
         data = json.dumps(self._load(), ensure_ascii=False, sort_keys=True).encode("utf-8")
         if write_atomically(path, io.BytesIO(data)):
