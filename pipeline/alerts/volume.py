@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.alerts.rules import KeywordRule, VolumeRule, parse_span
-from pipeline.schema import AlertEvent
+from pipeline.schema import MAX_TITLE, AlertEvent
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def volume_alert(
         rule_name=rule.name or rule.id,
         article_id=key,
         story_id=key,
-        title=f"{rule.name or rule.id}: {surge.describe(rule)}",
+        # a rule's name has no length limit; the event's title has the article's
+        title=f"{rule.name or rule.id}: {surge.describe(rule)}"[:MAX_TITLE],
         enriched_at=now,
         channels=rule.channels,
         detail={"current": surge.current, "baseline": surge.baseline, "ratio": surge.ratio},

@@ -62,6 +62,13 @@ def test_a_surge_raises_one_volume_alert() -> None:
     assert alert.enriched_at == NOW
 
 
+def test_a_rule_with_a_very_long_name_still_raises_its_alert() -> None:
+    rule = RULE.model_copy(update={"name": "Astana " * 300})
+    alert = volume_alert(rule, surge_count, 3600, NOW, None)
+    assert alert is not None and len(alert.title) == 1_000
+    assert alert.title.startswith("Astana Astana")
+
+
 def test_a_surge_is_reported_once_per_window() -> None:
     reported = (NOW - timedelta(minutes=59)).isoformat()
     assert volume_alert(RULE, surge_count, 3600, NOW, reported) is None
