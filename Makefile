@@ -13,7 +13,10 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# the native module (native/, Rust) builds with cargo from rustup; without cargo it is left out
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+$(STAMP): requirements.lock pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -83,4 +86,4 @@ stack-down: $(STAMP) ## Stop them
 	$(BIN)/mediamon stack down
 
 clean: ## Remove the virtualenv and local state (not the jar cache)
-	rm -rf $(VENV) .audit-venv .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .audit-venv .state .pytest_cache .mypy_cache .ruff_cache native/target pipeline/_native*.so

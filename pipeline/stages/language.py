@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 import pycld2
-from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-from py3langid.modelio import _to_array
+
+if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot settle
+    # (~0.15 s of a process's start; most paragraphs never need them)
+    import numpy as np
+    import numpy.typing as npt
+    from py3langid.langid import LanguageIdentifier
 
 from pipeline.cache import cache_path, write_atomically
 from pipeline.stages import language_evidence as evidence
@@ -92,6 +94,8 @@ def _cld2(sample: str) -> Detection | None:
 def _identifier() -> LanguageIdentifier:
     """py3langid's model, from an unpacked copy kept between processes (pipeline/cache.py):
     unpacking its 68 MB from LZMA took 0.31 s of the first undecided text's 0.44 s."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
     source = MODEL_DIR / MODEL_FILE
     unpacked = cache_path("py3langid-model", source, ".npz")
     if unpacked is not None and not unpacked.exists():
@@ -111,6 +115,10 @@ def _from_npz(path: Path) -> LanguageIdentifier:
     below 0.5; a unit test compares both identifiers' scores). Its two large arrays (67 of
     68 MB) are mapped from the file, not read: the scores read a few thousand rows, and
     reading all took 0.3 s of CPU in every process that met an undecided text."""
+    import numpy as np
+    from py3langid.langid import LanguageIdentifier
+    from py3langid.modelio import _to_array
+
     with np.load(path, allow_pickle=False) as data:
         return LanguageIdentifier(
             _mapped(path, "ptc"),  # rows copied out by fancy indexing: the same numbers
@@ -125,6 +133,8 @@ def _from_npz(path: Path) -> LanguageIdentifier:
 
 def _mapped(path: Path, name: str) -> npt.NDArray[Any]:
     """An array of an uncompressed .npz, memory-mapped where it lies in the file."""
+    import numpy as np
+
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(f"{name}.npy")
     if info.compress_type != zipfile.ZIP_STORED:
@@ -155,6 +165,8 @@ def _mapped(path: Path, name: str) -> npt.NDArray[Any]:
 def _columns() -> tuple[list[str], dict[str, int], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
     """The answers (model languages, folded), each language's output index, the output index
     of each model column, and the base-rate prior per column."""
+    import numpy as np
+
     labels = [str(lang) for lang in _identifier().nb_classes]
     answers: list[str] = []
     index: dict[str, int] = {}
@@ -174,6 +186,8 @@ def _scores(
     """py3langid's normalised scores over every language (private _decide, pinned <0.5;
     rank() sorts all 142 columns), folded into answers. A headline's scores are weighed by
     function words, alphabet, base rate and a multiplicative hint; a paragraph's hint adds."""
+    import numpy as np
+
     answers, index, fold, prior = _columns()
     scores = _identifier()._decide(sample[:MODEL_CHARS])
     if short:

@@ -1,0 +1,92 @@
+"""The native module (native/src/lib.rs) against the Python paths it replaces: the same
+answers on every code point, on real articles and on random text."""
+
+from __future__ import annotations
+
+import json
+import random
+from types import ModuleType
+
+import pytest
+
+from pipeline.native import native
+from pipeline.stages import dedupe
+from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
+from pipeline.stages.tokens import fold, split, split_python
+from tests.support.paths import FIXTURES
+
+HEBREW_QUOTES = ['"', "'", "\u05f3", "\u05f4"]
+
+
+@pytest.fixture(scope="module")
+def built() -> ModuleType:
+    # `make install` builds it (cargo from rustup on PATH); without it every path below
+    # would silently be Python's, and these tests would compare Python with itself
+    assert native is not None, "pipeline._native is not built: `make install` needs cargo"
+    return native
+
+
+def _texts() -> list[str]:
+    texts = []
+    for name in ("coverage-dev.jsonl", "languages.jsonl"):
+        for line in (FIXTURES / "eval" / name).read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            texts += [item.get("title") or "", item.get("text") or ""]
+    return texts
+
+
+def test_split_agrees_on_every_code_point(built: ModuleType) -> None:
+    # one string per 4,096 code points, each between spaces: which of them are word letters
+    # (str.isalnum, the table native/gen_tables.py generated) is then visible in the split
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for at in range(0, len(points), 4096):
+        text = " ".join(chr(c) for c in points[at : at + 4096])
+        assert built.split(text) == split_python(text), hex(points[at])
+
+
+def test_split_agrees_on_real_and_random_text(built: ModuleType) -> None:
+    texts = _texts()
+    alphabet = [chr(c) for c in [*range(0x20, 0x250), *range(0x590, 0x600), *range(0x4E00, 0x4E20)]]
+    alphabet += [*HEBREW_QUOTES * 10, "\U0001d7d8", "\U00010400", "_", "\x00", "\n"]
+    rng = random.Random(14)
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(20_000)]
+    texts += ['האו"ם', 'ה"', '"ה', "ש'ש'ש", 'ש""ש', "a_b", "", " ", "x", "²½٣Ⅻ𝟘"]
+    assert len(texts) > 20_000
+    for text in texts:
+        assert built.split(text) == split_python(text), text
+
+
+def test_split_falls_back_on_lone_surrogates() -> None:
+    text = "abc \ud800 def"
+    assert split(text) == split_python(text) == ["", "abc", " \ud800 ", "def", ""]
+
+
+def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
+    compared = 0
+    for text in _texts():
+        words = split_python(text)[1::2]
+        if len(words) < dedupe.MIN_WORDS:
+            continue
+        folded = fold("\x00".join(words))
+        assert built.simhash_folded(folded) == simhash_numpy(folded), text
+        compared += 1
+    assert compared > 500
+    # a lone surrogate in the text: split() falls back to Python; the words hash natively
+    words = fold("\x00".join(["word"] * 30))
+    assert dedupe.simhash("word " * 30 + "\udcff") == simhash_numpy(words)
+
+
+def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
+    rng = random.Random(7)
+    ours, theirs = built.Fingerprints(500), NumpyFingerprints(500)
+    assert ours.nearest(5, 0) is None and theirs.nearest(5, 0) is None
+    for slot in range(500):
+        fp = rng.getrandbits(64) if slot % 7 else 0xFFFF  # repeats: ties go to the first
+        ours.set(slot, fp)
+        theirs.set(slot, fp)
+    for _ in range(300):
+        probe, size = rng.getrandbits(64), rng.randint(1, 500)
+        assert ours.nearest(probe, size) == theirs.nearest(probe, size)
+    assert ours.nearest(0xFFFF, 500) == theirs.nearest(0xFFFF, 500) == (0, 0)
+    with pytest.raises(IndexError):
+        ours.set(500, 1)
