@@ -48,11 +48,12 @@ RATE ?= 200
 bench-alerts: $(STAMP) ## Alert latency on its own stack (RULES=1000 RATE=200); ends with the figure in one line
 	$(BIN)/python -m benchmarks alerts --rules $(RULES) --rate $(RATE) --windows 0.25 --presearch on --no-matcher
 
-lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts and the dependency audit
+lint: $(STAMP) ## ruff (lint and format check), mypy, the layer contracts, rustfmt and clippy, the dependency audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd native && cargo fmt --check && cargo clippy --release --locked --quiet -- -D warnings
 	$(BIN)/python -m deploy.runtime_lock --check
 	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory k8s-check

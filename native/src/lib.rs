@@ -1,38 +1,33 @@
-//! Native versions of three hot paths of `pipeline.stages`, each equal to its Python
-//! fallback on every input (tests/unit/test_native.py): `split` (tokens.py), the hashing part
-//! of `simhash` and the nearest-fingerprint search (dedupe.py). Python keeps the logic that
-//! needs its own Unicode tables (folding); this module only does the loops.
+//! Native versions of hot paths of `pipeline.stages`, each equal to its Python fallback on
+//! every input (tests/unit/test_native.py): `split` and the common case of `fold`
+//! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py).
+//! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
+//! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
+//! caller folds in Python.
+
+// PyO3 0.22's macros convert PyErr into itself in every PyResult function
+#![allow(clippy::useless_conversion)]
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use std::sync::OnceLock;
 
-mod alnum;
-
-/// One bit per code point of the Basic Multilingual Plane: str.isalnum() there.
-fn bmp_table() -> &'static [u64] {
-    static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut bits = vec![0u64; 0x10000 / 64];
-        for &(start, end) in alnum::ALNUM.iter() {
-            for cp in start..=end.min(0xFFFF) {
-                bits[(cp / 64) as usize] |= 1 << (cp % 64);
-            }
-        }
-        bits
-    })
-}
+mod tables;
 
 #[inline]
-fn is_alnum(c: char, bmp: &[u64]) -> bool {
+fn is_alnum(c: char, bmp: &Bmp) -> bool {
     let cp = c as u32;
     if cp < 0x80 {
         return c.is_ascii_alphanumeric();
     }
     if cp <= 0xFFFF {
-        return bmp[(cp / 64) as usize] & (1 << (cp % 64)) != 0;
+        return bmp.alnum[(cp / 64) as usize] & (1 << (cp % 64)) != 0;
     }
-    alnum::ALNUM
+    in_ranges(&tables::ALNUM, cp)
+}
+
+fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
+    ranges
         .binary_search_by(|&(start, end)| {
             if end < cp {
                 std::cmp::Ordering::Less
@@ -46,6 +41,131 @@ fn is_alnum(c: char, bmp: &[u64]) -> bool {
 }
 
 #[inline]
+fn greek(c: char) -> bool {
+    matches!(c, '\u{0370}'..='\u{03ff}' | '\u{1f00}'..='\u{1fff}')
+}
+
+#[inline]
+fn hebrew_script(c: char) -> bool {
+    matches!(c, '\u{0590}'..='\u{05ff}')
+}
+
+/// tokens.fold: str.lower(), ё as е, i + combining dot (Turkish İ lowered) as i; Arabic marks
+/// dropped and letter variants unified; with any Hebrew letter, Hebrew points and quotes
+/// dropped; then NFC, which is the identity when no character NFC may change remains. None
+/// where Python must fold: Greek (its accents come off through NFD), or such a character.
+#[pyfunction]
+fn fold_plain(text: &str) -> Option<String> {
+    let bmp = bmp_tables();
+    // Python drops quotes only from a text with a Hebrew letter in it
+    let hebrew = !text.is_ascii() && text.chars().any(hebrew_script);
+    let mut out = String::with_capacity(text.len());
+    let mut after_i = false; // the last character pushed is an i no dot has joined yet
+    for c in text.chars() {
+        if c.is_ascii() {
+            if hebrew && (c == '"' || c == '\'') {
+                after_i = false; // as for the points below
+                continue;
+            }
+            let low = c.to_ascii_lowercase();
+            out.push(low);
+            after_i = low == 'i';
+            continue;
+        }
+        let mut one = [0u8; 4];
+        let lowered: &str = match lower_of(c, bmp) {
+            Some(low) => low,
+            None => c.encode_utf8(&mut one),
+        };
+        for low in lowered.chars() {
+            if low == '\u{0307}' && after_i {
+                after_i = false; // "i\u0307" -> "i", once per i, as str.replace does
+                continue;
+            }
+            // Python unifies Arabic and drops Hebrew points after it joined i and dot: a
+            // dropped character between them leaves the dot, which NFC then refuses below
+            let low = match low {
+                'ё' => 'е',
+                '\u{064b}'..='\u{065f}' | '\u{0670}' | '\u{0640}' => {
+                    after_i = false;
+                    continue;
+                }
+                '\u{0591}'..='\u{05c7}' | '\u{05f3}' | '\u{05f4}' if hebrew => {
+                    after_i = false;
+                    continue;
+                }
+                'ي' | 'ى' => 'ی',
+                'ك' => 'ک',
+                'أ' | 'إ' | 'آ' => 'ا',
+                'ة' => 'ه',
+                other => other,
+            };
+            if greek(low) || nfc_unsafe(low, bmp) {
+                return None;
+            }
+            out.push(low);
+            after_i = low == 'i';
+        }
+    }
+    Some(out)
+}
+
+/// The Basic Multilingual Plane's share of the tables, indexed by code point: built once.
+struct Bmp {
+    alnum: Vec<u64>,      // one bit per code point
+    nfc_unsafe: Vec<u64>, // one bit per code point
+    lower: Vec<u16>,      // 1 + the index in tables::LOWER, or 0
+}
+
+fn bmp_tables() -> &'static Bmp {
+    static TABLES: OnceLock<Bmp> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let bits = |ranges: &[(u32, u32)]| {
+            let mut bits = vec![0u64; 0x10000 / 64];
+            for &(start, end) in ranges {
+                for cp in start..=end.min(0xFFFF) {
+                    bits[(cp / 64) as usize] |= 1 << (cp % 64);
+                }
+            }
+            bits
+        };
+        let mut lower = vec![0u16; 0x10000];
+        for (at, &(cp, _)) in tables::LOWER.iter().enumerate() {
+            if cp <= 0xFFFF {
+                lower[cp as usize] = (at + 1) as u16;
+            }
+        }
+        Bmp {
+            alnum: bits(&tables::ALNUM),
+            nfc_unsafe: bits(&tables::NFC_UNSAFE),
+            lower,
+        }
+    })
+}
+
+#[inline]
+fn lower_of(c: char, bmp: &Bmp) -> Option<&'static str> {
+    let cp = c as u32;
+    if cp <= 0xFFFF {
+        let at = bmp.lower[cp as usize];
+        return (at != 0).then(|| tables::LOWER[at as usize - 1].1);
+    }
+    tables::LOWER
+        .binary_search_by_key(&cp, |&(k, _)| k)
+        .ok()
+        .map(|at| tables::LOWER[at].1)
+}
+
+#[inline]
+fn nfc_unsafe(c: char, bmp: &Bmp) -> bool {
+    let cp = c as u32;
+    if cp <= 0xFFFF {
+        return bmp.nfc_unsafe[(cp / 64) as usize] & (1 << (cp % 64)) != 0;
+    }
+    in_ranges(&tables::NFC_UNSAFE, cp)
+}
+
+#[inline]
 fn is_hebrew_letter(c: Option<char>) -> bool {
     matches!(c, Some('\u{05d0}'..='\u{05ea}'))
 }
@@ -55,7 +175,7 @@ fn is_hebrew_letter(c: Option<char>) -> bool {
 /// (", ״, ׳ or ') between two Hebrew letters belongs to its word.
 #[pyfunction]
 fn split<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
-    let bmp = bmp_table();
+    let bmp = bmp_tables();
     let mut parts: Vec<Bound<'py, PyString>> = Vec::with_capacity(text.len() / 3 + 2);
     let mut gap_start = 0usize;
     let mut word_start: Option<usize> = None;
@@ -120,14 +240,42 @@ fn simhash_folded(folded: &str) -> u64 {
             mix(sum)
         })
         .collect();
+    // bit counts per position: eight counters of one byte in each u64 lane, added through
+    // a table that spreads a byte's bits over a lane's bytes, flushed before they overflow
+    const SPREAD: [u64; 256] = {
+        let mut table = [0u64; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let mut bit = 0;
+            while bit < 8 {
+                table[byte] |= (((byte >> bit) & 1) as u64) << (8 * bit);
+                bit += 1;
+            }
+            byte += 1;
+        }
+        table
+    };
     let mut counts = [0u32; 64];
     let pairs = hashes.len().saturating_sub(1);
-    for pair in hashes.windows(2) {
+    let mut lanes = [0u64; 8];
+    let flush = |lanes: &mut [u64; 8], counts: &mut [u32; 64]| {
+        for (lane, value) in lanes.iter_mut().enumerate() {
+            for k in 0..8 {
+                counts[8 * lane + k] += ((*value >> (8 * k)) & 0xFF) as u32;
+            }
+            *value = 0;
+        }
+    };
+    for (n, pair) in hashes.windows(2).enumerate() {
         let bigram = mix(pair[0].wrapping_mul(K).wrapping_add(pair[1]));
-        for (bit, count) in counts.iter_mut().enumerate() {
-            *count += ((bigram >> bit) & 1) as u32;
+        for (lane, value) in lanes.iter_mut().enumerate() {
+            *value += SPREAD[((bigram >> (8 * lane)) & 0xFF) as usize];
+        }
+        if n % 255 == 254 {
+            flush(&mut lanes, &mut counts);
         }
     }
+    flush(&mut lanes, &mut counts);
     let mut majority = 0u64;
     for (bit, &count) in counts.iter().enumerate() {
         if count as usize * 2 > pairs {
@@ -147,7 +295,9 @@ struct Fingerprints {
 impl Fingerprints {
     #[new]
     fn new(capacity: usize) -> Self {
-        Fingerprints { fps: vec![0; capacity] }
+        Fingerprints {
+            fps: vec![0; capacity],
+        }
     }
 
     fn set(&mut self, slot: usize, fingerprint: u64) -> PyResult<()> {
@@ -166,7 +316,7 @@ impl Fingerprints {
         let mut best: Option<(usize, u32)> = None;
         for (slot, &fp) in self.fps[..size.min(self.fps.len())].iter().enumerate() {
             let distance = (fp ^ fingerprint).count_ones();
-            if best.map_or(true, |(_, d)| distance < d) {
+            if !matches!(best, Some((_, nearest)) if distance >= nearest) {
                 best = Some((slot, distance));
                 if distance == 0 {
                     break;
@@ -181,6 +331,7 @@ impl Fingerprints {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
+    m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_class::<Fingerprints>()?;
     Ok(())
 }

@@ -220,7 +220,21 @@ def split_python(text: str) -> list[str]:
 
 def fold(word: str) -> str:
     """Lowercase, ё->е, Arabic/Persian letter variants and diacritics unified; Greek accents
-    and Hebrew points dropped (headlines in capitals drop them); Turkish İ read as i."""
+    and Hebrew points dropped (headlines in capitals drop them); Turkish İ read as i. The
+    native module folds all but Greek and what NFC might change, which Python folds (the
+    corpus's 2,400 bodies: 0.16 -> 0.12 s)."""
+    if native is not None:
+        try:
+            folded: str | None = native.fold_plain(word)
+        except UnicodeEncodeError:  # lone surrogates
+            folded = None
+        if folded is not None:
+            return folded
+    return fold_python(word)
+
+
+def fold_python(word: str) -> str:
+    """`fold` without the native module (and what tests compare it with)."""
     word = word.lower().replace("ё", "е")
     if "\u0307" in word:
         word = word.replace("i\u0307", "i")

@@ -12,7 +12,7 @@ import pytest
 from pipeline.native import native
 from pipeline.stages import dedupe
 from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
-from pipeline.stages.tokens import fold, split, split_python
+from pipeline.stages.tokens import fold, fold_python, split, split_python
 from tests.support.paths import FIXTURES
 
 HEBREW_QUOTES = ['"', "'", "\u05f3", "\u05f4"]
@@ -61,6 +61,41 @@ def test_split_falls_back_on_lone_surrogates() -> None:
     assert split(text) == split_python(text) == ["", "abc", " \ud800 ", "def", ""]
 
 
+def test_fold_agrees_on_every_code_point(built: ModuleType) -> None:
+    # each code point after a Latin, a Turkish İ (lowered with a combining dot), a Hebrew and
+    # an Arabic letter; the native fold may decline (None: Python folds), never differ
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    declined = 0
+    for at in range(0, len(points), 512):
+        chars = [chr(c) for c in points[at : at + 512]]
+        for lead in ("A", "İ", "\u05e9", "\u0643"):
+            text = " ".join(lead + c for c in chars)
+            folded = built.fold_plain(text)
+            if folded is not None:
+                assert folded == fold_python(text), hex(points[at])
+                continue
+            for c in chars:  # one at a time, to check those it does fold
+                one = built.fold_plain(lead + c + "b")
+                declined += one is None
+                assert one is None or one == fold_python(lead + c + "b"), hex(ord(c))
+    assert declined < len(points)  # most text is folded natively
+
+
+def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
+    texts = _texts()
+    alphabet = [chr(c) for c in [*range(0x20, 0x250), *range(0x400, 0x530), *range(0x590, 0x700)]]
+    alphabet += ["\u0130", "\u0307", "\u0401", "\u03a3", "\u2126", "\u1161", *HEBREW_QUOTES * 5]
+    rng = random.Random(15)
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 16))) for _ in range(30_000)]
+    folded = 0
+    for text in texts:
+        ours = built.fold_plain(text)
+        assert ours is None or ours == fold_python(text), text
+        folded += ours is not None
+        assert fold(text) == fold_python(text)
+    assert folded > len(texts) // 2
+
+
 def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
     compared = 0
     for text in _texts():
@@ -72,8 +107,8 @@ def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
         compared += 1
     assert compared > 500
     # a lone surrogate in the text: split() falls back to Python; the words hash natively
-    words = fold("\x00".join(["word"] * 30))
-    assert dedupe.simhash("word " * 30 + "\udcff") == simhash_numpy(words)
+    joined = fold("\x00".join(["word"] * 30))
+    assert dedupe.simhash("word " * 30 + "\udcff") == simhash_numpy(joined)
 
 
 def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
