@@ -225,6 +225,7 @@ COVERAGE_LANGUAGES = {
         "coverage5-holdout",
         "coverage6-holdout",
         "coverage7-holdout",
+        "coverage8-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -246,6 +247,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "5-holdout",
         "6-holdout",
         "7-holdout",
+        "8-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
