@@ -278,7 +278,15 @@ def exact_keys(word: str, lang: str) -> tuple[str, ...]:
     tail = _ABBREVIATION_TAIL.match(word)
     if tail and (tail.group(2).isdigit() or suffix_room(lang) >= 6):
         keys += spellings(tail.group(1))
+    if lang in _ABBREVIATIONS_INSIDE and not word.isascii():
+        # Japanese and Chinese write no space around a Latin abbreviation (WFPが, 联合国WFP),
+        # Korean none before its particle (WFP는): one token holds both
+        keys += [k for k in _LATIN_CAPITALS.findall(word) if k != word]
     return tuple(keys)
+
+
+_ABBREVIATIONS_INSIDE = SPACELESS | {"ko"}
+_LATIN_CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
 
 
 def spellings(word: str) -> tuple[str, ...]:
