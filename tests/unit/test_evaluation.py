@@ -226,6 +226,7 @@ COVERAGE_LANGUAGES = {
         "coverage6-holdout",
         "coverage7-holdout",
         "coverage8-holdout",
+        "coverage9-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -248,6 +249,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "6-holdout",
         "7-holdout",
         "8-holdout",
+        "9-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
