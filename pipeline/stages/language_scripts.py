@@ -131,6 +131,8 @@ _Y_VOWEL = re.compile(
 )
 _NO_N_TILDE = frozenset({"tr", "az", "uz", "tk"})  # Turkic guesses whose alphabet lacks ñ
 _Q_OR_DOTLESS = re.compile(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
+# Letters of Kazakh Latin that Turkmen Latin lacks (it writes ň, not ñ; no ğ, q or ı)
+_NOT_TK_LATIN = re.compile("[ñğı]")
 # Crimean Tatar and Tatar write ı where this Kazakh writes y: a y-vowel beside their guess.
 _KK_LATIN_NEIGHBOURS = frozenset({"tr", "az", "uz", "ku", "et", "tt", "crh", "tk", "qu"})
 
@@ -160,7 +162,7 @@ _SR_WORDS = re.compile(
     r"telo|tela|telu|telom|rasvetl\w*|"
     # the future written as one word (koštaće; Croatian koštat će), on verb stems of four
     # letters or more (plaće, kraće are Croatian nouns and comparatives); garant's genitive
-    r"\w{4,}aće(?:mo|te)?|\w{4,}aću|garanat\w*)\b",
+    r"\w{4,}aće(?:mo|te)?|\w{4,}aću|garanat\w*|ponovo)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
@@ -180,7 +182,7 @@ _HR_WORDS = re.compile(
     r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
     r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
     r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*|pzo|protuzračn\w*|"
-    r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*)\b",
+    r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*|ponovno)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
@@ -352,6 +354,8 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
         and _kk_latin(text)
         and len(_NOT_KK_LATIN.findall(text)) < 2
     ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
+        return "kk"
+    if guess == "tk" and _NOT_TK_LATIN.search(text) and _share(_Y_VOWEL, text, letters):
         return "kk"
     if (
         guess in _KK_LATIN_NEIGHBOURS
