@@ -227,6 +227,7 @@ COVERAGE_LANGUAGES = {
         "coverage7-holdout",
         "coverage8-holdout",
         "coverage9-holdout",
+        "coverage10-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -250,6 +251,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "7-holdout",
         "8-holdout",
         "9-holdout",
+        "10-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
