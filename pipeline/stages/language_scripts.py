@@ -162,7 +162,9 @@ _SR_WORDS = re.compile(
     r"telo|tela|telu|telom|rasvetl\w*|"
     # the future written as one word (koštaće; Croatian koštat će), on verb stems of four
     # letters or more (plaće, kraće are Croatian nouns and comparatives); garant's genitive
-    r"\w{4,}aće(?:mo|te)?|\w{4,}aću|garanat\w*|ponovo)\b",
+    r"\w{4,}aće(?:mo|te)?|\w{4,}aću|garanat\w*|ponovo|"
+    # da with the present after a modal (moraju da se vrate; Croatian moraju se vratiti)
+    r"(?:treba|trebalo|moraju|moramo|mogu|možemo|žele|želimo) da)\b",
     re.IGNORECASE,
 )
 _HR_WORDS = re.compile(
