@@ -13,7 +13,9 @@ MIN_LETTER_SHARE = 0.01
 # Up to this many characters a text is a headline (or a headline and a short lead), whose
 # guess the word rules may overrule; longer texts carry their language in their letters.
 SHORT_TEXT = 300
-_LETTER = re.compile(r"[^\W\d_]")
+# Runs of letters, not single ones: summing the runs' lengths counts the same letters with one
+# match per word instead of one per letter (~0.2 -> 0.1 ms per 2,000 characters).
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 # Cyrillic. Tajik writes ӣ ӯ ҷ, Uzbek ў beside қ ғ ҳ (Belarusian ў without them), Turkmen and
 # Tatar җ ә without Kazakh's қ ғ ұ і (Tatar also һ), Kyrgyz ң ө ү and none of those.
@@ -89,7 +91,10 @@ _UG_ONLY = re.compile("[\u06d0\u06c8]")
 
 # Latin. Maltese ħ and għ; Lithuanian ė į ų; Turkmen ň ý beside Turkic ş ç ö ü (Czech and
 # Slovak write ň ý, never ş ö ü); Uzbek oʻ gʻ.
-_MT = re.compile("[ħĦ]|għ", re.IGNORECASE)
+# Maltese għ is g and ħ: a pattern "[ħĦ]|għ" found and counted the same ħ (one match each), and
+# no other character is ħ ignoring case; without those, `re` scans for the two letters at once
+# (0.05-0.09 ms less per 2,000 characters).
+_MT = re.compile("[ħĦ]")
 _LT = re.compile("[ėįųĖĮŲ]")
 _TK_LATIN = re.compile("[ňýŇÝ]")
 _TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
@@ -104,7 +109,9 @@ _UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
 # neither ä nor ū: ñ alone decides nothing.
 _U_MACRON = re.compile("[ūŪ]")
 _A_UMLAUT = re.compile("[äÄ]")
-_KK_CONSONANT = re.compile("[ğıñ]|q(?!u)")
+# Single letters as alternatives, not a class: then `re` skips to a candidate letter at once
+# rather than trying both branches at every position (20 -> 2 µs per 2,000 characters).
+_KK_CONSONANT = re.compile("ğ|ı|ñ|q(?!u)")
 
 
 def _kk_latin(text: str) -> bool:
@@ -196,6 +203,8 @@ def _share(pattern: re.Pattern[str], text: str, letters: Callable[[], int]) -> b
     if not pattern.search(text):  # the common case, cheaper than counting
         return False
     found = len(pattern.findall(text))
+    if found / len(text) >= MIN_LETTER_SHARE:  # a share of all characters: enough of the
+        return True  # letters, which are fewer, without counting them
     total = letters()
     return total < 100 or found / total >= MIN_LETTER_SHARE
 
@@ -390,7 +399,7 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
 
     @lru_cache(maxsize=1)
     def letters() -> int:  # counted only when a decisive letter occurs at all
-        return len(_LETTER.findall(text))
+        return sum(map(len, _LETTERS.findall(text)))
 
     if guess in _DEVANAGARI:
         return _devanagari(text)
