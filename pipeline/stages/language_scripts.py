@@ -102,7 +102,8 @@ _TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
 _NORDIC = re.compile("[þðæøåÞÐÆØÅ]")  # Icelandic and Faroese write ý beside ö too
 # The letter after the apostrophe continues the word (o'zbek, bo'lgan, g'arb): English
 # possessives (Boeing's, Hong Kong's) end there, and two of them made an English article uz.
-_UZ_LATIN = re.compile("[oOgG][\u02bb\u2018`'\u02bc\u2019](?=[a-z]{2})")
+_UZ_APOSTROPHES = "\u02bb\u2018`'\u02bc\u2019"
+_UZ_LATIN = re.compile(f"[oOgG][{_UZ_APOSTROPHES}](?=[a-z]{{2}})")
 _UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
 # ğ ı ñ q, unless two of the ç â ə w x of Tatar, Crimean Tatar and Azerbaijani (Turkmen: ä ş
@@ -433,16 +434,18 @@ _LATIN_GUESSES = _KK_LATIN_NEIGHBOURS | _SH | {"lv", "lt"}
 _DECIDES = frozenset(
     "ħĦėįųĖĮŲňýŇÝūŪñÑ\u0674\u0675\u0676\u0677\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9\u06d0\u06c8\u06c6"
 )
-# Which of the letters settle() asks about occur, found in one scan: a scan each for the Turkic
-# Arabic letters, _DECIDES and ä cost ~35 µs per 2,000 characters, this one ~12 µs (most
-# texts have none of them, or a few).
-_RULE_LETTERS = re.compile("[" + "".join(sorted(_DECIDES | set(_TURKIC_ARABIC_LETTERS))) + "äÄ]")
+# Which of the letters settle() asks about occur, and the apostrophes of Uzbek oʻ gʻ, found in
+# one scan: a scan each for the Turkic Arabic letters, _DECIDES, ä and _UZ_LATIN cost ~40 µs per
+# 2,000 characters, this one ~12 µs (most texts have none of them, or a few).
+_RULE_LETTERS = re.compile(
+    "[" + "".join(sorted(_DECIDES | set(_TURKIC_ARABIC_LETTERS))) + f"äÄ{_UZ_APOSTROPHES}]"
+)
 
 
 def _decides(text: str, present: frozenset[str]) -> bool:
     """`present`: the letters of _RULE_LETTERS the text has."""
     return bool(
         not present.isdisjoint(_DECIDES)
-        or _UZ_LATIN.search(text)
+        or (not present.isdisjoint(_UZ_APOSTROPHES) and _UZ_LATIN.search(text))
         or (not present.isdisjoint("äÄ") and _KK_CONSONANT.search(text))
     )
