@@ -107,10 +107,20 @@ class _Phrases:
 
     items: tuple[_Phrase, ...]
     ids: frozenset[int]
+    # phrase id -> its places in `items`: the few that matched are found in list order
+    # without a look at every phrase
+    places: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, items: list[_Phrase]) -> _Phrases:
-        return cls(tuple(items), frozenset(p.pid for p in items))
+        places: dict[int, list[int]] = {}
+        for n, phrase in enumerate(items):
+            places.setdefault(phrase.pid, []).append(n)
+        return cls(
+            tuple(items),
+            frozenset(places),
+            {pid: tuple(found) for pid, found in places.items()},
+        )
 
 
 # Languages whose stemmer or clitics may change how a word begins (Arabic and Hebrew
@@ -591,24 +601,61 @@ class _Field:
         self.source = text
         self.name = text.name
         self.matches = vocabulary.find(text.tokens)
+        # id of a rules' phrase list -> its hits and namesakes (see _gather): the rules ask
+        # for one list many times per tagging (contexts once per field), and the lists outlive
+        # the tagging, so their ids stay theirs meanwhile
+        self._gathered: dict[int, tuple[tuple[Hit, ...], tuple[Hit, ...]]] = {}
+        # phrase id -> the same for one phrase: many lists share phrases (a topic's terms
+        # and its contexts' groups name Astana alike)
+        self._located: dict[int, tuple[list[Hit], list[Hit]]] = {}
 
-    def find(self, phrases: _Phrases, masked: set[int] | None = None) -> list[Hit]:
+    def find(self, phrases: _Phrases, masked: set[int] | None = None) -> tuple[Hit, ...]:
+        """The hits of `phrases` outside the `masked` token positions, in the order of the
+        list, each phrase's in text order (shared: not to be modified)."""
         if phrases.ids.isdisjoint(self.matches):
-            return []
-        hits = []
-        span = self.source.span
-        for phrase in phrases.items:
-            for first, last in self.matches.get(phrase.pid, ()):
-                if masked and not masked.isdisjoint(range(first, last + 1)):
-                    continue
-                if self.source.qualified(last):
-                    self.source.namesakes.add(phrase.term)
-                    continue
-                start, end = span(first, last)
-                if phrase.words[0].kind == "infix" and first == last:
-                    start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
-                hits.append(Hit(phrase.term, self.name, first, last, start, end))
+            return ()
+        gathered = self._gathered.get(id(phrases))
+        if gathered is None:
+            gathered = self._gathered[id(phrases)] = self._gather(phrases)
+        hits, namesakes = gathered
+        if masked:
+            hits, namesakes = _outside(hits, masked), _outside(namesakes, masked)
+        if namesakes:
+            self.source.namesakes.update(h.term for h in namesakes)
         return hits
+
+    def _gather(self, phrases: _Phrases) -> tuple[tuple[Hit, ...], tuple[Hit, ...]]:
+        """Every match of `phrases` in the field, in the order of the list: the hits, and
+        the matches followed by a US state, which name namesakes rather than hits."""
+        hits: list[Hit] = []
+        namesakes: list[Hit] = []
+        matched = phrases.ids.intersection(self.matches)
+        for n in sorted(n for pid in matched for n in phrases.places[pid]):
+            found, qualified = self._locate(phrases.items[n])
+            hits += found
+            namesakes += qualified
+        return tuple(hits), tuple(namesakes)
+
+    def _locate(self, phrase: _Phrase) -> tuple[list[Hit], list[Hit]]:
+        """_gather for one phrase that matches."""
+        located = self._located.get(phrase.pid)
+        if located is not None:
+            return located
+        hits: list[Hit] = []
+        namesakes: list[Hit] = []
+        span = self.source.span
+        for first, last in self.matches[phrase.pid]:
+            start, end = span(first, last)
+            if phrase.words[0].kind == "infix" and first == last:
+                start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
+            hit = Hit(phrase.term, self.name, first, last, start, end)
+            (namesakes if self.source.qualified(last) else hits).append(hit)
+        self._located[phrase.pid] = hits, namesakes
+        return hits, namesakes
+
+
+def _outside(hits: tuple[Hit, ...], masked: set[int]) -> tuple[Hit, ...]:
+    return tuple(h for h in hits if masked.isdisjoint(range(h.first, h.last + 1)))
 
 
 @dataclass(frozen=True)
@@ -662,7 +709,7 @@ class _CompiledRules:
         """What these rules set aside in these fields, in words, for `topics explain`."""
         notes: list[str] = []
 
-        def quoted(hits: list[Hit]) -> str:
+        def quoted(hits: Iterable[Hit]) -> str:
             return ", ".join(sorted({repr(texts[h.field][h.start : h.end]) for h in hits}))
 
         ruled_out = [h for fld in fields for h in fld.find(self.none)]
@@ -731,7 +778,7 @@ class _CompiledRules:
         return _without_other_meanings(found, fields) if found else found
 
 
-def _near(groups: list[list[Hit]], window: int) -> list[Hit]:
+def _near(groups: list[tuple[Hit, ...]], window: int) -> list[Hit]:
     """The hits of every group that lie within `window` words of a hit of each other group
     (Kazakhstan and "talks" in one sentence, not one in the first paragraph and the other in
     the last), or none when some group has no such hit."""
