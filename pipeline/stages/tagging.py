@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import Any
 
 import ahocorasick
@@ -245,6 +245,8 @@ class _Vocabulary:
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
         self._live: set[str] = set()  # the words in _starting that start some phrase
+        # (id of a phrase's later word, token text) -> whether the word matches the token
+        self._follows: dict[tuple[int, str], bool] = {}
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -473,35 +475,50 @@ class _Vocabulary:
         """Phrase id -> (first, last) token positions of its every match, in text order. Set
         operations in C find the new words and the words that start anything; Python looks
         only at those (most of an article's words are neither)."""
-        new = set(tokens).difference(self._starting)
+        words = set(tokens)
+        new = words.difference(self._starting)
         if new:
             if len(self._starting) + len(new) > MAX_CACHED_WORDS:
                 self._starting.clear()  # bounded memory; never in the middle of a text
                 self._live.clear()
-            words = list(new)
-            for text in self._quick_misses(words) if QUICK else words:
+            if len(self._follows) > MAX_CACHED_WORDS:
+                self._follows.clear()
+            for text in self._quick_misses(list(new)) if QUICK else list(new):
                 self._starts(text)
-        live = self._live.intersection(tokens)
+        live = self._live.intersection(words)
         found: dict[int, list[tuple[int, int]]] = {}
         if not live:
             return found
         starting = self._starting
-        lang = self.lang
         size = len(tokens)
-        for i in [i for i, text in enumerate(tokens) if text in live]:
+        # the positions of live words, tested in C (a Python test per token cost more than
+        # the rest of this loop)
+        for i in compress(range(size), map(live.__contains__, tokens)):
             for pid, length, rest in starting[tokens[i]]:
                 last = i + length
                 if last >= size:
                     continue
-                if rest and not all(
-                    w.matches(tokens[i + k], lang) for k, w in enumerate(rest, start=1)
-                ):
+                if rest and not self._followed(rest, tokens, i):
                     continue
                 if pid in found:
                     found[pid].append((i, last))
                 else:
                     found[pid] = [(i, last)]
         return found
+
+    def _followed(self, rest: tuple[_Word, ...], tokens: list[str], at: int) -> bool:
+        """Whether the tokens after `at` match a phrase's later words; each word's answer
+        for a token is remembered: common words start phrases (Spanish "de" begins "de
+        Mistura") and meet the same next words in article after article."""
+        follows = self._follows
+        for k, word in enumerate(rest, start=at + 1):
+            key = (id(word), tokens[k])  # a word lives as long as its vocabulary
+            known = follows.get(key)
+            if known is None:
+                known = follows[key] = word.matches(tokens[k], self.lang)
+            if not known:
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
