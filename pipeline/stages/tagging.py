@@ -113,14 +113,10 @@ class _Phrases:
 
     @classmethod
     def of(cls, items: list[_Phrase]) -> _Phrases:
-        places: dict[int, list[int]] = {}
+        places: dict[int, tuple[int, ...]] = {}
         for n, phrase in enumerate(items):
-            places.setdefault(phrase.pid, []).append(n)
-        return cls(
-            tuple(items),
-            frozenset(places),
-            {pid: tuple(found) for pid, found in places.items()},
-        )
+            places[phrase.pid] = (*places.get(phrase.pid, ()), n)
+        return cls(tuple(items), frozenset(places), places)
 
 
 # Languages whose stemmer or clitics may change how a word begins (Arabic and Hebrew
@@ -245,8 +241,12 @@ class _Vocabulary:
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
         self._live: set[str] = set()  # the words in _starting that start some phrase
-        # (id of a phrase's later word, token text) -> whether the word matches the token
-        self._follows: dict[tuple[int, str], bool] = {}
+        # (live token text, the next token's or None) -> _starting's entries of the token
+        # whose second word matches the next token, without that word: common words start
+        # phrases (Spanish "de" begins "de Mistura", Astana 27 of them) and meet the same
+        # next words in article after article
+        self._pairs: dict[tuple[str, str | None], tuple[tuple[int, int, tuple[_Word, ...]], ...]]
+        self._pairs = {}
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -282,8 +282,7 @@ class _Vocabulary:
         phrase = _Phrase(term, tuple(compiled), pid)
         self._by_key[(term, exact, kind)] = phrase
         self.phrases[pid] = phrase
-        self._starting.clear()
-        self._live.clear()
+        self._forget_starts()
         self._automaton = None
         self._head_sets = None
         if compiled:  # a term without a single word ("...") matches nothing
@@ -449,6 +448,11 @@ class _Vocabulary:
                     break
         return found
 
+    def _forget_starts(self) -> None:
+        self._starting.clear()
+        self._live.clear()
+        self._pairs.clear()
+
     def _remember(self, text: str, found: tuple[tuple[int, int, tuple[_Word, ...]], ...]) -> None:
         self._starting[text] = found
         if found:
@@ -479,26 +483,32 @@ class _Vocabulary:
         new = words.difference(self._starting)
         if new:
             if len(self._starting) + len(new) > MAX_CACHED_WORDS:
-                self._starting.clear()  # bounded memory; never in the middle of a text
-                self._live.clear()
-            if len(self._follows) > MAX_CACHED_WORDS:
-                self._follows.clear()
+                self._forget_starts()  # bounded memory; never in the middle of a text
             for text in self._quick_misses(list(new)) if QUICK else list(new):
                 self._starts(text)
+        if len(self._pairs) > MAX_CACHED_WORDS:
+            self._pairs.clear()
         live = self._live.intersection(words)
         found: dict[int, list[tuple[int, int]]] = {}
         if not live:
             return found
-        starting = self._starting
+        pairs = self._pairs
+        lang = self.lang
         size = len(tokens)
         # the positions of live words, tested in C (a Python test per token cost more than
         # the rest of this loop)
         for i in compress(range(size), map(live.__contains__, tokens)):
-            for pid, length, rest in starting[tokens[i]]:
+            key = (tokens[i], tokens[i + 1] if i + 1 < size else None)
+            after = pairs.get(key)
+            if after is None:
+                after = pairs[key] = self._after(*key)
+            for pid, length, rest in after:
                 last = i + length
                 if last >= size:
                     continue
-                if rest and not self._followed(rest, tokens, i):
+                if rest and not all(
+                    w.matches(tokens[k], lang) for k, w in enumerate(rest, start=i + 2)
+                ):
                     continue
                 if pid in found:
                     found[pid].append((i, last))
@@ -506,19 +516,18 @@ class _Vocabulary:
                     found[pid] = [(i, last)]
         return found
 
-    def _followed(self, rest: tuple[_Word, ...], tokens: list[str], at: int) -> bool:
-        """Whether the tokens after `at` match a phrase's later words; each word's answer
-        for a token is remembered: common words start phrases (Spanish "de" begins "de
-        Mistura") and meet the same next words in article after article."""
-        follows = self._follows
-        for k, word in enumerate(rest, start=at + 1):
-            key = (id(word), tokens[k])  # a word lives as long as its vocabulary
-            known = follows.get(key)
-            if known is None:
-                known = follows[key] = word.matches(tokens[k], self.lang)
-            if not known:
-                return False
-        return True
+    def _after(
+        self, text: str, following: str | None
+    ) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
+        """The phrases starting at a word so written that the next token (None: the text
+        ends) continues, each with its words after the second, still to be matched."""
+        found = []
+        for pid, length, rest in self._starting[text]:
+            if not rest:
+                found.append((pid, length, rest))
+            elif following is not None and rest[0].matches(following, self.lang):
+                found.append((pid, length, rest[1:]))
+        return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
