@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import compress
 from typing import Any
 
 import ahocorasick
@@ -569,7 +570,10 @@ class _Text:
         self.text = text
         self._parts = split(text)
         self.tokens = self._parts[1::2]
-        self._offsets: list[int] | None = None
+        # part index -> character offset for the parts measured so far, and those parts
+        # in order (see _offset)
+        self._offsets: dict[int, int] = {0: 0}
+        self._measured: list[int] = [0]
         self.namesakes: set[str] = set()  # terms found qualified here (Syria, Virginia)
 
     def qualified(self, last: int) -> bool:
@@ -600,10 +604,21 @@ class _Text:
         return None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """Character offsets of tokens first..last (computed for articles with a hit only)."""
-        if self._offsets is None:
-            self._offsets = list(accumulate(map(len, self._parts), initial=0))
-        return self._offsets[2 * first + 1], self._offsets[2 * last + 2]
+        """Character offsets of tokens first..last (measured only where hits are)."""
+        return self._offset(2 * first + 1), self._offset(2 * last + 2)
+
+    def _offset(self, part: int) -> int:
+        """Where a part begins: the nearest part measured before it and the length of the
+        parts between, joined in C (the running sums of all parts' lengths cost 40-65 µs a
+        body, more than the rest of its hits)."""
+        at = self._offsets.get(part)
+        if at is None:
+            n = bisect(self._measured, part)
+            below = self._measured[n - 1]
+            at = self._offsets[below] + len("".join(self._parts[below:part]))
+            self._offsets[part] = at
+            self._measured.insert(n, part)
+        return at
 
 
 def _inside(token: str, word: _Word, start: int, end: int) -> tuple[int, int]:
