@@ -244,7 +244,7 @@ class _Vocabulary:
         self._live: set[str] = set()  # the words in _starting that start some phrase
         # (live token text, the next token's or None) -> _starting's entries of the token
         # whose second word matches the next token, without that word: common words start
-        # phrases (Spanish "de" begins "de Mistura", Astana 27 of them) and meet the same
+        # phrases (Spanish "de" begins "de Mistura", Astana begins 27) and meet the same
         # next words in article after article
         self._pairs: dict[tuple[str, str | None], tuple[tuple[int, int, tuple[_Word, ...]], ...]]
         self._pairs = {}
@@ -882,7 +882,7 @@ class Tagger:
         # A language's rules are compiled when its first article comes: compiling all 46
         # took the tagger's start from 0.44 s to 0.75 s, and a process reads few of them.
         self._compiled: dict[tuple[int, str], _CompiledRules] = {}
-        self._choices: dict[str, list[list[_CompiledRules]]] = {}  # language -> every topic's
+        self._choices: dict[str, list[list[_CompiledRules]]] = {}  # language -> _chosen, per topic
 
     @property
     def topic_ids(self) -> list[str]:
