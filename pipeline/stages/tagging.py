@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import accumulate
+from itertools import compress
 from typing import Any
 
 import ahocorasick
@@ -107,10 +108,16 @@ class _Phrases:
 
     items: tuple[_Phrase, ...]
     ids: frozenset[int]
+    # phrase id -> its places in `items`: the few that matched are found in list order
+    # without a look at every phrase
+    places: dict[int, tuple[int, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, items: list[_Phrase]) -> _Phrases:
-        return cls(tuple(items), frozenset(p.pid for p in items))
+        places: dict[int, tuple[int, ...]] = {}
+        for n, phrase in enumerate(items):
+            places[phrase.pid] = (*places.get(phrase.pid, ()), n)
+        return cls(tuple(items), frozenset(places), places)
 
 
 # Languages whose stemmer or clitics may change how a word begins (Arabic and Hebrew
@@ -235,6 +242,12 @@ class _Vocabulary:
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
         self._live: set[str] = set()  # the words in _starting that start some phrase
+        # (live token text, the next token's or None) -> _starting's entries of the token
+        # whose second word matches the next token, without that word: common words start
+        # phrases (Spanish "de" begins "de Mistura", Astana begins 27) and meet the same
+        # next words in article after article
+        self._pairs: dict[tuple[str, str | None], tuple[tuple[int, int, tuple[_Word, ...]], ...]]
+        self._pairs = {}
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -270,8 +283,7 @@ class _Vocabulary:
         phrase = _Phrase(term, tuple(compiled), pid)
         self._by_key[(term, exact, kind)] = phrase
         self.phrases[pid] = phrase
-        self._starting.clear()
-        self._live.clear()
+        self._forget_starts()
         self._automaton = None
         self._head_sets = None
         if compiled:  # a term without a single word ("...") matches nothing
@@ -437,6 +449,11 @@ class _Vocabulary:
                     break
         return found
 
+    def _forget_starts(self) -> None:
+        self._starting.clear()
+        self._live.clear()
+        self._pairs.clear()
+
     def _remember(self, text: str, found: tuple[tuple[int, int, tuple[_Word, ...]], ...]) -> None:
         self._starting[text] = found
         if found:
@@ -463,28 +480,35 @@ class _Vocabulary:
         """Phrase id -> (first, last) token positions of its every match, in text order. Set
         operations in C find the new words and the words that start anything; Python looks
         only at those (most of an article's words are neither)."""
-        new = set(tokens).difference(self._starting)
+        words = set(tokens)
+        new = words.difference(self._starting)
         if new:
             if len(self._starting) + len(new) > MAX_CACHED_WORDS:
-                self._starting.clear()  # bounded memory; never in the middle of a text
-                self._live.clear()
-            words = list(new)
-            for text in self._quick_misses(words) if QUICK else words:
+                self._forget_starts()  # bounded memory; never in the middle of a text
+            for text in self._quick_misses(list(new)) if QUICK else list(new):
                 self._starts(text)
-        live = self._live.intersection(tokens)
+        if len(self._pairs) > MAX_CACHED_WORDS:
+            self._pairs.clear()
+        live = self._live.intersection(words)
         found: dict[int, list[tuple[int, int]]] = {}
         if not live:
             return found
-        starting = self._starting
+        pairs = self._pairs
         lang = self.lang
         size = len(tokens)
-        for i in [i for i, text in enumerate(tokens) if text in live]:
-            for pid, length, rest in starting[tokens[i]]:
+        # the positions of live words, tested in C (a Python test per token cost more than
+        # the rest of this loop)
+        for i in compress(range(size), map(live.__contains__, tokens)):
+            key = (tokens[i], tokens[i + 1] if i + 1 < size else None)
+            after = pairs.get(key)
+            if after is None:
+                after = pairs[key] = self._after(*key)
+            for pid, length, rest in after:
                 last = i + length
                 if last >= size:
                     continue
                 if rest and not all(
-                    w.matches(tokens[i + k], lang) for k, w in enumerate(rest, start=1)
+                    w.matches(tokens[k], lang) for k, w in enumerate(rest, start=i + 2)
                 ):
                     continue
                 if pid in found:
@@ -492,6 +516,19 @@ class _Vocabulary:
                 else:
                     found[pid] = [(i, last)]
         return found
+
+    def _after(
+        self, text: str, following: str | None
+    ) -> tuple[tuple[int, int, tuple[_Word, ...]], ...]:
+        """The phrases starting at a word so written that the next token (None: the text
+        ends) continues, each with its words after the second, still to be matched."""
+        found = []
+        for pid, length, rest in self._starting[text]:
+            if not rest:
+                found.append((pid, length, rest))
+            elif following is not None and rest[0].matches(following, self.lang):
+                found.append((pid, length, rest[1:]))
+        return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +570,10 @@ class _Text:
         self.text = text
         self._parts = split(text)
         self.tokens = self._parts[1::2]
-        self._offsets: list[int] | None = None
+        # part index -> character offset for the parts measured so far, and those parts
+        # in order (see _offset)
+        self._offsets: dict[int, int] = {0: 0}
+        self._measured: list[int] = [0]
         self.namesakes: set[str] = set()  # terms found qualified here (Syria, Virginia)
 
     def qualified(self, last: int) -> bool:
@@ -564,10 +604,21 @@ class _Text:
         return None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """Character offsets of tokens first..last (computed for articles with a hit only)."""
-        if self._offsets is None:
-            self._offsets = list(accumulate(map(len, self._parts), initial=0))
-        return self._offsets[2 * first + 1], self._offsets[2 * last + 2]
+        """Character offsets of tokens first..last (measured only where hits are)."""
+        return self._offset(2 * first + 1), self._offset(2 * last + 2)
+
+    def _offset(self, part: int) -> int:
+        """Where a part begins: the nearest part measured before it and the length of the
+        parts between, joined in C (the running sums of all parts' lengths cost 40-65 µs a
+        body, more than the rest of its hits)."""
+        at = self._offsets.get(part)
+        if at is None:
+            n = bisect(self._measured, part)
+            below = self._measured[n - 1]
+            at = self._offsets[below] + len("".join(self._parts[below:part]))
+            self._offsets[part] = at
+            self._measured.insert(n, part)
+        return at
 
 
 def _inside(token: str, word: _Word, start: int, end: int) -> tuple[int, int]:
@@ -591,24 +642,61 @@ class _Field:
         self.source = text
         self.name = text.name
         self.matches = vocabulary.find(text.tokens)
+        # id of a rules' phrase list -> its hits and namesakes (see _gather): the rules ask
+        # for one list many times per tagging (contexts once per field), and the lists outlive
+        # the tagging, so their ids stay theirs meanwhile
+        self._gathered: dict[int, tuple[tuple[Hit, ...], tuple[Hit, ...]]] = {}
+        # phrase id -> the same for one phrase: many lists share phrases (a topic's terms
+        # and its contexts' groups name Astana alike)
+        self._located: dict[int, tuple[list[Hit], list[Hit]]] = {}
 
-    def find(self, phrases: _Phrases, masked: set[int] | None = None) -> list[Hit]:
+    def find(self, phrases: _Phrases, masked: set[int] | None = None) -> tuple[Hit, ...]:
+        """The hits of `phrases` outside the `masked` token positions, in the order of the
+        list, each phrase's in text order (shared: not to be modified)."""
         if phrases.ids.isdisjoint(self.matches):
-            return []
-        hits = []
-        span = self.source.span
-        for phrase in phrases.items:
-            for first, last in self.matches.get(phrase.pid, ()):
-                if masked and not masked.isdisjoint(range(first, last + 1)):
-                    continue
-                if self.source.qualified(last):
-                    self.source.namesakes.add(phrase.term)
-                    continue
-                start, end = span(first, last)
-                if phrase.words[0].kind == "infix" and first == last:
-                    start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
-                hits.append(Hit(phrase.term, self.name, first, last, start, end))
+            return ()
+        gathered = self._gathered.get(id(phrases))
+        if gathered is None:
+            gathered = self._gathered[id(phrases)] = self._gather(phrases)
+        hits, namesakes = gathered
+        if masked:
+            hits, namesakes = _outside(hits, masked), _outside(namesakes, masked)
+        if namesakes:
+            self.source.namesakes.update(h.term for h in namesakes)
         return hits
+
+    def _gather(self, phrases: _Phrases) -> tuple[tuple[Hit, ...], tuple[Hit, ...]]:
+        """Every match of `phrases` in the field, in the order of the list: the hits, and
+        the matches followed by a US state, which name namesakes rather than hits."""
+        hits: list[Hit] = []
+        namesakes: list[Hit] = []
+        matched = phrases.ids.intersection(self.matches)
+        for n in sorted(n for pid in matched for n in phrases.places[pid]):
+            found, qualified = self._locate(phrases.items[n])
+            hits += found
+            namesakes += qualified
+        return tuple(hits), tuple(namesakes)
+
+    def _locate(self, phrase: _Phrase) -> tuple[list[Hit], list[Hit]]:
+        """_gather for one phrase that matches."""
+        located = self._located.get(phrase.pid)
+        if located is not None:
+            return located
+        hits: list[Hit] = []
+        namesakes: list[Hit] = []
+        span = self.source.span
+        for first, last in self.matches[phrase.pid]:
+            start, end = span(first, last)
+            if phrase.words[0].kind == "infix" and first == last:
+                start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
+            hit = Hit(phrase.term, self.name, first, last, start, end)
+            (namesakes if self.source.qualified(last) else hits).append(hit)
+        self._located[phrase.pid] = hits, namesakes
+        return hits, namesakes
+
+
+def _outside(hits: tuple[Hit, ...], masked: set[int]) -> tuple[Hit, ...]:
+    return tuple(h for h in hits if masked.isdisjoint(range(h.first, h.last + 1)))
 
 
 @dataclass(frozen=True)
@@ -617,6 +705,7 @@ class _CompiledContext:
     context: _Phrases
     window: int
     groups: tuple[_Phrases, ...] = ()  # all of them in one field, instead of anchors
+    group_ids: frozenset[int] = frozenset()  # every phrase of the groups
 
 
 @dataclass(frozen=True)
@@ -640,29 +729,25 @@ class _CompiledRules:
             return [p for t in terms for p in vocabulary.phrases_of(t, exact)]
 
         terms = _Phrases.of(phrases(rules.terms) + phrases(rules.exact, exact=True))
-        contexts = [
-            _CompiledContext(
-                _Phrases.of(phrases(c.terms)),
-                _Phrases.of(phrases(c.with_)),
-                c.window,
-                tuple(_Phrases.of(phrases(g)) for g in c.all_of),
-            )
-            for c in rules.context
-        ]
+        contexts = []
+        for rule in rules.context:  # phrases made in the order of the rules: ids as before
+            anchors = _Phrases.of(phrases(rule.terms))
+            context = _Phrases.of(phrases(rule.with_))
+            groups = tuple(_Phrases.of(phrases(g)) for g in rule.all_of)
+            group_ids = frozenset().union(*(g.ids for g in groups))
+            contexts.append(_CompiledContext(anchors, context, rule.window, groups, group_ids))
         exclude = _Phrases.of(phrases(rules.exclude))
         none = _Phrases.of(phrases(rules.none))
         ids = terms.ids | exclude.ids | none.ids
         for c in contexts:
-            ids |= c.anchors.ids | c.context.ids
-            for g in c.groups:
-                ids |= g.ids
+            ids |= c.anchors.ids | c.context.ids | c.group_ids
         return cls(norm, terms, contexts, exclude, none, ids)
 
     def diagnose(self, fields: list[_Field], texts: dict[str, str]) -> list[str]:
         """What these rules set aside in these fields, in words, for `topics explain`."""
         notes: list[str] = []
 
-        def quoted(hits: list[Hit]) -> str:
+        def quoted(hits: Iterable[Hit]) -> str:
             return ", ".join(sorted({repr(texts[h.field][h.start : h.end]) for h in hits}))
 
         ruled_out = [h for fld in fields for h in fld.find(self.none)]
@@ -701,10 +786,16 @@ class _CompiledRules:
         found: list[Hit] = []
         title_has_context: dict[int, bool] = {}
         for fld in fields:
+            # A phrase list without a match in the field finds nothing there, and does not
+            # note namesakes either: such a field's, or groups', turn may be skipped.
+            if self.ids.isdisjoint(fld.matches):
+                continue
             masked = {i for h in fld.find(self.exclude) for i in range(h.first, h.last + 1)}
             found += fld.find(self.terms, masked)
             for n, ctx in enumerate(self.contexts):
                 if ctx.groups:
+                    if ctx.group_ids.isdisjoint(fld.matches):
+                        continue
                     together = _near([fld.find(g, masked) for g in ctx.groups], ctx.window)
                     if together and (
                         not ctx.context.items or any(f.find(ctx.context) for f in fields)
@@ -731,7 +822,7 @@ class _CompiledRules:
         return _without_other_meanings(found, fields) if found else found
 
 
-def _near(groups: list[list[Hit]], window: int) -> list[Hit]:
+def _near(groups: list[tuple[Hit, ...]], window: int) -> list[Hit]:
     """The hits of every group that lie within `window` words of a hit of each other group
     (Kazakhstan and "talks" in one sentence, not one in the first paragraph and the other in
     the last), or none when some group has no such hit."""
@@ -791,6 +882,7 @@ class Tagger:
         # A language's rules are compiled when its first article comes: compiling all 46
         # took the tagger's start from 0.44 s to 0.75 s, and a process reads few of them.
         self._compiled: dict[tuple[int, str], _CompiledRules] = {}
+        self._choices: dict[str, list[list[_CompiledRules]]] = {}  # language -> _chosen, per topic
 
     @property
     def topic_ids(self) -> list[str]:
@@ -833,7 +925,10 @@ class Tagger:
         texts = {"title": title, "text": text}
         # every topic's rules compiled before any field is scanned: a field's matches are
         # found once, for all phrases its vocabulary holds by then
-        choices = [self._chosen(n, lang) for n in range(len(self._topics))]
+        choices = self._choices.get(lang)
+        if choices is None:
+            choices = [self._chosen(n, lang) for n in range(len(self._topics))]
+            self._choices[lang] = choices
         term_cache.save()  # the forms of new rules' words, for the next process
         for (topic, _), chosen in zip(self._topics, choices, strict=True):
             hits: dict[tuple[str, int], Hit] = {}
