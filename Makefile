@@ -19,6 +19,9 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 $(STAMP): requirements.lock pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
+	@# the native module is optional to setuptools-rust: a failed build must not leave an
+	@# older one in place (tests/unit/test_native.py then fails for want of the module)
+	rm -f pipeline/_native*.so
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 

@@ -63,7 +63,7 @@ def simhash(text: str) -> int | None:
         try:
             fingerprint: int = native.simhash_folded(folded)  # (typed as a plain module)
             return fingerprint
-        except UnicodeEncodeError:  # lone surrogates: numpy's path encodes them as "?"
+        except UnicodeEncodeError:  # a lone surrogate, which no word holds: never expected
             pass
     return simhash_numpy(folded)
 
@@ -75,10 +75,17 @@ def simhash_numpy(folded: str) -> int:
     data = np.frombuffer(folded.encode("utf-8", "replace"), dtype=np.uint8)
     powers, inverses = _powers(len(data))
     starts = np.concatenate(([0], np.flatnonzero(data == 0) + 1))
+    # A word that folds to nothing (a run of Arabic tatweel) at the end leaves a start past
+    # the data, which reduceat refuses: it hashes as the empty word does, mix(0), natively too
+    empty_last = starts[-1] == len(data)
+    if empty_last:
+        starts = starts[:-1]
     # sum of byte * P**position over each word (separators are 0 and add nothing), shifted
     # back to the word's own start, so a word hashes the same wherever it stands
     sums = np.add.reduceat(data.astype(np.uint64) * powers[: len(data)], starts)
     hashes = _mix(sums * inverses[starts])
+    if empty_last:
+        hashes = np.append(hashes, _mix(np.zeros(1, dtype=np.uint64)))
     bigrams = _mix(hashes[:-1] * np.uint64(_K) + hashes[1:])
     bits = np.unpackbits(bigrams.view(np.uint8)).reshape(-1, 64)
     majority = bits.sum(axis=0) * 2 > len(bigrams)

@@ -484,7 +484,10 @@ class _Vocabulary:
         new = words.difference(self._starting)
         if new:
             if len(self._starting) + len(new) > MAX_CACHED_WORDS:
-                self._forget_starts()  # bounded memory; never in the middle of a text
+                # bounded memory, cleared between texts: every word of this one is new again
+                # (a word remembered before the clear would lose its phrases here)
+                self._forget_starts()
+                new = words
             for text in self._quick_misses(list(new)) if QUICK else list(new):
                 self._starts(text)
         if len(self._pairs) > MAX_CACHED_WORDS:

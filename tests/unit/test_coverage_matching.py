@@ -202,3 +202,18 @@ def test_prefilter_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
     want = [slow.tag(i["title"], i["text"], i["lang"]) for i in items]
     assert got == want
     assert sum(bool(m.topics) for m in got) > 200  # the comparison is about something
+
+
+def test_a_full_word_cache_loses_no_phrase_of_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the tagger clears its remembered words when they would pass MAX_CACHED_WORDS; the text
+    # being tagged then must be read whole, not only its words that were new to the cache
+    from pipeline.stages import tagging
+
+    tagger = Tagger(load_taxonomy())
+    title = "UN envoy Pedersen joins the Astana talks on Syria"
+    first = tagger.tag(title, "", "en")
+    assert first.topics == ["syria", "astana_process", "un"]
+    remembered = len(tagger._vocabularies["en"]._starting)
+    monkeypatch.setattr(tagging, "MAX_CACHED_WORDS", remembered + 1)
+    second = tagger.tag(title + " amid quarrelsome zebras", "", "en")  # two new words overflow
+    assert second.topics == first.topics
