@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot se
 
 from pipeline.cache import cache_path, write_atomically
 from pipeline.stages import language_evidence as evidence
+from pipeline.stages import language_pairs as pairs
 from pipeline.stages.language_scripts import settle
 
 UNDETERMINED = "und"
@@ -227,10 +228,21 @@ def _answer(sample: str, lang: str, prob: float, hint: str | None) -> Detection:
         lang = hint  # one language in two standards: the model cannot tell, the feed can
     proven = settle(sample, lang, hint)
     if proven and proven != lang:
-        return Detection(proven, round(max(prob, 0.9), 4))
+        return Detection(_neighbour(sample, proven, hint), round(max(prob, 0.9), 4))
     if prob < MIN_CONFIDENCE or lang == UNDETERMINED:
         return Detection(UNDETERMINED, round(prob, 4))
-    return Detection(lang, round(prob, 4))
+    return Detection(_neighbour(sample, lang, hint), round(prob, 4))
+
+
+def _neighbour(sample: str, lang: str, hint: str | None) -> str:
+    """`lang`, or the neighbouring standard its words make ten times as likely (the feed's
+    declared language is never overruled so)."""
+    if lang == hint or not pairs.has_neighbours(lang, paragraph=len(sample) >= FAST_MIN_CHARS):
+        return lang
+    other = pairs.neighbour(sample, lang)
+    if other is None:
+        return lang
+    return settle(sample, other, hint) or other  # Croatian may yet prove Serbian
 
 
 def detect_language(text: str, hint: str | None = None) -> Detection:

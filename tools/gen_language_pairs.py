@@ -1,0 +1,89 @@
+"""Generate pipeline/stages/language_pairs.tsv.xz from wordfreq's word lists.
+
+Neighbouring standards that detectors confuse on headlines (Indonesian and Malay, Danish and
+Norwegian, Czech and Slovak...) differ in which common words they use, and how often. For
+each pair this keeps the words one language writes at least ten times as often as the other
+(a log10 ratio of 1 or more, clipped at 3), and for each language the letters of its words.
+
+Run where wordfreq 3.1.1 is installed (the benchmark's peer virtualenv has it):
+    /work/bench-venv/bin/python tools/gen_language_pairs.py
+wordfreq's data is CC BY-SA 4.0 (its sources are listed in its README); the generated table
+is a derivative under the same licence: pipeline/stages/language_pairs.LICENSE.md.
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import wordfreq
+
+# wordfreq's codes; the detector answers nb as no and the Serbo-Croatian sh as hr
+PAIRS = [
+    ("id", "ms"),
+    ("da", "nb"),
+    ("sv", "nb"),
+    ("sv", "da"),
+    ("cs", "sk"),
+    ("sk", "sl"),
+    ("sl", "sh"),
+    ("cs", "pl"),
+    ("sk", "pl"),
+    ("bg", "ru"),
+    ("bg", "mk"),
+    ("ru", "uk"),
+]
+MIN_ZIPF = 2.0  # words rarer than twice per hundred million in both carry little
+MIN_RATIO = 1.0  # ten times as frequent in one of the two
+MAX_RATIO = 3.0  # no single word outweighs three others
+LETTER_SHARE = 1e-4  # a letter below this share of a language's letters is not its own
+OUT = Path(__file__).resolve().parents[1] / "pipeline" / "stages" / "language_pairs.zip"
+
+
+def _alphabet(lang: str) -> str:
+    counts: Counter[str] = Counter()
+    for word, freq in wordfreq.get_frequency_dict(lang, "small").items():
+        for char in word:
+            if char.isalpha():
+                counts[char] += freq
+    total = sum(counts.values())
+    return "".join(sorted(c for c, n in counts.items() if n / total >= LETTER_SHARE))
+
+
+def _ratios(a: str, b: str) -> dict[str, float]:
+    fa = wordfreq.get_frequency_dict(a, "small")
+    fb = wordfreq.get_frequency_dict(b, "small")
+    # a word missing from one list is rarer than its rarest word
+    floor_a, floor_b = min(fa.values()) / 2, min(fb.values()) / 2
+    least = 10 ** (MIN_ZIPF - 9)
+    found = {}
+    for word in sorted(set(fa) | set(fb)):
+        pa, pb = fa.get(word, 0.0), fb.get(word, 0.0)
+        if max(pa, pb) < least or not word.isalpha():
+            continue
+        ratio = math.log10(max(pa, floor_a)) - math.log10(max(pb, floor_b))
+        if abs(ratio) >= MIN_RATIO:
+            found[word] = round(max(-MAX_RATIO, min(MAX_RATIO, ratio)), 2)
+    return found
+
+
+def main() -> None:
+    """One member per pair (`a-b`: word TAB log10 ratio, a over b) and `alphabets` (code TAB
+    letters), so that a process reads only the pairs of the languages it meets."""
+    langs = sorted({lang for pair in PAIRS for lang in pair})
+    members = {"alphabets": [f"{lang}\t{_alphabet(lang)}" for lang in langs]}
+    for a, b in PAIRS:
+        members[f"{a}-{b}"] = [f"{w}\t{r:g}" for w, r in _ratios(a, b).items()]
+    with zipfile.ZipFile(OUT, "w", zipfile.ZIP_LZMA) as archive:
+        for name, lines in members.items():
+            # a fixed date: the same lists make the same file
+            info = zipfile.ZipInfo(name, date_time=(2026, 12, 6, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_LZMA
+            archive.writestr(info, "\n".join(lines) + "\n")
+    print(OUT, sum(map(len, members.values())), "lines", OUT.stat().st_size, "bytes")
+
+
+if __name__ == "__main__":
+    main()
