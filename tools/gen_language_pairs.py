@@ -34,6 +34,10 @@ PAIRS = [
     ("bg", "ru"),
     ("bg", "mk"),
     ("ru", "uk"),
+    # Serbian Cyrillic: wordfreq's Serbo-Croatian (written in Latin) spelled in Cyrillic
+    ("sr", "ru"),
+    ("sr", "mk"),
+    ("sr", "bg"),
 ]
 MIN_ZIPF = 2.0  # words rarer than twice per hundred million in both carry little
 MIN_RATIO = 1.0  # ten times as frequent in one of the two
@@ -42,9 +46,34 @@ LETTER_SHARE = 1e-4  # a letter below this share of a language's letters is not 
 OUT = Path(__file__).resolve().parents[1] / "pipeline" / "stages" / "language_pairs.zip"
 
 
+# Serbian Latin to Cyrillic, digraphs first; words with q, w, x or y are foreign
+_DIGRAPHS = {"dž": "џ", "lj": "љ", "nj": "њ"}
+_LETTERS = dict(zip("abcčćdđefghijklmnoprsštuvzž", "абцчћдђефгхијклмнопрсштувзж", strict=True))
+
+
+def _cyrillic(word: str) -> str | None:
+    for latin, cyrillic in _DIGRAPHS.items():
+        word = word.replace(latin, cyrillic)
+    spelled = "".join(_LETTERS.get(c, c) for c in word)
+    return spelled if all("\u0400" <= c <= "\u04ff" for c in spelled) else None
+
+
+def _frequencies(lang: str) -> dict[str, float]:
+    """wordfreq's list; for `sr`, its Serbo-Croatian list spelled in Serbian Cyrillic (the
+    list is Latin: wordfreq transliterates Serbian Cyrillic sources)."""
+    if lang != "sr":
+        return dict(wordfreq.get_frequency_dict(lang, "small"))
+    found: dict[str, float] = {}
+    for word, freq in wordfreq.get_frequency_dict("sh", "small").items():
+        spelled = _cyrillic(word)
+        if spelled:
+            found[spelled] = found.get(spelled, 0.0) + freq
+    return found
+
+
 def _alphabet(lang: str) -> str:
     counts: Counter[str] = Counter()
-    for word, freq in wordfreq.get_frequency_dict(lang, "small").items():
+    for word, freq in _frequencies(lang).items():
         for char in word:
             if char.isalpha():
                 counts[char] += freq
@@ -53,8 +82,7 @@ def _alphabet(lang: str) -> str:
 
 
 def _ratios(a: str, b: str) -> dict[str, float]:
-    fa = wordfreq.get_frequency_dict(a, "small")
-    fb = wordfreq.get_frequency_dict(b, "small")
+    fa, fb = _frequencies(a), _frequencies(b)
     # a word missing from one list is rarer than its rarest word
     floor_a, floor_b = min(fa.values()) / 2, min(fb.values()) / 2
     least = 10 ** (MIN_ZIPF - 9)
@@ -63,6 +91,8 @@ def _ratios(a: str, b: str) -> dict[str, float]:
         pa, pb = fa.get(word, 0.0), fb.get(word, 0.0)
         if max(pa, pb) < least or not word.isalpha():
             continue
+        if "sr" in (a, b) and _cyrillic(word) != word:
+            continue  # the Cyrillic-spelled list has no Latin words to weigh against
         ratio = math.log10(max(pa, floor_a)) - math.log10(max(pb, floor_b))
         if abs(ratio) >= MIN_RATIO:
             found[word] = round(max(-MAX_RATIO, min(MAX_RATIO, ratio)), 2)

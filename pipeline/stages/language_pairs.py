@@ -39,6 +39,9 @@ PAIRS = (
     ("bg", "ru"),
     ("bg", "mk"),
     ("ru", "uk"),
+    ("sr", "ru"),  # Serbian Cyrillic: the Serbo-Croatian list spelled so
+    ("sr", "mk"),
+    ("sr", "bg"),
 )
 _NEIGHBOURS: dict[str, list[tuple[str, str]]] = {}
 for _a, _b in PAIRS:

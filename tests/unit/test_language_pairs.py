@@ -34,6 +34,8 @@ def test_the_table_holds_every_pair_the_module_names() -> None:
         # Slovak: bezpečnostná, schválila; Czech: bezpečnostní, schválila
         ("Bezpečnostná rada schválila novú misiu", "cs", "sk"),
         ("Габровски майстор изработва ножове от стомана", "ru", "bg"),
+        # Serbian Cyrillic without ђ ј љ њ ћ џ: the Serbo-Croatian list spelled in Cyrillic
+        ("Сукоби у граду, затворен аеродром", "ru", "sr"),
     ],
 )
 def test_the_likelier_neighbour_wins(text: str, guess: str, expected: str) -> None:
@@ -47,6 +49,8 @@ def test_the_likelier_neighbour_wins(text: str, guess: str, expected: str) -> No
         ("Vláda schválila rozpočet na příští rok", "cs"),  # Czech ř: never Slovak or Polish
         ("Nová vláda schválila rozpočet", "cs"),  # shared words only
         ("The Security Council met on Syria", "en"),  # no neighbour to weigh
+        # Serbian Latin: the Cyrillic-spelled list has no Latin words; never Russian
+        ("Srbija i Ujedinjeni Arapski Emirati bez carina", "sr"),
     ],
 )
 def test_the_answer_stands_without_evidence_or_against_the_letters(text: str, guess: str) -> None:
