@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from pipeline.stages import language_pairs as pairs
+
 # A letter must make this share of the text's letters: one quoted «Тоқаев» in a Russian article
 # is 0.5% of its letters, Kazakh text has 4-6% қ ғ ұ ә і.
 MIN_LETTER_SHARE = 0.01
@@ -55,6 +57,10 @@ _BG_HARD_SIGN = re.compile(
 _KY_WORDS = re.compile(r"\b(?:катыш\w*|кылды|болуп|жана|менен)\b", re.IGNORECASE)
 _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
+# Turkmen keeps д in its case and past endings after a voiceless consonant (Дамаскда,
+# Ашгабатдан, гечди); Kyrgyz, Kazakh and Tatar make it т (Дамаскта, кетти). No Kazakh,
+# Kyrgyz or Tatar text of the development sets has one.
+_TK_ENDING = re.compile(r"\w[кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b", re.IGNORECASE)
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
 _KK_ONLY = re.compile("[қғұҚҒҰ]")
 _KK_I = re.compile("[іәІӘ]")
@@ -165,7 +171,7 @@ _SR_WORDS = re.compile(
     r"sedmic\w*|mesec\w*|prisustvova\w*|snabdeva\w*|srbij\w*|srpsk\w*|beograd\w*|vučić\w*|"
     # Serbian million, guarantor, threat, market, "nations" (Croatian milijun, jamac,
     # prijetnja, tržnica, Ujedinjeni narodi) and ekavian "children"
-    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|nacij[aeu]\w*|decom|decu|unesk\w*|sb un|"
+    r"milion\w*|garant\w*|pretnj\w*|pijac\w*|ujedinjen\w* nacij\w*|decom|decu|unesk\w*|sb un|"
     # Serbia's other cities, and its air-defence abbreviation (Croatian PZO)
     r"novi sad|novom sadu|novog sada|niš|nišu|niša|kragujev\w*|čač[ak]\w*|partizan\w*|pvo|"
     r"telo|tela|telu|telom|rasvetl\w*|"
@@ -193,7 +199,7 @@ _HR_WORDS = re.compile(
     r"predsjedn\w*|svjetsk\w*|promjen\w*|primjen\w*|zahtjev\w*|rješ\w*|riješ\w*|vijest\w*|"
     r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
     r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*|pzo|protuzračn\w*|"
-    r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*|ponovno)\b",
+    r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*|ponovno|srijed\w*|nedjelj\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
@@ -295,6 +301,7 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
         if (
             guess == "tk"
             or _TK_WORDS.search(text)
+            or _TK_ENDING.search(text)
             or (_TK.search(text) and not _KY_LONG.search(text))
         ):
             return "tk"
@@ -379,7 +386,13 @@ def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) 
         and _share(_Y_VOWEL, text, letters)
     ):
         return "kk"
-    if guess in _SH or (guess == "sl" and (_NOT_SL.search(text) or _croatian_not_sl(text))):
+    # Slovenian shares ekavian and Croatian words (svet, ponovno, veleposlaništvo): the word
+    # rules judge a Slovenian guess only where word frequencies do not say Slovenian
+    if guess in _SH or (
+        guess == "sl"
+        and (_NOT_SL.search(text) or _croatian_not_sl(text))
+        and pairs.neighbour(text, "hr") != "sl"
+    ):
         return serbo_croatian(text, guess, hint)
     if guess == "tr" and len(text) <= SHORT_TEXT and _AZ_WORDS.search(text):
         return "az"
