@@ -27,11 +27,14 @@ if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot se
 from pipeline.cache import cache_path, write_atomically
 from pipeline.stages import language_evidence as evidence
 from pipeline.stages import language_pairs as pairs
-from pipeline.stages.language_scripts import settle
+from pipeline.stages.language_scripts import SH as _SH
+from pipeline.stages.language_scripts import settle, undecided_standard
 
 UNDETERMINED = "und"
 # Below this normalised probability the answer is reported as `und`.
 MIN_CONFIDENCE = 0.2
+# The confidence of a Serbian or Croatian answer nothing in the text decides
+UNDECIDED_STANDARD = 0.5
 # How much probability mass the hint adds before renormalising: enough to settle a
 # close call between neighbours (ru/uk/bg), never enough to override clear evidence.
 HINT_WEIGHT = 0.15
@@ -231,10 +234,16 @@ def _answer(sample: str, lang: str, prob: float, hint: str | None) -> Detection:
         lang = hint  # one language in two standards: the model cannot tell, the feed can
     proven = settle(sample, lang, hint)
     if proven and proven != lang:
-        return Detection(_neighbour(sample, proven, hint), round(max(prob, 0.9), 4))
-    if prob < MIN_CONFIDENCE or lang == UNDETERMINED:
+        lang, prob = _neighbour(sample, proven, hint), max(prob, 0.9)
+    elif prob < MIN_CONFIDENCE or lang == UNDETERMINED:
         return Detection(UNDETERMINED, round(prob, 4))
-    return Detection(_neighbour(sample, lang, hint), round(prob, 4))
+    else:
+        lang = _neighbour(sample, lang, hint)
+    if lang in ("hr", "sr") and hint not in _SH and undecided_standard(sample):
+        # Serbian or Croatian Latin with no word of either standard: the answer is the
+        # likelier one (Croatian, on the development sets), not a sure one
+        prob = min(prob, UNDECIDED_STANDARD)
+    return Detection(lang, round(prob, 4))
 
 
 def _neighbour(sample: str, lang: str, hint: str | None) -> str:

@@ -213,7 +213,7 @@ _SR_CYRILLIC = re.compile(
     re.IGNORECASE,
 )
 _NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
-_SH = frozenset({"sr", "hr", "bs", "sh"})
+SH = _SH = frozenset({"sr", "hr", "bs", "sh"})
 # Serbo-Croatian letters Slovenian does not write, and its adjective genitive -skog/-čkog
 # (Slovenian -skega)
 _NOT_SL = re.compile(r"[ćđĆĐ]|\w{2}[sčc]kog\b")
@@ -241,6 +241,14 @@ def serbo_croatian(text: str, guess: str, hint: str | None) -> str:
     if hint in _SH:
         return hint
     return "hr" if guess in ("bs", "sh") else guess
+
+
+def undecided_standard(text: str) -> bool:
+    """Whether a Latin Serbo-Croatian text has as many Serbian as Croatian words (mostly
+    none): which standard it is, only the feed can say."""
+    return not _ANY_CYRILLIC.search(text) and len(_SR_WORDS.findall(text)) == len(
+        _HR_WORDS.findall(text)
+    )
 
 
 def _serbian_cyrillic(text: str, guess: str) -> bool:

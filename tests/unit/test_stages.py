@@ -378,6 +378,15 @@ def test_script_rules_settle_what_detectors_confuse(text: str, hint: str | None,
     assert detect_language(text, hint=hint).lang == lang
 
 
+def test_serbian_or_croatian_with_no_word_of_either_is_not_a_sure_answer() -> None:
+    undecided = detect_language("Nur-Sultan: nova runda razgovora o Siriji")
+    assert undecided.lang == "hr" and undecided.confidence <= 0.5
+    assert (
+        detect_language("Predsednik je posle sastanka rekao da je saradnja dobra").confidence > 0.5
+    )
+    assert detect_language("Nur-Sultan: nova runda razgovora o Siriji", hint="sr").lang == "sr"
+
+
 def test_cld2s_best_effort_never_decides_a_paragraph() -> None:
     # CLD2 with bestEffort calls this Spanish lead 99 % English and reliable; without it,
     # unknown, and the model reads it
