@@ -1,7 +1,8 @@
 """mediamon's native module (native/, Rust through PyO3) when this install built it, else
 None. It holds hot loops only; every caller keeps a Python path that gives the same answers
-(tests/unit/test_native.py), used where no Rust toolchain was at hand (the container image)
-or for input only Python's str can hold (lone surrogates)."""
+(tests/unit/test_native.py), used where no Rust toolchain was at hand (an image built with
+NATIVE=0, an install without cargo) or for input only Python's str can hold (lone
+surrogates)."""
 
 from __future__ import annotations
 

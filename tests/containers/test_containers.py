@@ -198,3 +198,24 @@ def test_the_image_holds_runtime_dependencies_only(image: str) -> None:
     )
     out = podman.podman("run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", probe)
     assert out.stdout.strip() == "/opt/mediamon ['faust', 'trafilatura', 'mediamon']", out.stdout
+
+
+def test_the_image_runs_the_native_paths_and_holds_no_compiler(image: str) -> None:
+    # the module the build stage compiled (the build fails without it unless NATIVE=0), giving
+    # the Python path's answer; MEDIAMON_NATIVE=0 still switches to the Python path there
+    probe = (
+        "import json; from pipeline.native import native; "
+        "from pipeline.stages.tokens import fold, fold_python, split, split_python; "
+        "t = 'Генсек ООН об «Астанинском процессе»: Syria’s talks, 2026 — האו\"ם ²½'; "
+        "print(json.dumps([native is not None, split(t) == split_python(t), "
+        "[fold(w) for w in split(t)] == [fold_python(w) for w in split_python(t)]]))"
+    )
+    run = ("run", "--rm", "--read-only", "--network", "none", "--entrypoint", "python")
+    out = podman.podman(*run, image, "-c", probe)
+    assert out.stdout.strip() == "[true, true, true]", out.stdout + out.stderr
+    out = podman.podman(*run[:-2], "--env", "MEDIAMON_NATIVE=0", *run[-2:], image, "-c", probe)
+    assert out.stdout.strip() == "[false, true, true]", out.stdout + out.stderr
+    # Rust and the C linker stay in the build stage
+    tools = "for t in cargo rustc gcc cc; do command -v $t; done; true"
+    out = podman.podman("run", "--rm", "--read-only", "--entrypoint", "sh", image, "-c", tools)
+    assert out.stdout.strip() == "", out.stdout
