@@ -10,6 +10,8 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod tables;
@@ -327,11 +329,253 @@ impl Fingerprints {
     }
 }
 
+/// FxHash (rustc's): a word's few bytes hash in a handful of multiplications, where std's
+/// SipHash guards against hash flooding that the tagger's own cache does not need to fear
+/// (it is cleared at MAX_CACHED_WORDS words whatever they are).
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// A str's characters as CPython stores them, and which of the three widths (1, 2 or 4 bytes
+/// a character) that is: PEP 393 stores each string in the narrowest width that holds its
+/// characters, so equal strings have equal bytes and width. Read in place, where `to_str`
+/// would make and keep a UTF-8 copy of every word outside ASCII (it cost 0.2 s a corpus).
+fn stored_chars<'a>(word: &'a Bound<'_, PyString>) -> PyResult<(usize, &'a [u8])> {
+    let ptr = word.as_ptr();
+    // SAFETY: `word` is a str, alive for 'a; once ready (always, since Python 3.12) its
+    // kind, length and data describe its characters, and they never change.
+    unsafe {
+        if pyo3::ffi::PyUnicode_READY(ptr) != 0 {
+            return Err(PyErr::fetch(word.py()));
+        }
+        let kind = pyo3::ffi::PyUnicode_KIND(ptr) as usize;
+        let length = pyo3::ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+        let data = pyo3::ffi::PyUnicode_DATA(ptr) as *const u8;
+        Ok((kind / 2, std::slice::from_raw_parts(data, length * kind)))
+    }
+}
+
+/// A word's stored characters, inline up to 30 bytes (most words): a lookup that meets its
+/// entry compares it there, without one more cache miss for a key on the heap.
+#[derive(PartialEq, Eq)]
+enum Key {
+    Short(u8, [u8; 30]),
+    Long(Box<[u8]>),
+}
+
+impl Key {
+    fn new(chars: &[u8]) -> Self {
+        let mut inline = [0u8; 30];
+        match inline.get_mut(..chars.len()) {
+            Some(head) => {
+                head.copy_from_slice(chars);
+                Key::Short(chars.len() as u8, inline)
+            }
+            None => Key::Long(chars.into()),
+        }
+    }
+
+    #[inline]
+    fn chars(&self) -> &[u8] {
+        match self {
+            Key::Short(length, inline) => &inline[..*length as usize],
+            Key::Long(chars) => chars,
+        }
+    }
+}
+
+// hashed and compared as its characters, so that a map of keys is searched with a slice
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.chars().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.chars()
+    }
+}
+
+/// The next token's id where the text ends (tagging.py's None).
+const END: u32 = u32::MAX;
+
+/// tagging._Vocabulary's memory of words, for `find`'s pass over every token of a text: each
+/// word so written once met gets an id and whether some phrase can start at it ("live"),
+/// and each (live word, next word) pair a slot in the caller's list of the phrases that
+/// start there and go on with that next word. Python decides all of that (morphology
+/// stays there); this only looks tokens up, which Python did with set operations and a
+/// dict lookup per token.
+#[pyclass]
+#[derive(Default)]
+struct WordTable {
+    ids: [FxMap<Key, u32>; 3],     // per width of the characters: 1, 2, 4 bytes
+    live: Vec<bool>,               // per word id
+    pairs: FxMap<(u32, u32), u32>, // (word id, next word id or END) -> slot
+    full: Vec<bool>,               // per slot: whether any phrase starts there
+    tokens: Vec<u32>,              // the last scanned text's word ids
+    fresh: usize,                  // slots from here on were made by the last `live_pairs`
+    found: Vec<(usize, u32)>,      // (position, slot) of each live token of that text
+}
+
+#[pymethods]
+impl WordTable {
+    #[new]
+    fn new() -> Self {
+        WordTable::default()
+    }
+
+    /// The number of words remembered (tagging's len(_starting)).
+    fn __len__(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The number of pairs remembered (tagging's len(_pairs)).
+    fn pair_count(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Forget every word and pair.
+    fn clear(&mut self) {
+        *self = WordTable::default();
+    }
+
+    /// Forget every pair (their slots are the caller's to clear too).
+    fn clear_pairs(&mut self) {
+        self.pairs.clear();
+        self.full.clear();
+    }
+
+    /// Remember the tokens' words, the new ones as starting nothing, and return the words
+    /// met for the first time, once each, in text order: the caller tells which are live.
+    fn scan<'py>(&mut self, tokens: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+        let new = PyList::empty_bound(tokens.py());
+        self.tokens.clear();
+        self.tokens.reserve(tokens.len());
+        for token in tokens.iter() {
+            let word = token.downcast::<PyString>()?;
+            let (width, chars) = stored_chars(word)?;
+            let ids = &mut self.ids[width];
+            let id = match ids.get(chars) {
+                Some(&id) => id,
+                None => {
+                    let id = self.live.len() as u32;
+                    ids.insert(Key::new(chars), id);
+                    self.live.push(false);
+                    new.append(word)?;
+                    id
+                }
+            };
+            self.tokens.push(id);
+        }
+        Ok(new)
+    }
+
+    /// Mark these remembered words live: some phrase can start at each.
+    fn learn(&mut self, words: &Bound<'_, PyList>) -> PyResult<()> {
+        for word in words.iter() {
+            let (width, chars) = stored_chars(word.downcast::<PyString>()?)?;
+            match self.ids[width].get(chars) {
+                Some(&id) => self.live[id as usize] = true,
+                None => {
+                    return Err(pyo3::exceptions::PyKeyError::new_err(
+                        "a word never scanned",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The live tokens of the last scanned text get the slots of their (word, next word)
+    /// pairs; returns the positions where a pair is met for the first time, in the order of
+    /// their new slots (numbered on from the slots made before), for the caller to fill.
+    fn live_pairs(&mut self) -> Vec<usize> {
+        self.fresh = self.full.len();
+        self.found.clear();
+        let mut first = Vec::new();
+        for (at, &id) in self.tokens.iter().enumerate() {
+            if !self.live[id as usize] {
+                continue;
+            }
+            let next = self.tokens.get(at + 1).copied().unwrap_or(END);
+            let slots = self.full.len() as u32;
+            let slot = *self.pairs.entry((id, next)).or_insert_with(|| {
+                first.push(at);
+                slots
+            });
+            if slot == slots {
+                self.full.push(false);
+            }
+            self.found.push((at, slot));
+        }
+        first
+    }
+
+    /// Whether each new slot of the last `live_pairs` starts any phrase (in slot order);
+    /// returns (position, slot) of every live token whose slot does, as one flat list.
+    fn matched(&mut self, full: Vec<bool>) -> PyResult<Vec<usize>> {
+        if full.len() != self.full.len() - self.fresh {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "one flag per new slot",
+            ));
+        }
+        self.full[self.fresh..].copy_from_slice(&full);
+        let mut flat = Vec::new();
+        for &(at, slot) in &self.found {
+            if self.full[slot as usize] {
+                flat.push(at);
+                flat.push(slot as usize);
+            }
+        }
+        Ok(flat)
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_class::<Fingerprints>()?;
+    m.add_class::<WordTable>()?;
     Ok(())
 }
