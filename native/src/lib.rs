@@ -9,7 +9,7 @@
 #![allow(clippy::useless_conversion)]
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -208,6 +208,20 @@ fn split<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
     }
     parts.push(PyString::new_bound(py, &text[gap_start..]));
     Ok(PyList::new_bound(py, parts))
+}
+
+/// Where each of `parts` begins, in characters, when they are joined (0 first), and after
+/// the last one, as native-endian u64s: `split`'s parts give the offsets of every token.
+#[pyfunction]
+fn part_offsets<'py>(parts: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut offsets = Vec::with_capacity(8 * (parts.len() + 1));
+    let mut at = 0u64;
+    offsets.extend_from_slice(&at.to_ne_bytes());
+    for part in parts.iter() {
+        at += part.downcast::<PyString>()?.len()? as u64;
+        offsets.extend_from_slice(&at.to_ne_bytes());
+    }
+    Ok(PyBytes::new_bound(parts.py(), &offsets))
 }
 
 const M1: u64 = 0xFF51AFD7ED558CCD;
@@ -575,6 +589,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
+    m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     Ok(())

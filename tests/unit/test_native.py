@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from itertools import accumulate
 from types import ModuleType
 from typing import Any
 
@@ -202,3 +203,15 @@ def test_tagging_with_the_word_table_agrees(
     python_tags = _tag_all(items)
     assert native_tags == python_tags
     assert sum(bool(m.topics) for m in native_tags) > 100
+
+
+def test_part_offsets_agree_with_python(built: ModuleType) -> None:
+    # where each part begins, in characters: surrogates and astral characters count one
+    texts = [*_texts()[:400], "", "a", "\ud800 Syria 😀 Сирия", "😀😀 a😀b ", " \U0001f600x "]
+    for text in texts:
+        parts = split_python(text)
+        got = list(memoryview(built.part_offsets(parts)).cast("Q"))
+        assert got == list(accumulate(map(len, parts), initial=0))
+        source = tagging._Text("text", text)
+        for n in range(len(source.tokens)):  # the Python path's spans are the same
+            assert source.span(n, n) == (source._offset(2 * n + 1), source._offset(2 * n + 2))
