@@ -1,6 +1,7 @@
 //! Native versions of hot paths of `pipeline.stages`, each equal to its Python fallback on
 //! every input (tests/unit/test_native.py): `split` and the common case of `fold`
-//! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py).
+//! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py),
+//! and the tagger's word table, new-word prefilter and token offsets (tagging.py).
 //! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
 //! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
 //! caller folds in Python.
@@ -10,7 +11,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
@@ -369,8 +370,24 @@ impl Hasher for Fx {
     }
 
     #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(n as u64); // a char
+    }
+
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.add(n);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
     }
 
     #[inline]
@@ -584,6 +601,202 @@ impl WordTable {
     }
 }
 
+/// Characters that make tagging's `_quick_misses` test a word apart (`_slow_word`): letters
+/// folding changes at a word's start (ё, İ and its dot, Greek) and Hebrew and Arabic.
+#[inline]
+fn slow_letter(c: char) -> bool {
+    matches!(c, 'ё' | 'Ё' | 'İ' | '\u{0307}' | '\u{0370}'..='\u{03ff}' | '\u{1f00}'..='\u{1fff}'
+        | '\u{0590}'..='\u{06ff}')
+}
+
+/// Short strings (at most `SHORTEST` characters) of several lengths, each packed into one
+/// number, and whether a text's beginning of one of those lengths is one of them: one
+/// hash of a number per length, where a set of strings cost 420 ns a word.
+struct Beginnings {
+    packed: HashSet<u128, BuildHasherDefault<Fx>>,
+    lengths: u8, // bit n: some string has n characters
+    // a bit per hash of each string's first two characters (a Bloom filter): most places of
+    // a word begin none of them, told without a look at the set
+    pairs: Vec<u64>,
+}
+
+impl Default for Beginnings {
+    fn default() -> Self {
+        Beginnings {
+            packed: HashSet::default(),
+            lengths: 0,
+            pairs: vec![0; PAIR_BITS / 64],
+        }
+    }
+}
+
+const PAIR_BITS: usize = 1 << 16;
+
+#[inline]
+fn pair_bit(first: char, second: char) -> usize {
+    (first as usize)
+        .wrapping_mul(0x9E37)
+        .wrapping_add(second as usize)
+        % PAIR_BITS
+}
+
+const SHORTEST: usize = 5;
+
+/// The first characters of `chars`, 21 bits each, with their count above them.
+#[inline]
+fn pack(chars: &[char]) -> u128 {
+    let mut key = (chars.len() as u128) << 124;
+    for (n, &c) in chars.iter().enumerate() {
+        key |= (c as u128) << (21 * n);
+    }
+    key
+}
+
+impl Beginnings {
+    fn new(texts: &[String]) -> PyResult<Self> {
+        let mut found = Beginnings::default();
+        for text in texts {
+            let chars: Vec<char> = text.chars().collect();
+            if chars.len() > SHORTEST {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "a head of 6+ letters",
+                ));
+            }
+            if !chars.is_empty() {
+                // an empty head begins nothing (tagging skips it)
+                found.lengths |= 1 << chars.len();
+                found.packed.insert(pack(&chars));
+            }
+            if let [first, second, ..] = chars[..] {
+                let bit = pair_bit(first, second);
+                found.pairs[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether one of the strings begins `text`.
+    #[inline]
+    fn begin(&self, text: &[char]) -> bool {
+        if let [first, second, ..] = text[..] {
+            let bit = pair_bit(first, second);
+            if self.lengths & 0b11 == 0 && self.pairs[bit / 64] & (1 << (bit % 64)) == 0 {
+                return false; // no string of one character, and none begins so
+            }
+        }
+        (1..=SHORTEST.min(text.len()))
+            .any(|n| self.lengths & (1 << n) != 0 && self.packed.contains(&pack(&text[..n])))
+    }
+
+    /// Whether one of the strings begins `text` at any character: a superset of "one of
+    /// them, or of the longer names they begin, occurs in `text`".
+    fn inside(&self, text: &[char]) -> bool {
+        self.lengths != 0 && (0..text.len()).any(|at| self.begin(&text[at..]))
+    }
+}
+
+/// The part of tagging's `_quick_misses` that rules out a new word at once: a word that no
+/// head begins, as written or in lower case, that is no short form, and in which no prefix
+/// or infix name's first three letters occur cannot start a phrase. Python's test gives
+/// each such word the same answer, one by one; words this cannot tell (the odd ones:
+/// ё, Greek, Hebrew, Arabic, two scripts, what NFC may change) are left to it.
+#[pyclass]
+struct StartFilter {
+    lower: Beginnings, // _Heads.prefixes | short, tested on the lower-case word
+    whole: HashSet<Vec<char>, BuildHasherDefault<Fx>>, // _Heads.whole
+    exact: Beginnings, // _Heads.exact, tested on the word as written
+    names: Beginnings, // the first 3 letters of the prefix and infix names
+}
+
+#[pymethods]
+impl StartFilter {
+    #[new]
+    fn new(
+        lower: Vec<String>,
+        whole: Vec<String>,
+        exact: Vec<String>,
+        names: Vec<String>,
+    ) -> PyResult<Self> {
+        let names: Vec<String> = names.iter().map(|n| n.chars().take(3).collect()).collect();
+        Ok(StartFilter {
+            lower: Beginnings::new(&lower)?,
+            whole: whole.iter().map(|w| w.chars().collect()).collect(),
+            exact: Beginnings::new(&exact)?,
+            names: Beginnings::new(&names)?,
+        })
+    }
+
+    /// The words that may start a phrase, or that only Python can tell, in their order.
+    fn maybe<'py>(&self, words: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+        let bmp = bmp_tables();
+        let kept = PyList::empty_bound(words.py());
+        let (mut chars, mut low) = (Vec::new(), Vec::new());
+        for word in words.iter() {
+            // read in place (no UTF-8 copy); a lone surrogate is no char: Python's word
+            if !stored_text(word.downcast::<PyString>()?, &mut chars)?
+                || !self.rules_out(&chars, &mut low, bmp)
+            {
+                kept.append(word)?;
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A str's characters into `chars`; false where one is a lone surrogate.
+fn stored_text(word: &Bound<'_, PyString>, chars: &mut Vec<char>) -> PyResult<bool> {
+    let (width, data) = stored_chars(word)?;
+    chars.clear();
+    match width {
+        0 => chars.extend(data.iter().map(|&b| b as char)),
+        _ => {
+            let size = if width == 1 { 2 } else { 4 };
+            for unit in data.chunks_exact(size) {
+                let mut code = [0u8; 4];
+                code[..size].copy_from_slice(unit);
+                let cp = if width == 1 {
+                    u16::from_ne_bytes([code[0], code[1]]) as u32
+                } else {
+                    u32::from_ne_bytes(code)
+                };
+                match char::from_u32(cp) {
+                    Some(c) => chars.push(c),
+                    None => return Ok(false),
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+impl StartFilter {
+    /// Whether a word surely starts nothing (`low` is room for its lower case).
+    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp) -> bool {
+        low.clear();
+        let (mut cyrillic, mut latin) = (false, false);
+        for &c in chars {
+            if c.is_ascii() {
+                latin |= c.is_ascii_alphabetic();
+                low.push(c.to_ascii_lowercase());
+                continue;
+            }
+            if slow_letter(c) || nfc_unsafe(c, bmp) {
+                return false;
+            }
+            cyrillic |= matches!(c, '\u{0400}'..='\u{04ff}');
+            match lower_of(c, bmp) {
+                Some(lowered) => low.extend(lowered.chars()),
+                None => low.push(c),
+            }
+        }
+        !(cyrillic && latin
+            || self.whole.contains(low.as_slice())
+            || self.lower.begin(low)
+            || self.exact.begin(chars)
+            || self.names.inside(low))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
@@ -592,5 +805,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
+    m.add_class::<StartFilter>()?;
     Ok(())
 }

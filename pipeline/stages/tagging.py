@@ -239,6 +239,7 @@ class _Vocabulary:
         self._prefixes: list[_Phrase] = []
         self._automaton: Any = None  # over the first words of _prefixes, built when needed
         self._head_sets: _Heads | None = None
+        self._filter: Any = None  # the native StartFilter of _heads() and _prefixes
         # token text -> (phrase id, number of words after the first, those words) per phrase
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
@@ -291,6 +292,7 @@ class _Vocabulary:
         self._forget_starts()
         self._automaton = None
         self._head_sets = None
+        self._filter = None
         if compiled:  # a term without a single word ("...") matches nothing
             first = compiled[0]
             if first.kind in ("prefix", "infix"):
@@ -364,6 +366,11 @@ class _Vocabulary:
         heads = self._heads()
         if self.lang in SLOW_START:
             return self._quick_misses_folded(words, heads)
+        if native is not None:
+            # the same answer for most words in Rust, ~0.1 µs a word; Python tests the rest
+            words = self._start_filter(heads).maybe(words)
+            if not words:
+                return words
         joined = "\x00".join(words)
         lower = joined.lower()  # one call for all; never adds or drops a \x00
         lows = lower.split("\x00")
@@ -386,6 +393,21 @@ class _Vocabulary:
         if odd_words:
             slow += self._quick_misses_folded(odd_words, heads)
         return slow
+
+    def _start_filter(self, heads: _Heads) -> Any:
+        """The native module's part of _quick_misses: words no head begins (as written or in
+        lower case) and that hold no prefix or infix name's first three letters, without
+        letters that folding may change, cannot start a phrase (asked only with the module)."""
+        assert native is not None
+        if self._filter is None:
+            names = [v for phrase in self._prefixes for v in phrase.words[0].values]
+            self._filter = native.StartFilter(
+                sorted(heads.prefixes | heads.short),
+                sorted(heads.whole),
+                sorted(heads.exact),
+                names,
+            )
+        return self._filter
 
     def _quick_misses_folded(self, words: list[str], heads: _Heads) -> list[str]:
         """_quick_misses for words whose folding, clitics or stems may change how they

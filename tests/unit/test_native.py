@@ -215,3 +215,47 @@ def test_part_offsets_agree_with_python(built: ModuleType) -> None:
         source = tagging._Text("text", text)
         for n in range(len(source.tokens)):  # the Python path's spans are the same
             assert source.span(n, n) == (source._offset(2 * n + 1), source._offset(2 * n + 2))
+
+
+EDGE_WORDS = [
+    "UN", "un", "Syria", "SYRIEN", "Nordsyrien", "İstanbul", "ёлка", "Ёж", "OOН", "Сирия",
+    "Συρία", "שלום", "سوريا", "Straße", "STRASSE", "\u212aelvin", "e\u0301", "é", "😀", "a",
+    "\ud800", "x\udfffy", "ﬁsh", "Ǆemal", "Σ", "ΣΥΡΙΑΣ", "Астана", "Astana", "астана", "1945",
+    "国連", "シリア", "シリアル", "유엔", "Україна", "Türkiye", "ĳ", "Łódź", "ŁÓDŹ", "ıi",
+]  # fmt: skip
+
+
+def test_the_start_filter_keeps_every_word_python_keeps(
+    built: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # _quick_misses with the native filter in front keeps the same words as without it,
+    # in every language whose words take that path, on real and edge-case words
+    words: dict[str, set[str]] = {}
+    for line in (FIXTURES / "eval" / "coverage-dev.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        text = f"{item.get('title') or ''} {item.get('text') or ''}"
+        words.setdefault(item["lang"], set()).update(split_python(text)[1::2])
+    tagger = Tagger(load_taxonomy())
+    checked = 0
+    for lang, found in sorted(words.items()):
+        if lang in tagging.SLOW_START:
+            continue
+        tagger.tag("", "", lang)  # compiles the language's rules
+        vocabulary = tagger._vocabularies.get(lang)
+        if vocabulary is None:
+            continue
+        listed = sorted(found) + EDGE_WORDS
+        with_filter = vocabulary._quick_misses(listed)
+        monkeypatch.setattr(tagging, "native", None)
+        without = vocabulary._quick_misses(listed)
+        monkeypatch.setattr(tagging, "native", built)
+        assert sorted(with_filter) == sorted(without), lang
+        assert len(vocabulary._start_filter(vocabulary._heads()).maybe(listed)) < len(listed)
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_start_filter_refuses_long_heads(built: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        built.StartFilter(["syrien"], [], [], [])
+    assert built.StartFilter([], [], [], []).maybe(["Syria", "\ud800"]) == ["\ud800"]
