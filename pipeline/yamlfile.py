@@ -48,10 +48,19 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    data, root = parse_yaml(path, text)
+    try:
+        # libyaml when present, and the node tree only for an error's line numbers: the
+        # taxonomy in 4 ms instead of 44 (every `mediamon enrich` process reads it)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        data, _ = parse_yaml(path, text)  # the error with file and line (or pure Python's data)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
+        try:
+            root = yaml.compose(text)
+        except yaml.YAMLError:  # libyaml read what Python's parser cannot: no line numbers
+            root = None
         problems = []
         for err in exc.errors():
             line = line_of(root, tuple(err["loc"]))

@@ -1,6 +1,7 @@
 //! Native versions of hot paths of `pipeline.stages`, each equal to its Python fallback on
 //! every input (tests/unit/test_native.py): `split` and the common case of `fold`
-//! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py).
+//! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py),
+//! and the tagger's word table, new-word prefilter and token offsets (tagging.py).
 //! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
 //! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
 //! caller folds in Python.
@@ -9,7 +10,9 @@
 #![allow(clippy::useless_conversion)]
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod tables;
@@ -208,6 +211,20 @@ fn split<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
     Ok(PyList::new_bound(py, parts))
 }
 
+/// Where each of `parts` begins, in characters, when they are joined (0 first), and after
+/// the last one, as native-endian u64s: `split`'s parts give the offsets of every token.
+#[pyfunction]
+fn part_offsets<'py>(parts: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut offsets = Vec::with_capacity(8 * (parts.len() + 1));
+    let mut at = 0u64;
+    offsets.extend_from_slice(&at.to_ne_bytes());
+    for part in parts.iter() {
+        at += part.downcast::<PyString>()?.len()? as u64;
+        offsets.extend_from_slice(&at.to_ne_bytes());
+    }
+    Ok(PyBytes::new_bound(parts.py(), &offsets))
+}
+
 const M1: u64 = 0xFF51AFD7ED558CCD;
 const M2: u64 = 0xC4CEB9FE1A85EC53;
 const K: u64 = 0x9E3779B97F4A7C15;
@@ -327,11 +344,467 @@ impl Fingerprints {
     }
 }
 
+/// FxHash (rustc's): a word's few bytes hash in a handful of multiplications, where std's
+/// SipHash guards against hash flooding that the tagger's own cache does not need to fear
+/// (it is cleared at MAX_CACHED_WORDS words whatever they are).
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(n as u64); // a char
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// A str's characters as CPython stores them, and which of the three widths (1, 2 or 4 bytes
+/// a character) that is: PEP 393 stores each string in the narrowest width that holds its
+/// characters, so equal strings have equal bytes and width. Read in place, where `to_str`
+/// would make and keep a UTF-8 copy of every word outside ASCII (it cost 0.2 s a corpus).
+fn stored_chars<'a>(word: &'a Bound<'_, PyString>) -> PyResult<(usize, &'a [u8])> {
+    let ptr = word.as_ptr();
+    // SAFETY: `word` is a str, alive for 'a; once ready (always, since Python 3.12) its
+    // kind, length and data describe its characters, and they never change.
+    unsafe {
+        if pyo3::ffi::PyUnicode_READY(ptr) != 0 {
+            return Err(PyErr::fetch(word.py()));
+        }
+        let kind = pyo3::ffi::PyUnicode_KIND(ptr) as usize;
+        let length = pyo3::ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+        let data = pyo3::ffi::PyUnicode_DATA(ptr) as *const u8;
+        Ok((kind / 2, std::slice::from_raw_parts(data, length * kind)))
+    }
+}
+
+/// A word's stored characters, inline up to 30 bytes (most words): a lookup that meets its
+/// entry compares it there, without one more cache miss for a key on the heap.
+#[derive(PartialEq, Eq)]
+enum Key {
+    Short(u8, [u8; 30]),
+    Long(Box<[u8]>),
+}
+
+impl Key {
+    fn new(chars: &[u8]) -> Self {
+        let mut inline = [0u8; 30];
+        match inline.get_mut(..chars.len()) {
+            Some(head) => {
+                head.copy_from_slice(chars);
+                Key::Short(chars.len() as u8, inline)
+            }
+            None => Key::Long(chars.into()),
+        }
+    }
+
+    #[inline]
+    fn chars(&self) -> &[u8] {
+        match self {
+            Key::Short(length, inline) => &inline[..*length as usize],
+            Key::Long(chars) => chars,
+        }
+    }
+}
+
+// hashed and compared as its characters, so that a map of keys is searched with a slice
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.chars().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.chars()
+    }
+}
+
+/// The next token's id where the text ends (tagging.py's None).
+const END: u32 = u32::MAX;
+
+/// tagging._Vocabulary's memory of words, for `find`'s pass over every token of a text: each
+/// word so written once met gets an id and whether some phrase can start at it ("live"),
+/// and each (live word, next word) pair a slot in the caller's list of the phrases that
+/// start there and go on with that next word. Python decides all of that (morphology
+/// stays there); this only looks tokens up, which Python did with set operations and a
+/// dict lookup per token.
+#[pyclass]
+#[derive(Default)]
+struct WordTable {
+    ids: [FxMap<Key, u32>; 3],     // per width of the characters: 1, 2, 4 bytes
+    live: Vec<bool>,               // per word id
+    pairs: FxMap<(u32, u32), u32>, // (word id, next word id or END) -> slot
+    full: Vec<bool>,               // per slot: whether any phrase starts there
+    tokens: Vec<u32>,              // the last scanned text's word ids
+    fresh: usize,                  // slots from here on were made by the last `live_pairs`
+    found: Vec<(usize, u32)>,      // (position, slot) of each live token of that text
+}
+
+#[pymethods]
+impl WordTable {
+    #[new]
+    fn new() -> Self {
+        WordTable::default()
+    }
+
+    /// The number of words remembered (tagging's len(_starting)).
+    fn __len__(&self) -> usize {
+        self.live.len()
+    }
+
+    /// The number of pairs remembered (tagging's len(_pairs)).
+    fn pair_count(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Forget every word and pair.
+    fn clear(&mut self) {
+        *self = WordTable::default();
+    }
+
+    /// Forget every pair (their slots are the caller's to clear too).
+    fn clear_pairs(&mut self) {
+        self.pairs.clear();
+        self.full.clear();
+    }
+
+    /// Remember the tokens' words, the new ones as starting nothing, and return the words
+    /// met for the first time, once each, in text order: the caller tells which are live.
+    fn scan<'py>(&mut self, tokens: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+        let new = PyList::empty_bound(tokens.py());
+        self.tokens.clear();
+        self.tokens.reserve(tokens.len());
+        for token in tokens.iter() {
+            let word = token.downcast::<PyString>()?;
+            let (width, chars) = stored_chars(word)?;
+            let ids = &mut self.ids[width];
+            let id = match ids.get(chars) {
+                Some(&id) => id,
+                None => {
+                    let id = self.live.len() as u32;
+                    ids.insert(Key::new(chars), id);
+                    self.live.push(false);
+                    new.append(word)?;
+                    id
+                }
+            };
+            self.tokens.push(id);
+        }
+        Ok(new)
+    }
+
+    /// Mark these remembered words live: some phrase can start at each.
+    fn learn(&mut self, words: &Bound<'_, PyList>) -> PyResult<()> {
+        for word in words.iter() {
+            let (width, chars) = stored_chars(word.downcast::<PyString>()?)?;
+            match self.ids[width].get(chars) {
+                Some(&id) => self.live[id as usize] = true,
+                None => {
+                    return Err(pyo3::exceptions::PyKeyError::new_err(
+                        "a word never scanned",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The live tokens of the last scanned text get the slots of their (word, next word)
+    /// pairs; returns the positions where a pair is met for the first time, in the order of
+    /// their new slots (numbered on from the slots made before), for the caller to fill.
+    fn live_pairs(&mut self) -> Vec<usize> {
+        self.fresh = self.full.len();
+        self.found.clear();
+        let mut first = Vec::new();
+        for (at, &id) in self.tokens.iter().enumerate() {
+            if !self.live[id as usize] {
+                continue;
+            }
+            let next = self.tokens.get(at + 1).copied().unwrap_or(END);
+            let slots = self.full.len() as u32;
+            let slot = *self.pairs.entry((id, next)).or_insert_with(|| {
+                first.push(at);
+                slots
+            });
+            if slot == slots {
+                self.full.push(false);
+            }
+            self.found.push((at, slot));
+        }
+        first
+    }
+
+    /// Whether each new slot of the last `live_pairs` starts any phrase (in slot order);
+    /// returns (position, slot) of every live token whose slot does, as one flat list.
+    fn matched(&mut self, full: Vec<bool>) -> PyResult<Vec<usize>> {
+        if full.len() != self.full.len() - self.fresh {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "one flag per new slot",
+            ));
+        }
+        self.full[self.fresh..].copy_from_slice(&full);
+        let mut flat = Vec::new();
+        for &(at, slot) in &self.found {
+            if self.full[slot as usize] {
+                flat.push(at);
+                flat.push(slot as usize);
+            }
+        }
+        Ok(flat)
+    }
+}
+
+/// Characters that make tagging's `_quick_misses` test a word apart (`_slow_word`): letters
+/// folding changes at a word's start (ё, İ and its dot, Greek) and Hebrew and Arabic.
+#[inline]
+fn slow_letter(c: char) -> bool {
+    matches!(c, 'ё' | 'Ё' | 'İ' | '\u{0307}' | '\u{0370}'..='\u{03ff}' | '\u{1f00}'..='\u{1fff}'
+        | '\u{0590}'..='\u{06ff}')
+}
+
+/// Short strings (at most `SHORTEST` characters) of several lengths, each packed into one
+/// number, and whether a text's beginning of one of those lengths is one of them: one
+/// hash of a number per length, where a set of strings cost 420 ns a word.
+struct Beginnings {
+    packed: HashSet<u128, BuildHasherDefault<Fx>>,
+    lengths: u8, // bit n: some string has n characters
+    // a bit per hash of each string's first two characters (a Bloom filter): most places of
+    // a word begin none of them, told without a look at the set
+    pairs: Vec<u64>,
+}
+
+impl Default for Beginnings {
+    fn default() -> Self {
+        Beginnings {
+            packed: HashSet::default(),
+            lengths: 0,
+            pairs: vec![0; PAIR_BITS / 64],
+        }
+    }
+}
+
+const PAIR_BITS: usize = 1 << 16;
+
+#[inline]
+fn pair_bit(first: char, second: char) -> usize {
+    (first as usize)
+        .wrapping_mul(0x9E37)
+        .wrapping_add(second as usize)
+        % PAIR_BITS
+}
+
+const SHORTEST: usize = 5;
+
+/// The first characters of `chars`, 21 bits each, with their count above them.
+#[inline]
+fn pack(chars: &[char]) -> u128 {
+    let mut key = (chars.len() as u128) << 124;
+    for (n, &c) in chars.iter().enumerate() {
+        key |= (c as u128) << (21 * n);
+    }
+    key
+}
+
+impl Beginnings {
+    fn new(texts: &[String]) -> PyResult<Self> {
+        let mut found = Beginnings::default();
+        for text in texts {
+            let chars: Vec<char> = text.chars().collect();
+            if chars.len() > SHORTEST {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "a head of 6+ letters",
+                ));
+            }
+            if !chars.is_empty() {
+                // an empty head begins nothing (tagging skips it)
+                found.lengths |= 1 << chars.len();
+                found.packed.insert(pack(&chars));
+            }
+            if let [first, second, ..] = chars[..] {
+                let bit = pair_bit(first, second);
+                found.pairs[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether one of the strings begins `text`.
+    #[inline]
+    fn begin(&self, text: &[char]) -> bool {
+        if let [first, second, ..] = text[..] {
+            let bit = pair_bit(first, second);
+            if self.lengths & 0b11 == 0 && self.pairs[bit / 64] & (1 << (bit % 64)) == 0 {
+                return false; // no string of one character, and none begins so
+            }
+        }
+        (1..=SHORTEST.min(text.len()))
+            .any(|n| self.lengths & (1 << n) != 0 && self.packed.contains(&pack(&text[..n])))
+    }
+
+    /// Whether one of the strings begins `text` at any character: a superset of "one of
+    /// them, or of the longer names they begin, occurs in `text`".
+    fn inside(&self, text: &[char]) -> bool {
+        self.lengths != 0 && (0..text.len()).any(|at| self.begin(&text[at..]))
+    }
+}
+
+/// The part of tagging's `_quick_misses` that rules out a new word at once: a word that no
+/// head begins, as written or in lower case, that is no short form, and in which no prefix
+/// or infix name's first three letters occur cannot start a phrase. Python's test gives
+/// each such word the same answer, one by one; words this cannot tell (the odd ones:
+/// ё, Greek, Hebrew, Arabic, two scripts, what NFC may change) are left to it.
+#[pyclass]
+struct StartFilter {
+    lower: Beginnings, // _Heads.prefixes | short, tested on the lower-case word
+    whole: HashSet<Vec<char>, BuildHasherDefault<Fx>>, // _Heads.whole
+    exact: Beginnings, // _Heads.exact, tested on the word as written
+    names: Beginnings, // the first 3 letters of the prefix and infix names
+}
+
+#[pymethods]
+impl StartFilter {
+    #[new]
+    fn new(
+        lower: Vec<String>,
+        whole: Vec<String>,
+        exact: Vec<String>,
+        names: Vec<String>,
+    ) -> PyResult<Self> {
+        let names: Vec<String> = names.iter().map(|n| n.chars().take(3).collect()).collect();
+        Ok(StartFilter {
+            lower: Beginnings::new(&lower)?,
+            whole: whole.iter().map(|w| w.chars().collect()).collect(),
+            exact: Beginnings::new(&exact)?,
+            names: Beginnings::new(&names)?,
+        })
+    }
+
+    /// The words that may start a phrase, or that only Python can tell, in their order.
+    fn maybe<'py>(&self, words: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+        let bmp = bmp_tables();
+        let kept = PyList::empty_bound(words.py());
+        let (mut chars, mut low) = (Vec::new(), Vec::new());
+        for word in words.iter() {
+            // read in place (no UTF-8 copy); a lone surrogate is no char: Python's word
+            if !stored_text(word.downcast::<PyString>()?, &mut chars)?
+                || !self.rules_out(&chars, &mut low, bmp)
+            {
+                kept.append(word)?;
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A str's characters into `chars`; false where one is a lone surrogate.
+fn stored_text(word: &Bound<'_, PyString>, chars: &mut Vec<char>) -> PyResult<bool> {
+    let (width, data) = stored_chars(word)?;
+    chars.clear();
+    match width {
+        0 => chars.extend(data.iter().map(|&b| b as char)),
+        _ => {
+            let size = if width == 1 { 2 } else { 4 };
+            for unit in data.chunks_exact(size) {
+                let mut code = [0u8; 4];
+                code[..size].copy_from_slice(unit);
+                let cp = if width == 1 {
+                    u16::from_ne_bytes([code[0], code[1]]) as u32
+                } else {
+                    u32::from_ne_bytes(code)
+                };
+                match char::from_u32(cp) {
+                    Some(c) => chars.push(c),
+                    None => return Ok(false),
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+impl StartFilter {
+    /// Whether a word surely starts nothing (`low` is room for its lower case).
+    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp) -> bool {
+        low.clear();
+        let (mut cyrillic, mut latin) = (false, false);
+        for &c in chars {
+            if c.is_ascii() {
+                latin |= c.is_ascii_alphabetic();
+                low.push(c.to_ascii_lowercase());
+                continue;
+            }
+            if slow_letter(c) || nfc_unsafe(c, bmp) {
+                return false;
+            }
+            cyrillic |= matches!(c, '\u{0400}'..='\u{04ff}');
+            match lower_of(c, bmp) {
+                Some(lowered) => low.extend(lowered.chars()),
+                None => low.push(c),
+            }
+        }
+        !(cyrillic && latin
+            || self.whole.contains(low.as_slice())
+            || self.lower.begin(low)
+            || self.exact.begin(chars)
+            || self.names.inside(low))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
+    m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_class::<Fingerprints>()?;
+    m.add_class::<WordTable>()?;
+    m.add_class::<StartFilter>()?;
     Ok(())
 }

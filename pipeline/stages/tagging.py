@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import compress
@@ -14,6 +14,7 @@ from typing import Any
 
 import ahocorasick
 
+from pipeline.native import native
 from pipeline.stages import term_cache
 from pipeline.stages.tokens import (
     COMPOUNDING,
@@ -238,6 +239,7 @@ class _Vocabulary:
         self._prefixes: list[_Phrase] = []
         self._automaton: Any = None  # over the first words of _prefixes, built when needed
         self._head_sets: _Heads | None = None
+        self._filter: Any = None  # the native StartFilter of _heads() and _prefixes
         # token text -> (phrase id, number of words after the first, those words) per phrase
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
@@ -248,6 +250,10 @@ class _Vocabulary:
         # next words in article after article
         self._pairs: dict[tuple[str, str | None], tuple[tuple[int, int, tuple[_Word, ...]], ...]]
         self._pairs = {}
+        # With the native module, the word ids, which words are live, and the pairs' slots
+        # in _afters are kept there instead of _starting's dead words, _live and _pairs.
+        self._table: Any = native.WordTable() if native is not None else None
+        self._afters: list[tuple[tuple[int, int, tuple[_Word, ...]], ...]] = []
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -286,6 +292,7 @@ class _Vocabulary:
         self._forget_starts()
         self._automaton = None
         self._head_sets = None
+        self._filter = None
         if compiled:  # a term without a single word ("...") matches nothing
             first = compiled[0]
             if first.kind in ("prefix", "infix"):
@@ -359,6 +366,11 @@ class _Vocabulary:
         heads = self._heads()
         if self.lang in SLOW_START:
             return self._quick_misses_folded(words, heads)
+        if native is not None:
+            # the same answer for most words in Rust, ~0.1 µs a word; Python tests the rest
+            words = self._start_filter(heads).maybe(words)
+            if not words:
+                return words
         joined = "\x00".join(words)
         lower = joined.lower()  # one call for all; never adds or drops a \x00
         lows = lower.split("\x00")
@@ -378,10 +390,24 @@ class _Vocabulary:
                     odd_words.append(text)
                     found.discard(n)
         slow = [words[n] for n in sorted(found)]
-        self._start_nothing(words, set(slow).union(odd_words))
         if odd_words:
             slow += self._quick_misses_folded(odd_words, heads)
         return slow
+
+    def _start_filter(self, heads: _Heads) -> Any:
+        """The native module's part of _quick_misses: words no head begins (as written or in
+        lower case) and that hold no prefix or infix name's first three letters, without
+        letters that folding may change, cannot start a phrase (asked only with the module)."""
+        assert native is not None
+        if self._filter is None:
+            names = [v for phrase in self._prefixes for v in phrase.words[0].values]
+            self._filter = native.StartFilter(
+                sorted(heads.prefixes | heads.short),
+                sorted(heads.whole),
+                sorted(heads.exact),
+                names,
+            )
+        return self._filter
 
     def _quick_misses_folded(self, words: list[str], heads: _Heads) -> list[str]:
         """_quick_misses for words whose folding, clitics or stems may change how they
@@ -424,9 +450,7 @@ class _Vocabulary:
                     for n, text in enumerate(words)
                     if any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
                 )
-        slow = [words[n] for n in sorted(found)]
-        self._start_nothing(words, set(slow))
-        return slow
+        return [words[n] for n in sorted(found)]
 
     def _start_nothing(self, words: list[str], but: set[str]) -> None:
         """Remember that no phrase starts at these words (all but `but`)."""
@@ -453,6 +477,9 @@ class _Vocabulary:
         self._starting.clear()
         self._live.clear()
         self._pairs.clear()
+        if self._table is not None:
+            self._table.clear()
+        self._afters.clear()
 
     def _remember(self, text: str, found: tuple[tuple[int, int, tuple[_Word, ...]], ...]) -> None:
         self._starting[text] = found
@@ -477,9 +504,48 @@ class _Vocabulary:
         self._remember(text, tuple((p.pid, len(p.words) - 1, p.rest) for p in phrases))
 
     def find(self, tokens: list[str]) -> dict[int, list[tuple[int, int]]]:
-        """Phrase id -> (first, last) token positions of its every match, in text order. Set
-        operations in C find the new words and the words that start anything; Python looks
-        only at those (most of an article's words are neither)."""
+        """Phrase id -> (first, last) token positions of its every match, in text order. The
+        native module, or set operations in C, find the new words and the words that start
+        anything; Python looks only at those (most of an article's words are neither)."""
+        if self._table is not None:
+            return self._find_native(tokens, self._table)
+        return self._find_python(tokens)
+
+    def _new_words(self, new: list[str]) -> list[str]:
+        """Of words met for the first time, those that start some phrase (their phrases
+        remembered in _starting)."""
+        slow = self._quick_misses(new) if QUICK else new
+        for text in slow:
+            self._starts(text)
+        return [text for text in slow if self._starting[text]]
+
+    def _find_native(self, tokens: list[str], table: Any) -> dict[int, list[tuple[int, int]]]:
+        """`find` with the native word table: each token is looked up once in Rust, where
+        the set operations, the scan for live words and the pairs' lookups cost 0.4 s in
+        Python over the benchmark corpus. The same decisions, the same caches' limits."""
+        new = table.scan(tokens)
+        if new:
+            if len(table) > MAX_CACHED_WORDS:  # as in _find_python
+                self._forget_starts()
+                new = table.scan(tokens)
+            table.learn(self._new_words(new))
+        if table.pair_count() > MAX_CACHED_WORDS:
+            table.clear_pairs()
+            self._afters.clear()
+        size = len(tokens)
+        fresh = [
+            self._after(tokens[i], tokens[i + 1] if i + 1 < size else None)
+            for i in table.live_pairs()
+        ]
+        self._afters += fresh
+        # only the live tokens whose pair starts some phrase come back (a third of them)
+        places = iter(table.matched([bool(after) for after in fresh]))  # i, slot, i, slot...
+        afters = self._afters
+        starts = ((i, afters[slot]) for i, slot in zip(places, places, strict=True))
+        return self._collect(tokens, starts)
+
+    def _find_python(self, tokens: list[str]) -> dict[int, list[tuple[int, int]]]:
+        """`find` without the native module."""
         words = set(tokens)
         new = words.difference(self._starting)
         if new:
@@ -488,24 +554,39 @@ class _Vocabulary:
                 # (a word remembered before the clear would lose its phrases here)
                 self._forget_starts()
                 new = words
-            for text in self._quick_misses(list(new)) if QUICK else list(new):
-                self._starts(text)
+            listed = list(new)
+            self._start_nothing(listed, set(self._new_words(listed)))
         if len(self._pairs) > MAX_CACHED_WORDS:
             self._pairs.clear()
         live = self._live.intersection(words)
-        found: dict[int, list[tuple[int, int]]] = {}
         if not live:
-            return found
+            return {}
         pairs = self._pairs
+        size = len(tokens)
+
+        def starts() -> Iterator[tuple[int, tuple[tuple[int, int, tuple[_Word, ...]], ...]]]:
+            # the positions of live words, tested in C (a Python test per token cost more
+            # than the rest of this loop)
+            for i in compress(range(size), map(live.__contains__, tokens)):
+                key = (tokens[i], tokens[i + 1] if i + 1 < size else None)
+                after = pairs.get(key)
+                if after is None:
+                    after = pairs[key] = self._after(*key)
+                yield i, after
+
+        return self._collect(tokens, starts())
+
+    def _collect(
+        self,
+        tokens: list[str],
+        starts: Iterable[tuple[int, tuple[tuple[int, int, tuple[_Word, ...]], ...]]],
+    ) -> dict[int, list[tuple[int, int]]]:
+        """`find`'s answer from each live token's position and the phrases that start there
+        and go on with the next token (in text order): their further words matched here."""
+        found: dict[int, list[tuple[int, int]]] = {}
         lang = self.lang
         size = len(tokens)
-        # the positions of live words, tested in C (a Python test per token cost more than
-        # the rest of this loop)
-        for i in compress(range(size), map(live.__contains__, tokens)):
-            key = (tokens[i], tokens[i + 1] if i + 1 < size else None)
-            after = pairs.get(key)
-            if after is None:
-                after = pairs[key] = self._after(*key)
+        for i, after in starts:
             for pid, length, rest in after:
                 last = i + length
                 if last >= size:
@@ -577,6 +658,8 @@ class _Text:
         # in order (see _offset)
         self._offsets: dict[int, int] = {0: 0}
         self._measured: list[int] = [0]
+        # with the native module: every part's offset, summed in Rust at the first hit
+        self._starts: memoryview | None = None
         self.namesakes: set[str] = set()  # terms found qualified here (Syria, Virginia)
 
     def qualified(self, last: int) -> bool:
@@ -607,8 +690,15 @@ class _Text:
         return None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """Character offsets of tokens first..last (measured only where hits are)."""
-        return self._offset(2 * first + 1), self._offset(2 * last + 2)
+        """Character offsets of tokens first..last: read from all parts' offsets, which the
+        native module sums in ~7 µs a body (cProfile gave the Python path's _offset and span 0.38 s
+        over the benchmark corpus), else measured only where hits are."""
+        if native is None:
+            return self._offset(2 * first + 1), self._offset(2 * last + 2)
+        if self._starts is None:
+            self._starts = memoryview(native.part_offsets(self._parts)).cast("Q")
+        starts = self._starts
+        return starts[2 * first + 1], starts[2 * last + 2]
 
     def _offset(self, part: int) -> int:
         """Where a part begins: the nearest part measured before it and the length of the

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import random
+from itertools import accumulate
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from pipeline.native import native
-from pipeline.stages import dedupe
+from pipeline.stages import dedupe, tagging
 from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
+from pipeline.stages.tagging import Tagger
 from pipeline.stages.tokens import fold, fold_python, split, split_python
+from pipeline.taxonomy import load_taxonomy
 from tests.support.paths import FIXTURES
 
 HEBREW_QUOTES = ['"', "'", "\u05f3", "\u05f4"]
@@ -130,3 +134,128 @@ def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
     assert ours.nearest(0xFFFF, 500) == theirs.nearest(0xFFFF, 500) == (0, 0)
     with pytest.raises(IndexError):
         ours.set(500, 1)
+
+
+def test_word_table_tells_words_by_their_characters(built: ModuleType) -> None:
+    # CPython stores each str in one of three widths; a word is new once, whatever object
+    # holds it, and only equal strings are one word (surrogates and long words included)
+    long = "Donaudampfschifffahrtsgesellschaftskapitän"
+    words = ["", "a", "é", "e\u0301", "Сирия", "😀", "\ud800", "\udfff", long, long + "s"]
+    table = built.WordTable()
+    assert table.scan(words + words) == words
+    copies = ["".join(list(w)) for w in words]  # other objects, the same characters
+    assert table.scan(copies) == []
+    assert table.scan(["ä", "a"]) == ["ä"]
+    assert len(table) == len(words) + 1
+    table.clear()
+    assert table.scan(["a"]) == ["a"] and len(table) == 1
+
+
+def test_word_table_gives_each_pair_one_slot(built: ModuleType) -> None:
+    table = built.WordTable()
+    tokens = ["UN", "envoy", "UN", "envoy", "UN", "talks", "UN"]
+    table.scan(tokens)
+    table.learn(["UN"])
+    # the first (UN, envoy), (UN, talks) and (UN, end of text) get new slots 0, 1, 2
+    assert table.live_pairs() == [0, 4, 6]
+    assert table.matched([True, False, True]) == [0, 0, 2, 0, 6, 2]
+    assert table.pair_count() == 3
+    assert table.scan(["talks", "UN", "UN"]) == []
+    assert table.live_pairs() == [1]  # (UN, UN) is new: slot 3; (UN, end of text) is not
+    assert table.matched([True]) == [1, 3, 2, 2]
+    with pytest.raises(ValueError):
+        table.matched([])
+    with pytest.raises(KeyError):
+        table.learn(["never scanned"])
+    table.clear_pairs()
+    assert table.pair_count() == 0
+    table.scan(["UN"])
+    assert table.live_pairs() == [0]  # the word stays live, its pairs are new again
+
+
+def _tag_all(items: list[tuple[str, str, str]]) -> list[Any]:
+    tagger = Tagger(load_taxonomy())
+    return [tagger.tag(title, text, lang) for title, text, lang in items]
+
+
+@pytest.mark.parametrize("limit", [None, 40, 400])
+def test_tagging_with_the_word_table_agrees(
+    built: ModuleType, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    # the same topics and evidence with and without the native word table, on real
+    # articles, on edge cases (a phrase at the text's end, a repeated phrase, surrogates,
+    # one word in two scripts), and with caches so small that they are cleared in every text
+    items = []
+    for line in (FIXTURES / "eval" / "coverage-dev.jsonl").read_text().splitlines()[:300]:
+        item = json.loads(line)
+        items.append((item.get("title") or "", item.get("text") or "", item["lang"]))
+    items += [
+        ("", "Talks in Astana", "en"),
+        ("Syria Syria Syria", "UN envoy Pedersen, UN envoy Pedersen, Astana talks", "en"),
+        ("\ud800 Syria \udfff", "Astana\ud800talks on Syria", "en"),
+        ("ООН в Сирии", "OOH Сирия Cирия", "ru"),
+        ("", "", "en"),
+    ]
+    if limit is not None:
+        monkeypatch.setattr(tagging, "MAX_CACHED_WORDS", limit)
+    native_tags = _tag_all(items)
+    monkeypatch.setattr(tagging, "native", None)
+    python_tags = _tag_all(items)
+    assert native_tags == python_tags
+    assert sum(bool(m.topics) for m in native_tags) > 100
+
+
+def test_part_offsets_agree_with_python(built: ModuleType) -> None:
+    # where each part begins, in characters: surrogates and astral characters count one
+    texts = [*_texts()[:400], "", "a", "\ud800 Syria 😀 Сирия", "😀😀 a😀b ", " \U0001f600x "]
+    for text in texts:
+        parts = split_python(text)
+        got = list(memoryview(built.part_offsets(parts)).cast("Q"))
+        assert got == list(accumulate(map(len, parts), initial=0))
+        source = tagging._Text("text", text)
+        for n in range(len(source.tokens)):  # the Python path's spans are the same
+            assert source.span(n, n) == (source._offset(2 * n + 1), source._offset(2 * n + 2))
+
+
+EDGE_WORDS = [
+    "UN", "un", "Syria", "SYRIEN", "Nordsyrien", "İstanbul", "ёлка", "Ёж", "OOН", "Сирия",
+    "Συρία", "שלום", "سوريا", "Straße", "STRASSE", "\u212aelvin", "e\u0301", "é", "😀", "a",
+    "\ud800", "x\udfffy", "ﬁsh", "Ǆemal", "Σ", "ΣΥΡΙΑΣ", "Астана", "Astana", "астана", "1945",
+    "国連", "シリア", "シリアル", "유엔", "Україна", "Türkiye", "ĳ", "Łódź", "ŁÓDŹ", "ıi",
+]  # fmt: skip
+
+
+def test_the_start_filter_keeps_every_word_python_keeps(
+    built: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # _quick_misses with the native filter in front keeps the same words as without it,
+    # in every language whose words take that path, on real and edge-case words
+    words: dict[str, set[str]] = {}
+    for line in (FIXTURES / "eval" / "coverage-dev.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        text = f"{item.get('title') or ''} {item.get('text') or ''}"
+        words.setdefault(item["lang"], set()).update(split_python(text)[1::2])
+    tagger = Tagger(load_taxonomy())
+    checked = 0
+    for lang, found in sorted(words.items()):
+        if lang in tagging.SLOW_START:
+            continue
+        tagger.tag("", "", lang)  # compiles the language's rules
+        vocabulary = tagger._vocabularies.get(lang)
+        if vocabulary is None:
+            continue
+        listed = sorted(found) + EDGE_WORDS
+        with_filter = vocabulary._quick_misses(listed)
+        monkeypatch.setattr(tagging, "native", None)
+        without = vocabulary._quick_misses(listed)
+        monkeypatch.setattr(tagging, "native", built)
+        assert sorted(with_filter) == sorted(without), lang
+        assert len(vocabulary._start_filter(vocabulary._heads()).maybe(listed)) < len(listed)
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_start_filter_refuses_long_heads(built: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        built.StartFilter(["syrien"], [], [], [])
+    assert built.StartFilter([], [], [], []).maybe(["Syria", "\ud800"]) == ["\ud800"]
