@@ -1,4 +1,4 @@
-"""Generate pipeline/stages/language_pairs.tsv.xz from wordfreq's word lists.
+"""Generate pipeline/stages/language_pairs.zip from wordfreq's word lists.
 
 Neighbouring standards that detectors confuse on headlines (Indonesian and Malay, Danish and
 Norwegian, Czech and Slovak...) differ in which common words they use, and how often. For
@@ -14,8 +14,10 @@ is a derivative under the same licence: pipeline/stages/language_pairs.LICENSE.m
 from __future__ import annotations
 
 import math
+import sys
 import zipfile
 from collections import Counter
+from importlib.metadata import version
 from pathlib import Path
 
 import wordfreq
@@ -102,9 +104,14 @@ def _ratios(a: str, b: str) -> dict[str, float]:
     return found
 
 
+WORDFREQ = "3.1.1"  # the lists change between releases: the same version, the same table
+
+
 def main() -> None:
     """One member per pair (`a-b`: word TAB log10 ratio, a over b) and `alphabets` (code TAB
     letters), so that a process reads only the pairs of the languages it meets."""
+    if version("wordfreq") != WORDFREQ:
+        sys.exit(f"wordfreq {WORDFREQ} makes the committed table; {version('wordfreq')} is here")
     langs = sorted({lang for pair in PAIRS for lang in pair})
     members = {"alphabets": [f"{lang}\t{_alphabet(lang)}" for lang in langs]}
     for a, b in PAIRS:

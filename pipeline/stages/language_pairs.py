@@ -16,11 +16,13 @@ ten times as likely (MARGIN) and the text has no letter the neighbour does not w
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from functools import cache, lru_cache
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 TABLE = Path(__file__).with_name("language_pairs.zip")
 # wordfreq's codes for the detector's
 _CODES = {"nb": "no", "sh": "hr"}
@@ -60,8 +62,15 @@ _WORDS = re.compile(r"[^\W\d_]+")
 
 
 def _member(name: str) -> str:
-    with zipfile.ZipFile(TABLE) as archive:
-        return archive.read(name).decode("utf-8")
+    """A member of the table, or "" (no evidence, the detector's answer stands) when the
+    installed package lacks it: a broken install must not dead-letter every article."""
+    try:
+        with zipfile.ZipFile(TABLE) as archive:
+            return archive.read(name).decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        # logged once per member: the readers' caches keep the empty answer
+        log.error("language pairs table %s unreadable (%s): not weighed", name, exc)
+        return ""
 
 
 @cache

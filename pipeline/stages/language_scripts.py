@@ -59,8 +59,9 @@ _KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|ту
 _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Turkmen keeps д in its case and past endings after a voiceless consonant (Дамаскда,
 # Ашгабатдан, гечди); Kyrgyz, Kazakh and Tatar make it т (Дамаскта, кетти). No Kazakh,
-# Kyrgyz or Tatar text of the development sets has one.
-_TK_ENDING = re.compile(r"\w[кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b", re.IGNORECASE)
+# Kyrgyz or Tatar text of the development sets has one. After a lower-case letter only:
+# Kyrgyz writes -да after an abbreviation read by its letters' names (АКШда, in the USA).
+_TK_ENDING = re.compile(r"[а-яёөүңәҗ][кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b")
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
 _KK_ONLY = re.compile("[қғұҚҒҰ]")
 _KK_I = re.compile("[іәІӘ]")

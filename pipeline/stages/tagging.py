@@ -366,9 +366,10 @@ class _Vocabulary:
         heads = self._heads()
         if self.lang in SLOW_START:
             return self._quick_misses_folded(words, heads)
-        if native is not None:
+        start_filter = self._start_filter(heads) if native is not None else None
+        if start_filter is not None:
             # the same answer for most words in Rust, ~0.1 µs a word; Python tests the rest
-            words = self._start_filter(heads).maybe(words)
+            words = start_filter.maybe(words)
             if not words:
                 return words
         joined = "\x00".join(words)
@@ -401,13 +402,18 @@ class _Vocabulary:
         assert native is not None
         if self._filter is None:
             names = [v for phrase in self._prefixes for v in phrase.words[0].values]
-            self._filter = native.StartFilter(
-                sorted(heads.prefixes | heads.short),
-                sorted(heads.whole),
-                sorted(heads.exact),
-                names,
-            )
-        return self._filter
+            try:
+                self._filter = native.StartFilter(
+                    sorted(heads.prefixes | heads.short),
+                    sorted(heads.whole),
+                    sorted(heads.exact),
+                    names,
+                )
+            except (UnicodeError, ValueError):
+                # a head Rust cannot hold (a lone surrogate from a YAML escape): Python
+                # tests every word of this vocabulary, as without the module
+                self._filter = False
+        return None if self._filter is False else self._filter
 
     def _quick_misses_folded(self, words: list[str], heads: _Heads) -> list[str]:
         """_quick_misses for words whose folding, clitics or stems may change how they
@@ -523,6 +529,16 @@ class _Vocabulary:
         """`find` with the native word table: each token is looked up once in Rust, where
         the set operations, the scan for live words and the pairs' lookups cost 0.4 s in
         Python over the benchmark corpus. The same decisions, the same caches' limits."""
+        try:
+            return self._find_in_table(tokens, table)
+        except BaseException:
+            # the table records new words and pairs' slots before Python has read them: a
+            # failure half-way (an article the agent then dead-letters) must not leave words
+            # that start nothing or slots without their phrases for every later text
+            self._forget_starts()
+            raise
+
+    def _find_in_table(self, tokens: list[str], table: Any) -> dict[int, list[tuple[int, int]]]:
         new = table.scan(tokens)
         if new:
             if len(table) > MAX_CACHED_WORDS:  # as in _find_python

@@ -217,3 +217,27 @@ def test_a_full_word_cache_loses_no_phrase_of_the_text(monkeypatch: pytest.Monke
     monkeypatch.setattr(tagging, "MAX_CACHED_WORDS", remembered + 1)
     second = tagger.tag(title + " amid quarrelsome zebras", "", "en")  # two new words overflow
     assert second.topics == first.topics
+
+
+@pytest.mark.parametrize("where", ["_starts", "_after"])
+def test_a_failure_half_way_through_a_text_leaves_no_broken_cache(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # the native word table records new words and pairs before Python has read them: an
+    # exception there (an article the agent dead-letters) must not break later texts
+    tagger = Tagger(load_taxonomy())
+    title = "UN envoy Pedersen joins the Astana talks on Syria"
+    tagger.tag("", "", "en")
+    vocabulary = tagger._vocabularies["en"]
+    original = getattr(vocabulary, where)
+
+    def fails_on_syria(*args: str | None) -> object:
+        if "Syria" in args:
+            raise RuntimeError("boom")
+        return original(*args)
+
+    monkeypatch.setattr(vocabulary, where, fails_on_syria)
+    with pytest.raises(RuntimeError):
+        tagger.tag(title, "", "en")
+    monkeypatch.setattr(vocabulary, where, original)
+    assert tagger.tag(title, "", "en").topics == ["syria", "astana_process", "un"]

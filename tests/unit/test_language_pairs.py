@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,21 @@ def test_paragraphs_weigh_only_the_standards_cld2_confuses() -> None:
     assert pairs.has_neighbours("ru")
     assert not pairs.has_neighbours("ru", paragraph=True)
     assert not pairs.has_neighbours("en")
+
+
+def test_an_unreadable_table_weighs_nothing_and_raises_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(pairs, "TABLE", tmp_path / "missing.zip")
+    pairs._ratios.cache_clear()
+    pairs._alphabets.cache_clear()
+    try:
+        assert pairs.neighbour("Utusan PBB hadiri perundingan soal Suriah", "ms") is None
+        assert detect_language("Utusan PBB hadiri perundingan soal Suriah").lang in ("id", "ms")
+    finally:
+        pairs._ratios.cache_clear()
+        pairs._alphabets.cache_clear()
+
+
+def test_a_feeds_bokmal_code_is_the_detectors_norwegian() -> None:
+    assert detect_language("Vestas får stor ordre", hint="nb").lang == "no"

@@ -370,6 +370,9 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         # Turkmen keeps д after a voiceless consonant (Kyrgyz Халепте); Tajik and Sanskrit
         # guesses kept or read by their own words
         ("Халепде гүйчли партлама болды", None, "tk"),
+        # ...but Kyrgyz writes -да after an abbreviation read by its letters (АКШда)
+        ("АКШда шайлоо өтүп, Трамп жеңишке жетти", None, "ky"),
+        ("АКШда шайлоо өтүп, Трамп жеңишке жетти", "ky", "ky"),
         ("Гутерриш ба Душанбе меояд", None, "tg"),
         ("अस्ताना वार्ता का 22वां दौर संपन्न", None, "hi"),
     ],
