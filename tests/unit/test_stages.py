@@ -343,6 +343,11 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         # Kyrgyz in the Arabic script rounds its later vowels; Kazakh does not
         ("بىرىككەن ۇلۇتتار ۇيۇمۇ جاردام جىبەردى", None, "ky"),
         ("بىرىككەن ۇلتتار ۇيىمى كومەك جىبەردى", None, "kk"),
+        # Kazakh у after a consonant (салу: سالۋ) outweighs a rounded vowel (солтүстік)
+        ("قالانىڭ سولتۇستىگىندە جول سالۋ باستالدى", None, "kk"),
+        # ى inside a word, with no Turkic letter: Kazakh, not Arabic; Arabic writes شىء
+        ("بيداي ورىمى اياقتالدى", None, "kk"),
+        ("لا شىء تغير في المدينة بعد الانتخابات البلدية الأخيرة", None, "ar"),
         # Turkmen Cyrillic without җ ә: its voiced words (Kyrgyz катышты)
         ("Түркмен векилиети халкара маслахата гатнашды", None, "tk"),
         # ў beside и: Uzbek, not Belarusian (which writes і)
