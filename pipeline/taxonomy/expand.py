@@ -4,6 +4,8 @@ the tagger compiles, beside any rules written for one language by hand."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.cache import cache_path, write_atomically
 from pipeline.errors import ConfigError
 from pipeline.taxonomy import ANY_LANGUAGE, ContextRule, LanguageRules, Taxonomy, Topic, cldr_cache
 from pipeline.yamlfile import parse_yaml
@@ -58,22 +61,58 @@ class NameEntry(BaseModel):
 @lru_cache(maxsize=4)
 def name_tables(directory: Path = NAMES_DIR) -> dict[str, dict[str, NameEntry]]:
     """language -> entity key -> entry, from every `<lang>.yaml` in `directory`."""
+    paths = sorted(directory.glob("*.yaml"))
+    parsed = _parsed_cache(paths)
     tables: dict[str, dict[str, NameEntry]] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        try:
-            # libyaml when present: the 46 files in 0.02 s instead of 0.21 s (startup counts)
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError:
-            data, _ = parse_yaml(path, text)  # the same error, with file and line
-            raise
+    for path in paths:
+        data = parsed.get(path.stem) if parsed is not None else None
+        if data is None:
+            data = _parse(path)
+            parsed = None  # one file changed or was missing: write the cache anew
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of entity keys")
         try:
             tables[path.stem] = {str(k): NameEntry.model_validate(v or {}) for k, v in data.items()}
         except ValidationError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
+    if parsed is None and paths:
+        _write_parsed_cache(paths, tables)
     return tables
+
+
+def _parse(path: Path) -> object:
+    text = path.read_text(encoding="utf-8")
+    try:
+        # libyaml when present: the 46 files in 0.05 s instead of 0.21 s
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        parse_yaml(path, text)  # the same error, with file and line
+        raise
+
+
+def _parsed_cache(paths: list[Path]) -> dict[str, object] | None:
+    """The tables as parsed by an earlier process, keyed by every file's path, size and
+    modification time (pipeline/cache.py): JSON reads in ~3 ms what libyaml parses in ~55
+    (a tenth of `mediamon enrich`'s start). Validation still runs on what it holds."""
+    path = cache_path("names", paths[0], ".json", *paths[1:]) if paths else None
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _write_parsed_cache(paths: list[Path], tables: dict[str, dict[str, NameEntry]]) -> None:
+    path = cache_path("names", paths[0], ".json", *paths[1:])
+    if path is None:
+        return
+    data = {
+        lang: {key: entry.model_dump(by_alias=True) for key, entry in entries.items()}
+        for lang, entries in tables.items()
+    }
+    write_atomically(path, io.BytesIO(json.dumps(data, ensure_ascii=False).encode("utf-8")))
 
 
 def _clean(name: str) -> str:

@@ -104,3 +104,42 @@ def test_term_forms_survive_a_restart_unchanged(
         assert [term_forms(w, lang) for w, lang in words] == first
     finally:
         term_forms.cache_clear()
+
+
+def test_parsed_name_tables_equal_the_yaml_and_follow_an_edit(fresh: Path) -> None:
+    import json
+    import os
+    import shutil
+
+    from pipeline.taxonomy.expand import NAMES_DIR, name_tables
+
+    names = fresh / "names"
+    shutil.copytree(NAMES_DIR, names)
+    name_tables.cache_clear()
+    try:
+        parsed = name_tables(names)
+        [written] = (fresh / "mediamon").glob("names-*.json")
+        name_tables.cache_clear()
+        again = name_tables(names)  # a new process: read from the cache
+        assert again == parsed and len(again) == len(list(names.glob("*.yaml")))
+        # the cache holds what it is read for, not what the files say: prove it is read
+        data = json.loads(written.read_text(encoding="utf-8"))
+        data["en"]["syria"]["terms"] = ["Cached"]
+        written.write_text(json.dumps(data), encoding="utf-8")
+        name_tables.cache_clear()
+        assert name_tables(names)["en"]["syria"].terms == ["Cached"]
+        # an edited file makes a new key: its new content, not the cache's
+        en = names / "en.yaml"
+        en.write_text("syria:\n  terms: [Edited]\n", encoding="utf-8")
+        os.utime(en, ns=(1, 1))
+        name_tables.cache_clear()
+        edited = name_tables(names)
+        assert edited["en"]["syria"].terms == ["Edited"] and "syria" not in edited.get("xx", {})
+        assert edited["de"] == parsed["de"]
+        # a broken cache: the YAML again
+        for path in (fresh / "mediamon").glob("names-*.json"):
+            path.write_text("{not json", encoding="utf-8")
+        name_tables.cache_clear()
+        assert name_tables(names)["de"] == parsed["de"]
+    finally:
+        name_tables.cache_clear()
