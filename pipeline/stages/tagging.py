@@ -924,10 +924,10 @@ class _CompiledRules:
         return notes
 
     def hits(self, fields: list[_Field]) -> list[Hit]:
+        if native is not None:
+            return self._native_hits(fields)  # which tells rules without a match at once
         if all(self.ids.isdisjoint(fld.matches) for fld in fields):
             return []  # what the rules below conclude when none of their phrases matched
-        if native is not None:
-            return self._native_hits(fields)
         return self._python_hits(fields)
 
     def _native_hits(self, fields: list[_Field]) -> list[Hit]:
@@ -966,7 +966,7 @@ class _CompiledRules:
         return _without_other_meanings(hits, fields)
 
     def _python_hits(self, fields: list[_Field]) -> list[Hit]:
-        """`hits` without the native module."""
+        """`hits` without the native module, for rules with some phrase matched."""
         if self.none.items and any(fld.find(self.none) for fld in fields):
             return []
         found: list[Hit] = []
