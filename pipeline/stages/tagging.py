@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -634,8 +634,10 @@ class _Vocabulary:
         return tuple(found)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """A phrase's match that counts (a tuple: made 4x faster than a frozen dataclass, and
+    tens of thousands are made over a corpus)."""
+
     term: str
     field: str
     first: int  # token index
