@@ -27,3 +27,25 @@ class StartFilter:
         self, lower: list[str], whole: list[str], exact: list[str], names: list[str]
     ) -> None: ...
     def maybe(self, words: list[str]) -> list[str]: ...
+
+class RuleSet:
+    def __init__(
+        self,
+        terms: list[int],
+        contexts: list[tuple[list[int], list[int], int, list[list[int]]]],
+        exclude: list[int],
+        none: list[int],
+    ) -> None: ...
+    def hits(
+        self, fields: list[FieldMatches]
+    ) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int]]]: ...
+
+class FieldMatches:
+    def __init__(
+        self,
+        matches: dict[int, list[tuple[int, int]]],
+        parts: list[str],
+        offsets: bytes,
+        qualifiers: frozenset[str],
+        spans: dict[int, list[tuple[int, int]]],
+    ) -> None: ...

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+mod rules;
 mod tables;
 
 #[inline]
@@ -806,5 +807,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;
+    m.add_class::<rules::RuleSet>()?;
+    m.add_class::<rules::FieldMatches>()?;
     Ok(())
 }

@@ -259,3 +259,86 @@ def test_the_start_filter_refuses_long_heads(built: ModuleType) -> None:
     with pytest.raises(ValueError):
         built.StartFilter(["syrien"], [], [], [])
     assert built.StartFilter([], [], [], []).maybe(["Syria", "\ud800"]) == ["\ud800"]
+
+
+RULE_EDGES = [
+    ("Syria, Va.", "The Syria store in Syria, Virginia, and the Syria \u212aansas road", "en"),
+    ("", "Partai Bulan Bintang (PBB) dan PBB; Perserikatan Bangsa-Bangsa (PBB)", "id"),
+    ("Astana", "Astana talks. " + "word " * 40 + "Syria ceasefire guarantors Astana", "en"),
+    ("Nordsyrien", "Der Syrienkrieg und Nordsyrien, UN-Sicherheitsrat", "de"),
+    ("国連", "国連のシリア特使、全国連合、シリアル", "ja"),
+    ("UN", "UN, UN, UN (UN) United Nations (UN) Security Council", "en"),
+    ("Сирия, ООН", "Переговоры в Астане по Сирии, Сирия, Texas", "ru"),
+    ("Syria", "Syria,\ud800 Virginia Syria , ohio", "en"),
+    ("", "Syria, ", "en"),
+    ("Syria", "", "xx"),
+]
+
+
+def _random_articles(seed: int, count: int) -> list[tuple[str, str, str]]:
+    """Articles of words drawn from real ones and from the taxonomy's terms, with the
+    punctuation the rules look at (commas before US states, parentheses, sentence ends)."""
+    rng = random.Random(seed)
+    taxonomy = load_taxonomy()
+    words: dict[str, list[str]] = {}
+    for line in (FIXTURES / "eval" / "coverage-dev.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        words.setdefault(item["lang"], []).extend(split_python(item.get("text") or "")[1::2])
+    terms: dict[str, list[str]] = {}
+    for topic in taxonomy.topics:
+        for lang, rules in topic.rules.items():
+            bag = terms.setdefault(lang, [])
+            bag += rules.terms + rules.exact + rules.exclude + rules.none
+            for ctx in rules.context:
+                bag += ctx.terms + ctx.with_ + [t for g in ctx.all_of for t in g]
+    glue = [" ", " ", " ", ", ", ". ", " (", ") ", ", Virginia ", ", Texas, ", "-", "; "]
+    langs = sorted(set(words) & set(terms))
+    articles = []
+    for _ in range(count):
+        lang = rng.choice(langs)
+
+        def text(size: int, lang: str = lang) -> str:
+            drawn = [
+                rng.choice(terms[lang]).rstrip("*")
+                if rng.random() < 0.3
+                else rng.choice(words[lang])
+                for _ in range(size)
+            ]
+            return "".join(w + rng.choice(glue) for w in drawn)
+
+        articles.append((text(rng.randint(0, 8)), text(rng.randint(0, 120)), lang))
+    return articles
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_native_rules_agree_on_random_articles(
+    built: ModuleType, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # RuleSet and FieldMatches against _python_hits: the same topics, scores and evidence
+    # (namesakes, masks, contexts, groups, defined abbreviations), and the same explanations
+    items = RULE_EDGES + _random_articles(seed, 150)
+    native_tags = _tag_all(items)
+    tagger = Tagger(load_taxonomy())
+    native_notes = [tagger.explain(*item) for item in items[:40]]
+    monkeypatch.setattr(tagging, "native", None)
+    assert native_tags == _tag_all(items)
+    tagger = Tagger(load_taxonomy())
+    assert native_notes == [tagger.explain(*item) for item in items[:40]]
+    assert sum(bool(m.topics) for m in native_tags) > 30
+
+
+def test_field_matches_refuse_bad_input(built: ModuleType) -> None:
+    parts = split_python("UN envoy")
+    offsets = built.part_offsets(parts)
+    qualifiers = frozenset({"texas"})
+    with pytest.raises(ValueError):  # a token beyond the text: an error, not a panic
+        built.FieldMatches({0: [(5, 5)]}, parts, offsets, qualifiers, {})
+    with pytest.raises(ValueError):  # spans must match the matches one to one
+        built.FieldMatches({0: [(0, 0)]}, parts, offsets, qualifiers, {0: []})
+    with pytest.raises(TypeError):
+        built.FieldMatches({"x": [(0, 0)]}, parts, offsets, qualifiers, {})
+    field = built.FieldMatches({0: [(0, 0)], 1: [(1, 1)]}, parts, offsets, qualifiers, {})
+    rules = built.RuleSet([1, 0, 1, 7], [([0], [9], 3, [])], [], [])
+    found, named = rules.hits([field])
+    assert [f[1:4] for f in found] == [(1, 1, 1), (0, 0, 0), (1, 1, 1)] and named == []
+    assert rules.hits([]) == ([], [])
