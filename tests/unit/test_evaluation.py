@@ -232,6 +232,7 @@ COVERAGE_LANGUAGES = {
         "coverage12-holdout",
         "coverage13-holdout",
         "coverage14-holdout",
+        "coverage15-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -260,6 +261,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "12-holdout",
         "13-holdout",
         "14-holdout",
+        "15-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
