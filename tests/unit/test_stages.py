@@ -357,6 +357,15 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         # Tajik (py3langid's model says Russian); a feed declaring Russian keeps Russian
         ("Дар пойтахт нархи меваю сабзавот боло рафт", None, "tg"),
         ("Дар пойтахт нархи меваю сабзавот боло рафт", "ru", "ru"),
+        # Kyrgyz кайра and its rounded -догу (Tatar -дагы), Kazakh's attached -мен
+        ("Алептогу базар кайра ачылды", None, "ky"),
+        ("Театр жаңа маусымды «Манас» операсымен ашады", None, "kk"),
+        # Azerbaijani without ə: its x where Turkish writes h or k, its BMT (Turkish BM)
+        ("BMT: Sudanda milyonlarla insanın yardıma ehtiyacı var", None, "az"),
+        ("Türkiye BM toplantısında konuştu", None, "tr"),
+        # Serbian zemljotres, Croatian potres
+        ("Turska: zemljotres jačine šest stepeni", None, "sr"),
+        ("Turska: potres jačine šest stupnjeva", None, "hr"),
         # Turkmen Cyrillic without җ ә: its voiced words (Kyrgyz катышты)
         ("Түркмен векилиети халкара маслахата гатнашды", None, "tk"),
         # ў beside и: Uzbek, not Belarusian (which writes і)
