@@ -211,6 +211,9 @@ _SR_WORDS = re.compile(
     r"telo|tela|telu|telom|rasvetl\w*|"
     # earthquake and the UN's General Assembly (Croatian potres, Opća skupština)
     r"zemljotres\w*|generaln\w* skupštin\w*|"
+    # Switzerland (Croatian Švicarska), ekavian menja (mijenja), and foreign names as they
+    # sound (Gutereš, Tur de Frans), where Croatian keeps the spelling; the UN as OUN
+    r"švajcarsk\w*|menja\w*|gutereš\w*|tur de frans\w*|oun|"
     # the future written as one word (koštaće; Croatian koštat će), on verb stems of four
     # letters or more (plaće, kraće are Croatian nouns and comparatives); garant's genitive
     r"\w{4,}aće(?:mo|te)?|\w{4,}aću|garanat\w*|ponovo|"
@@ -236,7 +239,7 @@ _HR_WORDS = re.compile(
     r"dijete|djec\w*|tijekom|sukladno|zagreb\w*|plenković\w*|"
     r"milijun\w*|prijetnj\w*|tržnic\w*|ujedinjen\w* narod\w*|pzo|protuzračn\w*|"
     r"split\w*|rijek[aeu]|osijek\w*|hajduk\w*|tijel\w*|rasvjetl\w*|ponovno|srijed\w*|nedjelj\w*|"
-    r"potres\w*|opć\w* skupštin\w*)\b",
+    r"potres\w*|opć\w* skupštin\w*|švicarsk\w*|mijenja\w*)\b",
     re.IGNORECASE,
 )
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not

@@ -366,6 +366,10 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         # Serbian zemljotres, Croatian potres
         ("Turska: zemljotres jačine šest stepeni", None, "sr"),
         ("Turska: potres jačine šest stupnjeva", None, "hr"),
+        # Serbian Švajcarska and ekavian menja, Croatian Švicarska
+        ("Švajcarska uvodi nova pravila za banke", None, "sr"),
+        ("Švicarska uvodi nova pravila za banke", None, "hr"),
+        ("Vlada menja zakon o radu", None, "sr"),
         # Turkmen Cyrillic without җ ә: its voiced words (Kyrgyz катышты)
         ("Түркмен векилиети халкара маслахата гатнашды", None, "tk"),
         # ў beside и: Uzbek, not Belarusian (which writes і)
