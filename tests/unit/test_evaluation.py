@@ -233,6 +233,7 @@ COVERAGE_LANGUAGES = {
         "coverage13-holdout",
         "coverage14-holdout",
         "coverage15-holdout",
+        "coverage16-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -262,6 +263,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "13-holdout",
         "14-holdout",
         "15-holdout",
+        "16-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
