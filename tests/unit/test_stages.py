@@ -370,6 +370,11 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Švajcarska uvodi nova pravila za banke", None, "sr"),
         ("Švicarska uvodi nova pravila za banke", None, "hr"),
         ("Vlada menja zakon o radu", None, "sr"),
+        # the UN's abbreviation undeclined (Serbian) or declined with a hyphen (Croatian)
+        ("Izaslanik UN stigao u Damask", None, "sr"),
+        ("Izaslanik UN-a stigao u Damask", None, "hr"),
+        # a Serbian town
+        ("Kovač iz Sombora osvojio nagradu", None, "sr"),
         # Turkmen Cyrillic without җ ә: its voiced words (Kyrgyz катышты)
         ("Түркмен векилиети халкара маслахата гатнашды", None, "tk"),
         # ў beside и: Uzbek, not Belarusian (which writes і)
