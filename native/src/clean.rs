@@ -498,7 +498,7 @@ fn tidy(text: &str) -> String {
             continue;
         }
         if !out.is_empty() {
-            out.extend(std::iter::repeat_n('\n', (breaks + 1).min(2)));
+            out.push_str(if breaks > 0 { "\n\n" } else { "\n" });
         }
         out.push_str(line);
         breaks = 0;
@@ -539,12 +539,9 @@ fn boilerplate(line: &str) -> bool {
         first.dedup();
         first
     });
-    if line
-        .chars()
-        .next()
-        .is_none_or(|c| first.binary_search(&c).is_err())
-    {
-        return false;
+    match line.chars().next() {
+        Some(c) if first.binary_search(&c).is_ok() => {}
+        _ => return false,
     }
     'phrase: for phrase in tables::BOILERPLATE {
         let mut chars = line.chars();
