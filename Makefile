@@ -16,7 +16,7 @@ help: ## List the targets
 # the native module (native/, Rust) builds with cargo from rustup; without cargo it is left out
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-$(STAMP): requirements.lock pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+$(STAMP): requirements.lock pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs native/src/*/*.rs)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
 	@# the native module is optional to setuptools-rust: a failed build must not leave an

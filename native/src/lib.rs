@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+mod clean;
 mod rules;
 mod tables;
 
@@ -800,6 +801,7 @@ impl StartFilter {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    clean::register(m)?;
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
