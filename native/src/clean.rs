@@ -267,20 +267,6 @@ fn nfc_unsafe_bits() -> &'static [u64] {
     })
 }
 
-fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
-    ranges
-        .binary_search_by(|&(start, end)| {
-            if end < cp {
-                std::cmp::Ordering::Less
-            } else if start > cp {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
-}
-
 /// _CONTINUATION of clean.py.
 fn continuation(c: char) -> bool {
     matches!(c,
@@ -359,7 +345,7 @@ fn nfc_regions(text: &str) -> Step<Vec<(usize, usize)>> {
         let unsafe_ = if cp <= 0xFFFF {
             bits[(cp / 64) as usize] & (1 << (cp % 64)) != 0
         } else {
-            in_ranges(&crate::tables::NFC_UNSAFE, cp)
+            crate::in_ranges(&crate::tables::NFC_UNSAFE, cp)
         };
         if unsafe_ {
             open.get_or_insert(safe);
@@ -510,7 +496,7 @@ fn is_word(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || c == '_';
     }
-    in_ranges(&crate::tables::ALNUM, c as u32)
+    crate::in_ranges(&crate::tables::ALNUM, c as u32)
 }
 
 /// Whether `_BOILERPLATE_LINE.match(line)` for a stripped, non-empty line, as `re` with

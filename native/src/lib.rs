@@ -31,7 +31,7 @@ fn is_alnum(c: char, bmp: &Bmp) -> bool {
     in_ranges(&tables::ALNUM, cp)
 }
 
-fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
+pub(crate) fn in_ranges(ranges: &[(u32, u32)], cp: u32) -> bool {
     ranges
         .binary_search_by(|&(start, end)| {
             if end < cp {
