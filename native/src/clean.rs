@@ -570,11 +570,11 @@ enum Kind {
 fn kind_of(name: &str) -> Option<Kind> {
     use Kind::*;
     Some(match name {
-        "address" | "article" | "aside" | "blockquote" | "center" | "details" | "dialog"
-        | "dir" | "div" | "dl" | "fieldset" | "figcaption" | "figure" | "footer" | "header"
-        | "hgroup" | "main" | "menu" | "nav" | "ol" | "search" | "section" | "summary" | "ul" => {
-            Block
-        }
+        // (not dialog: it closes <p> like these but is not of HTML's "special" category,
+        // which the li/dd/dt and end-tag loops below assume of every Block; lexbor answers)
+        "address" | "article" | "aside" | "blockquote" | "center" | "details" | "dir" | "div"
+        | "dl" | "fieldset" | "figcaption" | "figure" | "footer" | "header" | "hgroup" | "main"
+        | "menu" | "nav" | "ol" | "search" | "section" | "summary" | "ul" => Block,
         "p" => P,
         "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => Heading,
         "pre" | "listing" => Pre,

@@ -166,7 +166,7 @@ def html_to_text(html: str, max_chars: int = 100_000) -> str:
         return ""
     # The native cleaner gives the same text ~10x faster, or None for the HTML it leaves to
     # lexbor (tables, forms, misnested formatting, ...) and for text ftfy might repair.
-    if _native is not None and max_chars >= 0:
+    if _native is not None and 0 <= max_chars < 2**63:  # the native limit is a usize
         text: str | None = _native.html_to_text(html, max_chars)
         if text is not None:
             return text
