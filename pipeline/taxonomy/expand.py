@@ -4,6 +4,7 @@ the tagger compiles, beside any rules written for one language by hand."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -62,22 +63,44 @@ class NameEntry(BaseModel):
 def name_tables(directory: Path = NAMES_DIR) -> dict[str, dict[str, NameEntry]]:
     """language -> entity key -> entry, from every `<lang>.yaml` in `directory`."""
     paths = sorted(directory.glob("*.yaml"))
-    parsed = _parsed_cache(paths)
+    # The key is taken before any file is read: a file saved while this runs makes a key the
+    # next process computes anew, never this content under the new file's key.
+    cache = _cache_file(paths)
+    parsed = _read_cache(cache)
     tables: dict[str, dict[str, NameEntry]] = {}
     for path in paths:
-        data = parsed.get(path.stem) if parsed is not None else None
-        if data is None:
-            data = _parse(path)
-            parsed = None  # one file changed or was missing: write the cache anew
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of entity keys")
-        try:
-            tables[path.stem] = {str(k): NameEntry.model_validate(v or {}) for k, v in data.items()}
-        except ValidationError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-    if parsed is None and paths:
-        _write_parsed_cache(paths, tables)
+        cached = parsed.get(path.stem) if parsed is not None else None
+        entries = _entries(cached) if cached is not None else None
+        if entries is None:  # not cached, or cached in a shape this code no longer reads
+            entries = _validated(path, _parse(path))
+            parsed = None  # write the cache anew
+        tables[path.stem] = entries
+    if parsed is None and cache is not None:
+        data = {
+            lang: {key: entry.model_dump(by_alias=True) for key, entry in entries.items()}
+            for lang, entries in tables.items()
+        }
+        write_atomically(cache, io.BytesIO(json.dumps(data, ensure_ascii=False).encode("utf-8")))
     return tables
+
+
+def _validated(path: Path, data: object) -> dict[str, NameEntry]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of entity keys")
+    try:
+        return {str(k): NameEntry.model_validate(v or {}) for k, v in data.items()}
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _entries(cached: object) -> dict[str, NameEntry] | None:
+    """A cached table, or None where it does not validate (the YAML is read instead)."""
+    if not isinstance(cached, dict):
+        return None
+    try:
+        return {str(k): NameEntry.model_validate(v or {}) for k, v in cached.items()}
+    except ValidationError:
+        return None
 
 
 def _parse(path: Path) -> object:
@@ -90,11 +113,18 @@ def _parse(path: Path) -> object:
         raise
 
 
-def _parsed_cache(paths: list[Path]) -> dict[str, object] | None:
-    """The tables as parsed by an earlier process, keyed by every file's path, size and
-    modification time (pipeline/cache.py): JSON reads in ~3 ms what libyaml parses in ~55
-    (a tenth of `mediamon enrich`'s start). Validation still runs on what it holds."""
-    path = cache_path("names", paths[0], ".json", *paths[1:]) if paths else None
+def _cache_file(paths: list[Path]) -> Path | None:
+    """Where the tables as parsed are kept between processes, keyed by every file's path, size
+    and modification time (pipeline/cache.py) and by the entry's schema: JSON reads in ~3 ms
+    what libyaml parses in ~55 (a tenth of `mediamon enrich`'s start)."""
+    if not paths:
+        return None
+    schema = json.dumps(NameEntry.model_json_schema(), sort_keys=True).encode()
+    name = f"names-{hashlib.sha256(schema).hexdigest()[:8]}"
+    return cache_path(name, paths[0], ".json", *paths[1:])
+
+
+def _read_cache(path: Path | None) -> dict[str, object] | None:
     if path is None:
         return None
     try:
@@ -102,17 +132,6 @@ def _parsed_cache(paths: list[Path]) -> dict[str, object] | None:
     except (OSError, ValueError):
         return None
     return loaded if isinstance(loaded, dict) else None
-
-
-def _write_parsed_cache(paths: list[Path], tables: dict[str, dict[str, NameEntry]]) -> None:
-    path = cache_path("names", paths[0], ".json", *paths[1:])
-    if path is None:
-        return
-    data = {
-        lang: {key: entry.model_dump(by_alias=True) for key, entry in entries.items()}
-        for lang, entries in tables.items()
-    }
-    write_atomically(path, io.BytesIO(json.dumps(data, ensure_ascii=False).encode("utf-8")))
 
 
 def _clean(name: str) -> str:

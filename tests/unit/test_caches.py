@@ -143,3 +143,47 @@ def test_parsed_name_tables_equal_the_yaml_and_follow_an_edit(fresh: Path) -> No
         assert name_tables(names)["de"] == parsed["de"]
     finally:
         name_tables.cache_clear()
+
+
+def test_a_name_cache_of_another_shape_or_a_file_saved_mid_read_is_not_served(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import os
+    import shutil
+
+    from pipeline.taxonomy import expand
+    from pipeline.taxonomy.expand import NAMES_DIR, name_tables
+
+    names = fresh / "names"
+    shutil.copytree(NAMES_DIR, names)
+    name_tables.cache_clear()
+    try:
+        parsed = name_tables(names)
+        [written] = (fresh / "mediamon").glob("names-*.json")
+        # a cache written by a version whose entries had another field: the YAML answers
+        data = json.loads(written.read_text(encoding="utf-8"))
+        data["de"]["syria"]["weight"] = 2
+        written.write_text(json.dumps(data), encoding="utf-8")
+        name_tables.cache_clear()
+        assert name_tables(names)["de"] == parsed["de"]
+        # a file saved while the tables are read: the next process sees the new content
+        original = expand._parse
+
+        def parse_then_edit(path: Path) -> object:
+            data = original(path)
+            if path.name == "en.yaml":
+                path.write_text("syria:\n  terms: [Saved meanwhile]\n", encoding="utf-8")
+                os.utime(path, ns=(2, 2))
+            return data
+
+        for path in (fresh / "mediamon").glob("names-*.json"):
+            path.unlink()
+        monkeypatch.setattr(expand, "_parse", parse_then_edit)
+        name_tables.cache_clear()
+        assert name_tables(names)["en"] == parsed["en"]  # what was read
+        monkeypatch.setattr(expand, "_parse", original)
+        name_tables.cache_clear()
+        assert name_tables(names)["en"]["syria"].terms == ["Saved meanwhile"]
+    finally:
+        name_tables.cache_clear()
