@@ -106,84 +106,84 @@ def test_term_forms_survive_a_restart_unchanged(
         term_forms.cache_clear()
 
 
-def test_parsed_name_tables_equal_the_yaml_and_follow_an_edit(fresh: Path) -> None:
-    import json
-    import os
+@pytest.fixture
+def names(fresh: Path) -> Iterator[Path]:
+    """A copy of the shipped name tables, no table parsed in this process yet."""
     import shutil
 
     from pipeline.taxonomy.expand import NAMES_DIR, name_tables
 
-    names = fresh / "names"
-    shutil.copytree(NAMES_DIR, names)
+    copy = fresh / "names"
+    shutil.copytree(NAMES_DIR, copy)
     name_tables.cache_clear()
-    try:
-        parsed = name_tables(names)
-        [written] = (fresh / "mediamon").glob("names-*.json")
-        name_tables.cache_clear()
-        again = name_tables(names)  # a new process: read from the cache
-        assert again == parsed and len(again) == len(list(names.glob("*.yaml")))
-        # the cache holds what it is read for, not what the files say: prove it is read
-        data = json.loads(written.read_text(encoding="utf-8"))
-        data["en"]["syria"]["terms"] = ["Cached"]
-        written.write_text(json.dumps(data), encoding="utf-8")
-        name_tables.cache_clear()
-        assert name_tables(names)["en"]["syria"].terms == ["Cached"]
-        # an edited file makes a new key: its new content, not the cache's
-        en = names / "en.yaml"
-        en.write_text("syria:\n  terms: [Edited]\n", encoding="utf-8")
-        os.utime(en, ns=(1, 1))
-        name_tables.cache_clear()
-        edited = name_tables(names)
-        assert edited["en"]["syria"].terms == ["Edited"] and "syria" not in edited.get("xx", {})
-        assert edited["de"] == parsed["de"]
-        # a broken cache: the YAML again
-        for path in (fresh / "mediamon").glob("names-*.json"):
-            path.write_text("{not json", encoding="utf-8")
-        name_tables.cache_clear()
-        assert name_tables(names)["de"] == parsed["de"]
-    finally:
-        name_tables.cache_clear()
+    yield copy
+    name_tables.cache_clear()
+
+
+def test_parsed_name_tables_equal_the_yaml_and_follow_an_edit(fresh: Path, names: Path) -> None:
+    import json
+    import os
+
+    from pipeline.taxonomy.expand import name_tables
+
+    parsed = name_tables(names)
+    [written] = (fresh / "mediamon").glob("names-*.json")
+    name_tables.cache_clear()
+    again = name_tables(names)  # a new process: read from the cache
+    assert again == parsed and len(again) == len(list(names.glob("*.yaml")))
+    # the cache holds what it is read for, not what the files say: prove it is read
+    data = json.loads(written.read_text(encoding="utf-8"))
+    data["en"]["syria"]["terms"] = ["Cached"]
+    written.write_text(json.dumps(data), encoding="utf-8")
+    name_tables.cache_clear()
+    assert name_tables(names)["en"]["syria"].terms == ["Cached"]
+    # an edited file makes a new key: its new content, not the cache's
+    en = names / "en.yaml"
+    en.write_text("syria:\n  terms: [Edited]\n", encoding="utf-8")
+    os.utime(en, ns=(1, 1))
+    name_tables.cache_clear()
+    edited = name_tables(names)
+    assert edited["en"]["syria"].terms == ["Edited"] and "syria" not in edited.get("xx", {})
+    assert edited["de"] == parsed["de"]
+    # a broken cache: the YAML again
+    for path in (fresh / "mediamon").glob("names-*.json"):
+        path.write_text("{not json", encoding="utf-8")
+    name_tables.cache_clear()
+    assert name_tables(names)["de"] == parsed["de"]
 
 
 def test_a_name_cache_of_another_shape_or_a_file_saved_mid_read_is_not_served(
-    fresh: Path, monkeypatch: pytest.MonkeyPatch
+    fresh: Path, names: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
     import os
-    import shutil
 
     from pipeline.taxonomy import expand
-    from pipeline.taxonomy.expand import NAMES_DIR, name_tables
+    from pipeline.taxonomy.expand import name_tables
 
-    names = fresh / "names"
-    shutil.copytree(NAMES_DIR, names)
+    parsed = name_tables(names)
+    [written] = (fresh / "mediamon").glob("names-*.json")
+    # a cache written by a version whose entries had another field: the YAML answers
+    data = json.loads(written.read_text(encoding="utf-8"))
+    data["de"]["syria"]["weight"] = 2
+    written.write_text(json.dumps(data), encoding="utf-8")
     name_tables.cache_clear()
-    try:
-        parsed = name_tables(names)
-        [written] = (fresh / "mediamon").glob("names-*.json")
-        # a cache written by a version whose entries had another field: the YAML answers
-        data = json.loads(written.read_text(encoding="utf-8"))
-        data["de"]["syria"]["weight"] = 2
-        written.write_text(json.dumps(data), encoding="utf-8")
-        name_tables.cache_clear()
-        assert name_tables(names)["de"] == parsed["de"]
-        # a file saved while the tables are read: the next process sees the new content
-        original = expand._parse
+    assert name_tables(names)["de"] == parsed["de"]
+    # a file saved while the tables are read: the next process sees the new content
+    original = expand._parse
 
-        def parse_then_edit(path: Path) -> object:
-            data = original(path)
-            if path.name == "en.yaml":
-                path.write_text("syria:\n  terms: [Saved meanwhile]\n", encoding="utf-8")
-                os.utime(path, ns=(2, 2))
-            return data
+    def parse_then_edit(path: Path) -> object:
+        data = original(path)
+        if path.name == "en.yaml":
+            path.write_text("syria:\n  terms: [Saved meanwhile]\n", encoding="utf-8")
+            os.utime(path, ns=(2, 2))
+        return data
 
-        for path in (fresh / "mediamon").glob("names-*.json"):
-            path.unlink()
-        monkeypatch.setattr(expand, "_parse", parse_then_edit)
-        name_tables.cache_clear()
-        assert name_tables(names)["en"] == parsed["en"]  # what was read
-        monkeypatch.setattr(expand, "_parse", original)
-        name_tables.cache_clear()
-        assert name_tables(names)["en"]["syria"].terms == ["Saved meanwhile"]
-    finally:
-        name_tables.cache_clear()
+    for path in (fresh / "mediamon").glob("names-*.json"):
+        path.unlink()
+    monkeypatch.setattr(expand, "_parse", parse_then_edit)
+    name_tables.cache_clear()
+    assert name_tables(names)["en"] == parsed["en"]  # what was read
+    monkeypatch.setattr(expand, "_parse", original)
+    name_tables.cache_clear()
+    assert name_tables(names)["en"]["syria"].terms == ["Saved meanwhile"]
