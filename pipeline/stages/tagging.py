@@ -673,8 +673,8 @@ class _Text:
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
-        self._parts = self.parts = split(text)
-        self.tokens = self._parts[1::2]
+        self.parts = split(text)
+        self.tokens = self.parts[1::2]
         # part index -> character offset for the parts measured so far, and those parts
         # in order (see _offset)
         self._offsets: dict[int, int] = {0: 0}
@@ -686,7 +686,7 @@ class _Text:
 
     def qualified(self, last: int) -> bool:
         """Whether the words ending at `last` are followed by ", <US state>" (a namesake)."""
-        if last + 1 >= len(self.tokens) or "," not in self._parts[2 * last + 2]:
+        if last + 1 >= len(self.tokens) or "," not in self.parts[2 * last + 2]:
             return False
         return self.tokens[last + 1].lower() in _QUALIFIERS
 
@@ -698,11 +698,11 @@ class _Text:
         abbreviation = self.tokens[at]
         if not (2 <= len(abbreviation) <= 6 and abbreviation.isupper()):
             return None
-        if not self._parts[2 * at].rstrip().endswith("("):
+        if not self.parts[2 * at].rstrip().endswith("("):
             return None
         initials = ""
         for i in range(at - 1, max(-1, at - 11), -1):
-            if i < at - 1 and _SENTENCE_END.search(self._parts[2 * i + 2]):
+            if i < at - 1 and _SENTENCE_END.search(self.parts[2 * i + 2]):
                 return None
             word = self.tokens[i]
             if word[:1].isupper():
@@ -726,7 +726,7 @@ class _Text:
         """Every part's offset as native part_offsets gives them (only with the module)."""
         assert native is not None
         if self._offset_bytes is None:
-            self._offset_bytes = native.part_offsets(self._parts)
+            self._offset_bytes = native.part_offsets(self.parts)
         return self._offset_bytes
 
     def _offset(self, part: int) -> int:
@@ -737,7 +737,7 @@ class _Text:
         if at is None:
             n = bisect(self._measured, part)
             below = self._measured[n - 1]
-            at = self._offsets[below] + len("".join(self._parts[below:part]))
+            at = self._offsets[below] + len("".join(self.parts[below:part]))
             self._offsets[part] = at
             self._measured.insert(n, part)
         return at

@@ -95,11 +95,9 @@ def _validated(path: Path, data: object) -> dict[str, NameEntry]:
 
 def _entries(cached: object) -> dict[str, NameEntry] | None:
     """A cached table, or None where it does not validate (the YAML is read instead)."""
-    if not isinstance(cached, dict):
-        return None
     try:
-        return {str(k): NameEntry.model_validate(v or {}) for k, v in cached.items()}
-    except ValidationError:
+        return _validated(NAMES_DIR, cached)
+    except ConfigError:
         return None
 
 

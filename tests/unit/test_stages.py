@@ -511,9 +511,12 @@ def test_a_page_names_its_canonical_url_only_for_its_own_site(
 
 
 def test_the_kazakh_instrumental_rule_is_linear() -> None:
-    """A run of letters with no word boundary: the rule anchors at one (231 ms before)."""
+    """A run of letters with no word boundary: the rule anchors at one. On 10,000 letters
+    the unanchored rule took ~0.8 s, the anchored one ~3 ms: a bound far from both."""
     import time
 
+    from pipeline.stages.language_scripts import settle
+
     start = time.process_time()
-    assert detect_language("Кыргыз " + "өкмөт" * 400).lang == "ky"
-    assert time.process_time() - start < 0.15
+    assert settle("Кыргыз " + "өкмөт" * 2000, "ky") == "ky"
+    assert time.process_time() - start < 0.3
