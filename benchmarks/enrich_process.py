@@ -89,6 +89,19 @@ def make_corpus(count: int, seed: int = m.SEED) -> list[dict[str, Any]]:
     return corpus
 
 
+def _compile_bytecode(mediamon: str) -> None:
+    """Compile mediamon's modules as an installed package's are: an editable install's are
+    compiled on import, and where PYTHONDONTWRITEBYTECODE is set (this machine sets it) at
+    every start, ~25 modules (startup 0.31 -> 0.23 s); the peer's come compiled by pip."""
+    python = Path(mediamon).with_name("python")
+    code = (
+        "import compileall, os, connectors, mediamon, pipeline\n"
+        "for m in (connectors, mediamon, pipeline):\n"
+        "    compileall.compile_dir(os.path.dirname(m.__file__), quiet=1)"
+    )
+    subprocess.run([str(python), "-c", code], check=True)
+
+
 def run(args: Any) -> dict[str, Any]:
     if args.write_corpus:
         lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in make_corpus(args.articles))
@@ -107,6 +120,7 @@ def run(args: Any) -> dict[str, Any]:
         chars = [len(html.unescape(c["content"])) for c in corpus]
         del corpus
         empty.write_text("")
+        _compile_bytecode(args.mediamon)
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu >= 0 else []
         systems = {
             "mediamon enrich": [*pin, args.mediamon, "enrich"],
