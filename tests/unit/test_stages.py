@@ -375,6 +375,10 @@ def test_letters_settle_neighbours(text: str, lang: str) -> None:
         ("Izaslanik UN-a stigao u Damask", None, "hr"),
         # a Serbian town
         ("Kovač iz Sombora osvojio nagradu", None, "sr"),
+        # Serbian "sa" before any word; Croatian "s", and "sa" only before s, z, š, ž
+        ("Pedersen sa predstavnicima Rusije, Turske i Irana", None, "sr"),
+        ("Pedersen s predstavnicima Rusije, Turske i Irana", None, "hr"),
+        ("Pedersen sa zamjenikom u Ženevi", None, "hr"),
         # what the rules above must leave alone (a review's reproducers): Russian итогу,
         # Arabic ى before ال where a space was lost, a Russian loan in -мен in Kyrgyz,
         # Macedonian билен (herbal)
