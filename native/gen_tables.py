@@ -7,6 +7,9 @@ give exactly Python's answers (tests/unit/test_native.py checks every code point
 - NFC_UNSAFE: code points that may change a string under NFC (not NFC_QC=Yes, or a
   combining class other than 0, or the second half of a canonical composition pair): a
   string without any is its own NFC.
+- ACCENTED: each code point its own NFC whose canonical decomposition holds an acute
+  (U+0301) or a diaeresis (U+0308), with what NFC makes of the decomposition without them:
+  what tokens.fold leaves of it in a text with a Greek letter (ά -> α, é -> e).
 
 Generated, not hand-written. Run with the project's Python 3.11: python native/gen_tables.py"""
 
@@ -44,6 +47,15 @@ unsafe = ranges(
     ]
 )
 
+accented = []
+for cp in every:
+    parts = unicodedata.normalize("NFD", chr(cp))
+    if ("\u0301" in parts or "\u0308" in parts) and unicodedata.normalize("NFC", chr(cp)) == chr(
+        cp
+    ):
+        bare = parts.replace("\u0301", "").replace("\u0308", "")
+        accented.append((cp, unicodedata.normalize("NFC", bare)))
+
 
 def rust_str(text: str) -> str:
     return '"' + "".join(f"\\u{{{ord(c):x}}}" for c in text) + '"'
@@ -61,8 +73,14 @@ lines = [
     f"pub static NFC_UNSAFE: [(u32, u32); {len(unsafe)}] = [",
     *(f"    (0x{a:X}, 0x{b:X})," for a, b in unsafe),
     "];",
+    f"pub static ACCENTED: [(u32, &str); {len(accented)}] = [",
+    *(f"    (0x{cp:X}, {rust_str(bare)})," for cp, bare in accented),
+    "];",
     "",
 ]
 here = Path(__file__).parent
 (here / "src" / "tables.rs").write_text("\n".join(lines))
-print(f"{len(alnum)} alnum ranges, {len(lower)} lower cases, {len(unsafe)} NFC-unsafe ranges")
+print(
+    f"{len(alnum)} alnum ranges, {len(lower)} lower cases, {len(unsafe)} NFC-unsafe ranges, "
+    f"{len(accented)} accented"
+)

@@ -56,17 +56,23 @@ fn hebrew_script(c: char) -> bool {
 }
 
 /// tokens.fold: str.lower(), ё as е, i + combining dot (Turkish İ lowered) as i; Arabic marks
-/// dropped and letter variants unified; with any Hebrew letter, Hebrew points and quotes
-/// dropped; then NFC, which is the identity when no character NFC may change remains. None
-/// where Python must fold: Greek (its accents come off through NFD), or such a character.
+/// dropped and letter variants unified; with any Greek letter, every acute and diaeresis
+/// dropped (Python's NFD and NFC, read from a table); with any Hebrew letter, Hebrew points
+/// and quotes dropped; then NFC, which is the identity when no character NFC may change
+/// remains. None where Python must fold: polytonic Greek, or such a character.
 #[pyfunction]
 fn fold_plain(text: &str) -> Option<String> {
     let bmp = bmp_tables();
-    // Python drops quotes only from a text with a Hebrew letter in it
+    // Python drops quotes only from a text with a Hebrew letter in it, and accents only from
+    // one with a Greek letter once lowered (the ohm sign lowers to ω)
     let hebrew = !text.is_ascii() && text.chars().any(hebrew_script);
+    let greek_text = !text.is_ascii()
+        && text
+            .chars()
+            .any(|c| greek(c) || lower_of(c, bmp).is_some_and(|low| low.chars().any(greek)));
     let mut out = String::with_capacity(text.len());
     let mut after_i = false; // the last character pushed is an i no dot has joined yet
-    for c in text.chars() {
+    for (at, c) in text.char_indices() {
         if c.is_ascii() {
             if hebrew && (c == '"' || c == '\'') {
                 after_i = false; // as for the points below
@@ -76,6 +82,9 @@ fn fold_plain(text: &str) -> Option<String> {
             out.push(low);
             after_i = low == 'i';
             continue;
+        }
+        if c == 'Σ' && !medial_sigma(&text[..at], &text[at + c.len_utf8()..]) {
+            return None; // str.lower() may write it final (ς): Python tells
         }
         let mut one = [0u8; 4];
         let lowered: &str = match lower_of(c, bmp) {
@@ -105,7 +114,19 @@ fn fold_plain(text: &str) -> Option<String> {
                 'ة' => 'ه',
                 other => other,
             };
-            if greek(low) || nfc_unsafe(low, bmp) {
+            if matches!(low, '\u{1f00}'..='\u{1fff}') {
+                return None; // polytonic: its breathings and iota subscripts stay for Python
+            }
+            if greek_text {
+                if let Some(bare) = accent_free(low) {
+                    // an i from ï does not take a dot after it: Python joined i and dot
+                    // before it dropped the diaeresis
+                    out.push_str(bare);
+                    after_i = false;
+                    continue;
+                }
+            }
+            if nfc_unsafe(low, bmp) {
                 return None;
             }
             out.push(low);
@@ -159,6 +180,30 @@ fn lower_of(c: char, bmp: &Bmp) -> Option<&'static str> {
         .binary_search_by_key(&cp, |&(k, _)| k)
         .ok()
         .map(|at| tables::LOWER[at].1)
+}
+
+/// Whether str.lower() surely makes σ (not the final ς) of a capital sigma between these
+/// texts: nothing cased before it (the text's start or a space), or a letter, which is cased
+/// and not case-ignorable, right after it. Other places are left to Python.
+fn medial_sigma(before: &str, after: &str) -> bool {
+    let starts_word = before
+        .chars()
+        .next_back()
+        .is_none_or(|c| c.is_ascii_whitespace());
+    starts_word
+        || after.chars().next().is_some_and(|c| {
+            c.is_ascii_alphabetic()
+                || matches!(c, '\u{0386}' | '\u{0388}'..='\u{038a}' | '\u{038c}'
+                    | '\u{038e}'..='\u{03a1}' | '\u{03a3}'..='\u{03ce}')
+        })
+}
+
+/// What tokens.fold leaves of a character with an acute or a diaeresis in a Greek text.
+fn accent_free(c: char) -> Option<&'static str> {
+    tables::ACCENTED
+        .binary_search_by_key(&(c as u32), |&(k, _)| k)
+        .ok()
+        .map(|at| tables::ACCENTED[at].1)
 }
 
 #[inline]

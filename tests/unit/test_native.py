@@ -66,13 +66,14 @@ def test_split_falls_back_on_lone_surrogates() -> None:
 
 
 def test_fold_agrees_on_every_code_point(built: ModuleType) -> None:
-    # each code point after a Latin, a Turkish İ (lowered with a combining dot), a Hebrew and
-    # an Arabic letter; the native fold may decline (None: Python folds), never differ
+    # each code point after a Latin, a Turkish İ (lowered with a combining dot), a Hebrew, an
+    # Arabic and a Greek letter (accented, and the ohm sign, which lowers to ω): the native
+    # fold may decline (None: Python folds), never differ
     points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     declined = 0
     for at in range(0, len(points), 512):
         chars = [chr(c) for c in points[at : at + 512]]
-        for lead in ("A", "İ", "\u05e9", "\u0643"):
+        for lead in ("A", "İ", "\u05e9", "\u0643", "\u0386", "\u2126"):
             text = " ".join(lead + c for c in chars)
             folded = built.fold_plain(text)
             if folded is not None:
@@ -87,7 +88,9 @@ def test_fold_agrees_on_every_code_point(built: ModuleType) -> None:
 
 def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
     texts = _texts()
-    alphabet = [chr(c) for c in [*range(0x20, 0x250), *range(0x400, 0x530), *range(0x590, 0x700)]]
+    alphabet = [chr(c) for c in [*range(0x20, 0x250), *range(0x370, 0x530), *range(0x590, 0x700)]]
+    # acute, diaeresis and a breathing alone, and polytonic Greek, which it declines
+    alphabet += ["\u0301", "\u0308", "\u0313", *(chr(c) for c in range(0x1F00, 0x1F04))]
     alphabet += ["\u0130", "\u0307", "\u0401", "\u03a3", "\u2126", "\u1161", *HEBREW_QUOTES * 5]
     rng = random.Random(15)
     texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 16))) for _ in range(30_000)]
@@ -98,6 +101,14 @@ def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
         folded += ours is not None
         assert fold(text) == fold_python(text)
     assert folded > len(texts) // 2
+
+
+def test_fold_takes_monotonic_greek(built: ModuleType) -> None:
+    # Greek folds natively: accents and diaereses off every letter of a Greek text (a Latin
+    # é too, as Python's NFD drops it); polytonic Greek is left to Python
+    for text in ("Η Συρία, ο ΟΗΕ και η Γενεύη", "ΆΣΤΑΝΑ: Προϊόντα, café", "Ω\u2126 ϊ\u0301"):
+        assert built.fold_plain(text) == fold_python(text), text
+    assert built.fold_plain("Συρία, ἡ Ἑλλάς") is None
 
 
 def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
