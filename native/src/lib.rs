@@ -64,12 +64,10 @@ fn hebrew_script(c: char) -> bool {
 fn fold_plain(text: &str) -> Option<String> {
     let bmp = bmp_tables();
     // Python drops quotes only from a text with a Hebrew letter in it, and accents only from
-    // one with a Greek letter once lowered (the ohm sign lowers to ω)
+    // one with a Greek letter once lowered (the ohm sign, the one other character that
+    // lowers to Greek, becomes ω: tests/unit/test_native.py checks that it is the one)
     let hebrew = !text.is_ascii() && text.chars().any(hebrew_script);
-    let greek_text = !text.is_ascii()
-        && text
-            .chars()
-            .any(|c| greek(c) || lower_of(c, bmp).is_some_and(|low| low.chars().any(greek)));
+    let greek_text = !text.is_ascii() && text.chars().any(|c| greek(c) || c == '\u{2126}');
     let mut out = String::with_capacity(text.len());
     let mut after_i = false; // the last character pushed is an i no dot has joined yet
     for (at, c) in text.char_indices() {

@@ -103,6 +103,15 @@ def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
     assert folded > len(texts) // 2
 
 
+def test_only_the_ohm_sign_lowers_into_greek() -> None:
+    # what fold_plain assumes when it tells a Greek text from its characters as written
+    def greek(c: str) -> bool:
+        return "\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff"
+
+    points = (chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert [c for c in points if not greek(c) and any(map(greek, c.lower()))] == ["\u2126"]
+
+
 def test_fold_takes_monotonic_greek(built: ModuleType) -> None:
     # Greek folds natively: accents and diaereses off every letter of a Greek text (a Latin
     # é too, as Python's NFD drops it); polytonic Greek is left to Python
