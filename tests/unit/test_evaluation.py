@@ -234,6 +234,7 @@ COVERAGE_LANGUAGES = {
         "coverage14-holdout",
         "coverage15-holdout",
         "coverage16-holdout",
+        "coverage17-holdout",
     ],
 )
 def test_the_coverage_held_out_sets_are_frozen_at_their_recorded_hashes(name: str) -> None:
@@ -264,6 +265,7 @@ def test_the_coverage_set_has_every_language_and_enough_negatives_in_each() -> N
         "14-holdout",
         "15-holdout",
         "16-holdout",
+        "17-holdout",
     ):
         items = load_labeled(FIXTURES / "eval" / f"coverage{half}.jsonl")
         by_lang: dict[str, list[LabeledItem]] = {}
