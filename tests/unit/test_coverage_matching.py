@@ -47,6 +47,9 @@ def tagger() -> Tagger:
         ("en", "Russia, Turkey and Iran hold a new round in Astana", "", "astana_process"),
         # Kazakhstan (the country) with a talks word, about Syria
         ("ru", "Переговоры по Сирии в Казахстане завершились", "", "astana_process"),
+        # Kyrgyz in the Arabic script writes к as ق beside back vowels (Дамаск: داماسق)
+        ("ky", "داماسق اەروپورتۇ قايرا اچىلدى", "", "syria"),
+        ("sk", "Slovenskí modré barety opäť na Cypre", "", "un"),  # peacekeepers, "blue berets"
         (
             "id",
             "Suriah: gencatan senjata dijamin Rusia dan Turki",
@@ -106,6 +109,9 @@ def test_topic_found_in_language(
         ("ja", "全国連合小学校長会が要望", "", "un"),  # 全国 + 連合, no 国連 (the UN)
         ("ja", "各国連携で被災地を支援", "", "un"),
         ("zh", "华为联合国内多家车企发布新标准", "", "un"),  # 联合 + 国内, not 联合国
+        # Syros's islanders (Συριανοί), and the Bulgarian book genre damaskin
+        ("el", "Οι Συριανοί γιορτάζουν την Ερμούπολη", "", "syria"),
+        ("bg", "Ново издание на Тихонравовия дамаскин", "", "syria"),
     ],
 )
 def test_hard_negative(tagger: Tagger, lang: str, title: str, text: str, topic: str) -> None:
