@@ -358,8 +358,12 @@ class _Vocabulary:
         return self._head_sets
 
     def _may_start(self, folded: str, heads: _Heads) -> bool:
-        """Whether any form of the word could begin a phrase (the prefilter)."""
-        return any(heads.may_begin(b) for b in beginnings(folded, self.lang))
+        """Whether any form of the word could begin a phrase (the prefilter). The folded word
+        is one of its beginnings and begins most candidates: it is tried before the others
+        are made (clitics cut, stems)."""
+        return heads.may_begin(folded) or any(
+            heads.may_begin(b) for b in beginnings(folded, self.lang)
+        )
 
     def _quick_misses(self, words: list[str]) -> list[str]:
         """Of new words, those that may start a phrase, told for all at once from their lower
@@ -503,7 +507,10 @@ class _Vocabulary:
         pids: set[int] = set()
         token_forms = forms(text, self.lang) if candidate else frozenset({folded})
         if candidate:
-            pids.update(pid for form in token_forms for pid in self._by_form.get(form, ()))
+            # the few forms some phrase begins with, by a set intersection in C: a Python
+            # lookup per form (up to ten with the `~` beginnings) cost as much as forms()
+            for form in self._by_form.keys() & token_forms:
+                pids.update(self._by_form[form])
         for key in exact_keys(text, self.lang):
             if heads.exact_may_begin(key):
                 pids.update(self._by_text.get(key, ()))

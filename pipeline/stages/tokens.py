@@ -3,6 +3,7 @@ term ("Сирия", "Astana talks") covers its inflected forms (Сирии, Си
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections.abc import Callable
@@ -303,7 +304,16 @@ def _morph(lang: str) -> Any:
     # a process that meets Russian or Ukrainian text
     import pymorphy3
 
-    return pymorphy3.MorphAnalyzer(lang=lang)
+    analyzer = pymorphy3.MorphAnalyzer(lang=lang)
+    # The dictionaries (~10,000 tags, arrays) and everything loaded before them (taxonomy,
+    # compiled rules, models) live as long as the process: frozen, the cyclic collector's
+    # full passes skip them. Without this, the full passes that the growing caches of new
+    # words set off traversed up to ~200,000 objects each: ~0.25 s of CPU over the
+    # benchmark corpus, ~0.12 s with (0.07 -> 0.01 s inside the new-word path). Refcounting
+    # still frees frozen objects; only cyclic garbage of this moment stays (the pipeline
+    # makes little: ~1,600 objects collected over the whole corpus).
+    gc.freeze()
+    return analyzer
 
 
 @lru_cache(maxsize=32)
@@ -415,7 +425,9 @@ def beginnings(folded: str, lang: str) -> set[str]:
 def all_beginnings(folds: list[str], lang: str) -> tuple[list[str], list[int]]:
     """`beginnings` of many folded words at once, flat, with the index of the word each
     comes from: the stems of all bases in one call into the stemmer (a superset of each
-    word's `beginnings`, in another order, with repeats)."""
+    word's `beginnings`, in another order, with repeats). A cut that leaves the word as it
+    was adds nothing: most words carry no clitic, and each beginning is stemmed and scanned
+    once, not twice."""
     flat = list(folds)
     owners = list(range(len(folds)))
     joined = "\x00".join(folds)
@@ -429,8 +441,8 @@ def all_beginnings(folds: list[str], lang: str) -> tuple[list[str], list[int]]:
         flat += [w[1:] for w in folds if len(w) >= 4 and w[0] in "והבלמשכ"]
         owners += [n for n, w in enumerate(folds) if len(w) >= 4 and w[0] in "והבלמשכ"]
     for cut in cuts:
-        for n, stripped in enumerate(cut.split("\x00")):
-            if len(stripped) >= 3:
+        for n, (stripped, folded) in enumerate(zip(cut.split("\x00"), folds, strict=True)):
+            if stripped != folded and len(stripped) >= 3:
                 flat.append(stripped)
                 owners.append(n)
     stemmer = _snowball(lang)

@@ -3,13 +3,24 @@ rules per term, confusables, compounds, spaceless scripts, namesakes."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 import pytest
 
 from pipeline.stages.tagging import Tagger
-from pipeline.stages.tokens import contains, fold, forms, term_forms, tokenize, unconfuse
+from pipeline.stages.tokens import (
+    _morph,
+    all_beginnings,
+    beginnings,
+    contains,
+    fold,
+    forms,
+    term_forms,
+    tokenize,
+    unconfuse,
+)
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 from pipeline.taxonomy.expand import LANGUAGES, NameEntry, cldr_names, expand
 
@@ -208,6 +219,46 @@ def test_prefilter_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
     want = [slow.tag(i["title"], i["text"], i["lang"]) for i in items]
     assert got == want
     assert sum(bool(m.topics) for m in got) > 200  # the comparison is about something
+
+
+# Words with and without attached clitics, prefixes and mutations, inflected names among them
+BEGINNING_WORDS = {
+    "ar": ["والسورية", "بسوريا", "لسوريا", "سوريا", "وللأمم", "الأمم", "فبالمتحدة", "كالأستانة"],
+    "fa": ["سوریه", "وسوریه", "بسوریه", "آستانه", "سازمان", "ملل"],
+    "he": ["בסוריה", "והסורים", "סוריה", 'שבאו"ם', 'כשהאו"ם', "מדמשק", "ל"],
+    "id": ["Suriah", "disuriahkan", "penjamin", "dijamin", "PBB", "perserikatan"],
+    "ga": ["tSiria", "hÉireann", "bhFrainc", "Siria"],
+    "ru": ["Сирии", "ООН", "OOН", "Асада", "потому"],
+    "de": ["Syriens", "Übersee", "über", "Nordsyrien"],
+}
+
+
+def test_all_beginnings_keep_every_words_beginnings() -> None:
+    # the batch may repeat or add beginnings, never miss one: _quick_misses_folded drops a
+    # word none of whose beginnings a head begins
+    for lang, words in BEGINNING_WORDS.items():
+        folds = [fold(unconfuse(w)) for w in words]
+        flat, owners = all_beginnings(folds, lang)
+        for n, folded in enumerate(folds):
+            mine = {b for b, owner in zip(flat, owners, strict=True) if owner == n}
+            assert beginnings(folded, lang) <= mine, (lang, folded)
+
+
+def test_may_start_is_any_beginning_that_a_head_begins(tagger: Tagger) -> None:
+    # _may_start tries the folded word before making the other beginnings: the same answer
+    for lang, words in BEGINNING_WORDS.items():
+        tagger.tag("", "", lang)  # compiles the language's rules
+        vocabulary = tagger._vocabularies[lang]
+        heads = vocabulary._heads()
+        for word in words:
+            folded = fold(unconfuse(word))
+            want = any(heads.may_begin(b) for b in beginnings(folded, lang))
+            assert vocabulary._may_start(folded, heads) == want, (lang, word)
+
+
+def test_loaded_dictionaries_stay_out_of_full_collections() -> None:
+    _morph("ru")
+    assert gc.get_freeze_count() > 0
 
 
 def test_a_full_word_cache_loses_no_phrase_of_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
