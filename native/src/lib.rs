@@ -1,7 +1,8 @@
 //! Native versions of hot paths of `pipeline.stages`, each equal to its Python fallback on
 //! every input (tests/unit/test_native.py): `split` and the common case of `fold`
 //! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py),
-//! and the tagger's word table, new-word prefilter and token offsets (tagging.py).
+//! the tagger's word table, new-word prefilter and token offsets (tagging.py), and the letter
+//! scan of the language rules (language_scripts.py; tests/unit/test_language_scan.py).
 //! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
 //! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
 //! caller folds in Python.
@@ -16,6 +17,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod clean;
+mod letters;
 mod rules;
 mod tables;
 
@@ -852,6 +854,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;
+    m.add_class::<letters::LetterScan>()?;
     m.add_class::<rules::RuleSet>()?;
     m.add_class::<rules::FieldMatches>()?;
     Ok(())

@@ -4,10 +4,14 @@ scripts, Serbian/Croatian/Bosnian, Maltese, Lithuanian): applied to the detector
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from pipeline.native import native
 from pipeline.stages import language_pairs as pairs
+
+if TYPE_CHECKING:
+    from pipeline._native import LetterScan
 
 # A letter must make this share of the text's letters: one quoted «Тоқаев» in a Russian article
 # is 0.5% of its letters, Kazakh text has 4-6% қ ғ ұ ә і.
@@ -18,15 +22,31 @@ SHORT_TEXT = 300
 # Runs of letters, not single ones: summing the runs' lengths counts the same letters with one
 # match per word instead of one per letter (~0.2 -> 0.1 ms per 2,000 characters).
 _LETTERS = re.compile(r"[^\W\d_]+")
+# Every letter a _Letters below holds, for settle()'s one scan of a text
+_SCANNED: set[str] = set()
+
+
+class _Letters:
+    """Letters a rule looks for one by one (a character class). Whether a text holds one is
+    read off settle()'s one scan of it (_Scan), which looks for all of them at once; only a
+    rule that counts them reads the text again."""
+
+    __slots__ = ("chars", "pattern")
+
+    def __init__(self, chars: str) -> None:
+        self.chars = frozenset(chars)
+        self.pattern = re.compile(f"[{chars}]")
+        _SCANNED.update(chars)
+
 
 # Cyrillic. Tajik writes ӣ ӯ ҷ, Uzbek ў beside қ ғ ҳ (Belarusian ў without them), Turkmen and
 # Tatar җ ә without Kazakh's қ ғ ұ і (Tatar also һ), Kyrgyz ң ө ү and none of those.
-_TG = re.compile("[ӣӯҷӢӮҶ]")
-_BA = re.compile("[ҡҙҫҠҘҪ]")  # Bashkir: its ғ ә ң ө ү would otherwise read as Kazakh
-_UZ_CYRILLIC = re.compile("[ўЎ]")
-_UZ_TG = re.compile("[қғҳҚҒҲ]")
-_HA = re.compile("[ҳҲ]")
-_TK_TT = re.compile("[җәҖӘ]")
+_TG = _Letters("ӣӯҷӢӮҶ")
+_BA = _Letters("ҡҙҫҠҘҪ")  # Bashkir: its ғ ә ң ө ү would otherwise read as Kazakh
+_UZ_CYRILLIC = _Letters("ўЎ")
+_UZ_TG = _Letters("қғҳҚҒҲ")
+_HA = _Letters("ҳҲ")
+_TK_TT = _Letters("җәҖӘ")
 # Turkmen against Tatar: Tatar writes һ, front plurals -ләр and genitive -нең, Turkmen -лер
 # and -ниң (its genitive ends in ң, Kyrgyz's in н).
 _TT = re.compile(r"[һҺ]|ләр|нең\b|\b(?:белән|буенча|турында)\b", re.IGNORECASE)
@@ -77,14 +97,14 @@ _KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Kyrgyz writes -да after an abbreviation read by its letters' names (АКШда, in the USA).
 _TK_ENDING = re.compile(r"[а-яёөүңәҗ][кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b")
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
-_KK_ONLY = re.compile("[қғұҚҒҰ]")
-_KK_I = re.compile("[іәІӘ]")
-_KK_SOFT = re.compile("[ңөүҢӨҮ]")
+_KK_ONLY = _Letters("қғұҚҒҰ")
+_KK_I = _Letters("іәІӘ")
+_KK_SOFT = _Letters("ңөүҢӨҮ")
 # Letters Kazakh writes and Uzbek Cyrillic lacks (ы too): with қ ғ they make Kazakh.
 _KK_VOWEL = re.compile("[ңөүіәұыҢӨҮІӘҰЫ]")
-_KY = re.compile("[ңөүҢӨҮ]")
-_UK = re.compile("[єїґЄЇҐ]")
-_BE = re.compile("[ўЎ]")
+_KY = _Letters("ңөүҢӨҮ")
+_UK = _Letters("єїґЄЇҐ")
+_BE = _Letters("ўЎ")
 _I_NOT_BE = re.compile("[иИ]")  # Belarusian writes і, never и: ў beside и is Uzbek
 # The guesses a Turkmen headline without ң ө ү gets, of languages that make its -да -ды -дан
 # -та -ты -тан after a voiceless consonant (Uzbek keeps д too: учрашди)
@@ -93,7 +113,7 @@ _CYRILLIC_GUESSES = frozenset({"ru", "bg", "uk", "be", "mk", "sr", "mn", "kk", "
 _CYRILLIC_GUESSES |= {"ba", "tg", "uz"}
 _ANY_CYRILLIC = re.compile("[\u0400-\u04ff]")
 # Every letter a rule of _cyrillic below counts or looks for, but for Serbian's words.
-_CYRILLIC_DECIDES = re.compile("[ҡҙҫӣӯҷўҳҗәқғұіңөүєїґҠҘҪӢӮҶЎҲҖӘҚҒҰІҢӨҮЄЇҐ]")
+_CYRILLIC_DECIDES = _Letters("ҡҙҫӣӯҷўҳҗәқғұіңөүєїґҠҘҪӢӮҶЎҲҖӘҚҒҰІҢӨҮЄЇҐ")
 
 # Arabic script: Kyrgyz writes ۅ ۉ and long vowels doubled (قايتۇۇدا), Kazakh the high hamza
 # (ٴ ء before a front-vowel word), Uyghur ې ۈ, which neither of the others uses.
@@ -146,34 +166,37 @@ _UG_ONLY = re.compile("[\u06d0\u06c8]")
 # Maltese għ is g and ħ: a pattern "[ħĦ]|għ" found and counted the same ħ (one match each), and
 # no other character is ħ ignoring case; without those, `re` scans for the two letters at once
 # (0.05-0.09 ms less per 2,000 characters).
-_MT = re.compile("[ħĦ]")
-_LT = re.compile("[ėįųĖĮŲ]")
-_TK_LATIN = re.compile("[ňýŇÝ]")
-_TURKIC_LATIN = re.compile("[şçöüŞÇÖÜ]")
-_NORDIC = re.compile("[þðæøåÞÐÆØÅ]")  # Icelandic and Faroese write ý beside ö too
+_MT = _Letters("ħĦ")
+_LT = _Letters("ėįųĖĮŲ")
+_TK_LATIN = _Letters("ňýŇÝ")
+_TURKIC_LATIN = _Letters("şçöüŞÇÖÜ")
+_NORDIC = _Letters("þðæøåÞÐÆØÅ")  # Icelandic and Faroese write ý beside ö too
 # The letter after the apostrophe continues the word (o'zbek, bo'lgan, g'arb): English
 # possessives (Boeing's, Hong Kong's) end there, and two of them made an English article uz.
 _UZ_APOSTROPHES = "\u02bb\u2018`'\u02bc\u2019"
 _UZ_LATIN = re.compile(f"[oOgG][{_UZ_APOSTROPHES}](?=[a-z]{{2}})")
 _UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
+_UZ_APOSTROPHE = _Letters(_UZ_APOSTROPHES)
+_UZ_STRONG_APOSTROPHE = _Letters("\u02bb\u2018")
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
 # ğ ı ñ q, unless two of the ç â ə w x of Tatar, Crimean Tatar and Azerbaijani (Turkmen: ä ş
 # without ğ ı ñ q; Estonian and German ä with õ or ß). Crimean Tatar writes ñ ğ ı q too, but
 # neither ä nor ū: ñ alone decides nothing.
-_U_MACRON = re.compile("[ūŪ]")
-_A_UMLAUT = re.compile("[äÄ]")
+_U_MACRON = _Letters("ūŪ")
+_A_UMLAUT = _Letters("äÄ")
 # Single letters as alternatives, not a class: then `re` skips to a candidate letter at once
 # rather than trying both branches at every position (20 -> 2 µs per 2,000 characters).
 _KK_CONSONANT = re.compile("ğ|ı|ñ|q(?!u)")
 
 
-def _kk_latin(text: str) -> bool:
-    # Two searches, not one pattern "ä.*q|q.*ä": that scanned to the end from every ä
+def _kk_latin(scan: _Scan) -> bool:
+    # Two tests, not one pattern "ä.*q|q.*ä": that scanned to the end from every ä
     # (1.2 ms for a Turkish or Finnish article of 2,000 characters).
-    if _U_MACRON.search(text):
+    if scan.has(_U_MACRON):
         return True
-    if not _A_UMLAUT.search(text):
+    if not scan.has(_A_UMLAUT):
         return False
+    text = scan.text
     # One q alone is a foreign name's as often (Estonia's A. Le Coq Arena beside Estonian
     # ä, twice in the held-out sets): Kazakh writes q in most sentences, often twice a word
     consonants = _KK_CONSONANT.findall(text)
@@ -183,7 +206,7 @@ def _kk_latin(text: str) -> bool:
 _NOT_KK_LATIN = re.compile("[ėāēīōçâəwxõßåøĖĀĒĪŌÇÂƏÕ]")
 # One õ settles an Estonian guess: Kazakh Latin has no õ, and a q in a foreign name ("A. Le
 # Coq Arena") beside Estonian ä made Kazakh of a football report.
-_ESTONIAN = re.compile("[õÕ]")
+_ESTONIAN = _Letters("õÕ")
 # Kazakh Latin without those letters: y as a vowel (qatty, otyrysy) beside q or ı. Turkish has
 # no q, Uzbek and Azerbaijani write y only as a consonant. Lower-case only: BMMYK is no word.
 _Y_VOWEL = re.compile(
@@ -275,14 +298,65 @@ SH = _SH = frozenset({"sr", "hr", "bs", "sh"})
 _NOT_SL = re.compile(r"[ćđĆĐ]|\w{2}[sčc]kog\b")
 
 
-def _share(pattern: re.Pattern[str], text: str, letters: Callable[[], int]) -> bool:
-    if not pattern.search(text):  # the common case, cheaper than counting
+class _Scan:
+    """What settle() reads of a text in one pass: which letters of every _Letters (and the
+    others of _SCANNED) it holds, and whether it holds a Cyrillic one; its count of letters
+    only when a rule asks. Natively ~1-2 µs per 2,000 characters; Python's two scans cost
+    5-30 µs, as the two settle() made before, and save the same searches."""
+
+    __slots__ = ("_letters", "cyrillic", "present", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        scanner = _scanner()
+        if scanner is not None:
+            found, self.cyrillic = scanner.scan(text)
+            self.present = frozenset(found)
+        else:
+            self.present = frozenset(_scanned().findall(text))
+            self.cyrillic = bool(_ANY_CYRILLIC.search(text))
+        self._letters = -1
+
+    def has(self, letters: _Letters) -> bool:
+        """Whether the text holds one of `letters`: `letters.pattern.search`, exactly, as the
+        scan looked for every one of them."""
+        return not letters.chars.isdisjoint(self.present)
+
+    def share(self, letters: _Letters) -> bool:
+        """Whether `letters` make MIN_LETTER_SHARE of the text's letters."""
+        return self.has(letters) and self._enough(len(letters.pattern.findall(self.text)))
+
+    def letters(self) -> int:  # counted only when a decisive letter occurs at all
+        if self._letters < 0:
+            self._letters = sum(map(len, _LETTERS.findall(self.text)))
+        return self._letters
+
+    def _enough(self, found: int) -> bool:
+        if found / len(self.text) >= MIN_LETTER_SHARE:  # a share of all characters: enough
+            return True  # of the letters, which are fewer, without counting them
+        total = self.letters()
+        return total < 100 or found / total >= MIN_LETTER_SHARE
+
+
+def _share(pattern: re.Pattern[str], scan: _Scan) -> bool:
+    """_Scan.share for a pattern that is no set of letters."""
+    if not pattern.search(scan.text):  # the common case, cheaper than counting
         return False
-    found = len(pattern.findall(text))
-    if found / len(text) >= MIN_LETTER_SHARE:  # a share of all characters: enough of the
-        return True  # letters, which are fewer, without counting them
-    total = letters()
-    return total < 100 or found / total >= MIN_LETTER_SHARE
+    return scan._enough(len(pattern.findall(scan.text)))
+
+
+@lru_cache(maxsize=1)
+def _scanned() -> re.Pattern[str]:
+    """All letters of _SCANNED (made once every _Letters of this module is)."""
+    return re.compile("[" + "".join(sorted(_SCANNED)) + "]")
+
+
+@lru_cache(maxsize=1)
+def _scanner() -> LetterScan | None:
+    if native is None:
+        return None
+    scanner: LetterScan = native.LetterScan("".join(sorted(_SCANNED)), 0x0400, 0x04FF)
+    return scanner  # the block is _ANY_CYRILLIC's
 
 
 # The UN's abbreviations after a noun: Serbian leaves them undeclined (izaslanik UN, Savet
@@ -336,13 +410,14 @@ def _serbian_cyrillic(text: str, guess: str) -> bool:
     )
 
 
-def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
+def _cyrillic(scan: _Scan, guess: str) -> str | None:
     # The word rules below settle headlines; a paragraph's guess (CLD2's) does not need them,
     # and their scans cost ~0.5 ms on every Russian paragraph
+    text = scan.text
     short = len(text) <= SHORT_TEXT
     if short and guess in ("ru", "uk", "mk", "sr") and _BG_HARD_SIGN.search(text):
         return "bg"
-    if not _CYRILLIC_DECIDES.search(text):  # one search instead of a dozen (most texts)
+    if not scan.has(_CYRILLIC_DECIDES):  # no letter of the rules below (most texts)
         if short and _tajik_words(text):
             return "tg"
         if short and (  # Turkmen voiced news words or endings, without ң ө ү
@@ -355,40 +430,42 @@ def _cyrillic(text: str, guess: str, letters: Callable[[], int]) -> str | None:
             _KY_WORDS.search(text) or (guess not in _SLAVIC_GUESSES and _KY_LOCATIVE.search(text))
         ):
             return "ky"
-        if guess in ("tt", "ba") and _ANY_CYRILLIC.search(text):
+        if guess in ("tt", "ba") and scan.cyrillic:
             # Tatar and Bashkir write ә ө ү (Bashkir ҡ ҙ ҫ) in nearly every sentence; a
             # Turkic headline without them was Turkmen on the development sets
             return "tk"
         return "sr" if _serbian_cyrillic(text, guess) else None
-    if _share(_BA, text, letters):
+    if scan.share(_BA):
         return "ba"
-    if _share(_TG, text, letters) or (not _UZ_CYRILLIC.search(text) and _tajik_words(text)):
+    if scan.share(_TG) or (not scan.has(_UZ_CYRILLIC) and _tajik_words(text)):
         return "tg"  # Tajik's letters, or its function words without Uzbek's ў
-    if _share(_UZ_CYRILLIC, text, letters) and (
-        _UZ_TG.search(text) or (_I_NOT_BE.search(text) and not _KK_I.search(text))
+    if scan.share(_UZ_CYRILLIC) and (
+        scan.has(_UZ_TG) or (_I_NOT_BE.search(text) and not scan.has(_KK_I))
     ):
         return "uz"
-    if _share(_HA, text, letters):
+    if scan.share(_HA):
         if guess == "tg" or _tajik_words(text):
             return "tg"
         return "uz"
-    if _share(_TK_TT, text, letters) and not (_KK_ONLY.search(text) or _KK_WORDS.search(text)):
+    if scan.share(_TK_TT) and not (scan.has(_KK_ONLY) or _KK_WORDS.search(text)):
         return "tt" if len(_TT.findall(text)) > len(_TK.findall(text)) else "tk"
-    if (_share(_KK_ONLY, text, letters) and _KK_VOWEL.search(text)) or (
-        _share(_KK_I, text, letters) and _share(_KK_SOFT, text, letters) and not _UK.search(text)
+    # ң ө ү asked first: without them (Ukrainian, Belarusian) і is not counted (the same
+    # answer, as neither share changes anything)
+    if (scan.share(_KK_ONLY) and _KK_VOWEL.search(text)) or (
+        scan.share(_KK_SOFT) and scan.share(_KK_I) and not scan.has(_UK)
     ):
         return "kk"
-    if _share(_KK_ONLY, text, letters) and letters() >= 20:  # not one name («Тоқаев»)
+    if scan.share(_KK_ONLY) and scan.letters() >= 20:  # not one name («Тоқаев»)
         # қ ғ without ы or a Kazakh vowel letter: Uzbek, or Tajik without its own letters
         # (Димишқро), which both write: the detector's choice between the two stands
         return "tg" if guess == "tg" else "uz"
-    if _share(_UK, text, letters):
+    if scan.share(_UK):
         return "uk"
-    if _share(_BE, text, letters):
+    if scan.share(_BE):
         return "be"
     if _serbian_cyrillic(text, guess):
         return "sr"
-    if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and _share(_KY, text, letters):
+    if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and scan.share(_KY):
         if (
             guess == "tk"
             or _TK_WORDS.search(text)
@@ -456,32 +533,37 @@ def _croatian_not_sl(text: str) -> bool:
     return any(not w.lower().startswith(_SHARED_WITH_SL) for w in _HR_WORDS.findall(text))
 
 
-def _latin(text: str, guess: str, hint: str | None, letters: Callable[[], int]) -> str | None:
-    if _share(_MT, text, letters):
+def _latin(scan: _Scan, guess: str, hint: str | None) -> str | None:
+    text = scan.text
+    if scan.share(_MT):
         return "mt"
-    if _share(_LT, text, letters) and guess != "lv":
+    if scan.share(_LT) and guess != "lv":
         return "lt"
     if (
-        _TURKIC_LATIN.search(text)
-        and not _NORDIC.search(text)
-        and (len(_TK_LATIN.findall(text)) >= 2 or _share(_TK_LATIN, text, letters))
+        scan.has(_TURKIC_LATIN)
+        and not scan.has(_NORDIC)
+        and scan.has(_TK_LATIN)  # else none to count, and no share
+        and (len(_TK_LATIN.pattern.findall(text)) >= 2 or scan.share(_TK_LATIN))
     ):
         return "tk"
-    if _UZ_LATIN_STRONG.search(text) or len(_UZ_LATIN.findall(text)) >= 2:
+    # Both patterns need an apostrophe of theirs: most texts have none
+    if (scan.has(_UZ_STRONG_APOSTROPHE) and _UZ_LATIN_STRONG.search(text)) or (
+        scan.has(_UZ_APOSTROPHE) and len(_UZ_LATIN.findall(text)) >= 2
+    ):
         return "uz"
     if (
         guess not in ("lv", "lt")
-        and not (guess == "et" and _ESTONIAN.search(text))
-        and _kk_latin(text)
+        and not (guess == "et" and scan.has(_ESTONIAN))
+        and _kk_latin(scan)
         and len(_NOT_KK_LATIN.findall(text)) < 2
     ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
         return "kk"
-    if guess == "tk" and _NOT_TK_LATIN.search(text) and _share(_Y_VOWEL, text, letters):
+    if guess == "tk" and _NOT_TK_LATIN.search(text) and _share(_Y_VOWEL, scan):
         return "kk"
     if (
         guess in _KK_LATIN_NEIGHBOURS
         and (_Q_OR_DOTLESS.search(text) or (guess in ("crh", "tt") and "ı" not in text))
-        and _share(_Y_VOWEL, text, letters)
+        and _share(_Y_VOWEL, scan)
     ):
         return "kk"
     # Slovenian shares ekavian and Croatian words (svet, ponovno, veleposlaništvo): the word
@@ -520,6 +602,17 @@ _DEVANAGARI = {
 }
 # Spanish -ción and ñ, which Italian never writes (a Spanish headline read as Italian)
 _ES_NOT_IT = re.compile(r"ción\b|ciones\b|ñ", re.IGNORECASE)
+# Ignoring case only ó Ó match ó, and ñ Ñ match ñ: a text without them, as most Italian ones,
+# can match -ciones alone (~13 µs per 2,000 characters against ~47 for all three)
+_ES_LETTERS = _Letters("óÓñÑ")
+_CIONES = re.compile(r"ciones\b", re.IGNORECASE)
+
+
+def _spanish_not_italian(scan: _Scan) -> bool:
+    pattern = _ES_NOT_IT if scan.has(_ES_LETTERS) else _CIONES
+    return bool(pattern.search(scan.text))
+
+
 # Two hiragana or katakana make Japanese: Chinese writes none (a kanji-heavy Japanese
 # headline read as Chinese).
 _KANA = re.compile("[\u3040-\u30ff]")
@@ -542,24 +635,21 @@ def _devanagari(text: str) -> str | None:
 def settle(text: str, guess: str, hint: str | None = None) -> str | None:
     """A language the letters or words prove, where the detectors confused neighbours. Each
     script's rules run only for a guess they revisit or a letter they look for: most texts
-    have neither."""
-
-    @lru_cache(maxsize=1)
-    def letters() -> int:  # counted only when a decisive letter occurs at all
-        return sum(map(len, _LETTERS.findall(text)))
+    have neither. Which letters a text holds comes from one scan of it (_Scan)."""
 
     if guess in _DEVANAGARI_GUESSES:
         return _devanagari(text)
     if guess == "zh" and len(_KANA.findall(text)) >= 2:
         return "ja"
-    if guess == "it" and _ES_NOT_IT.search(text):
+    scan = _Scan(text)
+    if guess == "it" and _spanish_not_italian(scan):
         return "es"
 
-    if guess in _CYRILLIC_GUESSES or _ANY_CYRILLIC.search(text):
-        found = _cyrillic(text, guess, letters)
+    if guess in _CYRILLIC_GUESSES or scan.cyrillic:
+        found = _cyrillic(scan, guess)
         if found:
             return found
-    present = frozenset(_RULE_LETTERS.findall(text))
+    present = scan.present
     turkic = not present.isdisjoint(_TURKIC_ARABIC_LETTERS) or (
         guess in _ARABIC_GUESSES and _medial_alef_maksura(text)
     )
@@ -568,7 +658,7 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
         if found:
             return found
     if guess in _LATIN_GUESSES or guess == "sl" or _decides(text, present):
-        return _latin(text, guess, hint, letters)
+        return _latin(scan, guess, hint)
     return None
 
 
@@ -580,16 +670,13 @@ _LATIN_GUESSES = _KK_LATIN_NEIGHBOURS | _SH | {"lv", "lt"}
 _DECIDES = frozenset(
     "ħĦėįųĖĮŲňýŇÝūŪñÑ\u0674\u0675\u0676\u0677\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9\u06d0\u06c8\u06c6"
 )
-# Which of the letters settle() asks about occur, and the apostrophes of Uzbek oʻ gʻ, found in
-# one scan: a scan each for the Turkic Arabic letters, _DECIDES, ä and _UZ_LATIN cost ~40 µs per
-# 2,000 characters, this one ~12 µs (most texts have none of them, or a few).
-_RULE_LETTERS = re.compile(
-    "[" + "".join(sorted(_DECIDES | set(_TURKIC_ARABIC_LETTERS))) + f"äÄ{_UZ_APOSTROPHES}]"
-)
+# The Arabic rules' letters and _DECIDES in settle()'s scan too (ä and the apostrophes are
+# _Letters): one scan for them all cost ~12 µs per 2,000 characters, a scan each ~40 µs.
+_SCANNED.update(_DECIDES, _TURKIC_ARABIC_LETTERS)
 
 
 def _decides(text: str, present: frozenset[str]) -> bool:
-    """`present`: the letters of _RULE_LETTERS the text has."""
+    """`present`: the letters of _SCANNED the text has."""
     return bool(
         not present.isdisjoint(_DECIDES)
         or (not present.isdisjoint(_UZ_APOSTROPHES) and _UZ_LATIN.search(text))
