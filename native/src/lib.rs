@@ -64,36 +64,89 @@ fn hebrew_script(c: char) -> bool {
 /// remains. None where Python must fold: polytonic Greek, or such a character.
 #[pyfunction]
 fn fold_plain(text: &str) -> Option<String> {
-    let bmp = bmp_tables();
-    // Python drops quotes only from a text with a Hebrew letter in it, and accents only from
-    // one with a Greek letter once lowered (the ohm sign, the one other character that
-    // lowers to Greek, becomes ω: tests/unit/test_native.py checks that it is the one)
-    let hebrew = !text.is_ascii() && text.chars().any(hebrew_script);
-    let greek_text = !text.is_ascii() && text.chars().any(|c| greek(c) || c == '\u{2126}');
+    let (hebrew, greek_text) = if text.is_ascii() {
+        (false, false)
+    } else {
+        scripts(text.chars())
+    };
+    let mut folder = Folder::new(hebrew, greek_text);
     let mut out = String::with_capacity(text.len());
-    let mut after_i = false; // the last character pushed is an i no dot has joined yet
-    for (at, c) in text.char_indices() {
+    let mut prev = None;
+    let mut rest = text.chars();
+    while let Some(c) = rest.next() {
+        let next = if c == 'Σ' { rest.clone().next() } else { None };
+        if !folder.fold(c, prev, next, &mut |low| out.push(low)) {
+            return None;
+        }
+        prev = Some(c);
+    }
+    Some(out)
+}
+
+/// Whether a text has a Hebrew letter, and a Greek one once lowered: Python drops quotes
+/// only from a text with a Hebrew letter in it, and accents only from one with a Greek
+/// letter (the ohm sign, the one other character that lowers to Greek, becomes ω:
+/// tests/unit/test_native.py checks that it is the one).
+fn scripts(chars: impl Iterator<Item = char>) -> (bool, bool) {
+    let (mut hebrew, mut greek_text) = (false, false);
+    for c in chars {
+        hebrew |= hebrew_script(c);
+        greek_text |= greek(c) || c == '\u{2126}';
+    }
+    (hebrew, greek_text)
+}
+
+/// One `fold_plain` pass, character by character: what the whole text decides (`scripts`)
+/// and whether the last character given out is an i no dot has joined yet.
+struct Folder {
+    bmp: &'static Bmp,
+    hebrew: bool,
+    greek_text: bool,
+    after_i: bool,
+}
+
+impl Folder {
+    fn new(hebrew: bool, greek_text: bool) -> Self {
+        let bmp = bmp_tables();
+        Folder {
+            bmp,
+            hebrew,
+            greek_text,
+            after_i: false,
+        }
+    }
+
+    /// Gives `out` what `c` folds to; false where Python must fold the text. `prev` is the
+    /// character before `c` in the text and `next` the one after (read for Σ only).
+    #[inline]
+    fn fold(
+        &mut self,
+        c: char,
+        prev: Option<char>,
+        next: Option<char>,
+        out: &mut impl FnMut(char),
+    ) -> bool {
         if c.is_ascii() {
-            if hebrew && (c == '"' || c == '\'') {
-                after_i = false; // as for the points below
-                continue;
+            if self.hebrew && (c == '"' || c == '\'') {
+                self.after_i = false; // as for the points below
+                return true;
             }
             let low = c.to_ascii_lowercase();
-            out.push(low);
-            after_i = low == 'i';
-            continue;
+            out(low);
+            self.after_i = low == 'i';
+            return true;
         }
-        if c == 'Σ' && !medial_sigma(&text[..at], &text[at + c.len_utf8()..]) {
-            return None; // str.lower() may write it final (ς): Python tells
+        if c == 'Σ' && !medial_sigma(prev, next) {
+            return false; // str.lower() may write it final (ς): Python tells
         }
         let mut one = [0u8; 4];
-        let lowered: &str = match lower_of(c, bmp) {
+        let lowered: &str = match lower_of(c, self.bmp) {
             Some(low) => low,
             None => c.encode_utf8(&mut one),
         };
         for low in lowered.chars() {
-            if low == '\u{0307}' && after_i {
-                after_i = false; // "i\u0307" -> "i", once per i, as str.replace does
+            if low == '\u{0307}' && self.after_i {
+                self.after_i = false; // "i\u0307" -> "i", once per i, as str.replace does
                 continue;
             }
             // Python unifies Arabic and drops Hebrew points after it joined i and dot: a
@@ -101,11 +154,11 @@ fn fold_plain(text: &str) -> Option<String> {
             let low = match low {
                 'ё' => 'е',
                 '\u{064b}'..='\u{065f}' | '\u{0670}' | '\u{0640}' => {
-                    after_i = false;
+                    self.after_i = false;
                     continue;
                 }
-                '\u{0591}'..='\u{05c7}' | '\u{05f3}' | '\u{05f4}' if hebrew => {
-                    after_i = false;
+                '\u{0591}'..='\u{05c7}' | '\u{05f3}' | '\u{05f4}' if self.hebrew => {
+                    self.after_i = false;
                     continue;
                 }
                 'ي' | 'ى' => 'ی',
@@ -115,25 +168,25 @@ fn fold_plain(text: &str) -> Option<String> {
                 other => other,
             };
             if matches!(low, '\u{1f00}'..='\u{1fff}') {
-                return None; // polytonic: its breathings and iota subscripts stay for Python
+                return false; // polytonic: its breathings and iota subscripts stay for Python
             }
-            if greek_text {
+            if self.greek_text {
                 if let Some(bare) = accent_free(low) {
                     // an i from ï does not take a dot after it: Python joined i and dot
                     // before it dropped the diaeresis
-                    out.push_str(bare);
-                    after_i = false;
+                    bare.chars().for_each(&mut *out);
+                    self.after_i = false;
                     continue;
                 }
             }
-            if nfc_unsafe(low, bmp) {
-                return None;
+            if nfc_unsafe(low, self.bmp) {
+                return false;
             }
-            out.push(low);
-            after_i = low == 'i';
+            out(low);
+            self.after_i = low == 'i';
         }
+        true
     }
-    Some(out)
 }
 
 /// The Basic Multilingual Plane's share of the tables, indexed by code point: built once.
@@ -185,13 +238,10 @@ fn lower_of(c: char, bmp: &Bmp) -> Option<&'static str> {
 /// Whether str.lower() surely makes σ (not the final ς) of a capital sigma between these
 /// texts: nothing cased before it (the text's start or a space), or a letter, which is cased
 /// and not case-ignorable, right after it. Other places are left to Python.
-fn medial_sigma(before: &str, after: &str) -> bool {
-    let starts_word = before
-        .chars()
-        .next_back()
-        .is_none_or(|c| c.is_ascii_whitespace());
+fn medial_sigma(before: Option<char>, after: Option<char>) -> bool {
+    let starts_word = before.is_none_or(|c| c.is_ascii_whitespace());
     starts_word
-        || after.chars().next().is_some_and(|c| {
+        || after.is_some_and(|c| {
             c.is_ascii_alphabetic()
                 || matches!(c, '\u{0386}' | '\u{0388}'..='\u{038a}' | '\u{038c}'
                     | '\u{038e}'..='\u{03a1}' | '\u{03a3}'..='\u{03ce}')
@@ -291,19 +341,53 @@ fn mix(mut x: u64) -> u64 {
 /// the result's bytes are in the order dedupe.py's numpy version packs them.
 #[pyfunction]
 fn simhash_folded(folded: &str) -> u64 {
-    let hashes: Vec<u64> = folded
-        .as_bytes()
-        .split(|&b| b == 0)
-        .map(|word| {
-            let mut sum = 0u64;
-            let mut power = 1u64;
-            for &b in word {
-                sum = sum.wrapping_add((b as u64).wrapping_mul(power));
-                power = power.wrapping_mul(P);
-            }
-            mix(sum)
-        })
-        .collect();
+    let mut words = WordHashes::default();
+    folded.chars().for_each(|c| words.push(c));
+    bigram_simhash(&words.done())
+}
+
+/// The words' hashes of \0-joined folded text, given a character at a time: each word's is
+/// mix(sum of byte * P**i over its UTF-8 bytes).
+struct WordHashes {
+    hashes: Vec<u64>,
+    sum: u64,
+    power: u64,
+}
+
+impl Default for WordHashes {
+    fn default() -> Self {
+        WordHashes {
+            hashes: Vec::new(),
+            sum: 0,
+            power: 1,
+        }
+    }
+}
+
+impl WordHashes {
+    #[inline]
+    fn push(&mut self, c: char) {
+        if c == '\0' {
+            self.hashes.push(mix(self.sum));
+            (self.sum, self.power) = (0, 1);
+            return;
+        }
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            self.sum = self.sum.wrapping_add((b as u64).wrapping_mul(self.power));
+            self.power = self.power.wrapping_mul(P);
+        }
+    }
+
+    fn done(mut self) -> Vec<u64> {
+        self.hashes.push(mix(self.sum));
+        self.hashes
+    }
+}
+
+/// The SimHash of consecutive words' hashes: each bigram's mix(a * K + b), the majority of
+/// each bit, its bytes in the order dedupe.py's numpy version packs them.
+fn bigram_simhash(hashes: &[u64]) -> u64 {
     // bit counts per position: eight counters of one byte in each u64 lane, added through
     // a table that spreads a byte's bits over a lane's bytes, flushed before they overflow
     const SPREAD: [u64; 256] = {
@@ -347,6 +431,37 @@ fn simhash_folded(folded: &str) -> u64 {
         }
     }
     majority.swap_bytes()
+}
+
+/// dedupe.simhash of a text's `split` parts in one call: the words (odd parts) joined by \0,
+/// folded as `fold_plain` folds them and hashed as `simhash_folded` hashes them, read from
+/// the str objects in place (no joined str, no folded str, no UTF-8 copies made by Python).
+/// None where Python must take its own path: `fold_plain` declines, or a lone surrogate.
+#[pyfunction]
+fn simhash_parts(parts: &Bound<'_, PyList>) -> PyResult<Option<u64>> {
+    let mut text = Vec::new();
+    let mut chars = Vec::new();
+    for (n, part) in parts.iter().enumerate().skip(1).step_by(2) {
+        if !stored_text(part.downcast::<PyString>()?, &mut chars)? {
+            return Ok(None);
+        }
+        if n > 1 {
+            text.push('\0');
+        }
+        text.extend_from_slice(&chars);
+    }
+    let (hebrew, greek_text) = scripts(text.iter().copied());
+    let mut folder = Folder::new(hebrew, greek_text);
+    let mut words = WordHashes::default();
+    for (at, &c) in text.iter().enumerate() {
+        let prev = at.checked_sub(1).map(|p| text[p]);
+        if !folder.fold(c, prev, text.get(at + 1).copied(), &mut |low| {
+            words.push(low)
+        }) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(bigram_simhash(&words.done())))
 }
 
 /// A ring of recent fingerprints and the nearest one to a new fingerprint (dedupe.StoryIndex).
@@ -849,6 +964,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     clean::register(m)?;
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(simhash_folded, m)?)?;
+    m.add_function(wrap_pyfunction!(simhash_parts, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_class::<Fingerprints>()?;

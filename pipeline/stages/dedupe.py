@@ -53,12 +53,17 @@ def simhash(text: str) -> int | None:
     """SimHash of the text's word bigrams; None when the text is too short to compare. The
     words are the tagger's (split() keeps the last texts, so the body is split once), folded
     together; each word's hash is a polynomial over its UTF-8 bytes. The native module
-    hashes in one loop (94 -> 15 µs per corpus article, and no numpy to import); numpy does
-    it for all words at once without it."""
-    words = split(text)[1::2]
-    if len(words) < MIN_WORDS:
+    hashes in one loop (94 -> 15 µs per corpus article, and no numpy to import), reading the
+    parts where they are (join, fold and hash: 74 -> 52 µs); numpy does it for all words at
+    once without it."""
+    parts = split(text)
+    if len(parts) // 2 < MIN_WORDS:  # [gap, word, gap, ..., word, gap]: one word per pair
         return None
-    folded = fold("\x00".join(words))
+    if native is not None:
+        streamed: int | None = native.simhash_parts(parts)
+        if streamed is not None:
+            return streamed
+    folded = fold("\x00".join(parts[1::2]))
     if native is not None:
         try:
             fingerprint: int = native.simhash_folded(folded)  # (typed as a plain module)

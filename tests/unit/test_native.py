@@ -120,6 +120,25 @@ def test_fold_takes_monotonic_greek(built: ModuleType) -> None:
     assert built.fold_plain("Συρία, ἡ Ἑλλάς") is None
 
 
+def test_simhash_of_parts_agrees_with_folding_the_joined_words(built: ModuleType) -> None:
+    # join, fold and hash in one call: the same fingerprint as folding the joined words and
+    # hashing them, or None where the fold is Python's (polytonic Greek, a final Σ)
+    rng = random.Random(16)
+    alphabet = [*"abcİIΣσάΆé\"'ש\u05b0\u0307ك ", *"ΑΒΓ Ἀ שלום .,"]
+    real = _texts()
+    texts = [*real, "ΟΗΕ ΣΥΡΙΑΣ και Συρία", "Συρία, ἡ Ἑλλάς", 'שלום "עולם" Σ']
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(20_000)]
+    declined = 0
+    for text in texts:
+        parts = split_python(text)
+        folded = built.fold_plain("\x00".join(parts[1::2]))
+        ours = built.simhash_parts(parts)
+        assert ours == (None if folded is None else built.simhash_folded(folded)), text
+        declined += ours is None
+    assert declined > 0
+    assert sum(built.simhash_parts(split_python(t)) is None for t in real) < len(real) // 10
+
+
 def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
     compared = 0
     for text in _texts():
