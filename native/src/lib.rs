@@ -272,39 +272,78 @@ fn is_hebrew_letter(c: Option<char>) -> bool {
 
 /// `text` as [gap, word, gap, ..., word, gap], as `re.split` with tokens.py's pattern gives
 /// it: words are runs of str.isalnum() characters, and a Hebrew abbreviation's quote
-/// (", ״, ׳ or ') between two Hebrew letters belongs to its word.
+/// (", ״, ׳ or ') between two Hebrew letters belongs to its word. The text's characters are
+/// read where CPython stores them and each part is cut from them (PyUnicode_Substring): a
+/// UTF-8 copy of the text and a decoding per part cost more than the scan itself (and a
+/// lone surrogate is a gap's character here, as in Python).
 #[pyfunction]
-fn split<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
+fn split<'py>(text: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyList>> {
+    let py = text.py();
     let bmp = bmp_tables();
-    let mut parts: Vec<Bound<'py, PyString>> = Vec::with_capacity(text.len() / 3 + 2);
+    let (width, data) = stored_chars(text)?;
+    let length = data.len() >> width;
+    let code = |at: usize| -> u32 {
+        match width {
+            0 => u32::from(data[at]),
+            1 => u32::from(u16::from_ne_bytes([data[2 * at], data[2 * at + 1]])),
+            _ => {
+                let b = &data[4 * at..4 * at + 4];
+                u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+            }
+        }
+    };
+    let part = |start: usize, end: usize| -> PyResult<Bound<'py, PyString>> {
+        // SAFETY: `text` is a str and start <= end <= its length: a new reference or NULL
+        // with an exception set
+        unsafe {
+            let ptr = pyo3::ffi::PyUnicode_Substring(text.as_ptr(), start as isize, end as isize);
+            Ok(Bound::from_owned_ptr_or_err(py, ptr)?.downcast_into_unchecked())
+        }
+    };
+    let mut parts: Vec<Bound<'py, PyString>> = Vec::with_capacity(length / 3 + 2);
     let mut gap_start = 0usize;
     let mut word_start: Option<usize> = None;
     let mut prev: Option<char> = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        let word = is_alnum(c, bmp)
-            || (matches!(c, '"' | '\'' | '\u{05f3}' | '\u{05f4}')
-                && is_hebrew_letter(prev)
-                && is_hebrew_letter(chars.peek().map(|&(_, n)| n)));
+    let mut next = if length > 0 {
+        char::from_u32(code(0))
+    } else {
+        None
+    };
+    for at in 0..length {
+        let c = next;
+        next = if at + 1 < length {
+            char::from_u32(code(at + 1))
+        } else {
+            None
+        };
+        let word = match c {
+            Some(c) => {
+                is_alnum(c, bmp)
+                    || (matches!(c, '"' | '\'' | '\u{05f3}' | '\u{05f4}')
+                        && is_hebrew_letter(prev)
+                        && is_hebrew_letter(next))
+            }
+            None => false, // a lone surrogate: neither a letter nor a quote
+        };
         match (word, word_start) {
             (true, None) => {
-                parts.push(PyString::new_bound(py, &text[gap_start..at]));
+                parts.push(part(gap_start, at)?);
                 word_start = Some(at);
             }
             (false, Some(start)) => {
-                parts.push(PyString::new_bound(py, &text[start..at]));
+                parts.push(part(start, at)?);
                 word_start = None;
                 gap_start = at;
             }
             _ => {}
         }
-        prev = Some(c);
+        prev = c;
     }
     if let Some(start) = word_start {
-        parts.push(PyString::new_bound(py, &text[start..]));
-        gap_start = text.len();
+        parts.push(part(start, length)?);
+        gap_start = length;
     }
-    parts.push(PyString::new_bound(py, &text[gap_start..]));
+    parts.push(part(gap_start, length)?);
     Ok(PyList::new_bound(py, parts))
 }
 

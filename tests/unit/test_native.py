@@ -60,9 +60,14 @@ def test_split_agrees_on_real_and_random_text(built: ModuleType) -> None:
         assert built.split(text) == split_python(text), text
 
 
-def test_split_falls_back_on_lone_surrogates() -> None:
+def test_split_reads_lone_surrogates(built: ModuleType) -> None:
+    # read from the str's stored characters: a lone surrogate is a gap's character, also
+    # between a Hebrew letter and a quote
     text = "abc \ud800 def"
-    assert split(text) == split_python(text) == ["", "abc", " \ud800 ", "def", ""]
+    assert split(text) == built.split(text) == split_python(text)
+    assert split(text) == ["", "abc", " \ud800 ", "def", ""]
+    for text in ['ש\ud800"ש', 'ש"\udfffש', "\ud800", "a\udc00", '\ud800"ש"ש']:
+        assert built.split(text) == split_python(text), ascii(text)
 
 
 def test_fold_agrees_on_every_code_point(built: ModuleType) -> None:
