@@ -21,9 +21,11 @@ from pipeline.stages.tokens import (
     SPACELESS,
     Token,
     all_beginnings,
+    all_forms,
     beginnings,
     contains,
     exact_keys,
+    exact_keys_inside,
     fold,
     forms,
     split,
@@ -180,6 +182,13 @@ def _starting_heads(automaton: Any, texts: list[str]) -> set[int]:
     return found
 
 
+def _heads_met(automaton: Any, texts: list[str]) -> Iterator[tuple[int, int]]:
+    """(index, length) of every key of a `_heads_automaton` that begins one of `texts`."""
+    text = "\x00" + "\x00".join(texts)
+    for end, length in automaton.iter(text):
+        yield text.count("\x00", 0, end - length + 1), length - 1  # as in _starting_heads
+
+
 @dataclass(frozen=True)
 class _Heads:
     """How every form a phrase's first word matches begins, and every case-sensitive first
@@ -193,12 +202,15 @@ class _Heads:
     short: frozenset[str]  # shorter forms a longer word may begin with (bases, lemmas)
     whole: frozenset[str]  # shorter forms met only by a word so written
     exact: frozenset[str]
+    tilde: frozenset[str] = frozenset()  # the `~` keys, without the "~"
     _lower: Any = field(default=None, compare=False)  # "\x00" + every head, lower-case
     _exact: Any = field(default=None, compare=False)  # "\x00" + every case-sensitive head
+    beginnings: Any = field(default=None, compare=False)  # "\x00" + every `tilde`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_lower", _heads_automaton(self.prefixes | self.short))
         object.__setattr__(self, "_exact", _heads_automaton(self.exact))
+        object.__setattr__(self, "beginnings", _heads_automaton(self.tilde))
 
     def in_batch(self, words: list[str], lows: list[str]) -> set[int]:
         """Which of the \\x00-joined words may begin so (`may_begin` on each lower-case word,
@@ -235,6 +247,7 @@ def _heads_of(lang: str, by_form: Iterable[str], by_text: Iterable[str]) -> _Hea
     prefixes: set[str] = set()
     short: set[str] = set()
     whole: set[str] = set()
+    tilde: set[str] = set()
     for form in by_form:
         value = form.lstrip("~")
         if len(value) >= size:
@@ -243,8 +256,17 @@ def _heads_of(lang: str, by_form: Iterable[str], by_text: Iterable[str]) -> _Hea
             short.add(value)
         else:
             whole.add(value)
+        if form[:1] == "~":
+            tilde.add(form[1:])
     exact = {v[:3] for v in by_text}
-    return _Heads(size, frozenset(prefixes), frozenset(short), frozenset(whole), frozenset(exact))
+    return _Heads(
+        size,
+        frozenset(prefixes),
+        frozenset(short),
+        frozenset(whole),
+        frozenset(exact),
+        frozenset(tilde),
+    )
 
 
 class _Vocabulary:
@@ -518,6 +540,39 @@ class _Vocabulary:
                 )
         return [words[n] for n in sorted(found)]
 
+    def _may_live(self, words: list[str]) -> list[str]:
+        """Of candidates, those that `_starts` could find to start some phrase: a form that
+        is a first word's key, an `exact_keys` spelling that is a case-sensitive first
+        word, a form that holds a prefix or infix name; and the words whose forms are not
+        all known here (`AllForms.unknown`). The forms of all words made at once
+        (`all_forms`; in Russian and Ukrainian, the lemmas of every dictionary parse) and
+        each test on all of them in C: a superset of the words `_starts` finds live (it
+        also asks `_may_start` and `exact_may_begin` first)."""
+        made = all_forms(words, self.lang)
+        found = set(compress(made.owners, map(self._by_form.__contains__, made.forms)))
+        found.update(made.unknown)
+        heads = self._heads()
+        if made.bases and heads.beginnings is not None:
+            # a `~` key that begins a base, at least as long as its shortest beginning
+            found.update(
+                made.base_owners[n]
+                for n, length in _heads_met(heads.beginnings, made.bases)
+                if length >= made.shortest[n]
+            )
+        if self._prefixes:
+            inside = self._inside_words("\x00".join(made.forms), made.forms)
+            found.update(made.owners[n] for n in inside)
+        if self._by_text:
+            # a key that begins the word begins it with a head (`exact_batch`); other keys
+            # are asked for
+            asked = heads.exact_batch(words).union(exact_keys_inside(words, self.lang))
+            found.update(
+                n
+                for n in asked
+                if any(key in self._by_text for key in exact_keys(words[n], self.lang))
+            )
+        return [words[n] for n in sorted(found)]
+
     def _start_nothing(self, words: list[str], but: set[str]) -> None:
         """Remember that no phrase starts at these words (all but `but`)."""
         self._starting.update(dict.fromkeys((w for w in words if w not in but), ()))
@@ -584,6 +639,12 @@ class _Vocabulary:
         """Of words met for the first time, those that start some phrase (their phrases
         remembered in _starting)."""
         slow = self._quick_misses(new) if QUICK else new
+        if QUICK and slow and self.lang not in SPACELESS:
+            # most candidates start nothing: told for all at once (spaceless languages'
+            # few candidates nearly all start something)
+            live = self._may_live(slow)
+            self._start_nothing(slow, set(live))
+            slow = live
         for text in slow:
             self._starts(text)
         return [text for text in slow if self._starting[text]]

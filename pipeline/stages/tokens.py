@@ -9,7 +9,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from itertools import compress
+from typing import Any, NamedTuple
 
 from pipeline.native import native
 from pipeline.stages import term_cache
@@ -37,6 +38,8 @@ _HEBREW_PREFIX_ALL = re.compile(r"(?:^|(?<=\x00))(?:ו)?(?:ש)?(?:כש|ב|ל|כ|
 _HEBREW_MARKS = re.compile(r"[\u0591-\u05c7\"\u05f4\u05f3']")  # niqqud, cantillation, quotes
 _HEBREW_SCRIPT = re.compile(r"[\u0590-\u05ff]")
 _GREEK_SCRIPT = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
+# The same, and the one character that lowers into Greek: the ohm sign (to ω)
+_GREEK_LOWERED = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff\u2126]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[a-zA-Z]")
 # Latin letters that look like Cyrillic ones, for words typed with one of each (ООН with a
@@ -285,6 +288,20 @@ def exact_keys(word: str, lang: str) -> tuple[str, ...]:
 
 
 _ABBREVIATIONS_INSIDE = SPACELESS | {"ko"}
+
+
+def exact_keys_inside(words: list[str], lang: str) -> list[int]:
+    """Which of `words` may have `exact_keys` other than beginnings of the word as written
+    (spellings in the other script, Latin capitals inside): every other word's keys are
+    the word, or its beginning before an ending or digits."""
+    if lang in _ABBREVIATIONS_INSIDE:
+        return [n for n, word in enumerate(words) if not word.isascii()]
+    joined = "\x00".join(words)
+    if not (_LATIN.search(joined) and _CYRILLIC.search(joined)):
+        return []
+    return [n for n, word in enumerate(words) if _LATIN.search(word) and _CYRILLIC.search(word)]
+
+
 _LATIN_CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
 
 
@@ -487,11 +504,148 @@ def forms(word: str, lang: str) -> frozenset[str]:
         # find other words (Сириус, Sirio) more often than inflected names
         return frozenset(found)
     for base in word_bases:
-        for n in range(max(_min_base(base), len(base) - room), len(base) + 1):
-            if lang in _SURNAME_LANGS and _SURNAME_TAIL.match(base[n:]):
-                continue
-            found.add("~" + base[:n])
+        found.update(tilde_forms(base, _shortest_beginning(base, room), lang))
     return frozenset(found)
+
+
+def tilde_forms(base: str, shortest: int, lang: str) -> list[str]:
+    """A base's `~` beginnings in `forms`, from `shortest` letters to the whole base."""
+    if lang in _SURNAME_LANGS:
+        # Асадов is a person, not Асад with an ending (see _SURNAME_TAIL)
+        ends = [n for n in range(shortest, len(base) + 1) if not _SURNAME_TAIL.match(base[n:])]
+        return ["~" + base[:n] for n in ends]
+    return ["~" + base[:n] for n in range(shortest, len(base) + 1)]
+
+
+def _shortest_beginning(base: str, room: int) -> int:
+    """The length of a base's shortest `~` beginning in `forms` (it leaves `room` letters)."""
+    return max(_min_base(base), len(base) - room)
+
+
+class AllForms(NamedTuple):
+    """`forms` of many words (see `all_forms`)."""
+
+    forms: list[str]  # every form but the `~` beginnings, with repeats
+    owners: list[int]  # the index of the word each of `forms` comes from
+    # The bases whose `~` beginnings the forms hold: tilde_forms(bases[i], shortest[i]),
+    # "~" + bases[i][:n] for n from shortest[i] to len(bases[i]) (some n skipped, in
+    # _SURNAME_LANGS)
+    bases: list[str]
+    base_owners: list[int]
+    shortest: list[int]
+    # Russian, Ukrainian: the words pymorphy3's dictionary does not know, whose lemmas are
+    # not in `forms` (only their folded word is)
+    unknown: list[int]
+
+
+def all_forms(words: list[str], lang: str) -> AllForms:
+    """`forms` of many words at once: one fold and one call into the stemmer for all words,
+    then the same rules as `forms`, step by step (a unit test compares the two: change
+    both together). In Russian and Ukrainian, the lemmas of every dictionary parse of a
+    word, not only of the three likeliest (see `_dictionary_lemmas`)."""
+    joined = "\x00".join(words)
+    # fold() works letter by letter, the same on each word as on all, but for Greek (its
+    # accents go by NFD, on every letter of the text; the Ohm sign lowers to a Greek omega)
+    # and for words in two scripts (unconfuse): those fold word by word
+    folds = _fold_all(words, joined, unconfused=False)
+    flat = list(folds)
+    owners = list(range(len(folds)))
+    if lang in ("ru", "uk"):
+        unknown = _dictionary_lemmas(folds, lang, flat, owners)
+        return AllForms(flat, owners, [], [], [], unknown)
+    lower = "\x00".join(folds)
+    # bases(): the word, and the word without clitics (Arabic script, Hebrew)
+    if lang in ("ar", "fa", "ur", "he", "yi") or _ARABIC_SCRIPT.search(lower):
+        for n, folded in enumerate(folds):
+            extra = sorted(bases(folded, lang) - {folded})
+            flat += extra
+            owners += [n] * len(extra)
+    if lang == "ro":  # the nominative -a beside the genitive-dative -ei (see forms)
+        for n, folded in enumerate(folds):
+            if len(folded) > 5 and folded.endswith("ei"):
+                flat.append(folded[:-2] + "a")
+                owners.append(n)
+    word_bases = flat[:]
+    base_owners = owners[:]
+    if lang == "kk":
+        flat += [_kk_stem(base) for base in word_bases]
+        owners += base_owners
+    stemmer = _snowball(lang)
+    if stemmer is not None:
+        stems = stemmer.stemWords(word_bases)
+        kept = list(map(MIN_STEM.__le__, map(len, stems)))  # as long as MIN_STEM
+        flat += compress(stems, kept)
+        owners += compress(base_owners, kept)
+    room = suffix_room(lang)
+    if room < 3:
+        return AllForms(flat, owners, [], [], [], [])
+    if _HANGUL.search(lower):
+        shortest = [_shortest_beginning(base, room) for base in word_bases]
+    else:
+        shortest = [max(MIN_BASE, len(base) - room) for base in word_bases]
+    return AllForms(flat, owners, word_bases, base_owners, shortest, [])
+
+
+def _fold_all(words: list[str], joined: str, unconfused: bool) -> list[str]:
+    """fold(unconfuse(w)) of each of `words` ("\\x00"-joined in `joined`), or fold(w) if
+    `unconfused`: one call for all, but for Greek and words in two scripts."""
+    folds: list[str] = []
+    mixed = not unconfused and _CYRILLIC.search(joined) and _LATIN.search(joined)
+    if not (mixed or _GREEK_LOWERED.search(joined)):
+        folds = fold(joined).split("\x00")
+    if len(folds) != len(words):
+        folds = [fold(w if unconfused else unconfuse(w)) for w in words]
+    return folds
+
+
+def _dictionary_lemmas(
+    folds: list[str], lang: str, flat: list[str], owners: list[int]
+) -> list[int]:
+    """Adds to `flat` (and `owners`) the folded lemmas of every dictionary parse of each
+    folded word; returns the words pymorphy3's dictionary does not know.
+
+    Why these are all the lemmas `forms` can take from `parse(folded)[:3]` (pymorphy3
+    2.0.6, analyzer.py, units/ and lang/*/config.py): `parse` runs the units in order and
+    stops after the first terminal group with a result. The first group is
+    DictionaryAnalyzer, AbbreviatedFirstNameAnalyzer, AbbreviatedPatronymicAnalyzer
+    (terminal), and in Ukrainian also RomanNumberAnalyzer, LatinAnalyzer (terminal). The
+    initials' units answer only a word in their (capital) INITIAL_LETTERS, and `forms`
+    parses a lower-case folded word: they never do. The shape units' normal form is
+    `word.lower()`, added here for every known word. DictionaryAnalyzer.parse makes one
+    parse per (para_id, idx) of each `dictionary.words.similar_items(word.lower(),
+    char_substitutes)` item, its normal form `dictionary.build_normal_form(para_id, idx,
+    fixed_word)`, as here. So a word with any such item gets those parses only; the
+    probability estimator re-scores and sorts them (it drops none), and [:3] keeps some.
+    A word without one (a name, a new word) goes on to the guessing units: its lemmas are
+    not bounded here, it is returned as unknown. This reads the pymorphy3 requirements.lock
+    pins;
+    test_all_forms_are_each_words_forms compares it with `forms` on many words."""
+    morph = _morph(lang)
+    dictionary = morph.dictionary
+    similar = dictionary.words.similar_items
+    substitutes = morph.char_substitutes
+    build = dictionary.build_normal_form
+    unknown: list[int] = []
+    lemmas: list[str] = []
+    lemma_owners: list[int] = []
+    for n, folded in enumerate(folds):
+        lowered = folded.lower()
+        items = similar(lowered, substitutes)
+        if not items:
+            unknown.append(n)
+            continue
+        lemmas.append(lowered)
+        lemma_owners.append(n)
+        for fixed, parses in items:
+            for para_id, idx in parses:
+                # build_normal_form's own shortcut, without the call: form 0 is the lemma
+                lemmas.append(fixed if idx == 0 else build(para_id, idx, fixed))
+                lemma_owners.append(n)
+    if lemmas:
+        # fold(parse.normal_form), as `forms` does
+        flat += _fold_all(lemmas, "\x00".join(lemmas), unconfused=True)
+        owners += lemma_owners
+    return unknown
 
 
 @lru_cache(maxsize=50_000)

@@ -13,11 +13,13 @@ from pipeline.stages.tagging import Tagger
 from pipeline.stages.tokens import (
     _morph,
     all_beginnings,
+    all_forms,
     beginnings,
     contains,
     fold,
     forms,
     term_forms,
+    tilde_forms,
     tokenize,
     unconfuse,
 )
@@ -254,6 +256,103 @@ def test_may_start_is_any_beginning_that_a_head_begins(tagger: Tagger) -> None:
             folded = fold(unconfuse(word))
             want = any(heads.may_begin(b) for b in beginnings(folded, lang))
             assert vocabulary._may_start(folded, heads) == want, (lang, word)
+
+
+# Inflected names, compounds, accents and umlauts, clitics, a Latin letter among Cyrillic
+# ones (OOН, Сирия with a Latin C), Greek accents and capitals, case-sensitive abbreviations
+FORM_WORDS = {
+    "en": ["Syria's", "Syrian", "UN", "U.N", "Astana", "COP29", "refugees", "Ωmega"],
+    "de": ["Syriens", "Nordsyrien", "Syrienkrieg", "Übersee", "über", "UN-Sicherheitsrat"],
+    "fr": ["Syrie", "syriennes", "l'ONU", "ONU", "réfugiés", "Élysée", "café"],
+    "ro": ["Siriei", "Rusiei", "Siria", "ONU-ului", "refugiaților"],
+    "fi": ["Syyriassa", "Syyriassakin", "YK:n", "pakolaisleirillä", "Astanassa"],
+    "hu": ["Szíriában", "Szíria", "ENSZ", "menekültek", "Asztanában"],
+    "tr": ["Suriye'de", "Suriyeli", "BM", "BMde", "İstanbul", "Astana'daki"],
+    "pl": ["Syrii", "Syrią", "ONZ", "uchodźców", "Astanie"],
+    "cs": ["Sýrie", "Sýrii", "OSN", "uprchlíků", "Astaně"],
+    "el": ["Συρία", "Συρίας", "ΣΥΡΙΑ", "ΟΗΕ", "Συμβουλίου", "Συμβούλιο", "Αστάνα"],
+    "bg": ["Сирия", "Сирия", "OOН", "ООН", "Асад", "бежанци", "Cирия"],
+    "sv": ["Syriens", "FN-styrkorna", "Nordsyrien", "flyktingläger", "Åland"],
+    "ar": ["والسورية", "بسوريا", "سوريا", "وللأمم", "الأمم", "فبالمتحدة", "كالأستانة"],
+    "fa": ["سوریه", "وسوریه", "آستانه", "سازمان", "ملل", "است"],
+    "he": ["בסוריה", "והסורים", "סוריה", 'שבאו"ם', 'כשהאו"ם', "מדמשק", "ל"],
+    "id": ["Suriah", "disuriahkan", "penjamin", "dijamin", "PBB", "perserikatan"],
+    "ga": ["tSiria", "hÉireann", "bhFrainc", "Siria", "NA"],
+    "ko": ["시리아에서", "유엔은", "WFP는", "시리아"],
+    "ky": ["Асадов", "Сирияда", "БУУнун", "Асаддын"],
+    "sr": ["Сирији", "Sirija", "UN", "Уједињених"],
+    "ru": ["Сирии", "ООН", "OOН", "Cирии", "Асада", "потому", "Ёлки", "Шойгу", "Лавровым"],
+    "uk": ["Сирії", "ООН", "Києві", "Україною", "Зеленського", "Ізраїлю", "її", "Дамаску"],
+    "kk": ["Астанада", "Сирияның", "келіссөздері", "БҰҰ", "Асадов"],
+}
+
+
+def _dev_words() -> dict[str, list[str]]:
+    """The distinct words of the coverage set's dev half, per language, and FORM_WORDS."""
+    from tests.support.paths import REPO
+
+    found: dict[str, set[str]] = {lang: set(words) for lang, words in FORM_WORDS.items()}
+    for line in (REPO / "tests/fixtures/eval/coverage-dev.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        words = found.setdefault(item["lang"], set())
+        words.update(t.text for t in tokenize(item["title"] + " " + item["text"]))
+    return {lang: sorted(words) for lang, words in found.items()}
+
+
+def test_all_forms_are_each_words_forms() -> None:
+    # all_forms repeats forms() for many words at once: the same forms, word by word
+    known = unknown = 0
+    for lang, words in _dev_words().items():
+        made = all_forms(words, lang)
+        mine: list[set[str]] = [set() for _ in words]
+        for form, owner in zip(made.forms, made.owners, strict=True):
+            mine[owner].add(form)
+        for base, owner, shortest in zip(made.bases, made.base_owners, made.shortest, strict=True):
+            mine[owner].update(tilde_forms(base, shortest, lang))
+        for n, (word, got) in enumerate(zip(words, mine, strict=True)):
+            if lang not in ("ru", "uk"):
+                assert got == forms(word, lang), (lang, word)
+            elif n in made.unknown:  # lemmas guessed by pymorphy3: only the folded word
+                assert got == {fold(unconfuse(word))}, (lang, word)
+                unknown += 1
+            else:  # every dictionary parse's lemma, not only the three likeliest's
+                assert got >= forms(word, lang), (lang, word)
+                known += 1
+    assert known > 300 and unknown > 10
+
+
+def test_may_live_keeps_every_word_that_starts_a_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch test of candidates (`_may_live`) drops only words that the full path finds
+    start nothing: every word of the dev half, and FORM_WORDS, in its language's vocabulary
+    and in a few others'; the shortcuts change no word's phrases."""
+    from pipeline.stages import tagging
+
+    words = _dev_words()
+    fast = Tagger(load_taxonomy())
+    slow = Tagger(load_taxonomy())
+    checked = live = 0
+    for lang in sorted(words):
+        fast.tag("", "", lang)  # compiles the language's rules
+        slow.tag("", "", lang)
+        asked = words[lang] + FORM_WORDS["bg"] + FORM_WORDS["de"] + FORM_WORDS["el"]
+        asked = sorted(set(asked))
+        vocabulary = fast._vocabularies.get(lang)
+        if vocabulary is None:
+            continue
+        monkeypatch.setattr(tagging, "QUICK", False)
+        full = slow._vocabularies[lang]
+        want = set(full._new_words(asked))
+        assert want == {w for w in asked if full._starting[w]}
+        monkeypatch.setattr(tagging, "QUICK", True)
+        assert want <= set(vocabulary._may_live(asked)), lang
+        # with the shortcuts, the live words are those of the full path that the prefilter
+        # (_quick_misses) keeps: _may_live loses none
+        kept = want & set(vocabulary._quick_misses(asked))
+        assert set(vocabulary._new_words(asked)) == kept, lang
+        assert {w: vocabulary._starting[w] for w in kept} == {w: full._starting[w] for w in kept}
+        checked += len(asked)
+        live += len(want)
+    assert checked > 10_000 and live > 1_000  # the comparison is about something
 
 
 def test_loaded_dictionaries_stay_out_of_full_collections() -> None:
