@@ -617,9 +617,9 @@ def _dictionary_lemmas(
     fixed_word)`, as here. So a word with any such item gets those parses only; the
     probability estimator re-scores and sorts them (it drops none), and [:3] keeps some.
     A word without one (a name, a new word) goes on to the guessing units: its lemmas are
-    not bounded here, it is returned as unknown. This reads the pymorphy3 requirements.lock
-    pins;
-    test_all_forms_are_each_words_forms compares it with `forms` on many words."""
+    not bounded here, it is returned as unknown. The argument holds for the pymorphy3 that
+    requirements.lock pins: re-check it on an upgrade (test_all_forms_are_each_words_forms
+    compares this with `forms` on many words)."""
     morph = _morph(lang)
     dictionary = morph.dictionary
     similar = dictionary.words.similar_items

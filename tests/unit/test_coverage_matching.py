@@ -458,3 +458,11 @@ def test_dead_ends_change_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tagging._Vocabulary, "_dead_ends", lambda self, words: set())
     slow = Tagger(load_taxonomy())
     assert got == [slow.tag(i["title"], i["text"], i["lang"]) for i in items]
+
+
+def test_the_dictionary_lemmas_argument_is_for_the_pinned_pymorphy3() -> None:
+    # tokens._dictionary_lemmas reads pymorphy3's dictionary as 2.0.6's analyser does (its
+    # docstring says why that gives every lemma `forms` can take): an upgrade re-checks it
+    from importlib.metadata import version
+
+    assert version("pymorphy3") == "2.0.6", "re-check tokens._dictionary_lemmas"
