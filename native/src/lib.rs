@@ -236,8 +236,8 @@ fn lower_of(c: char, bmp: &Bmp) -> Option<&'static str> {
 }
 
 /// Whether str.lower() surely makes σ (not the final ς) of a capital sigma between these
-/// texts: nothing cased before it (the text's start or a space), or a letter, which is cased
-/// and not case-ignorable, right after it. Other places are left to Python.
+/// characters: nothing cased before it (the text's start or a space), or a letter, which is
+/// cased and not case-ignorable, right after it. Other places are left to Python.
 fn medial_sigma(before: Option<char>, after: Option<char>) -> bool {
     let starts_word = before.is_none_or(|c| c.is_ascii_whitespace());
     starts_word
