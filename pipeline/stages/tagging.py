@@ -27,6 +27,7 @@ from pipeline.stages.tokens import (
     exact_keys,
     exact_keys_inside,
     fold,
+    fold_all,
     forms,
     split,
     term_forms,
@@ -132,7 +133,6 @@ SLOW_START = frozenset({"ar", "fa", "ur", "he", "yi", "ga", "sr", "hr", "bs", "i
 _SLOW_LETTERS = re.compile(r"[ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 
 
 def _slow_word(text: str) -> bool:
@@ -414,13 +414,7 @@ class _Vocabulary:
             heads = self._rest_heads = _heads_of(self.lang, self._rest_forms, ())
         distinct = list(dict.fromkeys(words))
         joined = "\x00".join(distinct)
-        folds = []
-        if not (_GREEK.search(joined) or (_CYRILLIC.search(joined) and _LATIN.search(joined))):
-            # fold() works letter by letter but for Greek's final sigma, and unconfuse()
-            # changes only a word in two scripts: one call for all (_quick_misses_folded)
-            folds = fold(joined).split("\x00")
-        if len(folds) != len(distinct):
-            folds = [fold(unconfuse(w)) for w in distinct]  # as forms() folds each word
+        folds = fold_all(distinct, joined, unconfused=False)  # as forms() folds each word
         word_of = list(range(len(folds)))
         if self.lang == "ro":  # Siriei -> Siria: a base of forms() that bases() does not give
             extra = [n for n, f in enumerate(folds) if len(f) > 5 and f.endswith("ei")]
@@ -503,14 +497,8 @@ class _Vocabulary:
         each word's possible beginnings, folded for all words at once (7-10 -> ~3 µs a
         word in Arabic, Persian, Hebrew, Indonesian)."""
         joined = "\x00".join(words)
-        if _GREEK.search(joined) or (_CYRILLIC.search(joined) and _LATIN.search(joined)):
-            folds = [fold(unconfuse(w)) for w in words]  # Greek accents fold per word
-            lower = "\x00".join(folds)
-        else:
-            lower = fold(joined)  # fold() works letter by letter: the same per word
-            folds = lower.split("\x00")
-        if len(folds) != len(words):  # never expected; the full path is always right
-            return words
+        folds = fold_all(words, joined, unconfused=False)
+        lower = "\x00".join(folds)
         inside = self._inside_words(lower, folds) if self._prefixes else set()
         if self.lang not in SLOW_START:
             # only folding changes how these words begin (Greek accents, ё, a Latin letter

@@ -547,7 +547,7 @@ def all_forms(words: list[str], lang: str) -> AllForms:
     # fold() works letter by letter, the same on each word as on all, but for Greek (its
     # accents go by NFD, on every letter of the text; the Ohm sign lowers to a Greek omega)
     # and for words in two scripts (unconfuse): those fold word by word
-    folds = _fold_all(words, joined, unconfused=False)
+    folds = fold_all(words, joined, unconfused=False)
     flat = list(folds)
     owners = list(range(len(folds)))
     if lang in ("ru", "uk"):
@@ -586,9 +586,10 @@ def all_forms(words: list[str], lang: str) -> AllForms:
     return AllForms(flat, owners, word_bases, base_owners, shortest, [])
 
 
-def _fold_all(words: list[str], joined: str, unconfused: bool) -> list[str]:
+def fold_all(words: list[str], joined: str, unconfused: bool) -> list[str]:
     """fold(unconfuse(w)) of each of `words` ("\\x00"-joined in `joined`), or fold(w) if
-    `unconfused`: one call for all, but for Greek and words in two scripts."""
+    `unconfused`: one call for all, but for Greek (fold drops accents from every letter of a
+    text with a Greek one, and the ohm sign lowers to ω) and words in two scripts."""
     folds: list[str] = []
     mixed = not unconfused and _CYRILLIC.search(joined) and _LATIN.search(joined)
     if not (mixed or _GREEK_LOWERED.search(joined)):
@@ -643,7 +644,7 @@ def _dictionary_lemmas(
                 lemma_owners.append(n)
     if lemmas:
         # fold(parse.normal_form), as `forms` does
-        flat += _fold_all(lemmas, "\x00".join(lemmas), unconfused=True)
+        flat += fold_all(lemmas, "\x00".join(lemmas), unconfused=True)
         owners += lemma_owners
     return unknown
 

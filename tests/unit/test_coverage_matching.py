@@ -466,3 +466,13 @@ def test_the_dictionary_lemmas_argument_is_for_the_pinned_pymorphy3() -> None:
     from importlib.metadata import version
 
     assert version("pymorphy3") == "2.0.6", "re-check tokens._dictionary_lemmas"
+
+
+def test_fold_all_folds_each_word_as_alone_beside_the_ohm_sign() -> None:
+    # fold() of a text with a Greek letter drops every acute, the ohm sign lowers to ω: one
+    # fold of the joined words would make "cafe" of café here
+    from pipeline.stages.tokens import fold_all
+
+    words = ["café", "50\u2126", "Συρία"]
+    assert fold_all(words, "\x00".join(words), unconfused=False) == [fold(w) for w in words]
+    assert fold("\x00".join(words)).split("\x00")[0] == "cafe"
