@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot se
     from py3langid.langid import LanguageIdentifier
 
 from pipeline.cache import cache_path, write_atomically
+from pipeline.native import native
 from pipeline.stages import language_evidence as evidence
 from pipeline.stages import language_pairs as pairs
 from pipeline.stages.language_scripts import SH as _SH
@@ -127,12 +128,22 @@ def _from_npz(path: Path) -> LanguageIdentifier:
     """What py3langid.modelio.load_model does once the LZMA layer is off (py3langid pinned
     below 0.5; a unit test compares both identifiers' scores). Its two large arrays (67 of
     68 MB) are mapped from the file, not read: the scores read a few thousand rows, and
-    reading all took 0.3 s of CPU in every process that met an undecided text."""
+    reading all took 0.3 s of CPU in every process that met an undecided text. With the
+    native module the automaton is walked there (language_ngrams.py)."""
     import numpy as np
     from py3langid.langid import LanguageIdentifier
     from py3langid.modelio import _to_array
 
     with np.load(path, allow_pickle=False) as data:
+        if native is not None:
+            from pipeline.stages.language_ngrams import NativeWalkIdentifier
+
+            walk = native.NgramWalk(
+                _mapped(path, "nextmove"), data["nextmove_row"], data["out_feat"]
+            )
+            return NativeWalkIdentifier(
+                walk, _mapped(path, "ptc"), np.asarray(data["pc"]), data["classes"].tolist()
+            )
         return LanguageIdentifier(
             _mapped(path, "ptc"),  # rows copied out by fancy indexing: the same numbers
             np.asarray(data["pc"]),
