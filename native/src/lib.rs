@@ -2,7 +2,8 @@
 //! every input (tests/unit/test_native.py): `split` and the common case of `fold`
 //! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py),
 //! the tagger's word table, new-word prefilter and token offsets (tagging.py), and the letter
-//! scan of the language rules (language_scripts.py; tests/unit/test_language_scan.py).
+//! scan of the language rules (language_scripts.py; tests/unit/test_language_scan.py) and
+//! py3langid's n-gram walk (language.py).
 //! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
 //! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
 //! caller folds in Python.
@@ -18,6 +19,7 @@ use std::sync::OnceLock;
 
 mod clean;
 mod letters;
+mod ngrams;
 mod rules;
 mod tables;
 
@@ -1010,6 +1012,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;
     m.add_class::<letters::LetterScan>()?;
+    m.add_class::<ngrams::NgramWalk>()?;
     m.add_class::<rules::RuleSet>()?;
     m.add_class::<rules::FieldMatches>()?;
     Ok(())

@@ -7,6 +7,7 @@ feed's hint is a prior, never the answer."""
 from __future__ import annotations
 
 import lzma
+import os
 import re
 import struct
 import zipfile
@@ -25,10 +26,19 @@ if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot se
     from py3langid.langid import LanguageIdentifier
 
 from pipeline.cache import cache_path, write_atomically
+from pipeline.native import native
 from pipeline.stages import language_evidence as evidence
 from pipeline.stages import language_pairs as pairs
 from pipeline.stages.language_scripts import SH as _SH
 from pipeline.stages.language_scripts import settle, undecided_standard
+
+# numpy's OpenBLAS starts a thread per core that may use, and they spin after each product
+# they share: this process's products are one small vector by a few hundred rows, which one
+# thread computes to the same bits (py3langid's scores of 26,766 eval and corpus texts), and
+# the threads cost ~0.1 s of CPU over the corpus where the process may use two cores (3.30 ->
+# 3.18 s median). Set before numpy loads (with the first text CLD2 cannot settle); an
+# operator's own setting stands.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 UNDETERMINED = "und"
 # Below this normalised probability the answer is reported as `und`.
@@ -127,12 +137,22 @@ def _from_npz(path: Path) -> LanguageIdentifier:
     """What py3langid.modelio.load_model does once the LZMA layer is off (py3langid pinned
     below 0.5; a unit test compares both identifiers' scores). Its two large arrays (67 of
     68 MB) are mapped from the file, not read: the scores read a few thousand rows, and
-    reading all took 0.3 s of CPU in every process that met an undecided text."""
+    reading all took 0.3 s of CPU in every process that met an undecided text. With the
+    native module the automaton is walked there (language_ngrams.py)."""
     import numpy as np
     from py3langid.langid import LanguageIdentifier
     from py3langid.modelio import _to_array
 
     with np.load(path, allow_pickle=False) as data:
+        if native is not None:
+            from pipeline.stages.language_ngrams import NativeWalkIdentifier
+
+            walk = native.NgramWalk(
+                _mapped(path, "nextmove"), data["nextmove_row"], data["out_feat"]
+            )
+            return NativeWalkIdentifier(
+                walk, _mapped(path, "ptc"), np.asarray(data["pc"]), data["classes"].tolist()
+            )
         return LanguageIdentifier(
             _mapped(path, "ptc"),  # rows copied out by fancy indexing: the same numbers
             np.asarray(data["pc"]),

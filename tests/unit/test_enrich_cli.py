@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,3 +53,24 @@ def test_enrich_does_not_import_faust() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_numpy_products_run_on_one_blas_thread_unless_the_operator_says() -> None:
+    # language.py sets it before numpy loads: OpenBLAS's spare threads only spun
+    code = (
+        "import os, pipeline.stages.language, numpy;"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.split() == ["1", "1"], proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "OPENBLAS_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.split()[0] == "2", proc.stderr

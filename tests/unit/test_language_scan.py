@@ -109,3 +109,48 @@ _ITALIAN = "Il governo ha approvato la riforma delle pensioni dopo un lungo diba
 )
 def test_rules_the_scan_skips_still_decide(text: str, guess: str, lang: str | None) -> None:
     assert settle(text, guess) == lang
+
+
+# Whole words of every kind _TG_WORDS tells apart: forms at the start, middle and end, after
+# a digit or _ (no word start), in capitals, a form inside a longer word, ᲁ as д
+_TAJIK_CASES = [
+    "дар аз ба бо барои низ шуд шуданд кард карданд намуд гуфт",
+    "ДАР Аз БО мебошад мешавад меварзад мекунад медиҳад мегӯяд мегирад мезананд",
+    "1дар _аз дар_ аздар бодар мед мекун ме-ад ᲁар Дар",
+    "Президент гуфт, ки дар Душанбе аз 5 то 7 ва бо (барои) «низ» шуд.",
+    "Уряд ухвалив нову програму, бо мета й медіа зростають",
+    "ме мебад медяд мекунанд МЕКУНАНД мебошадмекунад",
+]
+
+
+def test_tajik_words_found_as_by_the_plain_pattern() -> None:
+    rng = random.Random(3)
+    words = [*" ".join(_TAJIK_CASES).split(), "а", "б", "Д", "1", "_", ",", "ᲁ"]
+    texts = [*_TAJIK_CASES]
+    for _ in range(3000):
+        separators = [" ", "", "-", "\n", "_", "5"]
+        texts.append(
+            "".join(rng.choice(words) + rng.choice(separators) for _ in range(rng.randrange(8)))
+        )
+    for text in texts:
+        assert scripts._TG_WORDS.findall(text) == scripts._TG_WORDS_PLAIN.findall(text), text
+
+
+def test_tajik_words_start_at_every_letter_re_reads_as_a_first_one() -> None:
+    # _TG_WORDS skips to its first letters matched case by case: they must be every character
+    # that `re`, ignoring case, takes for a form's first letter, or a word is missed
+    everything = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    firsts = "".join(sorted({form[0] for form in scripts._TG_WORD_FORMS}))
+    read = set(re.findall(f"[{firsts}]", everything, re.IGNORECASE))
+    assert read == set(scripts._TG_FIRST_LETTERS)
+
+
+def test_y_vowel_found_where_the_counting_pattern_finds_one() -> None:
+    rng = random.Random(5)
+    alphabet = [*"yYbBtqşğñaeı _-1", "Ş"]
+    texts = ["qatty otyrysy", "tyty", "Byk", "BYk", "_By", "1ty", "y", "ay", "Ty Ky", "aBy"]
+    for _ in range(5000):
+        texts.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(6))))
+    for text in texts:
+        found = scripts._Y_VOWEL_AT_Y.search(text) is not None
+        assert found == (scripts._Y_VOWEL.search(text) is not None), text

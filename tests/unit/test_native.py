@@ -386,3 +386,42 @@ def test_field_matches_refuse_bad_input(built: ModuleType) -> None:
     found, named = rules.hits([field])
     assert [f[1:4] for f in found] == [(1, 1, 1), (0, 0, 0), (1, 1, 1)] and named == []
     assert rules.hits([]) == ([], [])
+
+
+_LANGID_TEXTS = [
+    "",
+    " ",
+    "Переговоры по Сирии в Астане",
+    "Colloqui sulla Siria ad Astana",
+    "叙利亚 和谈",
+    "Firefighters battled the flames for four hours on Sunday night. " * 12,
+    "\U0001f600 \u0301 ½ ²",
+    "x" * 700,
+]
+
+
+@pytest.mark.skipif(native is None, reason="native module not built")
+def test_native_ngram_walk_counts_as_py3langid() -> None:
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
+
+    from pipeline.stages import language
+    from pipeline.stages.language_ngrams import NativeWalkIdentifier
+
+    packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = language._identifier()
+    assert isinstance(identifier, NativeWalkIdentifier)
+    walk = identifier._walk
+    for text in _LANGID_TEXTS:
+        encoded = packaged._encode(text)
+        python = visit_counts(packaged.tk_nextmove, packaged._rowbase, packaged.tk_output, encoded)
+        # the same features in the same order (the order the scores sum their rows in)
+        assert list(walk.counts(encoded).items()) == list((python or {}).items())
+        assert np.array_equal(identifier._decide(text), packaged._decide(text))
+    # a walk of a model whose tables it would leave raises rather than read past them
+    assert native is not None
+    broken = native.NgramWalk(
+        np.zeros(256, dtype=np.uint32) + 5, np.zeros(2, np.uint16), np.zeros(2, np.int32)
+    )
+    with pytest.raises(ValueError):
+        broken.counts(b"a")
