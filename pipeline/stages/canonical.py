@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that identify a campaign or a click, never the article.
@@ -11,6 +12,13 @@ _TRACKING_NAMES = frozenset(
     {"fbclid", "gclid", "dclid", "yclid", "msclkid", "igshid", "ref", "ref_src", "cmpid", "s_cid"}
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A URL that is already canonical but for a missing "/" path: lower-case http(s) scheme, a
+# lower-case host of letters, digits, "-" and inner dots that does not start with "www.",
+# no user, port, query or fragment, and a path of no space or control character (which
+# urlsplit would remove or strip). urlsplit/urlunsplit give such a URL back unchanged; most
+# article links are like this, and urllib's Python code cost ~20 µs per article in the
+# enrich loop (measured in process: canonical_url 0.054 s over the 2,400-article corpus).
+_PLAIN = re.compile(r"(https?)://((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[^?#\x00-\x20\x7f]*)?")
 
 
 def canonical_url(url: str) -> str:
@@ -18,6 +26,15 @@ def canonical_url(url: str) -> str:
     url = url.strip()
     if not url:
         return ""
+    plain = _PLAIN.fullmatch(url)
+    if plain is not None:
+        return url if plain[3] else f"{url}/"
+    return _canonical_url(url)
+
+
+def _canonical_url(url: str) -> str:
+    """`canonical_url` of a stripped, non-empty URL, through urllib (and what tests compare
+    the shortcut with)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
@@ -36,6 +53,14 @@ def canonical_url(url: str) -> str:
 
 
 def domain_of(url: str) -> str:
+    plain = _PLAIN.fullmatch(url)  # its host is urlsplit's hostname, and has no "www."
+    if plain is not None:
+        return plain[2]
+    return _domain_of(url)
+
+
+def _domain_of(url: str) -> str:
+    """`domain_of` through urllib (and what tests compare the shortcut with)."""
     host = (urlsplit(url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
 

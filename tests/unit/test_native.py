@@ -125,23 +125,49 @@ def test_fold_takes_monotonic_greek(built: ModuleType) -> None:
     assert built.fold_plain("Συρία, ἡ Ἑλλάς") is None
 
 
-def test_simhash_of_parts_agrees_with_folding_the_joined_words(built: ModuleType) -> None:
-    # join, fold and hash in one call: the same fingerprint as folding the joined words and
-    # hashing them, or None where the fold is Python's (polytonic Greek, a final Σ)
+def _simhash_of_words(built: ModuleType, text: str) -> int | None:
+    """simhash_text's answer the long way: Python's split, the words joined and folded
+    natively (None where Python must fold), then hashed."""
+    folded = built.fold_plain("\x00".join(split_python(text)[1::2]))
+    return None if folded is None else built.simhash_folded(folded)
+
+
+def test_simhash_of_text_agrees_with_folding_the_joined_words(built: ModuleType) -> None:
+    # split, join, fold and hash in one call: the same fingerprint as folding the words of
+    # Python's split joined and hashing them, or None where the fold is Python's (polytonic
+    # Greek, a final Σ); Hebrew quotes and lone surrogates (gap characters) among the words
     rng = random.Random(16)
-    alphabet = [*"abcİIΣσάΆé\"'ש\u05b0\u0307ك ", *"ΑΒΓ Ἀ שלום .,"]
+    alphabet = [*"abcİIΣσάΆé\"'ש\u05b0\u0307ك ", *"ΑΒΓ Ἀ שלום .,\ud800", *HEBREW_QUOTES]
     real = _texts()
-    texts = [*real, "ΟΗΕ ΣΥΡΙΑΣ και Συρία", "Συρία, ἡ Ἑλλάς", 'שלום "עולם" Σ']
+    texts = [*real, "ΟΗΕ ΣΥΡΙΑΣ και Συρία", "Συρία, ἡ Ἑλλάς", 'שלום "עולם" Σ', "", " ", "a"]
+    texts += ['ש\ud800"ש', 'ש"\udfffש ab', "\ud800", "a\udc00b", '\ud800"ש"ש', "x_y"]
     texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(20_000)]
+    # without Greek or Hebrew, the one-pass path: Turkish İ (i and a dot), Arabic marks and
+    # letter variants, ё, the Kelvin sign (k), Hangul jamo (NFC may join them), astral letters
+    plain = [*"aAiIİıKkZ ёЁЖж,.!'\"ـًيىكأإآةابΩ\u212a\u1100\u1161\u00c5\u0130\ud800"]
+    plain += ["\U0001d400", "\U00010400", "\u4e2d", "\u0307", "\u0301", "\uffff", "\n"]
+    texts += ["".join(rng.choices(plain, k=rng.randint(0, 40))) for _ in range(20_000)]
     declined = 0
     for text in texts:
-        parts = split_python(text)
-        folded = built.fold_plain("\x00".join(parts[1::2]))
-        ours = built.simhash_parts(parts)
-        assert ours == (None if folded is None else built.simhash_folded(folded)), text
+        ours = built.simhash_text(text)
+        assert ours == _simhash_of_words(built, text), ascii(text)
         declined += ours is None
     assert declined > 0
-    assert sum(built.simhash_parts(split_python(t)) is None for t in real) < len(real) // 10
+    assert sum(built.simhash_text(t) is None for t in real) < len(real) // 10
+
+
+def test_simhash_of_text_agrees_on_every_code_point(built: ModuleType) -> None:
+    # each code point in words of a text in one script (the one-pass path unless Greek or
+    # Hebrew), four at a time: after a letter, alone, and before one
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    compared = 0
+    for at in range(0, len(points), 4):
+        chars = [chr(c) for c in points[at : at + 4]]
+        text = " ".join(f"a{c} {c} {c}b" for c in chars)
+        ours = built.simhash_text(text)
+        assert ours == _simhash_of_words(built, text), [hex(ord(c)) for c in chars]
+        compared += ours is not None
+    assert compared > len(points) // 8
 
 
 def test_simhash_agrees_with_numpy(built: ModuleType) -> None:

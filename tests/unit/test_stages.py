@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 
 from pipeline.schema import RawArticle
+from pipeline.stages import canonical
 from pipeline.stages.canonical import article_id, canonical_url, declared_canonical, domain_of
 from pipeline.stages.clean import html_to_text
 from pipeline.stages.enrich import Enricher
@@ -52,6 +55,33 @@ def test_canonical_url_removes_tracking_and_normalises_host() -> None:
     assert domain_of(url) == "example.org"
     assert article_id(url) == article_id("https://example.org/a/b?b=2&a=1")
     assert article_id("", guid="g-1") == article_id("", guid="g-1") != article_id("", guid="g-2")
+
+
+def _urllib_or_error(f: Callable[[str], str], url: str) -> object:
+    try:
+        return f(url)
+    except ValueError as exc:  # an invalid port or IPv6 host: the shortcut must raise too
+        return type(exc)
+
+
+def test_canonical_url_shortcut_gives_urllibs_answer() -> None:
+    # URLs already canonical skip urllib: the same answer (and the same errors) as urllib's
+    # on URLs made of the characters either path treats specially
+    rng = random.Random(3)
+    pieces = [*"aAzZ09.-_:/?#@%[] \t\n\r\x00\x7f\\é\u00a0\u2126=&~", "www.", "WWW.", "://"]
+    pieces += ["http", "HTTPS", "utm_x=1", "//", "\u3000", ":443", ":80", ":x", ".."]
+    urls = ["https://news.example/en/0", "http://a.b", "https://x.org/a%20b/?", "https://www.x"]
+    for _ in range(100_000):
+        scheme = rng.choice(["https://", "http://", "", "HTTP://", " https://", "https:", "ftp://"])
+        urls.append(scheme + "".join(rng.choices(pieces, k=rng.randint(0, 12))))
+    shortcut = 0
+    for url in urls:
+        slow = _urllib_or_error(canonical._canonical_url, url.strip()) if url.strip() else ""
+        assert _urllib_or_error(canonical_url, url) == slow, ascii(url)
+        slow_domain = _urllib_or_error(canonical._domain_of, url)
+        assert _urllib_or_error(domain_of, url) == slow_domain, ascii(url)
+        shortcut += canonical._PLAIN.fullmatch(url.strip()) is not None
+    assert shortcut > 500
 
 
 @pytest.mark.parametrize(
