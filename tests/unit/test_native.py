@@ -221,6 +221,28 @@ def test_word_table_tells_words_by_their_characters(built: ModuleType) -> None:
     assert table.scan(["a"]) == ["a"] and len(table) == 1
 
 
+def test_word_table_agrees_with_a_set_as_it_grows(built: ModuleType) -> None:
+    # the table's own index grows from 1,024 slots by doubling: every word is new once,
+    # in text order, across many growths, whatever the width; equal bytes in two widths
+    # ("\x00\x01" and "Ā" are both stored as 00 01) are two words
+    rng = random.Random(7)
+    letters = "ab\x00\x01éĀСир😀\ud800"
+    table = built.WordTable()
+    seen: set[str] = set()
+    for _ in range(40):
+        tokens = [
+            "".join(rng.choice(letters) for _ in range(rng.randint(0, rng.choice([4, 4, 40]))))
+            for _ in range(rng.randint(0, 600))
+        ]
+        expected = [w for w in dict.fromkeys(tokens) if w not in seen]
+        seen.update(tokens)
+        assert table.scan(tokens) == expected
+        assert len(table) == len(seen)
+    assert len(table) > 2_000  # grown several times
+    fresh = built.WordTable()
+    assert fresh.scan(["\x00\x01", "Ā", "\x00\x01", "Ā"]) == ["\x00\x01", "Ā"]
+
+
 def test_word_table_gives_each_pair_one_slot(built: ModuleType) -> None:
     table = built.WordTable()
     tokens = ["UN", "envoy", "UN", "envoy", "UN", "talks", "UN"]
