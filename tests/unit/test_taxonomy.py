@@ -105,3 +105,16 @@ def test_compiled_rules_are_frozen_and_the_collector_left_as_found(tmp_path: Pat
             assert not any(o is compiled for o in gc.get_objects())
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_dropped_tagger_is_freed_though_frozen() -> None:
+    # frozen objects are never traversed by the collector: a tagger replaced on reload must
+    # hold no reference cycle, or its compiled rules would stay for the process's life
+    import weakref
+
+    tagger = Tagger(load_taxonomy())
+    for lang, title in (("en", "Syria talks in Astana"), ("ru", "Переговоры по Сирии")):
+        tagger.tag(title, "", lang)
+    refs = [weakref.ref(v) for v in tagger._vocabularies.values()] + [weakref.ref(tagger)]
+    del tagger
+    assert all(ref() is None for ref in refs)
