@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ def enrich(
 ) -> None:
     """Read JSON Lines on stdin, write one enriched JSON line per input line to stdout."""
     enricher = Enricher.from_path(taxonomy)
+    # What is loaded by now (modules, the taxonomy, the records' validators) lives as long
+    # as the process: frozen, the cyclic collector's passes no longer traverse it.
+    gc.freeze()
     failed = 0
     out = sys.stdout
     for number, line in enumerate(sys.stdin, start=1):

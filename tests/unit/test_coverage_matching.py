@@ -476,3 +476,18 @@ def test_fold_all_folds_each_word_as_alone_beside_the_ohm_sign() -> None:
     words = ["café", "50\u2126", "Συρία"]
     assert fold_all(words, "\x00".join(words), unconfused=False) == [fold(w) for w in words]
     assert fold("\x00".join(words)).split("\x00")[0] == "cafe"
+
+
+def test_morphology_dictionaries_found_as_pymorphy3_finds_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pymorphy3.analyzer import lang_dict_path
+
+    from pipeline.stages.tokens import _dictionary_path
+
+    for lang in ("ru", "uk"):
+        assert _dictionary_path(lang) == lang_dict_path(lang)
+        assert _morph(lang).dictionary.path == lang_dict_path(lang)
+    assert _dictionary_path("xx") is None  # no such package: pymorphy3 says so itself
+    monkeypatch.setenv("PYMORPHY2_DICT_PATH", "/elsewhere")
+    assert _dictionary_path("ru") is None  # pymorphy3's own override stands

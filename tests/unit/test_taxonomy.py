@@ -82,3 +82,39 @@ def test_overlapping_terms_and_any_language_rules(tmp_path: Path) -> None:
         ("Astana", "Astana", "text"),
     ]
     assert match.scores == {"talks": 6.0}
+
+
+def test_compiled_rules_are_frozen_and_the_collector_left_as_found(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "topics:\n  - id: grain\n    label: Grain deal\n    rules:\n"
+        "      en: {terms: [grain deal]}\n      ru: {terms: [зерновая сделка]}\n",
+        encoding="utf-8",
+    )
+    tagger = Tagger(load_taxonomy(path))
+    was = gc.isenabled()
+    try:
+        for lang, title, enabled in (("en", "Grain deal", True), ("ru", "Зерновая сделка", False)):
+            (gc.enable if enabled else gc.disable)()
+            assert tagger.tag(title, "", lang).topics == ["grain"]
+            assert gc.isenabled() is enabled  # paused while compiling, then as it was
+            # what was compiled for this language is out of the collector's generations
+            compiled = tagger._choices[lang][0][0]
+            assert not any(o is compiled for o in gc.get_objects())
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_dropped_tagger_is_freed_though_frozen() -> None:
+    # frozen objects are never traversed by the collector: a tagger replaced on reload must
+    # hold no reference cycle, or its compiled rules would stay for the process's life
+    import weakref
+
+    tagger = Tagger(load_taxonomy())
+    for lang, title in (("en", "Syria talks in Astana"), ("ru", "Переговоры по Сирии")):
+        tagger.tag(title, "", lang)
+    refs = [weakref.ref(v) for v in tagger._vocabularies.values()] + [weakref.ref(tagger)]
+    del tagger
+    assert all(ref() is None for ref in refs)
