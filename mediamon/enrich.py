@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from pipeline.stages.enrich import Enricher
-from pipeline.stages.jsonl import to_output, to_raw
+from pipeline.stages.jsonl import line_writer, to_output, to_raw
 
 
 def enrich(
@@ -23,7 +23,7 @@ def enrich(
     # as the process: frozen, the cyclic collector's passes no longer traverse it.
     gc.freeze()
     failed = 0
-    out = sys.stdout
+    write = line_writer(sys.stdout)
     for number, line in enumerate(sys.stdin, start=1):
         try:
             result = to_output(enricher.enrich(to_raw(json.loads(line))))
@@ -31,8 +31,7 @@ def enrich(
             failed += 1
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             result = {"line": number, "error": f"{type(exc).__name__}: {message}"}
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
-        out.flush()
+        write(result)
     if failed:
         typer.echo(f"{failed} line(s) failed", err=True)
         raise typer.Exit(1)

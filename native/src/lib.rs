@@ -18,6 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod clean;
+mod jsonout;
 mod letters;
 mod ngrams;
 mod rules;
@@ -1324,6 +1325,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simhash_text, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(jsonout::json_line, m)?)?;
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;

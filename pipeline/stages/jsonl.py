@@ -3,12 +3,15 @@ article as an output object (the evaluation reads labeled items through the same
 
 from __future__ import annotations
 
+import codecs
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from pipeline.errors import ConfigError
+from pipeline.native import native
 from pipeline.schema import MAX_HTML, MAX_TITLE, MAX_URL, EnrichedArticle, RawArticle
 from pipeline.stages.canonical import article_id
 from pipeline.stages.clean import scrub
@@ -79,3 +82,45 @@ def to_output(article: EnrichedArticle) -> dict[str, Any]:
             "story_id",
         },
     )
+
+
+def line_writer(out: TextIO) -> Callable[[Any], None]:
+    """A function that writes each object to `out` as one line, `json.dumps(obj,
+    ensure_ascii=False)` and a newline, and flushes it (a reader downstream sees each line
+    as it is done).
+
+    Natively the line is made as UTF-8 bytes in one pass and written to the stream's byte
+    layer: Python escaped the ~4,000-character body into a new str, added the newline (a
+    copy) and the text layer encoded it, ~0.1 s of a 2.9 s corpus run (~0.02 s natively).
+    The same bytes reach the stream; where native cannot promise them (a lone surrogate,
+    whose fate is the stream's error handler; a value json converts, like a non-str key) or
+    the stream is not plain UTF-8 without newline translation, Python writes the line."""
+    raw = _utf8_bytes(out)
+    to_bytes = native.json_line if native is not None and raw is not None else None
+
+    def write(obj: Any) -> None:
+        line = to_bytes(obj) if to_bytes is not None else None
+        if line is None or raw is None:
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            out.flush()  # also what a text write leaves, before bytes follow it
+        else:
+            raw.write(line)
+            raw.flush()
+
+    return write
+
+
+def _utf8_bytes(out: TextIO) -> IO[bytes] | None:
+    """The byte layer under a text stream whose text becomes exactly its UTF-8 bytes (no
+    BOM, "\n" written as is: POSIX's stdout), else None."""
+    raw: IO[bytes] | None = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if raw is None or not isinstance(encoding, str) or os.linesep != "\n":
+        return None
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    out.flush()  # whatever the text layer holds goes first
+    return raw
