@@ -1246,14 +1246,21 @@ impl StartFilter {
     }
 
     /// The words that may start a phrase, or that only Python can tell, in their order.
-    fn maybe<'py>(&self, words: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+    /// `clitics`: the words of a Hebrew or Yiddish text, which `_quick_misses_folded` tests
+    /// with their clitics cut (Python tells all but ASCII, Greek and Hebrew words).
+    #[pyo3(signature = (words, clitics = false))]
+    fn maybe<'py>(
+        &self,
+        words: &Bound<'py, PyList>,
+        clitics: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
         let bmp = bmp_tables();
         let kept = PyList::empty_bound(words.py());
         let (mut chars, mut low) = (Vec::new(), Vec::new());
         for word in words.iter() {
             // read in place (no UTF-8 copy); a lone surrogate is no char: Python's word
             if !stored_text(word.downcast::<PyString>()?, &mut chars)?
-                || !self.rules_out(&chars, &mut low, bmp)
+                || !self.rules_out(&chars, &mut low, bmp, clitics)
             {
                 kept.append(word)?;
             }
@@ -1290,7 +1297,7 @@ fn stored_text(word: &Bound<'_, PyString>, chars: &mut Vec<char>) -> PyResult<bo
 
 impl StartFilter {
     /// Whether a word surely starts nothing (`low` is room for its lower case).
-    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp) -> bool {
+    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp, clitics: bool) -> bool {
         low.clear();
         let (mut cyrillic, mut latin) = (false, false);
         for &c in chars {
@@ -1299,7 +1306,11 @@ impl StartFilter {
                 low.push(c.to_ascii_lowercase());
                 continue;
             }
-            if slow_letter(c) || nfc_unsafe(c, bmp) {
+            if clitics || slow_letter(c) {
+                // Greek, Hebrew: told from their folds (a Hebrew text's words: all but ASCII)
+                return self.rules_out_folded(chars, low, clitics);
+            }
+            if nfc_unsafe(c, bmp) {
                 return false;
             }
             cyrillic |= matches!(c, '\u{0400}'..='\u{04ff}');
@@ -1314,6 +1325,97 @@ impl StartFilter {
             || self.exact.begin(chars)
             || self.names.inside(low))
     }
+}
+
+impl StartFilter {
+    /// `rules_out` for a word all Greek or all Hebrew, as `_quick_misses_folded` tests it:
+    /// its fold (Greek accents dropped, Hebrew quotes) and, with `clitics`, its Hebrew
+    /// beginnings (`all_beginnings`: the clitics cut, the first letter dropped) must begin
+    /// like no head. Other words are Python's.
+    fn rules_out_folded(&self, chars: &[char], folded: &mut Vec<char>, clitics: bool) -> bool {
+        if !fold_special(chars, folded) {
+            return false;
+        }
+        if self.exact.begin(chars) || self.names.inside(folded) || self.starts(folded) {
+            return false;
+        }
+        if !clitics || !folded.first().is_some_and(|&c| is_hebrew_letter(Some(c))) {
+            return true;
+        }
+        let cut = hebrew_clitics(folded);
+        let cut_begins = cut > 0 && folded.len() - cut >= 3 && self.starts(&folded[cut..]);
+        let first_dropped =
+            folded.len() >= 4 && "והבלמשכ".contains(folded[0]) && self.starts(&folded[1..]);
+        !(cut_begins || first_dropped)
+    }
+
+    /// Whether a folded beginning is a short form or begins with a head (`lower_batch`).
+    fn starts(&self, folded: &[char]) -> bool {
+        self.whole.contains(folded) || self.lower.begin(folded)
+    }
+}
+
+/// How many letters `_HEBREW_PREFIX` cuts from a folded word's start: ו, ש, then כש or one
+/// of בלכמ, then ה, each where present (the pattern's greedy first choice, which nothing
+/// after it can undo).
+fn hebrew_clitics(folded: &[char]) -> usize {
+    let mut at = 0;
+    for step in 0..4 {
+        let c = folded.get(at).copied();
+        let next = folded.get(at + 1).copied();
+        at += match (step, c) {
+            (0, Some('ו')) | (1, Some('ש')) | (3, Some('ה')) => 1,
+            (2, Some('כ')) if next == Some('ש') => 2,
+            (2, Some('ב' | 'ל' | 'כ' | 'מ')) => 1,
+            _ => 0,
+        };
+    }
+    at
+}
+
+/// fold() of a word of Greek letters of the basic block or of Hebrew letters and quotes
+/// into `folded`; false for any other word (Python's to fold).
+fn fold_special(chars: &[char], folded: &mut Vec<char>) -> bool {
+    folded.clear();
+    if is_hebrew_letter(chars.first().copied()) {
+        for &c in chars {
+            match c {
+                '\u{05d0}'..='\u{05ea}' => folded.push(c),
+                '"' | '\'' | '\u{05f3}' | '\u{05f4}' => {} // _HEBREW_MARKS
+                _ => return false,
+            }
+        }
+        return true;
+    }
+    for (n, &c) in chars.iter().enumerate() {
+        // str.lower()'s Final_Sigma: a capital sigma after a letter and before none
+        let last = n > 0 && n + 1 == chars.len();
+        match greek_folded(c, last) {
+            Some(f) => folded.push(f),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A Greek letter of the basic block lower-cased, its tonos and dialytika dropped (as
+/// fold() does by NFD); None for any other character. `last`: the word's last letter,
+/// after another one.
+fn greek_folded(c: char, last: bool) -> Option<char> {
+    Some(match c {
+        'Σ' if last => 'ς',
+        'Σ' => 'σ',
+        'Α'..='Ρ' | 'Τ'..='Ω' => char::from_u32(c as u32 + 0x20)?,
+        'α'..='ω' => c,
+        'Ά' | 'ά' => 'α',
+        'Έ' | 'έ' => 'ε',
+        'Ή' | 'ή' => 'η',
+        'Ί' | 'ί' | 'Ϊ' | 'ϊ' | 'ΐ' => 'ι',
+        'Ό' | 'ό' => 'ο',
+        'Ύ' | 'ύ' | 'Ϋ' | 'ϋ' | 'ΰ' => 'υ',
+        'Ώ' | 'ώ' => 'ω',
+        _ => return None,
+    })
 }
 
 #[pymodule]

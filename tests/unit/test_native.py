@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.native import native
-from pipeline.stages import dedupe, tagging
+from pipeline.stages import dedupe, tagging, tokens
 from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
 from pipeline.stages.tagging import Tagger
 from pipeline.stages.tokens import fold, fold_python, split, split_python
@@ -314,6 +314,8 @@ EDGE_WORDS = [
     "Συρία", "שלום", "سوريا", "Straße", "STRASSE", "\u212aelvin", "e\u0301", "é", "😀", "a",
     "\ud800", "x\udfffy", "ﬁsh", "Ǆemal", "Σ", "ΣΥΡΙΑΣ", "Астана", "Astana", "астана", "1945",
     "国連", "シリア", "シリアル", "유엔", "Україна", "Türkiye", "ĳ", "Łódź", "ŁÓDŹ", "ıi",
+    "ΟΗΕ", "ΟΗΕΣ", "ΣΟΗΕ", "ΆΈΉΊΌΎΏ", "ΪΫϊϋΐΰ", "ς", "Σς", "ΣΥΜΒΟΥΛΙΟ", "Ἀθῆναι", "Ω",
+    'האו"ם', "והאו״ם", "ושכשהאו׳ם", "כשער", "בהם", "ולה", "ﬠב", "שָׁלוֹם", "שלוםa",
 ]  # fmt: skip
 
 
@@ -330,8 +332,8 @@ def test_the_start_filter_keeps_every_word_python_keeps(
     tagger = Tagger(load_taxonomy())
     checked = 0
     for lang, found in sorted(words.items()):
-        if lang in tagging.SLOW_START:
-            continue
+        if lang in tagging.SLOW_START and lang not in tagging._HEBREW_CLITICS:
+            continue  # Python's alone
         tagger.tag("", "", lang)  # compiles the language's rules
         vocabulary = tagger._vocabularies.get(lang)
         if vocabulary is None:
@@ -345,6 +347,32 @@ def test_the_start_filter_keeps_every_word_python_keeps(
         assert len(vocabulary._start_filter(vocabulary._heads()).maybe(listed)) < len(listed)
         checked += 1
     assert checked >= 10
+
+
+def test_the_start_filter_folds_greek_and_cuts_hebrew_clitics(built: ModuleType) -> None:
+    # a head that begins a Greek or Hebrew word's fold, or (in a Hebrew text) one of its
+    # beginnings with the clitics cut, keeps the word; each letter and its capital, with
+    # tonos or dialytika, a capital sigma first, inside and last
+    greek = [chr(c) for c in range(0x386, 0x3D0) if chr(c).isalpha()]
+    rng = random.Random(7)
+    words = ["".join(rng.choices(greek, k=rng.randint(1, 7))) for _ in range(3000)]
+    words += [c + "ΣΑΣ" for c in greek] + ["Σ", "ΣΣ", "ΑΣ", "ΟΗΕΣ"]
+    hebrew = [chr(c) for c in range(0x5D0, 0x5EB)] + ['"', "\u05f4"]
+    words += [
+        "".join(rng.choices(hebrew, k=rng.randint(1, 8))).strip('"\u05f4') for _ in range(3000)
+    ]
+    words += ["ושכשהאום", "כשער", "ובהאום", "ושהאום", "מהאום", "כשהאום"]
+    for word in filter(None, words):
+        flat, _ = tokens.all_beginnings([fold(word)], "he")
+        for clitics, beginnings in ((False, [fold(word)]), (True, flat)):
+            for begins in beginnings:
+                for heads, whole in (([begins[:4]], []), ([], [begins])):
+                    start_filter = built.StartFilter(heads, whole, [], [])
+                    assert start_filter.maybe([word], clitics=clitics) == [word], (word, begins)
+    none = built.StartFilter(["zzzz"], [], [], [])
+    assert none.maybe(["ΣΥΡΙΑ", "האום", "ושכשהאום"], clitics=True) == []
+    assert none.maybe(["ΣΥΡΙΑ", "האום", "Ἀθῆναι", "שָׁלוֹם"]) == ["Ἀθῆναι", "שָׁלוֹם"]
+    assert tokens._snowball("he") is None and tokens._snowball("yi") is None  # no stems
 
 
 def test_the_start_filter_refuses_long_heads(built: ModuleType) -> None:
