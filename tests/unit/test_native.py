@@ -332,13 +332,15 @@ def test_the_start_filter_keeps_every_word_python_keeps(
     tagger = Tagger(load_taxonomy())
     checked = 0
     for lang, found in sorted(words.items()):
-        if lang in tagging.SLOW_START and lang not in tagging._HEBREW_CLITICS:
+        if lang in tagging.SLOW_START and lang not in tagging._NATIVE_CLITICS:
             continue  # Python's alone
         tagger.tag("", "", lang)  # compiles the language's rules
         vocabulary = tagger._vocabularies.get(lang)
         if vocabulary is None:
             continue
         listed = sorted(found) + EDGE_WORDS
+        if lang in tagging.SLOW_START:  # a lone surrogate fails their stemmer (either path)
+            listed = [w for w in listed if not any("\ud800" <= c <= "\udfff" for c in w)]
         with_filter = vocabulary._quick_misses(listed)
         monkeypatch.setattr(tagging, "native", None)
         without = vocabulary._quick_misses(listed)
@@ -349,30 +351,48 @@ def test_the_start_filter_keeps_every_word_python_keeps(
     assert checked >= 10
 
 
-def test_the_start_filter_folds_greek_and_cuts_hebrew_clitics(built: ModuleType) -> None:
-    # a head that begins a Greek or Hebrew word's fold, or (in a Hebrew text) one of its
-    # beginnings with the clitics cut, keeps the word; each letter and its capital, with
-    # tonos or dialytika, a capital sigma first, inside and last
-    greek = [chr(c) for c in range(0x386, 0x3D0) if chr(c).isalpha()]
+def test_the_start_filter_folds_and_cuts_clitics(built: ModuleType) -> None:
+    # a head that begins a Greek, Hebrew or Arabic word's fold, or (in a Hebrew or Arabic
+    # text) one of its beginnings with the clitics cut and stemmed, keeps the word: each
+    # Greek letter and its capital, with tonos or dialytika, a capital sigma first, inside
+    # and last; Arabic and Persian letters, marks and the stemmer's prefixes
     rng = random.Random(7)
-    words = ["".join(rng.choices(greek, k=rng.randint(1, 7))) for _ in range(3000)]
-    words += [c + "ΣΑΣ" for c in greek] + ["Σ", "ΣΣ", "ΑΣ", "ΟΗΕΣ"]
+
+    def some(letters: list[str], longest: int) -> list[str]:
+        return ["".join(rng.choices(letters, k=rng.randint(1, longest))) for _ in range(3000)]
+
+    greek = [chr(c) for c in range(0x386, 0x3D0) if chr(c).isalpha()]
+    words = {"el": [*some(greek, 7), *(c + "ΣΑΣ" for c in greek), "Σ", "ΣΣ", "ΑΣ", "ΟΗΕΣ"]}
     hebrew = [chr(c) for c in range(0x5D0, 0x5EB)] + ['"', "\u05f4"]
-    words += [
-        "".join(rng.choices(hebrew, k=rng.randint(1, 8))).strip('"\u05f4') for _ in range(3000)
-    ]
-    words += ["ושכשהאום", "כשער", "ובהאום", "ושהאום", "מהאום", "כשהאום"]
-    for word in filter(None, words):
-        flat, _ = tokens.all_beginnings([fold(word)], "he")
-        for clitics, beginnings in ((False, [fold(word)]), (True, flat)):
-            for begins in beginnings:
-                for heads, whole in (([begins[:4]], []), ([], [begins])):
-                    start_filter = built.StartFilter(heads, whole, [], [])
-                    assert start_filter.maybe([word], clitics=clitics) == [word], (word, begins)
+    words["he"] = [w.strip('"\u05f4') for w in some(hebrew, 8)]
+    words["he"] += ["ושכשהאום", "כשער", "ובהאום", "ושהאום", "מהאום", "כשהאום"]
+    arabic = [chr(c) for c in [*range(0x621, 0x64B), 0x64E, 0x640, 0x6A9, 0x6CC, 0x6BE, 0x679]]
+    arabic += ["ال", "لل", "نست", "تست", "يست", "ست", "سي", "وال", "بال", "كال", "فب", "ون"]
+    words["ar"] = [*some(arabic, 6), "ستتستخدم", "نستعمل", "والمسئولين", "ﻻ", "سوريا"]
+    words["ur"] = some(arabic, 5)
+    clitics = {"el": "", "he": "hebrew", "ar": "arabic", "ur": "arabic"}
+    for lang, listed in words.items():
+        for word in filter(None, listed):
+            # Greek words in any language: their fold only (not a SLOW_START language)
+            flat = tokens.all_beginnings([fold(word)], lang)[0] if clitics[lang] else []
+            for mode, beginnings in (("", [fold(word)]), (clitics[lang], flat)):
+                for begins in filter(None, beginnings):  # an empty head begins nothing
+                    for heads, whole in (([begins[:4]], []), ([], [begins[:3]])):
+                        if len(begins) > 3 and whole:
+                            continue  # no short form
+                        start_filter = built.StartFilter(heads, whole, [], [])
+                        kept = start_filter.maybe([word], clitics=mode)
+                        assert kept == [word], (lang, word, begins)
     none = built.StartFilter(["zzzz"], [], [], [])
-    assert none.maybe(["ΣΥΡΙΑ", "האום", "ושכשהאום"], clitics=True) == []
+    assert none.maybe(["ΣΥΡΙΑ", "האום", "ושכשהאום"], clitics="hebrew") == []
+    assert none.maybe(["ΣΥΡΙΑ", "سوريا", "والسوريين", "مسئول"], clitics="arabic") == ["مسئول"]
     assert none.maybe(["ΣΥΡΙΑ", "האום", "Ἀθῆναι", "שָׁלוֹם"]) == ["Ἀθῆναι", "שָׁלוֹם"]
-    assert tokens._snowball("he") is None and tokens._snowball("yi") is None  # no stems
+    assert none.maybe(["سوريا"]) == ["سوريا"]  # Python's, outside a SLOW_START language
+    # no stems in Hebrew, Yiddish and Urdu; Arabic's known (StartFilter::arabic_starts)
+    assert [tokens._snowball(lang) for lang in ("he", "yi", "ur")] == [None, None, None]
+    assert tokens._SNOWBALL["ar"] == "arabic"
+    with pytest.raises(ValueError):
+        none.maybe([], clitics="persian")
 
 
 def test_the_start_filter_refuses_long_heads(built: ModuleType) -> None:
