@@ -1218,12 +1218,15 @@ impl Beginnings {
 /// The part of tagging's `_quick_misses` that rules out a new word at once: a word that no
 /// head begins, as written or in lower case, that is no short form, and in which no prefix
 /// or infix name's first three letters occur cannot start a phrase. Python's test gives
-/// each such word the same answer, one by one; words this cannot tell (the odd ones:
-/// ё, Greek, Hebrew, Arabic, two scripts, what NFC may change) are left to it.
+/// each such word the same answer, one by one. Greek and Hebrew words are tested by their
+/// folds, and in Hebrew, Yiddish, Arabic and Urdu texts by their beginnings as well
+/// (`rules_out_folded`); words this cannot tell (ё, İ, two scripts, what NFC may change,
+/// Arabic outside those texts, other words of SLOW_START languages) are left to Python.
 #[pyclass]
 struct StartFilter {
     lower: Beginnings, // _Heads.prefixes | short, tested on the lower-case word
     whole: HashSet<Vec<char>, BuildHasherDefault<Fx>>, // _Heads.whole
+    whole_inside: Beginnings, // the same, to find them inside a word
     exact: Beginnings, // _Heads.exact, tested on the word as written
     names: Beginnings, // the first 3 letters of the prefix and infix names
 }
@@ -1241,20 +1244,35 @@ impl StartFilter {
         Ok(StartFilter {
             lower: Beginnings::new(&lower)?,
             whole: whole.iter().map(|w| w.chars().collect()).collect(),
+            whole_inside: Beginnings::new(&whole)?,
             exact: Beginnings::new(&exact)?,
             names: Beginnings::new(&names)?,
         })
     }
 
     /// The words that may start a phrase, or that only Python can tell, in their order.
-    fn maybe<'py>(&self, words: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+    /// `clitics`: "hebrew" or "arabic" for the words of a text in a SLOW_START language
+    /// that `_quick_misses_folded` tests by their beginnings (Python tells all but ASCII,
+    /// Greek and those of the language's script).
+    #[pyo3(signature = (words, clitics = ""))]
+    fn maybe<'py>(
+        &self,
+        words: &Bound<'py, PyList>,
+        clitics: &str,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let clitics = match clitics {
+            "" => Clitics::None,
+            "hebrew" => Clitics::Hebrew,
+            "arabic" => Clitics::Arabic,
+            _ => return Err(pyo3::exceptions::PyValueError::new_err("unknown clitics")),
+        };
         let bmp = bmp_tables();
         let kept = PyList::empty_bound(words.py());
         let (mut chars, mut low) = (Vec::new(), Vec::new());
         for word in words.iter() {
             // read in place (no UTF-8 copy); a lone surrogate is no char: Python's word
             if !stored_text(word.downcast::<PyString>()?, &mut chars)?
-                || !self.rules_out(&chars, &mut low, bmp)
+                || !self.rules_out(&chars, &mut low, bmp, clitics)
             {
                 kept.append(word)?;
             }
@@ -1289,9 +1307,18 @@ fn stored_text(word: &Bound<'_, PyString>, chars: &mut Vec<char>) -> PyResult<bo
     Ok(true)
 }
 
+/// Which beginnings `_quick_misses_folded` makes of a SLOW_START language's words (see
+/// `StartFilter::maybe`).
+#[derive(Clone, Copy, PartialEq)]
+enum Clitics {
+    None,
+    Hebrew, // he, yi: the _HEBREW_PREFIX cut and the first letter dropped; no stems
+    Arabic, // ar (Snowball stems), ur (none): the _ARABIC_PREFIX cut and the stems
+}
+
 impl StartFilter {
     /// Whether a word surely starts nothing (`low` is room for its lower case).
-    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp) -> bool {
+    fn rules_out(&self, chars: &[char], low: &mut Vec<char>, bmp: &Bmp, clitics: Clitics) -> bool {
         low.clear();
         let (mut cyrillic, mut latin) = (false, false);
         for &c in chars {
@@ -1300,7 +1327,12 @@ impl StartFilter {
                 low.push(c.to_ascii_lowercase());
                 continue;
             }
-            if slow_letter(c) || nfc_unsafe(c, bmp) {
+            if clitics != Clitics::None || slow_letter(c) {
+                // Greek, Hebrew, Arabic: told from their folds (in a SLOW_START language,
+                // all but ASCII words)
+                return self.rules_out_folded(chars, low, clitics);
+            }
+            if nfc_unsafe(c, bmp) {
                 return false;
             }
             cyrillic |= matches!(c, '\u{0400}'..='\u{04ff}');
@@ -1315,6 +1347,147 @@ impl StartFilter {
             || self.exact.begin(chars)
             || self.names.inside(low))
     }
+
+    /// `rules_out` for a word all Greek, all Hebrew or (with Arabic clitics) all Arabic, as
+    /// `_quick_misses_folded` tests it: its fold (Greek accents dropped, Hebrew quotes,
+    /// Arabic marks and letter variants) and its beginnings (`all_beginnings`) must begin
+    /// like no head. Other words are Python's. No stemmer changes a Greek or Hebrew word in
+    /// these languages (Snowball's Arabic one knows only Arabic letters).
+    fn rules_out_folded(&self, chars: &[char], folded: &mut Vec<char>, clitics: Clitics) -> bool {
+        let Some(script) = fold_special(chars, folded, clitics == Clitics::Arabic) else {
+            return false;
+        };
+        if self.exact.begin(chars) || self.names.inside(folded) || self.starts(folded) {
+            return false;
+        }
+        match (clitics, script) {
+            (Clitics::Hebrew, Clitics::Hebrew) => !self.hebrew_starts(folded),
+            (Clitics::Arabic, Clitics::Arabic) => !self.arabic_starts(folded),
+            _ => true,
+        }
+    }
+
+    /// Whether a folded beginning is a short form or begins with a head (`lower_batch`).
+    fn starts(&self, folded: &[char]) -> bool {
+        self.whole.contains(folded) || self.lower.begin(folded)
+    }
+
+    /// `starts` on a Hebrew word's other beginnings: the _HEBREW_PREFIX cut (if it leaves
+    /// three letters or more) and the word without its first letter (if that may be one).
+    fn hebrew_starts(&self, folded: &[char]) -> bool {
+        let cut = hebrew_clitics(folded);
+        (cut > 0 && folded.len() - cut >= 3 && self.starts(&folded[cut..]))
+            || (folded.len() >= 4 && "והבלמשכ".contains(folded[0]) && self.starts(&folded[1..]))
+    }
+
+    /// A superset of `starts` on an Arabic word's other beginnings: its _ARABIC_PREFIX cut
+    /// and the Snowball stems of both. Snowball's Arabic stemmer, on a folded word without
+    /// ؤ and ئ (which its Normalize_post rewrites): the prefix steps delete letters at the
+    /// start (those of Prefix_Step1 and the ي, ك, أ of others never occur in a folded word),
+    /// the suffix steps delete letters at the end (alef maqsura never occurs) but for
+    /// Prefix_Step4_Verb, which reads a ن or ت before ست as ا: every stem is a run of the
+    /// word's letters, or one with such a letter read as ا. A head or a short form that
+    /// begins a stem occurs in the word, or in it so read.
+    fn arabic_starts(&self, folded: &[char]) -> bool {
+        if self.occurs(folded) {
+            return true;
+        }
+        let mut read = folded.to_vec();
+        for at in 0..folded.len() {
+            if matches!(folded[at], 'ن' | 'ت') && folded[at + 1..].starts_with(&['س', 'ت']) {
+                read[at] = 'ا';
+                if self.occurs(&read) {
+                    return true;
+                }
+                read[at] = folded[at];
+            }
+        }
+        false
+    }
+
+    /// Whether a head or a short form begins `text` at any letter.
+    fn occurs(&self, text: &[char]) -> bool {
+        self.lower.inside(text) || self.whole_inside.inside(text)
+    }
+}
+
+/// How many letters `_HEBREW_PREFIX` cuts from a folded word's start: ו, ש, then כש or one
+/// of בלכמ, then ה, each where present (the pattern's greedy first choice, which nothing
+/// after it can undo).
+fn hebrew_clitics(folded: &[char]) -> usize {
+    let mut at = 0;
+    for step in 0..4 {
+        let c = folded.get(at).copied();
+        let next = folded.get(at + 1).copied();
+        at += match (step, c) {
+            (0, Some('ו')) | (1, Some('ש')) | (3, Some('ה')) => 1,
+            (2, Some('כ')) if next == Some('ש') => 2,
+            (2, Some('ב' | 'ל' | 'כ' | 'מ')) => 1,
+            _ => 0,
+        };
+    }
+    at
+}
+
+/// fold() of a word of Greek letters of the basic block, of Hebrew letters and quotes or
+/// (if `arabic`) of Arabic and Persian letters and marks but ؤ and ئ into `folded`, and its
+/// script (as a Clitics; None: Greek); None for any other word (Python's to fold).
+fn fold_special(chars: &[char], folded: &mut Vec<char>, arabic: bool) -> Option<Clitics> {
+    folded.clear();
+    let first = *chars.first()?;
+    if is_hebrew_letter(Some(first)) {
+        for &c in chars {
+            match c {
+                '\u{05d0}'..='\u{05ea}' => folded.push(c),
+                '"' | '\'' | '\u{05f3}' | '\u{05f4}' => {} // _HEBREW_MARKS
+                _ => return None,
+            }
+        }
+        return Some(Clitics::Hebrew);
+    }
+    if arabic && matches!(first, '\u{0600}'..='\u{06ff}') {
+        for &c in chars {
+            folded.push(match c {
+                '\u{064b}'..='\u{065f}' | '\u{0670}' | '\u{0640}' => continue, // _ARABIC_MARKS
+                'ي' | 'ى' => 'ی',
+                'ك' => 'ک',
+                'أ' | 'إ' | 'آ' => 'ا',
+                'ة' => 'ه',
+                'ؤ' | 'ئ' => return None,
+                '\u{0621}'..='\u{063a}' | '\u{0641}'..='\u{064a}' => c,
+                'پ' | 'چ' | 'ژ' | 'ک' | 'گ' | 'ی' => c,
+                'ٹ' | 'ڈ' | 'ڑ' | 'ں' | 'ھ' | 'ہ' | 'ے' => c, // Urdu
+                _ => return None,
+            });
+        }
+        return Some(Clitics::Arabic);
+    }
+    for (n, &c) in chars.iter().enumerate() {
+        // str.lower()'s Final_Sigma: a capital sigma after a letter and before none
+        let last = n > 0 && n + 1 == chars.len();
+        folded.push(greek_folded(c, last)?);
+    }
+    Some(Clitics::None)
+}
+
+/// A Greek letter of the basic block lower-cased, its tonos and dialytika dropped (as
+/// fold() does by NFD); None for any other character. `last`: the word's last letter,
+/// after another one.
+fn greek_folded(c: char, last: bool) -> Option<char> {
+    Some(match c {
+        'Σ' if last => 'ς',
+        'Σ' => 'σ',
+        'Α'..='Ρ' | 'Τ'..='Ω' => char::from_u32(c as u32 + 0x20)?,
+        'α'..='ω' => c,
+        'Ά' | 'ά' => 'α',
+        'Έ' | 'έ' => 'ε',
+        'Ή' | 'ή' => 'η',
+        'Ί' | 'ί' | 'Ϊ' | 'ϊ' | 'ΐ' => 'ι',
+        'Ό' | 'ό' => 'ο',
+        'Ύ' | 'ύ' | 'Ϋ' | 'ϋ' | 'ΰ' => 'υ',
+        'Ώ' | 'ώ' => 'ω',
+        _ => return None,
+    })
 }
 
 #[pymodule]
