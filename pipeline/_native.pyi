@@ -41,10 +41,14 @@ class RuleSet:
         contexts: list[tuple[list[int], list[int], int, list[list[int]]]],
         exclude: list[int],
         none: list[int],
+        terms_of: dict[int, str] = ...,
     ) -> None: ...
     def hits(
         self, fields: list[FieldMatches]
     ) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int]]]: ...
+    def labelled(
+        self, fields: list[FieldMatches], names: list[str]
+    ) -> tuple[list[tuple[str, str, int, int, int, int]], list[tuple[int, int]]]: ...
 
 class FieldMatches:
     def __init__(

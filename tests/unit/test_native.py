@@ -482,6 +482,19 @@ def test_field_matches_refuse_bad_input(built: ModuleType) -> None:
     found, named = rules.hits([field])
     assert [f[1:4] for f in found] == [(1, 1, 1), (0, 0, 0), (1, 1, 1)] and named == []
     assert rules.hits([]) == ([], [])
+    # labelled: the same hits as tagging.Hit's fields, terms and field names told
+    rules = built.RuleSet([1, 0, 1, 7], [([0], [9], 3, [])], [], [], {0: "un", 1: "envoy"})
+    found, named = rules.labelled([field], ["title"])
+    assert found == [
+        ("envoy", "title", 1, 1, 3, 8),
+        ("un", "title", 0, 0, 0, 2),
+        ("envoy", "title", 1, 1, 3, 8),
+    ]
+    assert named == []
+    with pytest.raises(ValueError):  # one name per field
+        rules.labelled([field], [])
+    with pytest.raises(ValueError):  # a hit whose phrase has no term
+        built.RuleSet([0], [], [], [], {1: "envoy"}).labelled([field], ["text"])
 
 
 _LANGID_TEXTS = [

@@ -554,3 +554,41 @@ def test_the_kazakh_instrumental_rule_is_linear() -> None:
     start = time.process_time()
     assert settle("Кыргыз " + "өкмөт" * 2000, "ky") == "ky"
     assert time.process_time() - start < 0.3
+
+
+@pytest.mark.parametrize("weight", [2.0, 1.5, 0.0, 0.1, 1.1, 0.3, 1e300, float("inf")])
+def test_topic_scores_and_evidence_order_as_summed_and_sorted(weight: float) -> None:
+    # _scored counts where the weight allows it: the same score (to the bit) and the same
+    # order as the sum over the hits and the stable sort, title first, then by offset
+    from pipeline.stages.tagging import Hit, _scored
+
+    rng = random.Random(7)
+    for _ in range(300):
+        hits = [
+            Hit("t", rng.choice(["title", "text"]), n, n, rng.randint(0, 9), 0)
+            for n in range(rng.randint(0, 30))
+        ]
+        score, ordered = _scored(hits, weight)
+        expected = sum(weight if h.field == "title" else 1.0 for h in hits)
+        assert repr(score) == repr(expected)
+        assert ordered == sorted(hits, key=lambda h: (h.field != "title", h.start))
+
+
+def test_names_inside_words_located_alike_when_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _inside remembers each token's place per word: the same offsets the second time, for
+    # another word with other values, and after the memory is cleared when full
+    from pipeline.stages import tagging
+    from pipeline.stages.tagging import _inside, _Word
+
+    syria = _Word("infix", frozenset({"syrien"}))
+    other = _Word("infix", frozenset({"nord"}))
+    for _ in range(2):
+        assert _inside("Nordsyrien", syria, 10, 20) == (14, 20)
+        assert _inside("Nordsyrien", other, 10, 20) == (10, 14)
+        assert _inside("Syrer", syria, 3, 8) == (3, 8)
+    monkeypatch.setattr(tagging, "MAX_CACHED_WORDS", 1)
+    assert _inside("Ostsyrien", syria, 0, 9) == (3, 9)
+    assert len(tagging._places) == 1
+    assert _inside("Nordsyrien", syria, 0, 10) == (4, 10)
