@@ -4,7 +4,6 @@ exclusions, a title weight and a minimum score; every decision carries its evide
 from __future__ import annotations
 
 import gc
-import math
 import re
 import unicodedata
 from bisect import bisect
@@ -1215,34 +1214,17 @@ def _without_other_meanings(found: list[Hit], fields: list[_Field]) -> list[Hit]
     return [h for h in found if not (h.first == h.last and texts[h.field].tokens[h.first] in other)]
 
 
-_FIELD = itemgetter(1)  # Hit.field
 _START = itemgetter(4)  # Hit.start
-
-
-@lru_cache(maxsize=64)
-def _exact_weight(weight: float) -> bool:
-    """Whether every partial sum of fewer than 2**16 terms, each `weight` or 1.0, is exact:
-    a multiple of 2**-16 below 2**36, which a float holds without rounding."""
-    if type(weight) is not float or not math.isfinite(weight):
-        return False
-    numerator, denominator = weight.as_integer_ratio()
-    return denominator <= 1 << 16 and abs(numerator) < 1 << 20
 
 
 def _scored(hits: list[Hit], title_weight: float) -> tuple[float, list[Hit]]:
     """A topic's score (title_weight a title hit, 1 a body hit, summed in order) and its hits
-    in evidence order (title first, then by offset; stable). Counted and sorted by C-level
-    getters: a generator and a key lambda per hit cost ~0.03 s of cProfile over the
-    benchmark corpus. The count times the weight is the ordered sum exactly when every
-    partial sum is a float without rounding (a weight of few binary digits, as 2.0 or 1.5)."""
+    in evidence order (title first, then by offset; stable), sorted by a C-level getter: a
+    key lambda per hit cost ~0.02 s of cProfile over the benchmark corpus."""
     if not hits:
         return 0, []
-    fields = list(map(_FIELD, hits))
-    titles = fields.count("title")
-    if _exact_weight(title_weight) and len(hits) < 1 << 16:
-        score = titles * title_weight + float(len(hits) - titles)
-    else:
-        score = sum(title_weight if f == "title" else 1.0 for f in fields)
+    score = sum(title_weight if h.field == "title" else 1.0 for h in hits)
+    titles = sum(1 for h in hits if h.field == "title")
     ordered = sorted(hits, key=_START)
     if 0 < titles < len(hits):
         ordered = [h for h in ordered if h.field == "title"] + [

@@ -558,8 +558,8 @@ def test_the_kazakh_instrumental_rule_is_linear() -> None:
 
 @pytest.mark.parametrize("weight", [2.0, 1.5, 0.0, 0.1, 1.1, 0.3, 1e300, float("inf")])
 def test_topic_scores_and_evidence_order_as_summed_and_sorted(weight: float) -> None:
-    # _scored counts where the weight allows it: the same score (to the bit) and the same
-    # order as the sum over the hits and the stable sort, title first, then by offset
+    # _scored: the same score (to the bit) and the same order as the sum over the hits and
+    # the stable sort, title first, then by offset
     from pipeline.stages.tagging import Hit, _scored
 
     rng = random.Random(7)
