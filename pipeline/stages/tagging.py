@@ -31,7 +31,7 @@ from pipeline.stages.tokens import (
     fold,
     fold_all,
     forms,
-    split,
+    split_offsets,
     term_forms,
     tokenize,
     unconfuse,
@@ -808,15 +808,15 @@ class _Text:
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
-        self.parts = split(text)
+        # with the native module, every part's offset comes with the parts (see offsets)
+        self.parts, self._offset_bytes = split_offsets(text)
         self.tokens = self.parts[1::2]
         # part index -> character offset for the parts measured so far, and those parts
         # in order (see _offset)
         self._offsets: dict[int, int] = {0: 0}
         self._measured: list[int] = [0]
-        # with the native module: every part's offset, summed in Rust at the first hit
+        # with the native module: every part's offset as memoryview of _offset_bytes
         self._starts: memoryview | None = None
-        self._offset_bytes: bytes | None = None
         self.namesakes: set[str] = set()  # terms found qualified here (Syria, Virginia)
 
     def qualified(self, last: int) -> bool:
@@ -858,7 +858,8 @@ class _Text:
         return starts[2 * first + 1], starts[2 * last + 2]
 
     def offsets(self) -> bytes:
-        """Every part's offset as native part_offsets gives them (only with the module)."""
+        """Every part's offset as native part_offsets gives them (only with the module):
+        split_offsets found them with the parts."""
         assert native is not None
         if self._offset_bytes is None:
             self._offset_bytes = native.part_offsets(self.parts)

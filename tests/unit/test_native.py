@@ -309,6 +309,31 @@ def test_part_offsets_agree_with_python(built: ModuleType) -> None:
             assert source.span(n, n) == (source._offset(2 * n + 1), source._offset(2 * n + 2))
 
 
+def test_split_offsets_are_split_and_its_offsets(built: ModuleType) -> None:
+    # one scan gives both: the same parts as split, and where each part begins (then the
+    # text's end), in characters, in each width and with surrogates and Hebrew quotes
+    rng = random.Random(3)
+    alphabet = ["a", " ", ",", "ש", '"', "é", "ж", "😀", "\ud800", "猫", "_", "\n"]
+    texts = [*_texts()[:400], "", "a", " ", "\ud800 Syria 😀 Сирия", 'האו"ם אמר', "😀😀 a😀b "]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 30))) for _ in range(5_000)]
+    for text in texts:
+        parts, offsets = built.split_offsets(text)
+        assert parts == split_python(text), ascii(text)
+        got = list(memoryview(offsets).cast("Q"))
+        assert got == list(accumulate(map(len, parts), initial=0)), ascii(text)
+        assert offsets == built.part_offsets(parts)
+
+
+def test_text_spans_come_from_split_offsets(built: ModuleType) -> None:
+    text = "Syria, Virginia: 😀 Сирия (ООН) \ud800 end"
+    source = tagging._Text("text", text)
+    assert source.parts == split_python(text)
+    assert source.offsets() == built.part_offsets(source.parts)
+    for n, token in enumerate(source.tokens):
+        start, end = source.span(n, n)
+        assert text[start:end] == token
+
+
 EDGE_WORDS = [
     "UN", "un", "Syria", "SYRIEN", "Nordsyrien", "İstanbul", "ёлка", "Ёж", "OOН", "Сирия",
     "Συρία", "שלום", "سوريا", "Straße", "STRASSE", "\u212aelvin", "e\u0301", "é", "😀", "a",
