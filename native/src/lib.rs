@@ -1504,7 +1504,7 @@ fn hebrew_clitics(folded: &[char]) -> usize {
 fn fold_special(chars: &[char], folded: &mut Vec<char>, arabic: bool) -> Option<Clitics> {
     folded.clear();
     let first = *chars.first()?;
-    if is_hebrew_letter(Some(first)) {
+    if is_hebrew_code(u32::from(first)) {
         for &c in chars {
             match c {
                 '\u{05d0}'..='\u{05ea}' => folded.push(c),
