@@ -44,9 +44,6 @@ class RuleSet:
         none: list[int],
         terms_of: dict[int, str] = ...,
     ) -> None: ...
-    def hits(
-        self, fields: list[FieldMatches]
-    ) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int]]]: ...
     def labelled(
         self, fields: list[FieldMatches], names: list[str]
     ) -> tuple[list[tuple[str, str, int, int, int, int]], list[tuple[int, int]]]: ...

@@ -7,7 +7,6 @@ feed's hint is a prior, never the answer."""
 from __future__ import annotations
 
 import lzma
-import os
 import re
 import struct
 import zipfile
@@ -31,14 +30,6 @@ from pipeline.stages import language_evidence as evidence
 from pipeline.stages import language_pairs as pairs
 from pipeline.stages.language_scripts import SH as _SH
 from pipeline.stages.language_scripts import settle, undecided_standard
-
-# numpy's OpenBLAS starts a thread per core that may use, and they spin after each product
-# they share: this process's products are one small vector by a few hundred rows, which one
-# thread computes to the same bits (py3langid's scores of 26,766 eval and corpus texts), and
-# the threads cost ~0.1 s of CPU over the corpus where the process may use two cores (3.30 ->
-# 3.18 s median). Set before numpy loads (with the first text CLD2 cannot settle); an
-# operator's own setting stands.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 UNDETERMINED = "und"
 # Below this normalised probability the answer is reported as `und`.
