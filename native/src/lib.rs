@@ -1631,6 +1631,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(jsonout::json_line, m)?)?;
+    m.add_function(wrap_pyfunction!(letters::has_surrogates, m)?)?;
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;

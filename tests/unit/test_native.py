@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.native import native
 from pipeline.stages import dedupe, tagging, tokens
+from pipeline.stages.clean import _SURROGATES, scrub
 from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
 from pipeline.stages.tagging import Tagger
 from pipeline.stages.tokens import fold, fold_python, split, split_python
@@ -587,3 +588,31 @@ def test_native_ngram_walk_counts_as_py3langid() -> None:
     )
     with pytest.raises(ValueError):
         broken.counts(b"a")
+
+
+def test_has_surrogates_is_whether_utf8_fails(built: ModuleType) -> None:
+    # scrub's test, exactly where str.encode("utf-8") raises: every width a str is stored in,
+    # a surrogate at each place around the scan's 64-unit blocks, and random texts
+    def fails(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    texts = ["", "a", "é" * 70, "Сирия" * 30, "😀" * 70, "\ud7ff\ue000\uffff"]
+    for filler in ("a", "é", "Ж", "😀"):
+        for size in (1, 63, 64, 65, 130):
+            for at in {0, size // 2, size - 1, 63 % size, 64 % size}:
+                for surrogate in ("\ud800", "\udbff", "\udc00", "\udfff"):
+                    chars = [filler] * size
+                    chars[at] = surrogate
+                    texts.append("".join(chars))
+    rng = random.Random(14)
+    alphabet = ["a", "é", "Ж", "\ud7ff", "\ud800", "\udfff", "\ue000", "😀", "\U0010ffff"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randrange(1, 200))) for _ in range(2_000)]
+    assert sum(map(fails, texts)) > 1_000
+    for text in texts:
+        assert built.has_surrogates(text) == fails(text), ascii(text)
+        assert scrub(text) == (_SURROGATES.sub("\ufffd", text) if fails(text) else text)
+        scrub(text).encode("utf-8")  # never raises
