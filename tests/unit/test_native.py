@@ -199,8 +199,13 @@ def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
         fp = rng.getrandbits(64) if slot % 7 else 0xFFFF  # repeats: ties go to the first
         ours.set(slot, fp)
         theirs.set(slot, fp)
-    for _ in range(300):
+    fps = [theirs._fps[slot] for slot in range(500)]
+    for n in range(900):
         probe, size = rng.getrandbits(64), rng.randint(1, 500)
+        if n % 3:  # a near copy of a fingerprint (the native search goes in blocks of 64)
+            probe = int(fps[rng.randrange(500)])
+            for _ in range(n % 5):
+                probe ^= 1 << rng.randrange(64)
         assert ours.nearest(probe, size) == theirs.nearest(probe, size)
     assert ours.nearest(0xFFFF, 500) == theirs.nearest(0xFFFF, 500) == (0, 0)
     with pytest.raises(IndexError):
