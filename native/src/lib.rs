@@ -781,18 +781,44 @@ impl Fingerprints {
     /// (slot, Hamming distance) of the nearest of the first `size` fingerprints, the first
     /// such slot on a tie (numpy's argmin); None when `size` is 0.
     fn nearest(&self, fingerprint: u64, size: usize) -> Option<(usize, u32)> {
-        let mut best: Option<(usize, u32)> = None;
-        for (slot, &fp) in self.fps[..size.min(self.fps.len())].iter().enumerate() {
-            let distance = (fp ^ fingerprint).count_ones();
-            if !matches!(best, Some((_, nearest)) if distance >= nearest) {
-                best = Some((slot, distance));
-                if distance == 0 {
-                    break;
-                }
-            }
+        let fps = &self.fps[..size.min(self.fps.len())];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: this CPU has the popcnt instruction
+            return unsafe { nearest_popcnt(fps, fingerprint) };
         }
-        best
+        nearest_of(fps, fingerprint)
     }
+}
+
+/// Fingerprints::nearest: each block's least distance without a branch per fingerprint,
+/// then the first fingerprint at it in a block that beats the best so far; the first 0 ends
+/// the search (as the first slot at distance 0 is the answer). The default x86-64 target
+/// counts bits without popcnt (~12 instructions): `nearest_popcnt` has it where the CPU does
+/// (over the enrich benchmark's 2,400 articles: 66 M instructions before, a test and branch
+/// per fingerprint).
+#[inline(always)]
+fn nearest_of(fps: &[u64], fingerprint: u64) -> Option<(usize, u32)> {
+    let mut best: Option<(usize, u32)> = None;
+    for (n, block) in fps.chunks(64).enumerate() {
+        let distance = |fp: &u64| (fp ^ fingerprint).count_ones();
+        let least = block.iter().map(distance).min()?; // chunks are never empty
+        if matches!(best, Some((_, nearest)) if least >= nearest) {
+            continue;
+        }
+        let at = block.iter().position(|fp| distance(fp) == least)?;
+        best = Some((64 * n + at, least));
+        if least == 0 {
+            break;
+        }
+    }
+    best
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn nearest_popcnt(fps: &[u64], fingerprint: u64) -> Option<(usize, u32)> {
+    nearest_of(fps, fingerprint)
 }
 
 /// FxHash (rustc's): a word's few bytes hash in a handful of multiplications, where std's
@@ -1631,6 +1657,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(jsonout::json_line, m)?)?;
+    m.add_function(wrap_pyfunction!(letters::has_surrogates, m)?)?;
     m.add_class::<Fingerprints>()?;
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;

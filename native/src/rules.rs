@@ -92,31 +92,11 @@ impl RuleSet {
     }
 
     /// The hits of these rules in the article's fields (title first), in the order Python's
-    /// `hits` finds them, before `_without_other_meanings`: (field, phrase id, first, last,
-    /// start, end) each; and the (field, phrase id) of every namesake noted on the way, which
-    /// the caller adds to its fields' namesakes.
-    #[allow(clippy::type_complexity)]
-    fn hits(
-        &self,
-        fields: Vec<PyRef<'_, FieldMatches>>,
-    ) -> (Vec<(usize, u32, u32, u32, u64, u64)>, Vec<(usize, u32)>) {
-        let fields: Vec<&FieldMatches> = fields.iter().map(|f| &**f).collect();
-        let mut run = Run {
-            fields: &fields,
-            named: Vec::new(),
-        };
-        let found = self.evaluate(&mut run);
-        let found = found
-            .into_iter()
-            .map(|(f, h)| (f, h.pid, h.first, h.last, h.start, h.end))
-            .collect();
-        (found, run.named)
-    }
-
-    /// `hits` with each hit as tagging.Hit's fields: (term, field name, first, last, start,
-    /// end), which tuple.__new__ makes a Hit of in C (a Python comprehension building the
-    /// Hits from `hits` cost 0.06 s of cProfile over the benchmark corpus). `names`: the
-    /// fields' names, in order.
+    /// `hits` finds them, before `_without_other_meanings`, each as tagging.Hit's fields:
+    /// (term, field name, first, last, start, end), which tuple.__new__ makes a Hit of in C
+    /// (a Python comprehension building the Hits cost 0.06 s of cProfile over the benchmark
+    /// corpus); and the (field, phrase id) of every namesake noted on the way, which the
+    /// caller adds to its fields' namesakes. `names`: the fields' names, in order.
     #[allow(clippy::type_complexity)]
     fn labelled(
         &self,

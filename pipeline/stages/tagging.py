@@ -64,6 +64,7 @@ NEIGHBOURS = {
 # so a long-running worker's memory stays bounded (news vocabulary keeps growing): 40 bytes
 # an entry measured (the word itself is shared with the forms cache), at most ~130 bytes.
 MAX_CACHED_WORDS = 50_000
+_UNPLACED = (-1, -1)  # _Vocabulary.inside: a token and phrase not located yet
 # The shortcuts that decide most new words from their lower case (a unit test turns them off
 # and checks that no decision changes).
 QUICK = True
@@ -320,6 +321,25 @@ class _Vocabulary:
         # in _afters are kept there instead of _starting's dead words, _live and _pairs.
         self._table: Any = native.WordTable() if native is not None else None
         self._afters: list[tuple[tuple[int, int, tuple[_Word, ...]], ...]] = []
+        # (token, infix phrase id) -> where the phrase's first word lies in the token (see
+        # inside): the press names its places again and again (11,400 located infix matches
+        # over the benchmark corpus, of 428 tokens and words), and folding each cost more
+        # than the rest of locating the native rules' matches
+        self._places: dict[tuple[str, int], tuple[int, int] | None] = {}
+
+    def inside(self, token: str, pid: int, start: int, end: int) -> tuple[int, int]:
+        """The offsets of infix phrase `pid`'s name found inside a longer word (叙利亚 in
+        叙利亚北部, Syrien in Nordsyrien) that spans start..end, where folding kept the
+        word's length; else the whole word."""
+        key = (token, pid)
+        place = self._places.get(key, _UNPLACED)
+        if place is _UNPLACED:
+            if len(self._places) >= MAX_CACHED_WORDS:
+                self._places.clear()
+            place = self._places[key] = _place(token, self.phrases[pid].words[0].values)
+        if place is None:
+            return start, end
+        return start + place[0], start + place[1]
 
     def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
         """The phrase for a term, and its variants where the language writes words together:
@@ -887,29 +907,6 @@ class _Text:
         return at
 
 
-def _inside(token: str, word: _Word, start: int, end: int) -> tuple[int, int]:
-    """The offsets of a name found inside a longer word (叙利亚 in 叙利亚北部, Syrien in
-    Nordsyrien), where folding kept the word's length; else the whole word."""
-    key = (token, id(word))
-    known = _places.get(key)
-    if known is None:
-        if len(_places) >= MAX_CACHED_WORDS:
-            _places.clear()
-        known = _places[key] = (word, _place(token, word.values))
-    place = known[1]
-    if place is None:
-        return start, end
-    return start + place[0], start + place[1]
-
-
-# (token, id of the word) -> the word (kept, so that its id stays its own) and its _place:
-# the press names its places again and again (11,400 located infix matches over the
-# benchmark corpus, of 428 tokens and words), and folding each cost more than the rest of
-# locating the native rules' matches. Keyed by the word itself, not its values: two equal
-# sets of values may be iterated in different orders
-_places: dict[tuple[str, int], tuple[_Word, tuple[int, int] | None]] = {}
-
-
 def _place(token: str, values: frozenset[str]) -> tuple[int, int] | None:
     """Where in `token` one of `values` lies, (start, end), for _inside."""
     folded = fold(token)
@@ -963,11 +960,10 @@ class _Field:
             assert native is not None
             source = self.source
             spans: dict[int, list[tuple[int, int]]] = {}
-            phrases = self.vocabulary.phrases
+            inside = self.vocabulary.inside
             for pid in self.vocabulary.infix.intersection(self.matches):
-                word = phrases[pid].words[0]
                 spans[pid] = [
-                    _inside(source.tokens[first], word, *source.span(first, last))
+                    inside(source.tokens[first], pid, *source.span(first, last))
                     if first == last
                     else source.span(first, last)
                     for first, last in self.matches[pid]
@@ -1000,7 +996,9 @@ class _Field:
         for first, last in self.matches[phrase.pid]:
             start, end = span(first, last)
             if phrase.words[0].kind == "infix" and first == last:
-                start, end = _inside(self.source.tokens[first], phrase.words[0], start, end)
+                start, end = self.vocabulary.inside(
+                    self.source.tokens[first], phrase.pid, start, end
+                )
             hit = Hit(phrase.term, self.name, first, last, start, end)
             (namesakes if self.source.qualified(last) else hits).append(hit)
         self._located[phrase.pid] = hits, namesakes

@@ -3,6 +3,7 @@ as without it, and a cache that cannot be read or written changes nothing but th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from pipeline.cache import JsonStore
 from pipeline.taxonomy import cldr_cache
 from pipeline.taxonomy.expand import cldr_names
+from tests.support.paths import FIXTURES
 
 
 @pytest.fixture
@@ -65,8 +67,25 @@ def test_unpacked_language_model_scores_as_the_packaged_one(
         assert list((fresh / "mediamon").glob("py3langid-model-*.npz"))
         packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         assert cached.nb_classes == packaged.nb_classes
-        for text in ("Переговоры по Сирии в Астане", "Colloqui sulla Siria ad Astana", "叙利亚"):
-            assert np.array_equal(cached._decide(text), packaged._decide(text))
+        # its table as float32 (a copy beside it): the same scores, bit for bit, as the
+        # packaged float16 table's
+        assert list((fresh / "mediamon").glob("py3langid-ptc32-*.npy"))
+        assert cached.nb_ptc.dtype == np.float32 and packaged.nb_ptc.dtype == np.float16
+        texts = ["Переговоры по Сирии в Астане", "Colloqui sulla Siria ad Astana", "叙利亚"]
+        for line in (FIXTURES / "eval" / "coverage-dev.jsonl").read_text("utf-8").splitlines():
+            item = json.loads(line)
+            texts += [item["title"], f"{item['title']}\n{item.get('text', '')}"]
+        for text in texts:
+            assert np.array_equal(
+                cached._decide(text).view(np.uint32), packaged._decide(text).view(np.uint32)
+            ), text
+        # a broken float32 copy: the float16 table, the same scores
+        [table] = (fresh / "mediamon").glob("py3langid-ptc32-*.npy")
+        table.write_bytes(b"not an npy")
+        language._identifier.cache_clear()
+        half = language._identifier()
+        assert half.nb_ptc.dtype == np.float16
+        assert np.array_equal(half._decide(texts[0]), packaged._decide(texts[0]))
         # a broken copy: the package's own path, same answers
         [copy] = (fresh / "mediamon").glob("py3langid-model-*.npz")
         copy.write_bytes(b"not an npz")

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.native import native
 from pipeline.stages import dedupe, tagging, tokens
+from pipeline.stages.clean import _SURROGATES, scrub
 from pipeline.stages.dedupe import NumpyFingerprints, simhash_numpy
 from pipeline.stages.tagging import Tagger
 from pipeline.stages.tokens import fold, fold_python, split, split_python
@@ -198,8 +199,13 @@ def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
         fp = rng.getrandbits(64) if slot % 7 else 0xFFFF  # repeats: ties go to the first
         ours.set(slot, fp)
         theirs.set(slot, fp)
-    for _ in range(300):
+    fps = [theirs._fps[slot] for slot in range(500)]
+    for n in range(900):
         probe, size = rng.getrandbits(64), rng.randint(1, 500)
+        if n % 3:  # a near copy of a fingerprint (the native search goes in blocks of 64)
+            probe = int(fps[rng.randrange(500)])
+            for _ in range(n % 5):
+                probe ^= 1 << rng.randrange(64)
         assert ours.nearest(probe, size) == theirs.nearest(probe, size)
     assert ours.nearest(0xFFFF, 500) == theirs.nearest(0xFFFF, 500) == (0, 0)
     with pytest.raises(IndexError):
@@ -534,12 +540,9 @@ def test_field_matches_refuse_bad_input(built: ModuleType) -> None:
     with pytest.raises(TypeError):
         built.FieldMatches({"x": [(0, 0)]}, parts, offsets, qualifiers, {})
     field = built.FieldMatches({0: [(0, 0)], 1: [(1, 1)]}, parts, offsets, qualifiers, {})
-    rules = built.RuleSet([1, 0, 1, 7], [([0], [9], 3, [])], [], [])
-    found, named = rules.hits([field])
-    assert [f[1:4] for f in found] == [(1, 1, 1), (0, 0, 0), (1, 1, 1)] and named == []
-    assert rules.hits([]) == ([], [])
-    # labelled: the same hits as tagging.Hit's fields, terms and field names told
+    # the hits as tagging.Hit's fields, terms and field names told
     rules = built.RuleSet([1, 0, 1, 7], [([0], [9], 3, [])], [], [], {0: "un", 1: "envoy"})
+    assert rules.labelled([], []) == ([], [])
     found, named = rules.labelled([field], ["title"])
     assert found == [
         ("envoy", "title", 1, 1, 3, 8),
@@ -590,3 +593,31 @@ def test_native_ngram_walk_counts_as_py3langid() -> None:
     )
     with pytest.raises(ValueError):
         broken.counts(b"a")
+
+
+def test_has_surrogates_is_whether_utf8_fails(built: ModuleType) -> None:
+    # scrub's test, exactly where str.encode("utf-8") raises: every width a str is stored in,
+    # a surrogate at each place around the scan's 64-unit blocks, and random texts
+    def fails(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    texts = ["", "a", "é" * 70, "Сирия" * 30, "😀" * 70, "\ud7ff\ue000\uffff"]
+    for filler in ("a", "é", "Ж", "😀"):
+        for size in (1, 63, 64, 65, 130):
+            for at in {0, size // 2, size - 1, 63 % size, 64 % size}:
+                for surrogate in ("\ud800", "\udbff", "\udc00", "\udfff"):
+                    chars = [filler] * size
+                    chars[at] = surrogate
+                    texts.append("".join(chars))
+    rng = random.Random(14)
+    alphabet = ["a", "é", "Ж", "\ud7ff", "\ud800", "\udfff", "\ue000", "😀", "\U0010ffff"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randrange(1, 200))) for _ in range(2_000)]
+    assert sum(map(fails, texts)) > 1_000
+    for text in texts:
+        assert built.has_surrogates(text) == fails(text), ascii(text)
+        assert scrub(text) == (_SURROGATES.sub("\ufffd", text) if fails(text) else text)
+        scrub(text).encode("utf-8")  # never raises

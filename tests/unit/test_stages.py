@@ -577,18 +577,21 @@ def test_topic_scores_and_evidence_order_as_summed_and_sorted(weight: float) -> 
 def test_names_inside_words_located_alike_when_remembered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # _inside remembers each token's place per word: the same offsets the second time, for
-    # another word with other values, and after the memory is cleared when full
+    # a vocabulary remembers each token's place per infix phrase: the same offsets the
+    # second time, for another phrase with other values, and after the memory is cleared
+    # when full
     from pipeline.stages import tagging
-    from pipeline.stages.tagging import _inside, _Word
+    from pipeline.stages.tagging import _Phrase, _Vocabulary, _Word
 
-    syria = _Word("infix", frozenset({"syrien"}))
-    other = _Word("infix", frozenset({"nord"}))
+    vocabulary = _Vocabulary("de")
+    syria = _Phrase("Syrien", (_Word("infix", frozenset({"syrien"})),), 0)
+    other = _Phrase("Nord", (_Word("infix", frozenset({"nord"})),), 1)
+    vocabulary.phrases.update({0: syria, 1: other})
     for _ in range(2):
-        assert _inside("Nordsyrien", syria, 10, 20) == (14, 20)
-        assert _inside("Nordsyrien", other, 10, 20) == (10, 14)
-        assert _inside("Syrer", syria, 3, 8) == (3, 8)
+        assert vocabulary.inside("Nordsyrien", 0, 10, 20) == (14, 20)
+        assert vocabulary.inside("Nordsyrien", 1, 10, 20) == (10, 14)
+        assert vocabulary.inside("Syrer", 0, 3, 8) == (3, 8)
     monkeypatch.setattr(tagging, "MAX_CACHED_WORDS", 1)
-    assert _inside("Ostsyrien", syria, 0, 9) == (3, 9)
-    assert len(tagging._places) == 1
-    assert _inside("Nordsyrien", syria, 0, 10) == (4, 10)
+    assert vocabulary.inside("Ostsyrien", 0, 0, 9) == (3, 9)
+    assert len(vocabulary._places) == 1
+    assert vocabulary.inside("Nordsyrien", 0, 0, 10) == (4, 10)
