@@ -170,7 +170,7 @@ fn html_to_text(
     let Ok(html) = html.to_str() else {
         return Ok(None); // lone surrogates: Python's
     };
-    let parsed = if html.bytes().any(|b| b == b'<' || b == b'&') {
+    let parsed = if markup_at(html.as_bytes(), 0) < html.len() {
         match guarded(|| body_text(html)) {
             Some(text) => Cow::Owned(text),
             None => return Ok(None),
@@ -249,6 +249,187 @@ fn finish(py: Python<'_>, text: &str, max_chars: Option<usize>) -> PyResult<Opti
 #[derive(Debug)]
 struct Decline;
 
+// ---------------------------------------------------------------------------------------
+// Byte scans, 16 bytes at a time on x86-64 (SSE2, in every x86-64 CPU). Each ends with the
+// byte-at-a-time loop that is the whole scan elsewhere and the last 15 bytes here, so every
+// short text in the tests runs the portable loop and every long one the SSE2 one.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{
+    __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+    _mm_set1_epi8,
+};
+
+/// 16 bytes of `b` from `at`.
+/// SAFETY: `at + 16 <= b.len()`
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn sixteen(b: &[u8], at: usize) -> __m128i {
+    _mm_loadu_si128(b.as_ptr().add(at).cast())
+}
+
+/// Where the first `x` or `y` at or after `at` is, or `b.len()`.
+fn find2(b: &[u8], mut at: usize, x: u8, y: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86-64; every load is inside `b` (at + 16 <= len)
+    unsafe {
+        let (xs, ys) = (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8));
+        while at + 16 <= b.len() {
+            let v = sixteen(b, at);
+            let hit = _mm_or_si128(_mm_cmpeq_epi8(v, xs), _mm_cmpeq_epi8(v, ys));
+            let mask = _mm_movemask_epi8(hit) as u32;
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
+            }
+            at += 16;
+        }
+    }
+    // (a loop that moves `at`: elsewhere only it does)
+    while let Some(&c) = b.get(at) {
+        if c == x || c == y {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Where the first "<" or "&" at or after `at` is (where markup or a character reference
+/// begins), or `b.len()`.
+fn markup_at(b: &[u8], at: usize) -> usize {
+    find2(b, at, b'<', b'&')
+}
+
+/// Where tidy's first pass must stop copying, from `at`: the first byte of class 2 or 3 in
+/// TIDY_BYTES, or a " " right after a " " (`space`: the byte before `at` counts as one);
+/// `b.len()` if none. The bytes before it are copied as they are.
+fn tidy_stop(b: &[u8], mut at: usize, space: bool) -> usize {
+    let mut space = space;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86-64; every load is inside `b` (at + 16 <= len)
+    unsafe {
+        let eq = |v: __m128i, c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        while at + 16 <= b.len() {
+            let v = sixteen(b, at);
+            // class 2: below 0x20 but "\n" (min(v, 0x1f) == v), and DEL; class 3: the leads
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let lines = _mm_movemask_epi8(eq(v, b'\n')) as u32;
+            let classed = _mm_or_si128(
+                _mm_or_si128(control, eq(v, 0x7f)),
+                _mm_or_si128(
+                    _mm_or_si128(eq(v, 0xc2), eq(v, 0xe2)),
+                    _mm_or_si128(eq(v, 0xe3), eq(v, 0xef)),
+                ),
+            );
+            let spaces = _mm_movemask_epi8(eq(v, b' ')) as u32;
+            // a space whose previous byte (the one before the 16 for the first) is one too
+            let second = spaces & ((spaces << 1) | u32::from(space));
+            let mask = ((_mm_movemask_epi8(classed) as u32) & !lines) | second;
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
+            }
+            space = spaces & 0x8000 != 0;
+            at += 16;
+        }
+    }
+    while let Some(&c) = b.get(at) {
+        match TIDY_BYTES[c as usize] {
+            0 => space = false,
+            1 if !space => space = true,
+            _ => break,
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Lead bytes of the characters nfc_regions must look at: those of a block of 64 code
+/// points (a lead byte and its first continuation's range) that holds an NFC-unsafe one or
+/// a _MOJIBAKE lead (U+00C2-U+00F4: lead 0xC3), and every 4-byte lead. ASCII and
+/// continuation bytes are never: nothing starts at them that needs a look.
+fn hot_leads() -> &'static [u8; 256] {
+    static HOT: OnceLock<[u8; 256]> = OnceLock::new();
+    HOT.get_or_init(|| {
+        // UTF-8 lead bytes rise with the code point, so a range's are its ends' and between
+        let lead = |cp: u32| -> usize {
+            (match cp {
+                0..=0x7f => cp,
+                0x80..=0x7ff => 0xc0 | (cp >> 6),
+                0x800..=0xffff => 0xe0 | (cp >> 12),
+                _ => 0xf0 | (cp >> 18),
+            }) as usize
+        };
+        let mut hot = [0u8; 256];
+        for &(start, end) in crate::tables::NFC_UNSAFE.iter() {
+            for slot in &mut hot[lead(start)..=lead(end)] {
+                *slot = 1;
+            }
+        }
+        for slot in &mut hot[lead(0xc2)..=lead(0xf4)] {
+            *slot = 1;
+        }
+        for slot in &mut hot[0xf0..] {
+            *slot = 1;
+        }
+        hot
+    })
+}
+
+/// From `at` (a character's start), the start of the first character nfc_regions must
+/// look at: an NFC-unsafe one (`bits`), a _MOJIBAKE lead (U+00C2-U+00F4) or any of 4
+/// bytes; `b.len()` if none. 16 bytes at a time while they hold no hot lead byte (see
+/// hot_leads), else character by character for the next 64 bytes.
+fn nfc_plain(b: &[u8], mut at: usize, hot: &[u8; 256], bits: &[u64]) -> usize {
+    loop {
+        while at + 16 <= b.len() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of x86-64; the load is inside `b` (at + 16 <= len)
+            if unsafe { _mm_movemask_epi8(sixteen(b, at)) } == 0 {
+                at += 16; // ASCII
+                continue;
+            }
+            if b[at..at + 16]
+                .iter()
+                .fold(0, |any, &c| any | hot[c as usize])
+                != 0
+            {
+                break;
+            }
+            at += 16;
+        }
+        // (the 16 bytes stepped over may end inside a character: its continuation bytes
+        // are never hot, so the loop below steps over them one at a time)
+        let stop = (at + 64).min(b.len());
+        while at < stop {
+            let lead = b[at];
+            if hot[lead as usize] == 0 {
+                at += 1;
+                continue;
+            }
+            let (cp, len) = match lead {
+                0xC0..=0xDF => (
+                    (u32::from(lead & 0x1F) << 6) | u32::from(b[at + 1] & 0x3F),
+                    2,
+                ),
+                0xE0..=0xEF => (
+                    (u32::from(lead & 0x0F) << 12)
+                        | (u32::from(b[at + 1] & 0x3F) << 6)
+                        | u32::from(b[at + 2] & 0x3F),
+                    3,
+                ),
+                _ => return at,
+            };
+            if (0xC2..=0xF4).contains(&cp) || bits[(cp / 64) as usize] & (1 << (cp % 64)) != 0 {
+                return at;
+            }
+            at += len;
+        }
+        if at >= b.len() {
+            return b.len();
+        }
+    }
+}
+
 type Step<T = ()> = Result<T, Decline>;
 
 // ---------------------------------------------------------------------------------------
@@ -279,30 +460,37 @@ fn continuation(c: char) -> bool {
 /// Where NFC may change `text`: byte ranges, each from the last character before a
 /// stretch of NFC-unsafe ones (which they may combine with) to the next safe one, close
 /// ones merged. Declines where _MOJIBAKE matches (ftfy's turn, before NFC).
+///
+/// Outside a stretch, nfc_plain steps over the characters that are neither unsafe nor a
+/// mojibake lead (most): all they would do here is be the "last safe character", which is
+/// found when needed by stepping back from the unsafe one (the character before it is
+/// safe, or a stretch would be open).
 fn nfc_regions(text: &str) -> Step<Vec<(usize, usize)>> {
     let bits = nfc_unsafe_bits();
+    let hot = hot_leads();
     let b = text.as_bytes();
     let mut regions: Vec<(usize, usize)> = Vec::new();
     let mut close = |start: usize, end: usize| match regions.last_mut() {
         Some(last) if start <= last.1 + 256 => last.1 = end,
         _ => regions.push((start, end)),
     };
-    let mut safe = 0; // where the last safe character starts
     let mut open: Option<usize> = None; // the start of the stretch being read
     let mut at = 0;
     while at < b.len() {
+        if open.is_none() {
+            at = nfc_plain(b, at, hot, bits);
+            if at == b.len() {
+                break;
+            }
+        }
         let lead = b[at];
         if lead < 0x80 {
-            // ASCII is neither a mojibake lead nor NFC-unsafe
+            // (only with a stretch open: nfc_plain passes ASCII) ASCII is neither a
+            // mojibake lead nor NFC-unsafe
             if let Some(start) = open.take() {
                 close(start, at);
             }
-            let run = b[at..]
-                .iter()
-                .position(|&c| c >= 0x80)
-                .unwrap_or(b.len() - at);
-            at += run;
-            safe = at - 1;
+            at += 1;
             continue;
         }
         // UTF-8 (valid: a str) decoded by hand
@@ -348,12 +536,16 @@ fn nfc_regions(text: &str) -> Step<Vec<(usize, usize)>> {
             crate::in_ranges(&crate::tables::NFC_UNSAFE, cp)
         };
         if unsafe_ {
-            open.get_or_insert(safe);
-        } else {
-            if let Some(start) = open.take() {
-                close(start, at);
+            if open.is_none() {
+                // the start of the character before (safe), or 0 at the start
+                let mut safe = at.saturating_sub(1);
+                while b[safe] & 0xC0 == 0x80 {
+                    safe -= 1;
+                }
+                open = Some(safe);
             }
-            safe = at;
+        } else if let Some(start) = open.take() {
+            close(start, at);
         }
         at += len;
     }
@@ -420,14 +612,21 @@ fn tidy(text: &str) -> String {
         // a run of bytes copied as they are: no byte to look at, no second space
         let mut end = at;
         let mut last_space = space;
-        while let Some(&c) = b.get(end) {
-            match TIDY_BYTES[c as usize] {
-                0 => last_space = false,
-                1 if !last_space => last_space = true,
-                3 if !replaced(b, end) => last_space = false,
+        loop {
+            let stop = tidy_stop(b, end, last_space);
+            if stop > end {
+                last_space = b[stop - 1] == b' ';
+                end = stop;
+            }
+            match b.get(end) {
+                // a lead byte of a character kept as it is: copied, its continuation
+                // bytes (class 0) with the next run
+                Some(&c) if TIDY_BYTES[c as usize] == 3 && !replaced(b, end) => {
+                    last_space = false;
+                    end += 1;
+                }
                 _ => break,
             }
-            end += 1;
         }
         if end > at {
             // stops only at ASCII or lead bytes: character boundaries
@@ -502,9 +701,7 @@ fn is_word(c: char) -> bool {
 /// Whether `_BOILERPLATE_LINE.match(line)` for a stripped, non-empty line, as `re` with
 /// IGNORECASE matches: each phrase's characters against the ones `re` folds them with.
 fn boilerplate(line: &str) -> bool {
-    if line.len() > 4 * MAX_BOILERPLATE_LINE
-        || (line.len() > MAX_BOILERPLATE_LINE && line.chars().nth(MAX_BOILERPLATE_LINE).is_some())
-    {
+    if line.len() > 4 * MAX_BOILERPLATE_LINE {
         return false;
     }
     let folds = |p: char| -> &'static [char] {
@@ -528,6 +725,11 @@ fn boilerplate(line: &str) -> bool {
     match line.chars().next() {
         Some(c) if first.binary_search(&c).is_ok() => {}
         _ => return false,
+    }
+    // after the first character's test: counting up to 160 characters of every paragraph
+    // cost more than all the rest
+    if line.len() > MAX_BOILERPLATE_LINE && line.chars().nth(MAX_BOILERPLATE_LINE).is_some() {
+        return false;
     }
     'phrase: for phrase in tables::BOILERPLATE {
         let mut chars = line.chars();
@@ -660,11 +862,14 @@ fn html_space(b: u8) -> bool {
 
 /// The text lexbor's body holds after html_to_text's walk, not yet normalised.
 fn body_text(html: &str) -> Step<String> {
-    if html.as_bytes().contains(&0) {
+    // one scan for both (most HTML has neither)
+    let b = html.as_bytes();
+    let first = find2(b, 0, 0, b'\r');
+    if first < b.len() && (b[first] == 0 || b[first..].contains(&0)) {
         return Err(Decline); // NULs: each tokenizer state treats them its own way
     }
     // the input stream's preprocessing: CRLF and CR as LF
-    let html: Cow<str> = if html.contains('\r') {
+    let html: Cow<str> = if first < b.len() {
         Cow::Owned(html.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
         Cow::Borrowed(html)
@@ -687,10 +892,7 @@ impl<'a> Builder<'a> {
         let b = s.as_bytes();
         let mut at = 0;
         while at < b.len() {
-            let next = b[at..]
-                .iter()
-                .position(|&c| c == b'<' || c == b'&')
-                .map_or(b.len(), |n| at + n);
+            let next = markup_at(b, at);
             if next > at {
                 self.text(&s[at..next]);
             }

@@ -358,3 +358,55 @@ def test_normalize_text_agrees_on_every_code_point(built: ModuleType) -> None:
             got = built.normalize_text(text)
             if got is not None:
                 assert got == normalize_text_python(text), hex(chunk[0])
+
+
+# Characters of every UTF-8 length and of the scripts articles come in, with what NFC
+# composes them with, what _MOJIBAKE looks for and what tidy replaces: long texts of them
+# run the scans that step 16 bytes at a time (native/src/clean.rs: nfc_plain, tidy_stop,
+# find2) across their block edges, and the character before an NFC-unsafe one is of every
+# width (nfc_regions finds it by stepping back).
+WIDE = [
+    *"aZ09 .,;<&>\n\t\r\x0b\x0c\x01\x7f",
+    *"иЙёїґқәҚ",  # Cyrillic: 0xD0/0xD1 leads skipped, 0xD2/0xD3 looked at
+    "\u0306",  # combining breve: и + it is й
+    *"éüçÃÐâÂ\u00a9\u00bf\u00c2\u00f4",  # 0xC3 leads: _MOJIBAKE's
+    *"€™–—“”„‘’‚′″…•",  # U+2000 and up: quotes, and _CONTINUATION's
+    *"\u00a0\u2003\u202f\u3000\u200b\u2060\ufeff",
+    *"אבש\u05b8\u05bc\u05c1",  # Hebrew letters and points
+    *"ابت\u064b\u0653\u0654\u0670",  # Arabic letters, harakat, madda and hamza above
+    *"가각\u1161\u11a8",  # Hangul syllables and jamo that compose with them
+    *"アカ\u3099\u309a日本語",  # kana, the voiced marks, CJK
+    *"\uf900\ufb1d\ufe20",  # CJK compatibility, Hebrew presentation, half marks
+    *"𝒜😀\U0001d15e\U00010000",  # 4 bytes
+    *"\u0301\u0327\u0308\u20d7",
+]
+
+
+def test_long_mixed_text_agrees(built: ModuleType) -> None:
+    rng = random.Random(22)
+    answered = 0
+    for _ in range(4_000):
+        picks = rng.choices(WIDE, k=rng.randint(1, 300))
+        # runs of one character cross 16- and 64-byte edges at every offset
+        if rng.random() < 0.5:
+            at = rng.randrange(len(picks))
+            picks[at:at] = [rng.choice(WIDE)] * rng.randint(1, 70)
+        text = "".join(picks)
+        got = built.normalize_text(text)
+        if got is not None:
+            answered += 1
+            assert got == normalize_text_python(text), repr(text)
+        html = f"<p>{text.replace('<', ' ')}</p><div>{text[::-1]}</div>"
+        answered += same(built, html, max_chars=rng.choice([100_000, 37]))
+    assert answered > 2_000  # the comparison is not vacuous
+
+
+def test_each_character_after_each_width_agrees(built: ModuleType) -> None:
+    # every character of WIDE after every other, at each offset in a 16-byte block
+    for before in WIDE:
+        for char in WIDE:
+            for pad in range(0, 18):
+                text = "x" * pad + before + char + "y" * 20
+                got = built.normalize_text(text)
+                if got is not None:
+                    assert got == normalize_text_python(text), repr(text)
