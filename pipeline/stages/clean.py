@@ -8,6 +8,7 @@ from types import ModuleType
 
 from selectolax.lexbor import LexborHTMLParser
 
+from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
 
 # Removed with their content: executable, embedded or navigational chrome, never article text.
@@ -58,22 +59,26 @@ _BLOCKS = (
 )
 _DROP_TAGS = frozenset(_DROP)
 _BLOCK_TAGS = frozenset(_BLOCKS)
+# The flags of the two patterns below as `re` reports them once compiled (a str pattern
+# gains UNICODE), for _NATIVE_SPEC without compiling them: with the native cleaner Python
+# never runs them (tests/unit/test_lazy_re.py compares).
+_CHROME_FLAGS = _BOILERPLATE_LINE_FLAGS = re.IGNORECASE | re.UNICODE
 # Boilerplate containers, recognised by their class or id.
-_CHROME = re.compile(
+_CHROME = LazyPattern(
     r"(?:^|[\s_-])(?:share|sharing|social|subscribe|subscription|newsletter|related|read-?also|"
     r"see-?also|recommend\w*|promo|advert\w*|ads?|banner|cookie\w*|comments?|breadcrumbs?|"
     r"tags|author-bio|print|footer|sidebar)(?:$|[\s_-])",
-    re.IGNORECASE,
+    _CHROME_FLAGS,
 )
 # Short lines that are navigation, not article text ("Read also: ...", "Поделиться").
-_BOILERPLATE_LINE = re.compile(
+_BOILERPLATE_LINE = LazyPattern(
     r"^\s*(?:read (?:also|more)|see also|related(?: articles)?|share(?: this)?|subscribe|"
     r"follow us|читайте (?:также|тоже|нас)|также читайте|смотрите также|поделиться|"
     r"подписывайтесь|подпишитесь|читайте також|дивіться також|поділитися|lire aussi|"
     r"à lire aussi|voir aussi|partager|lesen sie auch|mehr zum thema|teilen|"
     r"ayrıca (?:okuyun|bakınız)|ilgili haberler|paylaş|оқи отырыңыз|сондай-ақ оқыңыз|"
     r"اقرأ أيضا|اقرأ أيضاً|شارك|بیشتر بخوانید|همچنین بخوانید)\b",
-    re.IGNORECASE,
+    _BOILERPLATE_LINE_FLAGS,
 )
 MAX_BOILERPLATE_LINE = 160
 # What UTF-8 read as Latin-1/cp1252 produces: a lead byte's letter followed by as many
@@ -87,7 +92,7 @@ _CONTINUATION = (
 # One lead character first, then the branch its range calls for (lookbehinds): `re` skips
 # to a lead with one character class; three alternatives made it try each at every
 # position (0.11 -> 0.03 ms per 4 KB article).
-_MOJIBAKE = re.compile(
+_MOJIBAKE = LazyPattern(
     f"[\u00c2-\u00f4](?:(?<=[\u00c2-\u00df]){_CONTINUATION}"
     f"|(?<=[\u00e0-\u00ef]){_CONTINUATION}{{2}}|(?<=[\u00f0-\u00f4]){_CONTINUATION}{{3}})"
 )
@@ -118,18 +123,18 @@ _ODD_SPACES = (
     "\u205f",
     "\u3000",
 )
-_SPACE_RUN = re.compile("  +")
+_SPACE_RUN = LazyPattern("  +")
 _QUOTE_CHARS = tuple(map(chr, _QUOTES))
 # Zero-width and control characters (but \t \n \r), removed in one pass.
 _INVISIBLE_CHARS = r"\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+_INVISIBLE = LazyPattern(f"[{_INVISIBLE_CHARS}]")
 # Every character that normalize_text removes or replaces one by one (the invisible ones, \r,
 # odd spaces, typographic quotes): one scan tells whether any occurs at all, ~20 µs less per
 # 4 KB article than a pass for each kind, and most articles have none.
-_ONE_BY_ONE = re.compile(f"[{_INVISIBLE_CHARS}\r{''.join(_ODD_SPACES)}{''.join(_QUOTE_CHARS)}]")
+_ONE_BY_ONE = LazyPattern(f"[{_INVISIBLE_CHARS}\r{''.join(_ODD_SPACES)}{''.join(_QUOTE_CHARS)}]")
 # Repeats written out: `re` finds a literal prefix fast (3.5x faster than \n{3,} measured).
-_BLANK_LINES = re.compile(r"\n\n\n+")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_BLANK_LINES = LazyPattern(r"\n\n\n+")
+_SURROGATES = LazyPattern(r"[\ud800-\udfff]")
 
 
 _PAGE_TAGS = frozenset({"html", "body", "main", "article"})
@@ -140,9 +145,9 @@ _NATIVE_SPEC = (
     _BLOCKS,
     tuple(sorted(_PAGE_TAGS)),
     _CHROME.pattern,
-    _CHROME.flags,
+    _CHROME_FLAGS,
     _BOILERPLATE_LINE.pattern,
-    _BOILERPLATE_LINE.flags,
+    _BOILERPLATE_LINE_FLAGS,
     MAX_BOILERPLATE_LINE,
     _MOJIBAKE.pattern,
     _INVISIBLE_CHARS,
@@ -278,7 +283,7 @@ def _normalize(text: str) -> str:
 
 
 _URL_ATTRS = ("href", "src", "action", "formaction", "poster", "background", "srcset", "xlink:href")
-_BAD_SCHEMES = re.compile(r"^\s*(?:javascript|vbscript|data|livescript)\s*:", re.IGNORECASE)
+_BAD_SCHEMES = LazyPattern(r"^\s*(?:javascript|vbscript|data|livescript)\s*:", re.IGNORECASE)
 
 
 def sanitize_html(html: str) -> str:

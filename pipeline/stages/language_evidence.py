@@ -3,7 +3,7 @@ the letters each Cyrillic alphabet has or lacks, as weights on py3langid's ranki
 
 from __future__ import annotations
 
-import re
+from pipeline.lazy_re import LazyPattern
 
 # Very frequent short words. A word listed for several languages favours all of them equally,
 # so only the words that set neighbours apart decide (Russian "через" against Bulgarian "през",
@@ -104,14 +104,14 @@ MARKERS: dict[str, frozenset[str]] = {
 _CYRILLIC = frozenset().union(*ALPHABETS.values())
 # Only letters some alphabet lacks or marks decide; one regex finds them faster than a set
 # of the text's characters (a third of the evidence's cost per headline).
-_TELLING = re.compile(
+_TELLING = LazyPattern(
     "[" + "".join(sorted(_CYRILLIC - frozenset.intersection(*ALPHABETS.values()))) + "]"
 )
-_ANY_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_ANY_CYRILLIC = LazyPattern("[\u0400-\u04ff]")
 # Macedonian's definite article on a noun (лебот, градот): Bulgarian writes -ът/-ят, Russian
 # has от only as a word; counts as one function word ("Цената на лебот пак расте" read bg).
-_MK_ARTICLE = re.compile(r"[^\W\d_]{3,}от\b")
-_WORD = re.compile(r"[^\W\d_]+")
+_MK_ARTICLE = LazyPattern(r"[^\W\d_]{3,}от\b")
+_WORD = LazyPattern(r"[^\W\d_]+")
 # Indexes, so that a headline costs a few lookups rather than a pass over every candidate.
 _LANGS_OF_WORD: dict[str, tuple[str, ...]] = {}
 for _lang, _words in FUNCTION_WORDS.items():

@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
 from pipeline.stages import language_pairs as pairs
 
@@ -21,7 +22,7 @@ MIN_LETTER_SHARE = 0.01
 SHORT_TEXT = 300
 # Runs of letters, not single ones: summing the runs' lengths counts the same letters with one
 # match per word instead of one per letter (~0.2 -> 0.1 ms per 2,000 characters).
-_LETTERS = re.compile(r"[^\W\d_]+")
+_LETTERS = LazyPattern(r"[^\W\d_]+")
 # Every letter a _Letters below holds, for settle()'s one scan of a text
 _SCANNED: set[str] = set()
 
@@ -35,7 +36,8 @@ class _Letters:
 
     def __init__(self, chars: str) -> None:
         self.chars = frozenset(chars)
-        self.pattern = re.compile(f"[{chars}]")
+        # compiled when a rule first counts the letters (most texts never ask)
+        self.pattern = LazyPattern(f"[{chars}]")
         _SCANNED.update(chars)
 
 
@@ -49,11 +51,11 @@ _HA = _Letters("ҳҲ")
 _TK_TT = _Letters("җәҖӘ")
 # Turkmen against Tatar: Tatar writes һ, front plurals -ләр and genitive -нең, Turkmen -лер
 # and -ниң (its genitive ends in ң, Kyrgyz's in н).
-_TT = re.compile(r"[һҺ]|ләр|нең\b|\b(?:белән|буенча|турында)\b", re.IGNORECASE)
-_TK = re.compile(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b", re.IGNORECASE)
+_TT = LazyPattern(r"[һҺ]|ләр|нең\b|\b(?:белән|буенча|турында)\b", re.IGNORECASE)
+_TK = LazyPattern(r"лер|[иы]ң\b|\b(?:билен|барада|хем|ве)\b", re.IGNORECASE)
 # Turkmen news words without җ or ә, which Kyrgyz says with k/t where Turkmen voices them
 # (гатнашды, геплешик, Геңеш: Kyrgyz катышты, сүйлөшүү, Кеңеш).
-_TK_WORDS = re.compile(
+_TK_WORDS = LazyPattern(
     r"\b(?:гатнаш\w*|геплеши\w*|ховпсуз\w*|халкара|дөвлет\w*|хөкүмет\w*|гечир\w*|этди|"
     r"эдилди|бирагыздан|газагыстан\w*|геңеш\w*|барада|ягдай\w*|гошмача|чагыр\w*|"
     r"босгун\w*|дуйдур\w*|ясал\w*|ярыш\w*|тайярла\w*|гечди|велаят\w*|ашгабат\w*|"
@@ -62,7 +64,7 @@ _TK_WORDS = re.compile(
 )
 # Turkmen "with" (Kazakh мен, Kyrgyz менен, Uzbek билан, Tatar белән); Macedonian билен is
 # "herbal"
-_TK_WITH = re.compile(r"\bбилен\b", re.IGNORECASE)
+_TK_WITH = LazyPattern(r"\bбилен\b", re.IGNORECASE)
 # Tajik without ӣ ӯ ҷ (a headline may have none): two of its function words, which Russian,
 # Bulgarian and Uzbek do not write (Russian has дар, "gift", alone; Uzbek shares ва, ҳам).
 _TG_WORD_FORMS = (
@@ -71,7 +73,7 @@ _TG_WORD_FORMS = (
     r"ме\w+(?:ад|анд|яд|янд)",
 )  # fmt: skip
 # Those as whole words, ignoring case. Every match is a whole run of \w: its forms are \w.
-_TG_WORDS_PLAIN = re.compile(rf"\b(?:{'|'.join(_TG_WORD_FORMS)})\b", re.IGNORECASE)
+_TG_WORDS_PLAIN = LazyPattern(rf"\b(?:{'|'.join(_TG_WORD_FORMS)})\b", re.IGNORECASE)
 # The same matches, found faster: `re` tried the pattern above at every position (0.13 ms
 # per 2,000 characters of Ukrainian, which asks it; this one 0.05 ms). This one starts with
 # a set of letters matched case by case (every character that is a form's first letter
@@ -79,14 +81,14 @@ _TG_WORDS_PLAIN = re.compile(rf"\b(?:{'|'.join(_TG_WORD_FORMS)})\b", re.IGNORECA
 # skips to them; there the word must start (no \w before it), and the lookbehind of each
 # form rereads its first letter ignoring case.
 _TG_FIRST_LETTERS = "ДдᲁАаБбНнШшКкГгМм"
-_TG_WORDS = re.compile(
+_TG_WORDS = LazyPattern(
     rf"[{_TG_FIRST_LETTERS}](?<!\w.)(?i:"
     + "|".join(f"(?<={form[0]}){form[1:]}" for form in _TG_WORD_FORMS)
     + r")\b"
 )
 # Bulgarian writes ъ between consonants (първи, държава), Russian only before е ё ю я; and
 # Bulgarian's present participle ends in -ащ/-ящ (решаващ), Russian's in -ащий
-_BG_HARD_SIGN = re.compile(
+_BG_HARD_SIGN = LazyPattern(
     "[бвгджзклмнпрстфхцчшщ][ъЪ][бвгджзклмнпрстфхцчшщ]|\\w{4}[ая]щ\\b", re.IGNORECASE
 )
 # Kyrgyz news words Russian, Kazakh and Turkmen do not write (катыш-: Kazakh қатыс-, Turkmen
@@ -94,56 +96,56 @@ _BG_HARD_SIGN = re.compile(
 # кайра (again: Kazakh қайта, Turkmen гайтадан), and the rounded locative-attributive -догу
 # -төгү (Хомстогу, in Homs: Kazakh -дағы, Tatar -дагы, Turkmen -дакы): in no other language's
 # text of the eval sets
-_KY_WORDS = re.compile(r"\b(?:катыш\w*|кылды|болуп|жана|менен|кайра)\b", re.IGNORECASE)
+_KY_WORDS = LazyPattern(r"\b(?:катыш\w*|кылды|болуп|жана|менен|кайра)\b", re.IGNORECASE)
 # (three letters before the ending at least, and never for a Slavic guess: Russian итогу,
 # стогу, Ладогу end so)
-_KY_LOCATIVE = re.compile(r"\b\w{3,}[дт](?:огу|өгү)\b", re.IGNORECASE)
+_KY_LOCATIVE = LazyPattern(r"\b\w{3,}[дт](?:огу|өгү)\b", re.IGNORECASE)
 _SLAVIC_GUESSES = frozenset({"ru", "uk", "be", "bg", "mk", "sr"})
 # Kazakh attaches its instrumental -мен after its possessive (операсымен, әкесімен); Kyrgyz
 # writes менен apart. After ы or і only: Russian loans end in -амен, -емен, -омен (экзамен,
 # перемен, феномен), which Kyrgyz headlines use.
-_KK_INSTRUMENTAL = re.compile(r"\b\w{2,}[ыі]мен\b", re.IGNORECASE)
-_KK_WORDS = re.compile(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
-_KY_LONG = re.compile(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
+_KK_INSTRUMENTAL = LazyPattern(r"\b\w{2,}[ыі]мен\b", re.IGNORECASE)
+_KK_WORDS = LazyPattern(r"[іІ]|\b(?:және|мен|пен|бен|үшін|туралы|бойынша)\b", re.IGNORECASE)
+_KY_LONG = LazyPattern(r"(?:оо|өө|үү|ээ|уу|аа|ыы)", re.IGNORECASE)
 # Turkmen keeps д in its case and past endings after a voiceless consonant (Дамаскда,
 # Ашгабатдан, гечди); Kyrgyz, Kazakh and Tatar make it т (Дамаскта, кетти). No Kazakh,
 # Kyrgyz or Tatar text of the development sets has one. After a lower-case letter only:
 # Kyrgyz writes -да after an abbreviation read by its letters' names (АКШда, in the USA).
-_TK_ENDING = re.compile(r"[а-яёөүңәҗ][кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b")
+_TK_ENDING = LazyPattern(r"[а-яёөүңәҗ][кпстфхцчшщ]д(?:а|е|ан|ен|ы|и|ыр|ир)\b")
 # Kazakh: қ ғ ұ, or і/ә beside ң ө ү (Ukrainian has і, Kyrgyz ң ө ү, neither both).
 _KK_ONLY = _Letters("қғұҚҒҰ")
 _KK_I = _Letters("іәІӘ")
 _KK_SOFT = _Letters("ңөүҢӨҮ")
 # Letters Kazakh writes and Uzbek Cyrillic lacks (ы too): with қ ғ they make Kazakh.
-_KK_VOWEL = re.compile("[ңөүіәұыҢӨҮІӘҰЫ]")
+_KK_VOWEL = LazyPattern("[ңөүіәұыҢӨҮІӘҰЫ]")
 _KY = _Letters("ңөүҢӨҮ")
 _UK = _Letters("єїґЄЇҐ")
 _BE = _Letters("ўЎ")
-_I_NOT_BE = re.compile("[иИ]")  # Belarusian writes і, never и: ў beside и is Uzbek
+_I_NOT_BE = LazyPattern("[иИ]")  # Belarusian writes і, never и: ў beside и is Uzbek
 # The guesses a Turkmen headline without ң ө ү gets, of languages that make its -да -ды -дан
 # -та -ты -тан after a voiceless consonant (Uzbek keeps д too: учрашди)
 _TURKIC_GUESSES = frozenset({"kk", "ky", "tt", "ba", "tk"})
 _CYRILLIC_GUESSES = frozenset({"ru", "bg", "uk", "be", "mk", "sr", "mn", "kk", "ky", "tt", "tk"})
 _CYRILLIC_GUESSES |= {"ba", "tg", "uz"}
-_ANY_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_ANY_CYRILLIC = LazyPattern("[\u0400-\u04ff]")
 # Every letter a rule of _cyrillic below counts or looks for, but for Serbian's words.
 _CYRILLIC_DECIDES = _Letters("ҡҙҫӣӯҷўҳҗәқғұіңөүєїґҠҘҪӢӮҶЎҲҖӘҚҒҰІҢӨҮЄЇҐ")
 
 # Arabic script: Kyrgyz writes ۅ ۉ and long vowels doubled (قايتۇۇدا), Kazakh the high hamza
 # (ٴ ء before a front-vowel word), Uyghur ې ۈ, which neither of the others uses.
-_KY_ARABIC = re.compile(
+_KY_ARABIC = LazyPattern(
     "[\u06c5\u06c9]|(?:\u06c7\u06c7|\u06d5\u06d5|\u0627\u0627|\u0649\u0649|\u0648\u0648)"
 )
-_KY_LETTERS = re.compile("[\u06c5\u06c9]")
+_KY_LETTERS = LazyPattern("[\u06c5\u06c9]")
 # Kyrgyz ч inside or at the end of a word (тынч, учур: تىنچ, ۇچۇر), where Kazakh writes ш
 # (тыныш): 45 of 120 Kyrgyz Arabic-script headlines of the eval sets, no Kazakh text
 # (Kazakh writes چ only at the start of a loan, چەمپيون)
-_KY_CHE = re.compile("[\u0620-\u064a\u0671-\u06d5]\u0686")
-_KK_ARABIC = re.compile("[\u0674\u0675\u0676\u0677]")
+_KY_CHE = LazyPattern("[\u0620-\u064a\u0671-\u06d5]\u0686")
+_KK_ARABIC = LazyPattern("[\u0674\u0675\u0676\u0677]")
 # Kazakh writes its у with ۋ, also after a consonant (сілкінуден: سىلكىنۋدەن, алу: الۋ);
 # Kyrgyz spells у ۇ and keeps ۋ for в (no Kyrgyz text of the development sets has it after
 # one of these consonants, 83 of 124 Kazakh leads do).
-_KK_ARABIC_U = re.compile(
+_KK_ARABIC_U = LazyPattern(
     "[\u0628\u067e\u062a\u062c\u0686\u062f\u0631\u0632\u0633\u0634\u063a\u0641"
     "\u0642\u0643\u06af\u06ad\u0644\u0645\u0646\u0639]\u06cb"
 )
@@ -152,8 +154,8 @@ _KK_ARABIC_U = re.compile(
 # development texts). A headline may show it once, a longer text must show it thrice.
 # Not before ال (a space lost: علىالفور) nor in a text with a letter only Arabic writes
 # (ة ث ذ ص ض ط ظ: the Kazakh and Kyrgyz alphabets of that script have none).
-_MEDIAL_ALEF_MAKSURA = re.compile("\u0649(?!\u0627\u0644)[\u0622-\u064a\u0671-\u06d3\u06d5]")
-_ARABIC_ONLY = re.compile("[\u0629\u062b\u0630\u0635\u0636\u0637\u0638]")
+_MEDIAL_ALEF_MAKSURA = LazyPattern("\u0649(?!\u0627\u0644)[\u0622-\u064a\u0671-\u06d3\u06d5]")
+_ARABIC_ONLY = LazyPattern("[\u0629\u062b\u0630\u0635\u0636\u0637\u0638]")
 
 
 def _medial_alef_maksura(text: str) -> bool:
@@ -166,14 +168,14 @@ def _medial_alef_maksura(text: str) -> bool:
 # Kyrgyz rounds the vowels after a rounded one (уюмунун, ulutu: ۇيۇمۇنۇن), Kazakh does not
 # (ұйымының: ۇيىمىنىڭ): a rounded vowel, one to three consonants, then another rounded one.
 _ARABIC_VOWELS = "\u0627\u0649\u06d5\u06c7\u0648\u06c9\u06c5\u0674\u06d0\u0647\u06cc\u064a"
-_KY_ROUNDING = re.compile(
+_KY_ROUNDING = LazyPattern(
     f"[\u06c7\u0648\u06c9\u06c5][^\\s\\-{_ARABIC_VOWELS}]{{1,3}}[\u06c7\u06c9\u06c5]"
 )
 # ۇ ۋ ڭ ە ۅ ۉ: not Arabic, Persian, Urdu
 _TURKIC_ARABIC_LETTERS = "\u06c7\u06cb\u06ad\u06d5\u06c5\u06c9"
-_TURKIC_ARABIC = re.compile(f"[{_TURKIC_ARABIC_LETTERS}]")
+_TURKIC_ARABIC = LazyPattern(f"[{_TURKIC_ARABIC_LETTERS}]")
 # ې ۈ: Uyghur only (ۆ is Uyghur ö, but Kazakh writes it for v: لاۆاندا, فەستيۆال)
-_UG_ONLY = re.compile("[\u06d0\u06c8]")
+_UG_ONLY = LazyPattern("[\u06d0\u06c8]")
 
 # Latin. Maltese ħ and għ; Lithuanian ė į ų; Turkmen ň ý beside Turkic ş ç ö ü (Czech and
 # Slovak write ň ý, never ş ö ü); Uzbek oʻ gʻ.
@@ -188,8 +190,8 @@ _NORDIC = _Letters("þðæøåÞÐÆØÅ")  # Icelandic and Faroese write ý bes
 # The letter after the apostrophe continues the word (o'zbek, bo'lgan, g'arb): English
 # possessives (Boeing's, Hong Kong's) end there, and two of them made an English article uz.
 _UZ_APOSTROPHES = "\u02bb\u2018`'\u02bc\u2019"
-_UZ_LATIN = re.compile(f"[oOgG][{_UZ_APOSTROPHES}](?=[a-z]{{2}})")
-_UZ_LATIN_STRONG = re.compile("[oOgG][\u02bb\u2018](?=[a-z])")
+_UZ_LATIN = LazyPattern(f"[oOgG][{_UZ_APOSTROPHES}](?=[a-z]{{2}})")
+_UZ_LATIN_STRONG = LazyPattern("[oOgG][\u02bb\u2018](?=[a-z])")
 _UZ_APOSTROPHE = _Letters(_UZ_APOSTROPHES)
 _UZ_STRONG_APOSTROPHE = _Letters("\u02bb\u2018")
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
@@ -200,7 +202,7 @@ _U_MACRON = _Letters("ūŪ")
 _A_UMLAUT = _Letters("äÄ")
 # Single letters as alternatives, not a class: then `re` skips to a candidate letter at once
 # rather than trying both branches at every position (20 -> 2 µs per 2,000 characters).
-_KK_CONSONANT = re.compile("ğ|ı|ñ|q(?!u)")
+_KK_CONSONANT = LazyPattern("ğ|ı|ñ|q(?!u)")
 
 
 def _kk_latin(scan: _Scan) -> bool:
@@ -217,32 +219,32 @@ def _kk_latin(scan: _Scan) -> bool:
     return len(consonants) >= 2 or any(c != "q" for c in consonants)
 
 
-_NOT_KK_LATIN = re.compile("[ėāēīōçâəwxõßåøĖĀĒĪŌÇÂƏÕ]")
+_NOT_KK_LATIN = LazyPattern("[ėāēīōçâəwxõßåøĖĀĒĪŌÇÂƏÕ]")
 # One õ settles an Estonian guess: Kazakh Latin has no õ, and a q in a foreign name ("A. Le
 # Coq Arena") beside Estonian ä made Kazakh of a football report.
 _ESTONIAN = _Letters("õÕ")
 # Kazakh Latin without those letters: y as a vowel (qatty, otyrysy) beside q or ı. Turkish has
 # no q, Uzbek and Azerbaijani write y only as a consonant. Lower-case only: BMMYK is no word.
-_Y_VOWEL = re.compile(
+_Y_VOWEL = LazyPattern(
     r"(?:\b[BCDFGHJKLMNPQRSTVZŞ]|[bcdfghjklmnpqrstvzşğñ])y(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
 )
 # Whether a text has one, asked of every Turkish text (most have none): the same pattern from
 # its y, which `re` skips to, where _Y_VOWEL is tried at every position (~60 -> ~10 µs per
 # 2,000 characters). Its matches start one character later, so that they may overlap where
 # _Y_VOWEL's cannot: it only says whether there is one, _Y_VOWEL counts them.
-_Y_VOWEL_AT_Y = re.compile(
+_Y_VOWEL_AT_Y = LazyPattern(
     r"y(?<=(?:[bcdfghjklmnpqrstvzşğñ]|(?<!\w)[BCDFGHJKLMNPQRSTVZŞ])y)(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
 )
 _NO_N_TILDE = frozenset({"tr", "az", "uz", "tk"})  # Turkic guesses whose alphabet lacks ñ
-_Q_OR_DOTLESS = re.compile(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
+_Q_OR_DOTLESS = LazyPattern(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
 # Letters of Kazakh Latin that Turkmen Latin lacks (it writes ň, not ñ; no ğ, q or ı)
-_NOT_TK_LATIN = re.compile("[ñğı]")
+_NOT_TK_LATIN = LazyPattern("[ñğı]")
 # Crimean Tatar and Tatar write ı where this Kazakh writes y: a y-vowel beside their guess.
 _KK_LATIN_NEIGHBOURS = frozenset({"tr", "az", "uz", "ku", "et", "tt", "crh", "tk", "qu"})
 
 # Serbian, Croatian and Bosnian are one language in three standards. Ekavian forms are
 # Serbian only (Croatian and Bosnian are ijekavian); a few words are Croatian only.
-_SR_WORDS = re.compile(
+_SR_WORDS = LazyPattern(
     r"\b(?:posle|pre|vreme|vremena|mesto|mesta|mestu|deca|dece|deci|dete|svet|sveta|svetu|"
     r"svetsk\w*|reč|reči|predsedn\w*|sever\w*|mere|mera|meru|nedelj\w*|uslov\w*|"
     r"bezbedn\w*|rešav\w*|reši\w*|rešen\w*|primen\w*|promen\w*|zahtev\w*|istorij\w*|odsto|"
@@ -279,7 +281,7 @@ _SR_WORDS = re.compile(
     r"(?:treba|trebalo|moraju|moramo|mogu|možemo|žele|želimo) da)\b",
     re.IGNORECASE,
 )
-_HR_WORDS = re.compile(
+_HR_WORDS = LazyPattern(
     r"\b(?:tisuć\w*|posto|tko|općin\w*|sigurnost\w*|surad\w*|sveučilišt\w*|nogomet\w*|"
     r"povijest\w*|tajnik\w*|izvješć\w*|zrakoplov\w*|kazališt\w*|obitelj\w*|vlak\w*|"
     r"siječnj\w*|veljač\w*|ožujk\w*|travnj\w*|svibnj\w*|lipnj\w*|srpnj\w*|kolovoz\w*|"
@@ -305,18 +307,18 @@ _HR_WORDS = re.compile(
 # Serbian Cyrillic without ђ ј љ њ ћ џ reads as Russian or Macedonian: words those do not
 # write (Russian снова, Macedonian повторно, Bulgarian отново for поново), in a text with
 # no letter Serbian lacks.
-_SR_CYRILLIC = re.compile(
+_SR_CYRILLIC = LazyPattern(
     r"\b(?:поново|одсто|хиљад\w*|након|због|такође|између|данас|године|председни\w*|"
     r"сме|пао|пала|савет|савета)\b"
     # the adjective genitive -ског/-овог/-ног (Уставног, Асадовог): Russian writes -ого
     r"|\w{2}(?:ск|цк|ов|ев|н|ч)ог\b",
     re.IGNORECASE,
 )
-_NOT_SR_CYRILLIC = re.compile("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
+_NOT_SR_CYRILLIC = LazyPattern("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
 SH = _SH = frozenset({"sr", "hr", "bs", "sh"})
 # Serbo-Croatian letters Slovenian does not write, and its adjective genitive -skog/-čkog
 # (Slovenian -skega)
-_NOT_SL = re.compile(r"[ćđĆĐ]|\w{2}[sčc]kog\b")
+_NOT_SL = LazyPattern(r"[ćđĆĐ]|\w{2}[sčc]kog\b")
 
 
 class _Scan:
@@ -359,7 +361,7 @@ class _Scan:
         return total < 100 or found / total >= MIN_LETTER_SHARE
 
 
-def _share(pattern: re.Pattern[str], scan: _Scan, found: re.Pattern[str] | None = None) -> bool:
+def _share(pattern: LazyPattern, scan: _Scan, found: LazyPattern | None = None) -> bool:
     """_Scan.share for a pattern that is no set of letters; `found`, where given, finds a
     match where `pattern` does, faster."""
     if not (found or pattern).search(scan.text):  # the common case, cheaper than counting
@@ -385,13 +387,13 @@ def _scanner() -> LetterScan | None:
 # bezbednosti UN), Croatian declines them with a hyphen (izaslanik UN-a). In the eval sets'
 # Latin texts: bare in 24 Serbian ones and no Croatian one, hyphenated in 37 Croatian ones
 # and no Serbian one.
-_SR_BARE_UN = re.compile(r"\b[a-zčćžšđ]\w* (?:UN|UNHCR|UNICEF|UNESCO|UNRWA)\b(?!-)")
-_HR_DECLINED_UN = re.compile(r"\b(?:UN|UNHCR|UNICEF|UNESCO|UNRWA)-(?:a|u|om|ov\w*)\b")
+_SR_BARE_UN = LazyPattern(r"\b[a-zčćžšđ]\w* (?:UN|UNHCR|UNICEF|UNESCO|UNRWA)\b(?!-)")
+_HR_DECLINED_UN = LazyPattern(r"\b(?:UN|UNHCR|UNICEF|UNESCO|UNRWA)-(?:a|u|om|ov\w*)\b")
 
 
 # Serbian writes "sa" ("with") before any word; Croatian only before s, z, š, ž (and "sa
 # mnom"), and "s" elsewhere. In the eval sets' Latin texts: 24 Serbian ones and no Croatian.
-_SR_SA = re.compile(r"\bsa (?![sSzZšŠžŽ]|mnom\b)\w", re.IGNORECASE)
+_SR_SA = LazyPattern(r"\bsa (?![sSzZšŠžŽ]|mnom\b)\w", re.IGNORECASE)
 
 
 def _standards(text: str) -> tuple[int, int]:
@@ -514,7 +516,7 @@ def _ky_rounding(text: str) -> bool:
 
 # Kyrgyz words in the Arabic script where Kazakh writes s for sh or drops a syllable:
 # катыш-/қатыс- (take part), башта-/баста- (begin), кеңешме (a meeting), менен/мен, үчүн/үшін
-_KY_ARABIC_WORDS = re.compile(
+_KY_ARABIC_WORDS = LazyPattern(
     "\u0642\u0627\u062a\u0649\u0634|\u0628\u0627\u0634\u062a\u0627\u0644|"
     "\u0643\u06d5\u06ad\u06d5\u0634\u0645\u06d5|(?<!\\S)(?:\u0645\u06d5\u0646\u06d5\u0646|"
     "\u06c7\u0686\u06c7\u0646)(?!\\S)"
@@ -604,7 +606,7 @@ def _latin(scan: _Scan, guess: str, hint: str | None) -> str | None:
 # Azerbaijani headlines without ə: Baku as Azerbaijan writes it (Turkish Bakü), news words
 # Turkish says otherwise (inşaat, istasyon, sonuç), and x where Turkish writes k or h (çox,
 # xarici, xalq, ehtiyac: çok, harici, halk, ihtiyaç) and the UN's BMT (Turkish BM)
-_AZ_WORDS = re.compile(
+_AZ_WORDS = LazyPattern(
     r"\b(?:bakı\w*|tikinti\w*|stansiya\w*|yekun\w*|çox|xarici\w*|xalq\w*|ehtiyac\w*|bmt)",
     re.IGNORECASE,
 )
@@ -615,19 +617,19 @@ _AZ_WORDS = re.compile(
 # vowel signs are no \w to Python, so the boundaries are spaces and punctuation.
 _DEVA_END = r"(?=[\s\u0964\u0965,.:;!?\"'»)]|$)"
 _DEVANAGARI = {
-    "hi": re.compile(
+    "hi": LazyPattern(
         r"(?<!\S)(?:में|की|के|है|हैं|से|ने|और|पर|का|था|थी|गया|गई|लिए|करेगा|मिला|मिली|नया|नई|"
         r"किया|हुआ|हुई|रहा|रही|रहे|गए|करने|कहा)" + _DEVA_END
     ),
-    "ne": re.compile(r"(?<!\S)(?:मा|ले|लाई|छ|छन्|हो|गरे|गर्न|भएको|भने|र|पनि|गरेको)" + _DEVA_END),
-    "mr": re.compile(r"(?<!\S)(?:आणि|आहे|आहेत|मध्ये|झाले|केली|केले|होते|या)" + _DEVA_END),
+    "ne": LazyPattern(r"(?<!\S)(?:मा|ले|लाई|छ|छन्|हो|गरे|गर्न|भएको|भने|र|पनि|गरेको)" + _DEVA_END),
+    "mr": LazyPattern(r"(?<!\S)(?:आणि|आहे|आहेत|मध्ये|झाले|केली|केले|होते|या)" + _DEVA_END),
 }
 # Spanish -ción and ñ, which Italian never writes (a Spanish headline read as Italian)
-_ES_NOT_IT = re.compile(r"ción\b|ciones\b|ñ", re.IGNORECASE)
+_ES_NOT_IT = LazyPattern(r"ción\b|ciones\b|ñ", re.IGNORECASE)
 # Ignoring case only ó Ó match ó, and ñ Ñ match ñ: a text without them, as most Italian ones,
 # can match -ciones alone (~13 µs per 2,000 characters against ~47 for all three)
 _ES_LETTERS = _Letters("óÓñÑ")
-_CIONES = re.compile(r"ciones\b", re.IGNORECASE)
+_CIONES = LazyPattern(r"ciones\b", re.IGNORECASE)
 
 
 def _spanish_not_italian(scan: _Scan) -> bool:
@@ -637,7 +639,7 @@ def _spanish_not_italian(scan: _Scan) -> bool:
 
 # Two hiragana or katakana make Japanese: Chinese writes none (a kanji-heavy Japanese
 # headline read as Chinese).
-_KANA = re.compile("[\u3040-\u30ff]")
+_KANA = LazyPattern("[\u3040-\u30ff]")
 
 
 # The model's Devanagari languages: Sanskrit and Konkani too, which it guesses for Hindi

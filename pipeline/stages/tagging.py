@@ -296,6 +296,7 @@ class _Vocabulary:
         self.lang = lang
         self.phrases: dict[int, _Phrase] = {}
         self._by_key: dict[tuple[str, bool, str], _Phrase] = {}
+        self._phrases_of: dict[tuple[str, bool], tuple[_Phrase, ...]] = {}
         self._by_form: dict[str, list[int]] = {}
         self._by_text: dict[str, list[int]] = {}
         self._prefixes: list[_Phrase] = []
@@ -321,6 +322,11 @@ class _Vocabulary:
         # in _afters are kept there instead of _starting's dead words, _live and _pairs.
         self._table: Any = native.WordTable() if native is not None else None
         self._afters: list[tuple[tuple[int, int, tuple[_Word, ...]], ...]] = []
+        # Whether find() or _new_words may have remembered anything since _forget_starts:
+        # only they fill the caches above, and compiling a language's rules adds thousands
+        # of phrases before its first text, each of which cleared them again (~20 M
+        # instructions per process).
+        self._remembering = False
         # (token, infix phrase id) -> where the phrase's first word lies in the token (see
         # inside): the press names its places again and again (11,400 located infix matches
         # over the benchmark corpus, of 428 tokens and words), and folding each cost more
@@ -341,10 +347,20 @@ class _Vocabulary:
             return start, end
         return start + place[0], start + place[1]
 
-    def phrases_of(self, term: str, exact: bool = False) -> list[_Phrase]:
+    def phrases_of(self, term: str, exact: bool = False) -> tuple[_Phrase, ...]:
         """The phrase for a term, and its variants where the language writes words together:
         in a compounding language a one-word name of 5+ letters also counts at a compound's
-        start or inside it (Syrienkrieg, Nordsyrien); without spaces, anywhere in a run."""
+        start or inside it (Syrienkrieg, Nordsyrien); without spaces, anywhere in a run.
+        Remembered per (term, exact): phrase() of a known key returns the phrase made
+        before and changes nothing, so the same tuple comes back (most terms recur in
+        several rules of a language)."""
+        key = (term, exact)
+        known = self._phrases_of.get(key)
+        if known is None:
+            known = self._phrases_of[key] = tuple(self._make_phrases_of(term, exact))
+        return known
+
+    def _make_phrases_of(self, term: str, exact: bool) -> list[_Phrase]:
         found = [self.phrase(term, exact)]
         words = _term_tokens(term)
         if exact or len(words) != 1 or term.endswith("*"):
@@ -375,7 +391,8 @@ class _Vocabulary:
         phrase = _Phrase(term, tuple(compiled), pid)
         self._by_key[(term, exact, kind)] = phrase
         self.phrases[pid] = phrase
-        self._forget_starts()
+        if self._remembering:
+            self._forget_starts()
         self._automaton = None
         self._head_sets = None
         self._filter = None
@@ -627,6 +644,7 @@ class _Vocabulary:
         return found
 
     def _forget_starts(self) -> None:
+        self._remembering = False
         self._starting.clear()
         self._live.clear()
         self._pairs.clear()
@@ -663,6 +681,7 @@ class _Vocabulary:
         """Phrase id -> (first, last) token positions of its every match, in text order. The
         native module, or set operations in C, find the new words and the words that start
         anything; Python looks only at those (most of an article's words are neither)."""
+        self._remembering = True
         if self._table is not None:
             return self._find_native(tokens, self._table)
         return self._find_python(tokens)
@@ -670,6 +689,7 @@ class _Vocabulary:
     def _new_words(self, new: list[str]) -> list[str]:
         """Of words met for the first time, those that start some phrase (their phrases
         remembered in _starting)."""
+        self._remembering = True  # as find(): what _starts remembers is for these phrases
         slow = self._quick_misses(new) if QUICK else new
         if QUICK and slow and self.lang not in SPACELESS:
             # most candidates start nothing: told for all at once (spaceless languages'

@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import compress
 from typing import Any, NamedTuple
 
+from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
 from pipeline.stages import term_cache
 
@@ -22,14 +23,14 @@ from pipeline.stages import term_cache
 # writes abbreviations with a gershayim (or a plain quote) between letters: האו"ם is one word.
 _HEBREW_QUOTE = r"(?<=[\u05d0-\u05ea])[\"\u05f4\u05f3'](?=[\u05d0-\u05ea])"
 _WORD = re.compile(rf"(?:[^\W_]|{_HEBREW_QUOTE})+", re.UNICODE)
-_SPLIT = re.compile(rf"((?:[^\W_]|{_HEBREW_QUOTE})+)")
+_SPLIT = LazyPattern(rf"((?:[^\W_]|{_HEBREW_QUOTE})+)")
 # Without a Hebrew letter the quote never joins: the plain pattern is twice as fast.
-_SPLIT_PLAIN = re.compile(r"([^\W_]+)")
-_HEBREW_LETTER = re.compile(r"[\u05d0-\u05ea]")
+_SPLIT_PLAIN = LazyPattern(r"([^\W_]+)")
+_HEBREW_LETTER = LazyPattern(r"[\u05d0-\u05ea]")
 # Letters of the scripts that fold() treats specially (Greek, Hebrew, Arabic).
 _SPECIAL_SCRIPTS = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff]")
-_ARABIC_MARKS = re.compile(r"[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
+_ARABIC_MARKS = LazyPattern(r"[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 # Arabic clitics written attached: wa-/fa- (and), bi-/li-/ka- (with/for/like), al- (the).
 _ARABIC_PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
 # Hebrew: ve- (and), she- (that), then be-/le-/ke-/mi- (in/to/as/from), then ha- (the).
@@ -37,7 +38,7 @@ _HEBREW_PREFIX = re.compile(r"^(?:ו)?(?:ש)?(?:כש|ב|ל|כ|מ)?(?:ה)?")
 # The same, at the start of every word of "\x00"-joined words.
 _ARABIC_PREFIX_ALL = re.compile(r"(?:^|(?<=\x00))(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
 _HEBREW_PREFIX_ALL = re.compile(r"(?:^|(?<=\x00))(?:ו)?(?:ש)?(?:כש|ב|ל|כ|מ)?(?:ה)?")
-_HEBREW_MARKS = re.compile(r"[\u0591-\u05c7\"\u05f4\u05f3']")  # niqqud, cantillation, quotes
+_HEBREW_MARKS = LazyPattern(r"[\u0591-\u05c7\"\u05f4\u05f3']")  # niqqud, cantillation, quotes
 _HEBREW_SCRIPT = re.compile(r"[\u0590-\u05ff]")
 _GREEK_SCRIPT = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 # The same, and the one character that lowers into Greek: the ohm sign (to ω)
@@ -104,12 +105,12 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 MIN_BASE_HANGUL = 2
 # Russian-style surnames in Turkic and Tajik Cyrillic text: Асадов is a person, not Асад
 # with an ending (those languages' own endings never begin so).
-_SURNAME_TAIL = re.compile(r"^(?:ов|ев|ёв|ова|ева|ович|евич|овна|евна)")
+_SURNAME_TAIL = LazyPattern(r"^(?:ов|ев|ёв|ова|ева|ович|евич|овна|евна)")
 _SURNAME_LANGS = frozenset({"kk", "ky", "uz", "tk", "tg", "tt", "ba"})
 
 
 _BALTIC = frozenset({"lv", "lt"})
-_BALTIC_NOMINATIVE = re.compile(r"(?<=\w\w\w)[sš]$")
+_BALTIC_NOMINATIVE = LazyPattern(r"(?<=\w\w\w)[sš]$")
 
 
 def _min_base(word: str) -> int:

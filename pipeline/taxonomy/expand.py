@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.cache import cache_path, write_atomically
 from pipeline.errors import ConfigError
+from pipeline.lazy_re import LazyPattern
 from pipeline.taxonomy import ANY_LANGUAGE, ContextRule, LanguageRules, Taxonomy, Topic, cldr_cache
 from pipeline.yamlfile import parse_yaml
 
@@ -38,9 +39,9 @@ _LOCALES = {
 }
 # Articles CLDR writes before some names (Irish "an tSiria", Maltese "is-Sirja"), and Irish
 # initial mutations (tSiria, hIaráine): the name is matched without them.
-_ARTICLE = re.compile(r"^(?:an |na |il-|is-|it-|ir-|in-|l-|iż-|id-|ix-|iċ-|ić-)", re.I)
-_MUTATION = re.compile(r"^(?:t|h|n|bh|d|g|m|b)(?=[A-ZÁÉÍÓÚ])")
-_PARENS = re.compile(r"\s*\([^)]*\)")
+_ARTICLE = LazyPattern(r"^(?:an |na |il-|is-|it-|ir-|in-|l-|iż-|id-|ix-|iċ-|ić-)", re.I)
+_MUTATION = LazyPattern(r"^(?:t|h|n|bh|d|g|m|b)(?=[A-ZÁÉÍÓÚ])")
+_PARENS = LazyPattern(r"\s*\([^)]*\)")
 
 
 class NameEntry(BaseModel):

@@ -206,3 +206,29 @@ def test_a_name_cache_of_another_shape_or_a_file_saved_mid_read_is_not_served(
     monkeypatch.setattr(expand, "_parse", original)
     name_tables.cache_clear()
     assert name_tables(names)["en"]["syria"].terms == ["Saved meanwhile"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": ["x", "y"], "b": [], "c": ["z"]},
+        {"a": ["x"], "b": "not a list", "c": ["z"]},
+        {"a": ["x", 1], "b": ["y"]},
+        {"a": None, "b": [["nested"]], "c": [None], "d": {"k": "v"}, "e": ["ok"]},
+        {},
+    ],
+)
+def test_a_store_file_keeps_exactly_its_lists_of_strings(
+    tmp_path: Path, data: dict[str, object]
+) -> None:
+    """JsonStore's load tells a well-formed file in C; what it keeps must be what the
+    entry-by-entry filter keeps, in the same order, for well-formed and other files."""
+    path = tmp_path / "store.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    store = JsonStore(lambda: path)
+    wanted = {
+        k: v for k, v in data.items() if isinstance(v, list) and all(isinstance(x, str) for x in v)
+    }
+    loaded = store._load()
+    assert loaded == wanted and list(loaded) == list(wanted)
+    assert all(store.get(k) == v for k, v in wanted.items())
