@@ -650,27 +650,131 @@ fn simhash_text(text: &Bound<'_, PyString>) -> PyResult<Option<u64>> {
 }
 
 fn simhash_of<const W: usize>(data: &[u8]) -> Option<u64> {
-    if let Some(plain) = simhash_plain::<W>(data) {
-        return plain;
+    match simhash_plain::<W>(data) {
+        Some(plain) => plain,
+        None => simhash_special::<W>(data),
     }
-    let mut joined: Vec<char> = Vec::with_capacity(data.len() / W);
-    let mut whole = true;
+}
+
+/// `simhash_of` a text with a `special_script` character: its words as `split` finds them
+/// (a Hebrew abbreviation's quote joins two), each folded as `fold_plain` folds the words
+/// joined by \0 and hashed as they are found, most characters through one entry of a
+/// `special_steps` table made for what the text has (no joined copy; simhash_joined's
+/// Folder steps per character, a binary search for a Greek accent among them, took
+/// ~190 instructions a character).
+fn simhash_special<const W: usize>(data: &[u8]) -> Option<u64> {
+    // `scripts` of the joined words, from the text's letters: a word's Greek or Hebrew
+    // character is a letter, or a Hebrew quote, which stands in a word only between two
+    // Hebrew letters
+    let bmp = bmp_tables();
+    let (mut hebrew, mut greek_text) = (false, false);
+    for unit in data.chunks_exact(W) {
+        let cp = code_at::<W>(unit, 0);
+        if special_script(cp) && bmp.alnum[(cp / 64) as usize] & (1 << (cp % 64)) != 0 {
+            let in_hebrew = (0x0590..=0x05ff).contains(&cp);
+            hebrew |= in_hebrew;
+            greek_text |= !in_hebrew; // Greek, or the ohm sign
+        }
+    }
+    let table = special_steps(hebrew, greek_text);
+    let mut folder = Folder::new(hebrew, greek_text);
+    let mut bigrams = Bigrams::default();
+    let mut declined = false;
     let spans = word_spans_of::<W>(data, |start, end| {
-        if !joined.is_empty() {
-            joined.push('\0'); // words are never empty: only the first has none before it
+        if declined {
+            return Ok(());
         }
+        let first_word = bigrams.last.is_none();
+        // as in simhash_plain: the word's hash so far, and its last character's `add`
+        let (mut sum, mut power, mut last) = (0u64, 1u64, 0u64);
         for at in start..end {
-            match char::from_u32(code_at::<W>(data, at)) {
-                Some(c) => joined.push(c),
-                None => whole = false, // never: a word's characters are letters or quotes
+            let cp = code_at::<W>(data, at);
+            let step = table.get(cp as usize).copied().unwrap_or(SLOW);
+            if step.power != 0 {
+                sum = sum.wrapping_add(step.add.wrapping_mul(power));
+                power = power.wrapping_mul(step.power);
+                last = step.add;
+                continue;
             }
+            // Folder folds it, with the characters around it in the joined text (read for
+            // Σ): the word's, the \0 before a word after the first, and after the word the
+            // \0 or the text's end, which is None here: neither is a letter
+            let char_at = |at: usize| char::from_u32(code_at::<W>(data, at));
+            let prev = if at > start {
+                char_at(at - 1)
+            } else if first_word {
+                None
+            } else {
+                Some('\0')
+            };
+            let next = if at + 1 < end { char_at(at + 1) } else { None };
+            folder.after_i = last == u64::from(b'i');
+            let folded = match char_at(at) {
+                // a word's characters are letters or quotes: never None
+                Some(c) => folder.fold(c, prev, next, &mut |low| {
+                    hash_char(&mut sum, &mut power, low)
+                }),
+                None => false,
+            };
+            if !folded {
+                declined = true;
+                return Ok(());
+            }
+            last = if folder.after_i { u64::from(b'i') } else { 0 };
         }
+        // (the \0 between two words adds nothing to either's hash, and sets no after_i)
+        bigrams.word(mix(sum));
         Ok(())
     });
-    if spans.is_err() || !whole {
-        return None; // neither happens: the spans' callback never fails
+    if spans.is_err() || declined {
+        return None; // the spans' callback never fails
     }
-    simhash_joined(&joined)
+    if bigrams.last.is_none() {
+        bigrams.word(mix(0)); // no word: the joined text's one empty word, as WordHashes
+    }
+    Some(bigrams.done())
+}
+
+/// Code points below this have a `special_steps` entry: the scripts and punctuation of the
+/// texts with Greek or Hebrew in them (Greek's own, polytonic, included); others are SLOW.
+const SPECIAL_TABLE: u32 = 0x2100;
+
+/// Each character's `PlainStep` in the words of a text with Greek or Hebrew letters
+/// (`scripts`: hebrew, greek_text), built once for each (~1 ms): SLOW where Folder's fold
+/// reads the characters around (Σ), the after_i it is given, or gives out an after_i its
+/// `add` does not tell, or declines. Found by folding each character itself, from either
+/// after_i: the table is Folder's word for it.
+fn special_steps(hebrew: bool, greek_text: bool) -> &'static [PlainStep] {
+    static TABLES: [OnceLock<Vec<PlainStep>>; 4] = [const { OnceLock::new() }; 4];
+    TABLES[2 * usize::from(hebrew) + usize::from(greek_text)].get_or_init(|| {
+        (0..SPECIAL_TABLE)
+            .map(|cp| match char::from_u32(cp) {
+                Some(c) => folded_step(c, &mut Folder::new(hebrew, greek_text)),
+                None => SLOW,
+            })
+            .collect()
+    })
+}
+
+/// The `PlainStep` of `c` as `folder` folds it, where the fold needs nothing but `c`.
+fn folded_step(c: char, folder: &mut Folder) -> PlainStep {
+    if c == 'Σ' {
+        return SLOW; // its neighbours tell σ from ς
+    }
+    let mut outcomes = [(false, 0u64, 1u64, false); 2];
+    for (outcome, after_i) in outcomes.iter_mut().zip([false, true]) {
+        let (mut add, mut power) = (0u64, 1u64);
+        folder.after_i = after_i;
+        let folded = folder.fold(c, None, None, &mut |low| {
+            hash_char(&mut add, &mut power, low)
+        });
+        *outcome = (folded, add, power, folder.after_i);
+    }
+    let (folded, add, power, after_i) = outcomes[0];
+    if !folded || outcomes[1] != outcomes[0] || after_i != (add == u64::from(b'i')) {
+        return SLOW;
+    }
+    PlainStep { add, power }
 }
 
 /// Whether a character is one that makes `fold_plain` read a text differently: a Hebrew
@@ -846,23 +950,6 @@ fn plain_fold(c: char, bmp: &Bmp) -> u16 {
         return PLAIN_SLOW;
     }
     code as u16
-}
-
-/// The fingerprint of the words' characters joined by \0, folded as `fold_plain` folds them;
-/// None where `fold_plain` declines.
-fn simhash_joined(text: &[char]) -> Option<u64> {
-    let (hebrew, greek_text) = scripts(text.iter().copied());
-    let mut folder = Folder::new(hebrew, greek_text);
-    let mut words = WordHashes::default();
-    for (at, &c) in text.iter().enumerate() {
-        let prev = at.checked_sub(1).map(|p| text[p]);
-        if !folder.fold(c, prev, text.get(at + 1).copied(), &mut |low| {
-            words.push(low)
-        }) {
-            return None;
-        }
-    }
-    Some(words.done())
 }
 
 /// A ring of recent fingerprints and the nearest one to a new fingerprint (dedupe.StoryIndex).
