@@ -694,8 +694,8 @@ fn simhash_special<const W: usize>(data: &[u8]) -> Option<u64> {
         let first_word = bigrams.last.is_none();
         // as in simhash_plain: the word's hash so far, and its last character's `add`
         let (mut sum, mut power, mut last) = (0u64, 1u64, 0u64);
-        for at in start..end {
-            let cp = code_at::<W>(data, at);
+        for (at, unit) in (start..end).zip(data[W * start..W * end].chunks_exact(W)) {
+            let cp = code_at::<W>(unit, 0);
             let step = table.get(cp as usize).copied().unwrap_or(SLOW);
             if step.power != 0 {
                 sum = sum.wrapping_add(step.add.wrapping_mul(power));
@@ -742,25 +742,57 @@ fn simhash_special<const W: usize>(data: &[u8]) -> Option<u64> {
     Some(bigrams.done())
 }
 
-/// Code points below this have a `special_steps` entry: the scripts and punctuation of the
-/// texts with Greek or Hebrew in them (Greek's own, polytonic, included); others are SLOW.
+/// Code points below this have their own `special_steps` entry, Folder's for the scripts
+/// (Greek's own, polytonic, Hebrew, and every character Folder treats otherwise in a Greek
+/// or Hebrew text: `flags_stop_below`); the others' fold is the one without them.
 const SPECIAL_TABLE: u32 = 0x2100;
 
-/// Each character's `PlainStep` in the words of a text with Greek or Hebrew letters
-/// (`scripts`: hebrew, greek_text), built once for each (~1 ms): SLOW where Folder's fold
+/// Each BMP character's `PlainStep` in the words of a text with Greek or Hebrew letters
+/// (`scripts`: hebrew, greek_text), built once for each (~2 ms): SLOW where Folder's fold
 /// reads the characters around (Σ), the after_i it is given, or gives out an after_i its
-/// `add` does not tell, or declines. Found by folding each character itself, from either
-/// after_i: the table is Folder's word for it.
-fn special_steps(hebrew: bool, greek_text: bool) -> &'static [PlainStep] {
-    static TABLES: [OnceLock<Vec<PlainStep>>; 4] = [const { OnceLock::new() }; 4];
+/// `add` does not tell, or declines. Found below SPECIAL_TABLE by folding each character
+/// itself, from either after_i: the table is Folder's word for it. Above, where the scripts
+/// change no fold (`flags_stop_below`), a letter's `plain_steps` entry (the Japanese and
+/// Chinese of a text with one Greek letter went to Folder one by one: ~20 M instructions
+/// over the corpus).
+fn special_steps(hebrew: bool, greek_text: bool) -> &'static [PlainStep; 0x10000] {
+    static TABLES: [OnceLock<Box<[PlainStep; 0x10000]>>; 4] = [const { OnceLock::new() }; 4];
     TABLES[2 * usize::from(hebrew) + usize::from(greek_text)].get_or_init(|| {
-        (0..SPECIAL_TABLE)
+        let plain = plain_steps();
+        let above = flags_stop_below(SPECIAL_TABLE);
+        let steps: Vec<PlainStep> = (0..=0xffff)
             .map(|cp| match char::from_u32(cp) {
-                Some(c) => folded_step(c, &mut Folder::new(hebrew, greek_text)),
-                None => SLOW,
+                Some(c) if cp < SPECIAL_TABLE => {
+                    folded_step(c, &mut Folder::new(hebrew, greek_text))
+                }
+                // a `plain_steps` GAP or SPECIAL (the ohm sign) has no step: Folder's
+                _ if above && plain[cp as usize].power != 0 => plain[cp as usize],
+                _ => SLOW,
             })
-            .collect()
+            .collect();
+        steps
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("0x10000 code points"))
     })
+}
+
+/// Whether Folder folds every character from `bound` up as it does in a text without
+/// Greek or Hebrew letters: what the scripts change is a Hebrew text's quotes and points
+/// (U+0591 to U+05C7, U+05F3, U+05F4, and ASCII quotes) and a Greek text's accented
+/// characters (tables::ACCENTED), each met as the character or in its lowercase.
+fn flags_stop_below(bound: u32) -> bool {
+    let touched = |c: char| {
+        matches!(
+            c,
+            '\u{0591}'..='\u{05c7}' | '\u{05f3}' | '\u{05f4}' | '"' | '\''
+        ) || accent_free(c).is_some()
+    };
+    tables::ACCENTED.iter().all(|&(cp, _)| cp < bound)
+        && tables::LOWER
+            .iter()
+            .filter(|&&(cp, _)| cp >= bound)
+            .all(|&(_, lower)| !lower.chars().any(touched))
 }
 
 /// The `PlainStep` of `c` as `folder` folds it, where the fold needs nothing but `c`.

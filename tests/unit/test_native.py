@@ -156,14 +156,16 @@ def test_simhash_of_text_agrees_with_folding_the_joined_words(built: ModuleType)
     assert sum(built.simhash_text(t) is None for t in real) < len(real) // 10
 
 
-def test_simhash_of_text_agrees_on_every_code_point(built: ModuleType) -> None:
+@pytest.mark.parametrize("lead", ["", "\u05e9\u05dc ", "\u03b1\u03b2 ", "\u03b1 \u05e9 "])
+def test_simhash_of_text_agrees_on_every_code_point(built: ModuleType, lead: str) -> None:
     # each code point in words of a text in one script (the one-pass path unless Greek or
-    # Hebrew), four at a time: after a letter, alone, and before one
+    # Hebrew), four at a time: after a letter, alone, and before one; and in a Hebrew, a
+    # Greek and a Greek and Hebrew text (each character's step from a table made for those)
     points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     compared = 0
     for at in range(0, len(points), 4):
         chars = [chr(c) for c in points[at : at + 4]]
-        text = " ".join(f"a{c} {c} {c}b" for c in chars)
+        text = lead + " ".join(f"a{c} {c} {c}b" for c in chars)
         ours = built.simhash_text(text)
         assert ours == _simhash_of_words(built, text), [hex(ord(c)) for c in chars]
         compared += ours is not None
