@@ -753,10 +753,15 @@ const SPECIAL_TABLE: u32 = 0x2100;
 /// `add` does not tell, or declines. Found below SPECIAL_TABLE by folding each character
 /// itself, from either after_i: the table is Folder's word for it. Above, where the scripts
 /// change no fold (`flags_stop_below`), a letter's `plain_steps` entry (the Japanese and
-/// Chinese of a text with one Greek letter went to Folder one by one: ~20 M instructions
-/// over the corpus).
+/// Chinese of a text with one Greek letter went to Folder one by one).
 fn special_steps(hebrew: bool, greek_text: bool) -> &'static [PlainStep; 0x10000] {
-    static TABLES: [OnceLock<Box<[PlainStep; 0x10000]>>; 4] = [const { OnceLock::new() }; 4];
+    type Table = OnceLock<Box<[PlainStep; 0x10000]>>;
+    static TABLES: [Table; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
     TABLES[2 * usize::from(hebrew) + usize::from(greek_text)].get_or_init(|| {
         let plain = plain_steps();
         let above = flags_stop_below(SPECIAL_TABLE);
