@@ -485,13 +485,13 @@ fn mix(mut x: u64) -> u64 {
 fn simhash_folded(folded: &str) -> u64 {
     let mut words = WordHashes::default();
     folded.chars().for_each(|c| words.push(c));
-    bigram_simhash(&words.done())
+    words.done()
 }
 
-/// The words' hashes of \0-joined folded text, given a character at a time: each word's is
-/// mix(sum of byte * P**i over its UTF-8 bytes).
+/// The words of \0-joined folded text, given a character at a time, hashed into `Bigrams`:
+/// each word's hash is mix(sum of byte * P**i over its UTF-8 bytes).
 struct WordHashes {
-    hashes: Vec<u64>,
+    bigrams: Bigrams,
     sum: u64,
     power: u64,
 }
@@ -499,7 +499,7 @@ struct WordHashes {
 impl Default for WordHashes {
     fn default() -> Self {
         WordHashes {
-            hashes: Vec::new(),
+            bigrams: Bigrams::default(),
             sum: 0,
             power: 1,
         }
@@ -509,76 +509,128 @@ impl Default for WordHashes {
 impl WordHashes {
     #[inline(always)] // per character hashed
     fn push(&mut self, c: char) {
-        if c.is_ascii() {
-            // one byte: most characters of most texts (and the \0 between words)
-            if c == '\0' {
-                self.hashes.push(mix(self.sum));
-                (self.sum, self.power) = (0, 1);
-                return;
-            }
-            self.sum = self.sum.wrapping_add((c as u64).wrapping_mul(self.power));
-            self.power = self.power.wrapping_mul(P);
+        if c == '\0' {
+            self.bigrams.word(mix(self.sum));
+            (self.sum, self.power) = (0, 1);
             return;
         }
-        let mut buf = [0u8; 4];
-        for &b in c.encode_utf8(&mut buf).as_bytes() {
-            self.sum = self.sum.wrapping_add((b as u64).wrapping_mul(self.power));
-            self.power = self.power.wrapping_mul(P);
-        }
+        hash_char(&mut self.sum, &mut self.power, c);
     }
 
-    fn done(mut self) -> Vec<u64> {
-        self.hashes.push(mix(self.sum));
-        self.hashes
+    fn done(mut self) -> u64 {
+        self.bigrams.word(mix(self.sum));
+        self.bigrams.done()
     }
 }
 
-/// The SimHash of consecutive words' hashes: each bigram's mix(a * K + b), the majority of
-/// each bit, its bytes in the order dedupe.py's numpy version packs them.
-fn bigram_simhash(hashes: &[u64]) -> u64 {
-    // bit counts per position: eight counters of one byte in each u64 lane, added through
-    // a table that spreads a byte's bits over a lane's bytes, flushed before they overflow
-    const SPREAD: [u64; 256] = {
-        let mut table = [0u64; 256];
-        let mut byte = 0;
-        while byte < 256 {
-            let mut bit = 0;
-            while bit < 8 {
-                table[byte] |= (((byte >> bit) & 1) as u64) << (8 * bit);
-                bit += 1;
-            }
-            byte += 1;
-        }
-        table
-    };
-    let mut counts = [0u32; 64];
-    let pairs = hashes.len().saturating_sub(1);
-    let mut lanes = [0u64; 8];
-    let flush = |lanes: &mut [u64; 8], counts: &mut [u32; 64]| {
-        for (lane, value) in lanes.iter_mut().enumerate() {
-            for k in 0..8 {
-                counts[8 * lane + k] += ((*value >> (8 * k)) & 0xFF) as u32;
-            }
-            *value = 0;
-        }
-    };
-    for (n, pair) in hashes.windows(2).enumerate() {
-        let bigram = mix(pair[0].wrapping_mul(K).wrapping_add(pair[1]));
-        for (lane, value) in lanes.iter_mut().enumerate() {
-            *value += SPREAD[((bigram >> (8 * lane)) & 0xFF) as usize];
-        }
-        if n % 255 == 254 {
-            flush(&mut lanes, &mut counts);
+/// A word's running hash (`sum`, and `power`: P to the number of bytes hashed so far) after
+/// one more character: each of its UTF-8 bytes times the power it stands at.
+#[inline(always)]
+fn hash_char(sum: &mut u64, power: &mut u64, c: char) {
+    if c.is_ascii() {
+        *sum = sum.wrapping_add((c as u64).wrapping_mul(*power));
+        *power = power.wrapping_mul(P);
+        return;
+    }
+    let mut buf = [0u8; 4];
+    for &b in c.encode_utf8(&mut buf).as_bytes() {
+        *sum = sum.wrapping_add((b as u64).wrapping_mul(*power));
+        *power = power.wrapping_mul(P);
+    }
+}
+
+/// Each bit's count over the bigrams of the words' hashes, given a word's hash at a time,
+/// and the SimHash of them (`done`): the majority of each bit, its bytes in the order
+/// dedupe.py's numpy version packs them. The counts are kept in 4-bit counters, 16 to a
+/// u64 (`nibbles[j]`'s nibble m counts bit 4m + j: four shifts, masks and adds a bigram),
+/// moved into 8-bit counters every 15 bigrams, before one can overflow (`bytes[j]`'s byte
+/// q counts bit 8q + j), and those into `counts` every 255 (17 x 15): one table lookup
+/// and add for each of a bigram's eight bytes before.
+struct Bigrams {
+    last: Option<u64>,
+    pairs: usize,
+    nibbles: [u64; 4],
+    in_nibbles: u32, // bigrams in `nibbles`: < 15
+    bytes: [u64; 8],
+    in_bytes: u32, // flushes of `nibbles` into `bytes`: < 17
+    counts: [u32; 64],
+}
+
+impl Default for Bigrams {
+    fn default() -> Self {
+        Bigrams {
+            last: None,
+            pairs: 0,
+            nibbles: [0; 4],
+            in_nibbles: 0,
+            bytes: [0; 8],
+            in_bytes: 0,
+            counts: [0; 64],
         }
     }
-    flush(&mut lanes, &mut counts);
-    let mut majority = 0u64;
-    for (bit, &count) in counts.iter().enumerate() {
-        if count as usize * 2 > pairs {
-            majority |= 1 << bit;
+}
+
+const NIBBLE_ONES: u64 = 0x1111_1111_1111_1111;
+const LOW_NIBBLES: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+
+impl Bigrams {
+    #[inline(always)] // per word hashed
+    fn word(&mut self, hash: u64) {
+        if let Some(last) = self.last {
+            self.pair(mix(last.wrapping_mul(K).wrapping_add(hash)));
+        }
+        self.last = Some(hash);
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, bigram: u64) {
+        for (j, nibbles) in self.nibbles.iter_mut().enumerate() {
+            *nibbles += (bigram >> j) & NIBBLE_ONES;
+        }
+        self.pairs += 1;
+        self.in_nibbles += 1;
+        if self.in_nibbles == 15 {
+            self.flush_nibbles();
+            self.in_bytes += 1;
+            if self.in_bytes == 17 {
+                self.flush_bytes();
+            }
         }
     }
-    majority.swap_bytes()
+
+    /// Adds each 4-bit counter (<= 15) to its 8-bit one: nibble 2q of `nibbles[j]` to byte
+    /// q of `bytes[j]`, nibble 2q + 1 to byte q of `bytes[4 + j]`.
+    fn flush_nibbles(&mut self) {
+        for j in 0..4 {
+            let nibbles = std::mem::take(&mut self.nibbles[j]);
+            self.bytes[j] += nibbles & LOW_NIBBLES;
+            self.bytes[4 + j] += (nibbles >> 4) & LOW_NIBBLES;
+        }
+        self.in_nibbles = 0;
+    }
+
+    fn flush_bytes(&mut self) {
+        for (j, bytes) in self.bytes.iter_mut().enumerate() {
+            for q in 0..8 {
+                self.counts[8 * q + j] += ((*bytes >> (8 * q)) & 0xFF) as u32;
+            }
+            *bytes = 0;
+        }
+        self.in_bytes = 0;
+    }
+
+    fn done(mut self) -> u64 {
+        // the bytes hold at most 16 x 15 here, and the nibbles fewer than 15 more
+        self.flush_nibbles();
+        self.flush_bytes();
+        let mut majority = 0u64;
+        for (bit, &count) in self.counts.iter().enumerate() {
+            if count as usize * 2 > self.pairs {
+                majority |= 1 << bit;
+            }
+        }
+        majority.swap_bytes()
+    }
 }
 
 /// dedupe.simhash of a text in one call: its words, as `split` finds them, joined by \0,
@@ -598,31 +650,175 @@ fn simhash_text(text: &Bound<'_, PyString>) -> PyResult<Option<u64>> {
 }
 
 fn simhash_of<const W: usize>(data: &[u8]) -> Option<u64> {
-    if W == 1
-        || !data
-            .chunks_exact(W)
-            .any(|unit| special_script(code_at::<W>(unit, 0)))
-    {
-        return simhash_plain::<W>(data);
+    match simhash_plain::<W>(data) {
+        Some(plain) => plain,
+        None => simhash_special::<W>(data),
     }
-    let mut joined: Vec<char> = Vec::with_capacity(data.len() / W);
-    let mut whole = true;
+}
+
+/// `simhash_of` a text with a `special_script` character: its words as `split` finds them
+/// (a Hebrew abbreviation's quote joins two), each folded as `fold_plain` folds the words
+/// joined by \0 and hashed as they are found, most characters through one entry of a
+/// `special_steps` table made for what the text has (folding a joined copy of the words
+/// through Folder, a binary search for a Greek accent among its steps, took ~190
+/// instructions a character).
+fn simhash_special<const W: usize>(data: &[u8]) -> Option<u64> {
+    // `scripts` of the joined words, from the text's letters: a word's Greek or Hebrew
+    // character is a letter, or a Hebrew quote, which stands in a word only between two
+    // Hebrew letters
+    let bmp = bmp_tables();
+    // (a special_script code point is in the BMP)
+    let letter = |cp: u32| bmp.alnum[(cp / 64) as usize] & (1 << (cp % 64)) != 0;
+    let in_hebrew = |cp: u32| (0x0590..=0x05ff).contains(&cp);
+    let mut codes = data.chunks_exact(W).map(|unit| code_at::<W>(unit, 0));
+    // after the first such letter, only a letter of the other kind can tell more (a Greek
+    // text read every character's ranges and letter bit to its end: ~30 M instructions
+    // over the corpus)
+    let (hebrew, greek_text) = match codes.find(|&cp| special_script(cp) && letter(cp)) {
+        None => (false, false),
+        Some(cp) if in_hebrew(cp) => {
+            let greek = codes.any(|cp| special_script(cp) && !in_hebrew(cp) && letter(cp));
+            (true, greek)
+        }
+        // Greek, or the ohm sign
+        Some(_) => (codes.any(|cp| in_hebrew(cp) && letter(cp)), true),
+    };
+    let table = special_steps(hebrew, greek_text);
+    let mut folder = Folder::new(hebrew, greek_text);
+    let mut bigrams = Bigrams::default();
+    let mut declined = false;
     let spans = word_spans_of::<W>(data, |start, end| {
-        if !joined.is_empty() {
-            joined.push('\0'); // words are never empty: only the first has none before it
+        if declined {
+            return Ok(());
         }
-        for at in start..end {
-            match char::from_u32(code_at::<W>(data, at)) {
-                Some(c) => joined.push(c),
-                None => whole = false, // never: a word's characters are letters or quotes
+        let first_word = bigrams.last.is_none();
+        // as in simhash_plain: the word's hash so far, and its last character's `add`
+        let (mut sum, mut power, mut last) = (0u64, 1u64, 0u64);
+        for (at, unit) in (start..end).zip(data[W * start..W * end].chunks_exact(W)) {
+            let cp = code_at::<W>(unit, 0);
+            let step = table.get(cp as usize).copied().unwrap_or(SLOW);
+            if step.power != 0 {
+                sum = sum.wrapping_add(step.add.wrapping_mul(power));
+                power = power.wrapping_mul(step.power);
+                last = step.add;
+                continue;
             }
+            // Folder folds it, with the characters around it in the joined text (read for
+            // Σ): the word's, the \0 before a word after the first, and after the word the
+            // \0 or the text's end, which is None here: neither is a letter
+            let char_at = |at: usize| char::from_u32(code_at::<W>(data, at));
+            let prev = if at > start {
+                char_at(at - 1)
+            } else if first_word {
+                None
+            } else {
+                Some('\0')
+            };
+            let next = if at + 1 < end { char_at(at + 1) } else { None };
+            folder.after_i = last == u64::from(b'i');
+            let folded = match char_at(at) {
+                // a word's characters are letters or quotes: never None
+                Some(c) => folder.fold(c, prev, next, &mut |low| {
+                    hash_char(&mut sum, &mut power, low)
+                }),
+                None => false,
+            };
+            if !folded {
+                declined = true;
+                return Ok(());
+            }
+            last = if folder.after_i { u64::from(b'i') } else { 0 };
         }
+        // (the \0 between two words adds nothing to either's hash, and sets no after_i)
+        bigrams.word(mix(sum));
         Ok(())
     });
-    if spans.is_err() || !whole {
-        return None; // neither happens: the spans' callback never fails
+    if spans.is_err() || declined {
+        return None; // the spans' callback never fails
     }
-    simhash_joined(&joined)
+    if bigrams.last.is_none() {
+        bigrams.word(mix(0)); // no word: the joined text's one empty word, as WordHashes
+    }
+    Some(bigrams.done())
+}
+
+/// Code points below this have their own `special_steps` entry, Folder's for the scripts
+/// (Greek's own, polytonic, Hebrew, and every character Folder treats otherwise in a Greek
+/// or Hebrew text: `flags_stop_below`); the others' fold is the one without them.
+const SPECIAL_TABLE: u32 = 0x2100;
+
+/// Each BMP character's `PlainStep` in the words of a text with Greek or Hebrew letters
+/// (`scripts`: hebrew, greek_text), built once for each (~2 ms): SLOW where Folder's fold
+/// reads the characters around (Σ), the after_i it is given, or gives out an after_i its
+/// `add` does not tell, or declines. Found below SPECIAL_TABLE by folding each character
+/// itself, from either after_i: the table is Folder's word for it. Above, where the scripts
+/// change no fold (`flags_stop_below`), a letter's `plain_steps` entry (the Japanese and
+/// Chinese of a text with one Greek letter went to Folder one by one).
+fn special_steps(hebrew: bool, greek_text: bool) -> &'static [PlainStep; 0x10000] {
+    type Table = OnceLock<Box<[PlainStep; 0x10000]>>;
+    static TABLES: [Table; 4] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    TABLES[2 * usize::from(hebrew) + usize::from(greek_text)].get_or_init(|| {
+        let plain = plain_steps();
+        let above = flags_stop_below(SPECIAL_TABLE);
+        let steps: Vec<PlainStep> = (0..=0xffff)
+            .map(|cp| match char::from_u32(cp) {
+                Some(c) if cp < SPECIAL_TABLE => {
+                    folded_step(c, &mut Folder::new(hebrew, greek_text))
+                }
+                // a `plain_steps` GAP or SPECIAL (the ohm sign) has no step: Folder's
+                _ if above && plain[cp as usize].power != 0 => plain[cp as usize],
+                _ => SLOW,
+            })
+            .collect();
+        steps
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("0x10000 code points"))
+    })
+}
+
+/// Whether Folder folds every character from `bound` up as it does in a text without
+/// Greek or Hebrew letters: what the scripts change is a Hebrew text's quotes and points
+/// (U+0591 to U+05C7, U+05F3, U+05F4, and ASCII quotes) and a Greek text's accented
+/// characters (tables::ACCENTED), each met as the character or in its lowercase.
+fn flags_stop_below(bound: u32) -> bool {
+    let touched = |c: char| {
+        matches!(
+            c,
+            '\u{0591}'..='\u{05c7}' | '\u{05f3}' | '\u{05f4}' | '"' | '\''
+        ) || accent_free(c).is_some()
+    };
+    tables::ACCENTED.iter().all(|&(cp, _)| cp < bound)
+        && tables::LOWER
+            .iter()
+            .filter(|&&(cp, _)| cp >= bound)
+            .all(|&(_, lower)| !lower.chars().any(touched))
+}
+
+/// The `PlainStep` of `c` as `folder` folds it, where the fold needs nothing but `c`.
+fn folded_step(c: char, folder: &mut Folder) -> PlainStep {
+    if c == 'Σ' {
+        return SLOW; // its neighbours tell σ from ς
+    }
+    let mut outcomes = [(false, 0u64, 1u64, false); 2];
+    for (outcome, after_i) in outcomes.iter_mut().zip([false, true]) {
+        let (mut add, mut power) = (0u64, 1u64);
+        folder.after_i = after_i;
+        let folded = folder.fold(c, None, None, &mut |low| {
+            hash_char(&mut add, &mut power, low)
+        });
+        *outcome = (folded, add, power, folder.after_i);
+    }
+    let (folded, add, power, after_i) = outcomes[0];
+    if !folded || outcomes[1] != outcomes[0] || after_i != (add == u64::from(b'i')) {
+        return SLOW;
+    }
+    PlainStep { add, power }
 }
 
 /// Whether a character is one that makes `fold_plain` read a text differently: a Hebrew
@@ -634,80 +830,153 @@ fn special_script(cp: u32) -> bool {
 
 /// `simhash_of` a text without a `special_script` character, in one pass: its words are
 /// runs of letters (no quote joins them without a Hebrew letter), folded and hashed as they
-/// are found, most characters through `plain_folds` (no joined copy, no Folder steps per
-/// character): 8 instead of 13 ns a character over the corpus's 2,150 such bodies.
-fn simhash_plain<const W: usize>(data: &[u8]) -> Option<u64> {
-    let bmp = bmp_tables();
-    let folds = plain_folds();
+/// are found, each BMP character through one `plain_steps` entry (its folded form's whole
+/// share of the word's hash: one multiply-add and one multiply a character) unless Folder
+/// must fold it. None at the first `special_script` character: the text is
+/// simhash_special's (that check was a pass of its own before; simhash_text over the
+/// corpus's 2,400 bodies, bigrams included: 742 -> 293 M instructions).
+fn simhash_plain<const W: usize>(data: &[u8]) -> Option<Option<u64>> {
+    // the code points in order: an iterator over the bytes or exact chunks reads each with
+    // one load and no bounds check (indexing `data` checked two bytes' bounds a character)
+    if W == 1 {
+        simhash_plain_codes(data.iter().map(|&unit| u32::from(unit)))
+    } else {
+        simhash_plain_codes(data.chunks_exact(W).map(|unit| code_at::<W>(unit, 0)))
+    }
+}
+
+/// `simhash_plain` of a text's code points.
+#[inline(always)]
+fn simhash_plain_codes(mut codes: impl Iterator<Item = u32>) -> Option<Option<u64>> {
+    let table = plain_steps();
+    let step_of = |cp: u32| match table.get(cp as usize) {
+        Some(&step) => step,
+        None => astral_step(cp),
+    };
     let mut folder = Folder::new(false, false);
-    let mut words = WordHashes::default();
-    let (mut in_word, mut any_word) = (false, false);
-    for at in 0..data.len() / W {
-        let cp = code_at::<W>(data, at);
-        let c = match char::from_u32(cp) {
-            Some(c) if is_alnum(c, bmp) => c,
-            _ => {
-                in_word = false; // a gap's character (a lone surrogate too)
-                continue;
+    let mut bigrams = Bigrams::default();
+    'text: loop {
+        let (mut cp, mut step) = loop {
+            let Some(cp) = codes.next() else {
+                break 'text;
+            };
+            let step = step_of(cp);
+            if step != GAP {
+                break (cp, step);
             }
         };
-        if !in_word {
-            if any_word {
-                // the \0 between two words of the joined text, as Folder folds it
-                words.push('\0');
-                folder.after_i = false;
-            }
-            (in_word, any_word) = (true, true);
-        }
-        if cp < 0x80 {
-            let low = c.to_ascii_lowercase();
-            words.push(low);
-            folder.after_i = low == 'i';
-            continue;
-        }
-        if cp <= 0xffff {
-            match folds[cp as usize] {
-                PLAIN_SLOW => {}
-                PLAIN_DROP => {
-                    folder.after_i = false;
-                    continue;
+        // a word, from its first letter: its hash as WordHashes takes it, and whether the
+        // last character it gave out is an i (Folder's after_i: that character's `add`)
+        let (mut sum, mut power, mut last) = (0u64, 1u64, 0u64);
+        loop {
+            if step.power != 0 {
+                sum = sum.wrapping_add(step.add.wrapping_mul(power));
+                power = power.wrapping_mul(step.power);
+                last = step.add;
+            } else if step == GAP {
+                break;
+            } else if step == SPECIAL {
+                return None;
+            } else {
+                // SLOW: Folder folds it, and may decline
+                let c = char::from_u32(cp)?; // a letter: never None
+                folder.after_i = last == u64::from(b'i');
+                if !folder.fold(c, None, None, &mut |low| {
+                    hash_char(&mut sum, &mut power, low)
+                }) {
+                    return Some(None);
                 }
-                low => {
-                    // a BMP character other than a surrogate or U+FFFF: never None
-                    words.push(char::from_u32(u32::from(low)).unwrap_or('\0'));
-                    folder.after_i = false;
-                    continue;
-                }
+                last = if folder.after_i { u64::from(b'i') } else { 0 };
+            }
+            match codes.next() {
+                Some(next) => (cp, step) = (next, step_of(next)),
+                None => break,
             }
         }
-        // without Greek, Σ is never met: the characters around are never read
-        if !folder.fold(c, None, None, &mut |low| words.push(low)) {
-            return None;
-        }
+        // (the \0 between two words adds nothing to either's hash)
+        bigrams.word(mix(sum));
     }
-    Some(bigram_simhash(&words.done()))
+    if bigrams.last.is_none() {
+        bigrams.word(mix(0)); // no word: the joined text's one empty word, as WordHashes
+    }
+    Some(Some(bigrams.done()))
+}
+
+/// What one character of a text without a `special_script` character adds to its word's
+/// hash in `simhash_plain`, where it is one character that folds without a look at its
+/// neighbours: its folded form's UTF-8 bytes b0, b1, ... make the word's sum gain
+/// power * (b0 + b1 * P + ...) = b0 * power + b1 * power * P + ..., and the power gain P to
+/// the number of those bytes, the very (wrapping) sums WordHashes makes byte by byte. A
+/// dropped character (an Arabic mark) adds 0 and steps by 1. `power` 0 marks the others:
+/// GAP (not a word's character), SLOW (Folder folds it: it may decline, or lower to more
+/// than one character), SPECIAL (the text goes to simhash_joined).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct PlainStep {
+    add: u64,
+    power: u64,
+}
+
+const GAP: PlainStep = PlainStep { add: 0, power: 0 };
+const SLOW: PlainStep = PlainStep { add: 1, power: 0 };
+const SPECIAL: PlainStep = PlainStep { add: 2, power: 0 };
+
+/// `PlainStep` of an astral character (above the table): a letter is Folder's.
+#[cold]
+fn astral_step(cp: u32) -> PlainStep {
+    if in_ranges(&tables::ALNUM, cp) {
+        SLOW
+    } else {
+        GAP
+    }
+}
+
+/// The `PlainStep` of every BMP code point, built once (~2 ms, 1 MB): a lone surrogate is a
+/// gap's character, as in `split`.
+fn plain_steps() -> &'static [PlainStep; 0x10000] {
+    static TABLE: OnceLock<Box<[PlainStep; 0x10000]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let bmp = bmp_tables();
+        let steps: Vec<PlainStep> = (0u32..=0xffff)
+            .map(|cp| match char::from_u32(cp) {
+                _ if special_script(cp) => SPECIAL, // a letter or not, as `split` has it
+                Some(c) if is_alnum(c, bmp) => plain_step(c, bmp),
+                _ => GAP,
+            })
+            .collect();
+        steps
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("0x10000 code points"))
+    })
+}
+
+/// The `PlainStep` of a letter, not a `special_script` one.
+fn plain_step(c: char, bmp: &Bmp) -> PlainStep {
+    let low = if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        match plain_fold(c, bmp) {
+            PLAIN_SLOW => return SLOW,
+            PLAIN_DROP => return PlainStep { add: 0, power: 1 },
+            // a BMP character other than a surrogate or U+FFFF: never None
+            low => char::from_u32(u32::from(low)).unwrap_or('\0'),
+        }
+    };
+    let (mut add, mut power) = (0u64, 1u64);
+    hash_char(&mut add, &mut power, low);
+    if add == u64::from(b'i') && low != 'i' {
+        return SLOW; // never: its `add` would pass for an i's (Folder's after_i)
+    }
+    PlainStep { add, power }
 }
 
 const PLAIN_SLOW: u16 = 0;
 const PLAIN_DROP: u16 = 0xffff;
 
-/// What Folder (without Hebrew or Greek in the text) makes of each non-ASCII BMP character,
+/// What Folder (without Hebrew or Greek in the text) makes of a non-ASCII BMP character,
 /// where that is one character other than i (which a combining dot may follow) and needs no
 /// look at its neighbours: that character, PLAIN_DROP (an Arabic mark), else PLAIN_SLOW
-/// (Folder folds it, or declines: NFC may change it, polytonic Greek). Built once (~1 ms).
-fn plain_folds() -> &'static [u16] {
-    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let bmp = bmp_tables();
-        (0u32..=0xffff)
-            .map(|cp| match char::from_u32(cp) {
-                Some(c) if cp >= 0x80 && !special_script(cp) => plain_fold(c, bmp),
-                _ => PLAIN_SLOW,
-            })
-            .collect()
-    })
-}
-
+/// (Folder folds it, or declines: NFC may change it, polytonic Greek).
 fn plain_fold(c: char, bmp: &Bmp) -> u16 {
     let mut one = [0u8; 4];
     let lowered: &str = match lower_of(c, bmp) {
@@ -734,23 +1003,6 @@ fn plain_fold(c: char, bmp: &Bmp) -> u16 {
         return PLAIN_SLOW;
     }
     code as u16
-}
-
-/// The fingerprint of the words' characters joined by \0, folded as `fold_plain` folds them;
-/// None where `fold_plain` declines.
-fn simhash_joined(text: &[char]) -> Option<u64> {
-    let (hebrew, greek_text) = scripts(text.iter().copied());
-    let mut folder = Folder::new(hebrew, greek_text);
-    let mut words = WordHashes::default();
-    for (at, &c) in text.iter().enumerate() {
-        let prev = at.checked_sub(1).map(|p| text[p]);
-        if !folder.fold(c, prev, text.get(at + 1).copied(), &mut |low| {
-            words.push(low)
-        }) {
-            return None;
-        }
-    }
-    Some(bigram_simhash(&words.done()))
 }
 
 /// A ring of recent fingerprints and the nearest one to a new fingerprint (dedupe.StoryIndex).

@@ -157,14 +157,16 @@ def test_simhash_of_text_agrees_with_folding_the_joined_words(built: ModuleType)
     assert sum(built.simhash_text(t) is None for t in real) < len(real) // 10
 
 
-def test_simhash_of_text_agrees_on_every_code_point(built: ModuleType) -> None:
+@pytest.mark.parametrize("lead", ["", "\u05e9\u05dc ", "\u03b1\u03b2 ", "\u03b1 \u05e9 "])
+def test_simhash_of_text_agrees_on_every_code_point(built: ModuleType, lead: str) -> None:
     # each code point in words of a text in one script (the one-pass path unless Greek or
-    # Hebrew), four at a time: after a letter, alone, and before one
+    # Hebrew), four at a time: after a letter, alone, and before one; and in a Hebrew, a
+    # Greek and a Greek and Hebrew text (each character's step from a table made for those)
     points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     compared = 0
     for at in range(0, len(points), 4):
         chars = [chr(c) for c in points[at : at + 4]]
-        text = " ".join(f"a{c} {c} {c}b" for c in chars)
+        text = lead + " ".join(f"a{c} {c} {c}b" for c in chars)
         ours = built.simhash_text(text)
         assert ours == _simhash_of_words(built, text), [hex(ord(c)) for c in chars]
         compared += ours is not None
@@ -189,6 +191,50 @@ def test_simhash_agrees_with_numpy(built: ModuleType) -> None:
     # a lone surrogate in the text: split() falls back to Python; the words hash natively
     joined = fold("\x00".join(["word"] * 30))
     assert dedupe.simhash("word " * 30 + "\udcff") == simhash_numpy(joined)
+
+
+def test_simhash_of_random_text_agrees_with_numpy(built: ModuleType) -> None:
+    # the reference definition end to end: Python's split and fold, then numpy's hashing,
+    # against simhash_text (each character's share of its word's hash from a table, bit
+    # counts in 4- and 8-bit counters) and simhash_folded, over texts of every script the
+    # native paths tell apart (Latin-1, one- to four-byte UTF-8, Arabic marks and tatweel,
+    # the Turkish İ, Greek and Hebrew), with 0 to ~600 bigrams: the counters' flushes every
+    # 15 and 255 bigrams, and the bigram counts around them
+    rng = random.Random(17)
+    scripts = [
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "àéîõüßÀÉÎÕÜçÇñÑøØåÅæÆ",
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ",
+        "ابتثجحخدذرزسشصضطظعغفقكلمنهويىأإآةیکـًٌٍَُِّْٰ",
+        "中文字符测试日本語のテキスト한국어텍스트",
+        "İIıiKk\u212a\u0130\u1e9e",
+        "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩαβγδεζηθικλμνξοπρστυφχψωάέήίόύώϊϋΐΰ\u2126",
+        "אבגדהוזחטיכלמנסעפצקרשת\u05b0\u05b4\u05bc\u05f3\u05f4\"'",
+        "\U0001d400\U0001d41a\U00010400\U00020000",
+    ]
+    gaps = [" ", " ", " ", ", ", ". ", "\n", " - ", "\u00a0", "\u3000"]
+    texts = []
+    for n in range(600):
+        chosen = rng.sample(scripts, rng.choice([1, 1, 1, 2, 3]))
+        alphabet = "".join(chosen)
+        words = rng.choice([0, 1, 2, 14, 15, 16, 17, 30, 254, 255, 256, 257, 300, 511, 600])
+        words = words if n % 3 else rng.randint(0, 700)
+        text = "".join(
+            "".join(rng.choices(alphabet, k=rng.randint(1, 12))) + rng.choice(gaps)
+            for _ in range(words)
+        )
+        texts.append(text)
+    # the same bigram again and again: every counter of a set bit fills up to its flush
+    texts += ["word " * n for n in (16, 17, 256, 257, 600)] + ["ab cd " * 300, "ё " * 300]
+    compared = 0
+    for text in texts:
+        folded = fold_python("\x00".join(split_python(text)[1::2]))
+        expected = simhash_numpy(folded)
+        assert built.simhash_folded(folded) == expected, ascii(text[:200])
+        ours = built.simhash_text(text)
+        assert ours is None or ours == expected, ascii(text[:200])
+        compared += ours is not None
+    assert compared > len(texts) * 3 // 4
 
 
 def test_nearest_fingerprint_agrees_with_numpy(built: ModuleType) -> None:
