@@ -164,8 +164,8 @@ _NATIVE_CLITICS = {
 # may be as short as 2-3 letters and begin a longer word.
 _LEMMATIZED = frozenset({"ru", "uk", "kk"})
 # Languages whose forms() hold lemmas that may begin like none of the word's `beginnings`
-# (pymorphy3: Russian людей -> человек): _dead_ends tells them nothing.
-_NO_DEAD_ENDS = frozenset({"ru", "uk"})
+# (pymorphy3: Russian людей -> человек): _dead_ends asks their dictionary lemmas instead.
+_LEMMA_DEAD_ENDS = frozenset({"ru", "uk"})
 
 
 @lru_cache(maxsize=50_000)
@@ -332,6 +332,8 @@ class _Vocabulary:
         # over the benchmark corpus, of 428 tokens and words), and folding each cost more
         # than the rest of locating the native rules' matches
         self._places: dict[tuple[str, int], tuple[int, int] | None] = {}
+        # next token -> whether _dead_ends_lemmatized rules it out (_rest_forms' answer)
+        self._dead_words: dict[str, bool] = {}
 
     def inside(self, token: str, pid: int, start: int, end: int) -> tuple[int, int]:
         """The offsets of infix phrase `pid`'s name found inside a longer word (叙利亚 in
@@ -455,15 +457,17 @@ class _Vocabulary:
         first words', for all words at once. Exact where every form a word can have begins
         like one of its `beginnings` or the Romanian -ei -> -a base (added here, as forms()
         adds it): its bases, their stems and the `~` beginnings of its bases; not where
-        forms() adds lemmas (_NO_DEAD_ENDS), which get no such test. Kazakh stems are its
-        bases cut short. A word ruled out has no form among those words' values, so
+        forms() adds lemmas (_LEMMA_DEAD_ENDS: `_dead_ends_lemmatized`). Kazakh stems are
+        its bases cut short. A word ruled out has no form among those words' values, so
         `_Word.matches` is false for each, and its forms (morphology) are never made: most
         next tokens of a live word are met nowhere else (over the benchmark corpus's 35,600
         new pairs, forms() was made for 23,900 next words in `_after`, now for 3,500, most
         of them Russian and Ukrainian: the pairs' 0.20 s became 0.09 s and this test's
         0.10 s; `_find_in_table` 1.16 -> 1.12 s, as a Snowball stem costs little)."""
-        if not words or self.lang in _NO_DEAD_ENDS:
+        if not words:
             return set()
+        if self.lang in _LEMMA_DEAD_ENDS:
+            return self._dead_ends_lemmatized(words)
         heads = self._rest_heads
         if heads is None:
             heads = self._rest_heads = _heads_of(self.lang, self._rest_forms, ())
@@ -480,6 +484,27 @@ class _Vocabulary:
         # lower_batch: a superset of may_begin on each beginning
         dead.difference_update([distinct[word_of[owners[n]]] for n in heads.lower_batch(flat)])
         return dead
+
+    def _dead_ends_lemmatized(self, words: list[str]) -> set[str]:
+        """_dead_ends in Russian and Ukrainian, where a lemma may begin like none of the
+        word's beginnings (людей -> человек): a word that pymorphy3's dictionary knows has no
+        form but its folded word and the lemmas of its dictionary parses (`all_forms`; see
+        `_dictionary_lemmas` for why), so if none of these is a later word's value, it is
+        ruled out. A word the dictionary does not know (lemmas guessed) never is. Each
+        word's answer is remembered (a next word follows many live words). Over the
+        benchmark corpus, 2,300 parses of next words in `_after` (80,000 instructions each)
+        became 200; the lemmas cost ~34,000 a word (45,000 before `_normal_form_cut`, when
+        this saved nothing)."""
+        known = self._dead_words
+        if len(known) > MAX_CACHED_WORDS:
+            known.clear()
+        asked = [word for word in dict.fromkeys(words) if word not in known]
+        if asked:
+            made = all_forms(asked, self.lang)
+            alive = set(compress(made.owners, map(self._rest_forms.__contains__, made.forms)))
+            alive.update(made.unknown)
+            known.update((word, n not in alive) for n, word in enumerate(asked))
+        return {word for word in words if known[word]}
 
     def _may_start(self, folded: str, heads: _Heads) -> bool:
         """Whether any form of the word could begin a phrase (the prefilter). The folded word
@@ -651,6 +676,7 @@ class _Vocabulary:
         if self._table is not None:
             self._table.clear()
         self._afters.clear()
+        self._dead_words.clear()
 
     def _remember(self, text: str, found: tuple[tuple[int, int, tuple[_Word, ...]], ...]) -> None:
         self._starting[text] = found

@@ -630,7 +630,8 @@ def _dictionary_lemmas(
     folds: list[str], lang: str, flat: list[str], owners: list[int]
 ) -> list[int]:
     """Adds to `flat` (and `owners`) the folded lemmas of every dictionary parse of each
-    folded word; returns the words pymorphy3's dictionary does not know.
+    folded word (a lemma repeated by the next parse once); returns the words pymorphy3's
+    dictionary does not know.
 
     Why these are all the lemmas `forms` can take from `parse(folded)[:3]` (pymorphy3
     2.0.6, analyzer.py, units/ and lang/*/config.py): `parse` runs the units in order and
@@ -642,8 +643,9 @@ def _dictionary_lemmas(
     `word.lower()`, added here for every known word. DictionaryAnalyzer.parse makes one
     parse per (para_id, idx) of each `dictionary.words.similar_items(word.lower(),
     char_substitutes)` item, its normal form `dictionary.build_normal_form(para_id, idx,
-    fixed_word)`, as here. So a word with any such item gets those parses only; the
-    probability estimator re-scores and sorts them (it drops none), and [:3] keeps some.
+    fixed_word)`, as here (`_normal_form_cut`). So a word with any such item gets those
+    parses only; the probability estimator re-scores and sorts them (it drops none), and
+    [:3] keeps some.
     A word without one (a name, a new word) goes on to the guessing units: its lemmas are
     not bounded here, it is returned as unknown. The argument holds for the pymorphy3 that
     requirements.lock pins: re-check it on an upgrade (test_all_forms_are_each_words_forms
@@ -652,7 +654,7 @@ def _dictionary_lemmas(
     dictionary = morph.dictionary
     similar = dictionary.words.similar_items
     substitutes = morph.char_substitutes
-    build = dictionary.build_normal_form
+    cuts = _normal_form_cuts(lang)
     unknown: list[int] = []
     lemmas: list[str] = []
     lemma_owners: list[int] = []
@@ -664,16 +666,58 @@ def _dictionary_lemmas(
             continue
         lemmas.append(lowered)
         lemma_owners.append(n)
+        last = lowered
         for fixed, parses in items:
             for para_id, idx in parses:
-                # build_normal_form's own shortcut, without the call: form 0 is the lemma
-                lemmas.append(fixed if idx == 0 else build(para_id, idx, fixed))
-                lemma_owners.append(n)
+                if idx == 0:  # build_normal_form's own shortcut: form 0 is the lemma
+                    lemma = fixed
+                else:
+                    cut = cuts.get(para_id << 16 | idx)  # idx < 2**16: stored as "H"
+                    if cut is None:
+                        cut = _normal_form_cut(dictionary, cuts, para_id, idx)
+                    start, end, head, tail = cut
+                    lemma = head + (fixed[start:-end] if end else fixed[start:]) + tail
+                # the parses of one lexeme mostly follow each other, with one lemma: it is
+                # folded and looked up once
+                if lemma != last:
+                    lemmas.append(lemma)
+                    lemma_owners.append(n)
+                    last = lemma
     if lemmas:
         # fold(parse.normal_form), as `forms` does
         flat += fold_all(lemmas, "\x00".join(lemmas), unconfused=True)
         owners += lemma_owners
     return unknown
+
+
+@lru_cache(maxsize=4)
+def _normal_form_cuts(lang: str) -> dict[int, tuple[int, int, str, str]]:
+    """para_id << 16 | idx -> how `_dictionary_lemmas` makes form idx's normal form (see
+    `_normal_form_cut`), filled as parses are met."""
+    return {}
+
+
+def _normal_form_cut(
+    dictionary: Any, cuts: dict[int, tuple[int, int, str, str]], para_id: int, idx: int
+) -> tuple[int, int, str, str]:
+    """What pymorphy3 2.0.6's `build_normal_form(para_id, idx, fixed_word)` does to any word
+    (opencorpora_dict/wrapper.py): the stem is the word without form idx's paradigm prefix
+    and suffix, the normal form that stem between form 0's prefix and suffix. As (letters
+    cut at the start, at the end, prefix, suffix): two method calls and six lookups per
+    parse cost more than the rest of the parse's lemma (test_normal_form_cuts_are_pymorphy3s
+    compares the two on every form of every paradigm)."""
+    paradigm = dictionary.paradigms[para_id]
+    size = len(paradigm) // 3
+    prefixes = dictionary.paradigm_prefixes
+    suffixes = dictionary.suffixes
+    cut = (
+        len(prefixes[paradigm[size * 2 + idx]]),
+        len(suffixes[paradigm[idx]]),
+        prefixes[paradigm[size * 2]],
+        suffixes[paradigm[0]],
+    )
+    cuts[para_id << 16 | idx] = cut
+    return cut
 
 
 @lru_cache(maxsize=50_000)

@@ -406,7 +406,13 @@ DEAD_END_WORDS = {
     "fr": ["Opéra", "opéras", "Unies", "unies", "Nations", "sécurité", "garants", "hamsters"],
     "ro": ["Siriei", "Unite", "Națiunilor", "Organizației", "Securitate", "dei", "mei"],
     "en": ["Nations", "nation", "Council", "councils", "Astana", "quarrelsome", "of", "the"],
+    # lemmas that begin otherwise than the word: людей -> человек, обо -> о, тієї -> той
+    "ru": ["Сирии", "ООН", "OOН", "Асада", "потому", "людей", "Людьми", "обо", "во", "вот"],
+    "uk": ["тієї", "ту", "перуть", "Сирії", "ООН", "людей", "тим"],
 }
+# Of those, words ruled out only if their dictionary lemmas are ignored (see
+# _dead_ends_lemmatized): a later word's value is the lemma of each
+LEMMA_WORDS = {"ru": ["людей", "Людьми", "обо", "во"], "uk": ["тієї", "ту", "перуть"]}
 
 
 def test_dead_ends_have_no_form_of_a_later_word(tagger: Tagger) -> None:
@@ -421,7 +427,7 @@ def test_dead_ends_have_no_form_of_a_later_word(tagger: Tagger) -> None:
         item = json.loads(line)
         text = f"{item['title']} {item.get('text') or ''}"
         words.setdefault(item["lang"], []).extend(t.text for t in tokenize(text))
-    ruled_out = 0
+    ruled_out = lemmatized = 0
     for lang, found in words.items():
         tagger.tag("", "", lang)  # compiles the language's rules
         vocabulary = tagger._vocabularies.get(lang)
@@ -436,12 +442,13 @@ def test_dead_ends_have_no_form_of_a_later_word(tagger: Tagger) -> None:
         }
         assert later == vocabulary._rest_forms, lang
         dead = vocabulary._dead_ends(found)
-        if lang in tagging._NO_DEAD_ENDS:
-            assert not dead, lang
+        if lang in tagging._LEMMA_DEAD_ENDS:  # ruled out by their dictionary lemmas
+            lemmatized += len(dead)
+            assert dead.isdisjoint(LEMMA_WORDS[lang]), lang
         for word in dead:
             assert forms(word, lang).isdisjoint(later), (lang, word)
         ruled_out += len(dead)
-    assert ruled_out > 5_000  # the test is about something
+    assert ruled_out > 5_000 and lemmatized > 300  # the test is about something
 
 
 def test_dead_ends_change_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -466,6 +473,27 @@ def test_the_dictionary_lemmas_argument_is_for_the_pinned_pymorphy3() -> None:
     from importlib.metadata import version
 
     assert version("pymorphy3") == "2.0.6", "re-check tokens._dictionary_lemmas"
+
+
+@pytest.mark.parametrize("lang", ["ru", "uk"])
+def test_normal_form_cuts_are_pymorphy3s(lang: str) -> None:
+    # _dictionary_lemmas makes build_normal_form's lemma from a cut of its own: the same on
+    # every form of every paradigm (a made-up stem between the form's prefix and suffix)
+    from pipeline.stages.tokens import _normal_form_cut
+
+    dictionary = _morph(lang).dictionary
+    prefixes, suffixes = dictionary.paradigm_prefixes, dictionary.suffixes
+    cuts: dict[int, tuple[int, int, str, str]] = {}
+    checked = 0
+    for para_id, paradigm in enumerate(dictionary.paradigms):
+        size = len(paradigm) // 3
+        for idx in range(1, size):
+            fixed = prefixes[paradigm[size * 2 + idx]] + "стем" + suffixes[paradigm[idx]]
+            start, end, head, tail = _normal_form_cut(dictionary, cuts, para_id, idx)
+            mine = head + (fixed[start:-end] if end else fixed[start:]) + tail
+            assert mine == dictionary.build_normal_form(para_id, idx, fixed), (para_id, idx)
+            checked += 1
+    assert checked > 10_000 and cuts[(para_id << 16) | idx] == (start, end, head, tail)
 
 
 def test_fold_all_folds_each_word_as_alone_beside_the_ohm_sign() -> None:
