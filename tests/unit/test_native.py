@@ -119,9 +119,16 @@ def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
     rng = random.Random(15)
     texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 16))) for _ in range(30_000)]
     folded = 0
+    texts += ["", "A", "É", "Ab", "ÉA", "\ud800", "a\ud800", "ǅ", "ΣΑ", "\U0001d400a"]
     for text in texts:
         ours = built.fold_plain(text)
         assert ours is None or ours == fold_python(text), text
+        if ours is not None:  # written into a new str in the width Python's has
+            assert ours.isascii() == fold_python(text).isascii(), ascii(text)
+            # (one Latin-1 character is CPython's shared str, whose size counts a UTF-8
+            # copy once any caller asked for one)
+            if len(ours) > 1:
+                assert sys.getsizeof(ours) == sys.getsizeof(fold_python(text)), ascii(text)
         folded += ours is not None
         assert fold(text) == fold_python(text)
     assert folded > len(texts) // 2
