@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from itertools import accumulate
 from types import ModuleType
 from typing import Any
@@ -61,6 +62,24 @@ def test_split_agrees_on_real_and_random_text(built: ModuleType) -> None:
         assert built.split(text) == split_python(text), text
 
 
+def test_split_parts_are_stored_as_python_stores_them(built: ModuleType) -> None:
+    # each part is made from the text's characters in the narrowest width for its largest
+    # character, told from the OR of its code points (lib.rs `new_part`): == alone would
+    # not see an all-ASCII part stored as Latin-1 (str.isascii() would), sys.getsizeof does
+    rng = random.Random(5)
+    alphabet = ["a", " ", "\x7f", "\x80", "\xff", "\u0100", "\uffff", "\U00010000", "ж", "😀"]
+    alphabet += ["\ud800", "ש", '"', "1", ",", "é"]
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 12))) for _ in range(20_000)]
+    texts += ["a\x7f", "a\x80", "a\xff", "a\u0100", "a\uffff", "a\U00010000", "\x80\x7f"]
+    for text in texts:
+        parts = built.split_offsets(text)[0]
+        expected = split_python(text)
+        assert parts == expected, ascii(text)
+        for got, want in zip(parts, expected, strict=True):
+            assert sys.getsizeof(got) == sys.getsizeof(want), ascii(text)
+            assert got.isascii() == want.isascii(), ascii(text)
+
+
 def test_split_reads_lone_surrogates(built: ModuleType) -> None:
     # read from the str's stored characters: a lone surrogate is a gap's character, also
     # between a Hebrew letter and a quote
@@ -101,9 +120,16 @@ def test_fold_agrees_on_real_and_random_text(built: ModuleType) -> None:
     rng = random.Random(15)
     texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 16))) for _ in range(30_000)]
     folded = 0
+    texts += ["", "A", "É", "Ab", "ÉA", "\ud800", "a\ud800", "ǅ", "ΣΑ", "\U0001d400a"]
     for text in texts:
         ours = built.fold_plain(text)
         assert ours is None or ours == fold_python(text), text
+        if ours is not None:  # written into a new str in the width Python's has
+            assert ours.isascii() == fold_python(text).isascii(), ascii(text)
+            # (one Latin-1 character is CPython's shared str, whose size counts a UTF-8
+            # copy once any caller asked for one)
+            if len(ours) > 1:
+                assert sys.getsizeof(ours) == sys.getsizeof(fold_python(text)), ascii(text)
         folded += ours is not None
         assert fold(text) == fold_python(text)
     assert folded > len(texts) // 2
@@ -271,6 +297,18 @@ def test_word_table_tells_words_by_their_characters(built: ModuleType) -> None:
     assert len(table) == len(words) + 1
     table.clear()
     assert table.scan(["a"]) == ["a"] and len(table) == 1
+
+
+def test_word_table_reads_every_character_of_a_word(built: ModuleType) -> None:
+    # words are hashed by loads that overlap (lib.rs `word_hash`): a word and the word with
+    # any one character changed are two words, at every length and in every width
+    for base in ("a", "é", "ж", "😀"):
+        for length in range(41):
+            table = built.WordTable()
+            word = base * length
+            changed = [word[:at] + "b" + word[at + 1 :] for at in range(length)]
+            assert table.scan([word, *changed]) == [word, *changed]
+            assert table.scan([word, *changed]) == []
 
 
 def test_word_table_agrees_with_a_set_as_it_grows(built: ModuleType) -> None:
