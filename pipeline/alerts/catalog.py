@@ -234,6 +234,9 @@ class RulesCatalog:
             return
         self._checked = now
         marker = await self._index_marker(es)
+        if marker is None:
+            log.warning("alert-rules index: no primary shard answers; the rules in hand stay")
+            return
         if marker == self._marker:
             return
         self._marker = marker
@@ -245,11 +248,17 @@ class RulesCatalog:
         if docs:
             log.info("rules: %d loaded from the alert-rules index", len(self._extra))
 
-    async def _index_marker(self, es: AsyncElasticsearch) -> tuple[int, int]:
-        """Writes and deletes the index has taken: any change moves it."""
+    async def _index_marker(self, es: AsyncElasticsearch) -> tuple[int, int] | None:
+        """Writes and deletes the index has taken: any change moves it. None while no
+        primary shard of the index answers (a data node just went away and its shards are
+        not yet reassigned: the stats' primaries are empty), when nothing is known of its
+        writes; this was a KeyError that crashed the indexing agent in the cluster fault
+        test."""
         try:
             stats = await es.indices.stats(index=self.settings.alert_rules_index, metric="indexing")
         except NotFoundError:
             return 0, 0
-        indexing = stats["_all"]["primaries"]["indexing"]
+        indexing = stats.body.get("_all", {}).get("primaries", {}).get("indexing")
+        if not isinstance(indexing, dict):
+            return None
         return int(indexing["index_total"]), int(indexing["delete_total"])

@@ -147,3 +147,47 @@ def test_add_keeps_comments_refuses_bad_rules_and_delete_removes(tmp_path: Path)
     )
     offline = _cli("validate", "--offline", cwd=tmp_path)
     assert offline.returncode == 0 and "2 rules loaded, 0 problems" in offline.stdout
+
+
+class _Stats:
+    def __init__(self, body: dict[str, object]) -> None:
+        self.body = body
+
+
+class _Indices:
+    def __init__(self, body: dict[str, object]) -> None:
+        self.body = body
+
+    async def stats(self, **_: object) -> _Stats:
+        return _Stats(self.body)
+
+
+class _StatsOnly:
+    """An Elasticsearch client that only answers index stats (what the catalog's poll asks
+    first)."""
+
+    def __init__(self, body: dict[str, object]) -> None:
+        self.indices = _Indices(body)
+
+
+def test_rules_in_hand_stay_while_no_primary_shard_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A data node killed mid-stream (tests/faults/test_cluster.py): until its shards are
+    # reassigned, the alert-rules index's stats have empty primaries. That was a KeyError
+    # out of refresh(), which crashed the indexing agent.
+    import asyncio
+    from typing import Any, cast
+
+    from pipeline.alerts.catalog import RulesCatalog
+    from pipeline.alerts.matching import RulesFile
+    from pipeline.settings import Settings
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - {id: geneva, query: Geneva}\n", encoding="utf-8")
+    catalog = RulesCatalog(Settings(), RulesFile(path), poll_seconds=0, publish=False)
+    es = cast(Any, _StatsOnly({"_all": {"primaries": {}, "total": {}}}))
+    asyncio.run(catalog.refresh(es))
+    assert [r.id for r in catalog.current().rules] == ["geneva"]
+    assert catalog._marker is None and catalog._version == 0
+    assert "no primary shard answers" in caplog.text
