@@ -1362,6 +1362,15 @@ fn stored_chars<'a>(word: &'a Bound<'_, PyString>) -> PyResult<(usize, &'a [u8])
     }
 }
 
+/// The bytes each character of `text` is stored in: 1, 2 or 4 (PEP 393's kind). Read from the
+/// str's header, O(1): a str stored 1 byte a character holds none above U+00FF, so a search
+/// for such characters in it can be skipped (pipeline/stages/tokens.py, `AboveLatin1`).
+#[pyfunction]
+fn char_width(text: &Bound<'_, PyString>) -> PyResult<usize> {
+    let (width, _) = stored_chars(text)?;
+    Ok(1 << width)
+}
+
 /// `stored_chars` of an object a borrowed reference points to, which must be a str.
 ///
 /// # Safety
@@ -2170,6 +2179,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simhash_text, m)?)?;
     m.add_function(wrap_pyfunction!(fold_plain, m)?)?;
     m.add_function(wrap_pyfunction!(part_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(char_width, m)?)?;
     m.add_function(wrap_pyfunction!(jsonout::json_line, m)?)?;
     m.add_function(wrap_pyfunction!(letters::has_surrogates, m)?)?;
     m.add_class::<Fingerprints>()?;

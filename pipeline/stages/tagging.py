@@ -21,6 +21,7 @@ from pipeline.stages import term_cache
 from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
+    AboveLatin1,
     Token,
     all_beginnings,
     all_forms,
@@ -133,8 +134,8 @@ class _Phrases:
 SLOW_START = frozenset({"ar", "fa", "ur", "he", "yi", "ga", "sr", "hr", "bs", "id", "ms"})
 # Letters that folding changes at the start of a word, scripts with attached clitics, and the
 # Cyrillic of a word that may mix scripts (ООН typed with a Latin H).
-_SLOW_LETTERS = re.compile(r"[ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_SLOW_LETTERS = AboveLatin1(r"[ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
+_CYRILLIC = AboveLatin1(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 

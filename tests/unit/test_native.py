@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from itertools import accumulate
 from types import ModuleType
@@ -705,3 +706,53 @@ def test_has_surrogates_is_whether_utf8_fails(built: ModuleType) -> None:
         assert built.has_surrogates(text) == fails(text), ascii(text)
         assert scrub(text) == (_SURROGATES.sub("\ufffd", text) if fails(text) else text)
         scrub(text).encode("utf-8")  # never raises
+
+
+def _texts_of_every_width() -> list[str]:
+    rng = random.Random(393)
+    alphabet = ["a", "\x00", "\x7f", "\x80", "é", "\xff", "\u0100", "Ж", "ё", "İ", "ά", "ش"]
+    alphabet += ["א", "한", "\u2126", "\ud800", "\uffff", "😀", "\U0010ffff"]
+    texts = ["", "a", "\xff", "\u0100", "😀", "Сирия\x00Syria", "Syria\x00Siria\x00Suriyé"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randrange(1, 40))) for _ in range(3_000)]
+    # slices and joins of wide strs: CPython stores each result in its own narrowest width
+    texts += [text[1:] for text in texts if text] + [
+        "\x00".join(texts[n : n + 3]) for n in range(99)
+    ]
+    return texts
+
+
+def test_char_width_is_the_width_of_the_widest_character(built: ModuleType) -> None:
+    for text in _texts_of_every_width():
+        widest = max(map(ord, text), default=0)
+        truth = 1 if widest <= 0xFF else 2 if widest <= 0xFFFF else 4
+        assert built.char_width(text) == truth, ascii(text)
+        # what AboveLatin1 reads from width 1: no character above U+00FF
+        assert (built.char_width(text) == 1) == (not any(ord(c) > 0xFF for c in text))
+
+
+@pytest.mark.parametrize("module", [tokens, tagging])
+def test_above_latin1_skips_only_searches_that_find_nothing(
+    built: ModuleType, module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patterns = [p for p in vars(module).values() if isinstance(p, tokens.AboveLatin1)]
+    assert len(patterns) >= 2
+    texts = _texts_of_every_width()
+    for pattern in patterns:
+        compiled = re.compile(pattern.pattern)
+        for text in texts:
+            found = compiled.search(text)
+            if text.isascii() or built.char_width(text) == 1:
+                assert found is None, (pattern.pattern, ascii(text))  # the skipped search
+            assert bool(pattern.search(text)) == bool(found), (pattern.pattern, ascii(text))
+        # the Python path (no native module) searches every str that is not ASCII
+        monkeypatch.setattr(tokens, "_char_width", None)
+        assert all(bool(pattern.search(t)) == bool(compiled.search(t)) for t in texts)
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"[\u00ff-\u0400]", r"[é]", r"[^a]", r"[\u0400-\u04ff]+x", "Ж|a"]
+)
+def test_above_latin1_refuses_what_may_match_a_latin1_str(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        tokens.AboveLatin1(pattern)
