@@ -7,6 +7,7 @@ import gc
 import importlib
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -365,9 +366,30 @@ def _morph(lang: str) -> Any:
     # deferred on purpose: loading pymorphy3 and its dictionaries costs ~0.5 s, paid only by
     # a process that meets Russian or Ukrainian text
     import pymorphy3
+    from pymorphy3.opencorpora_dict import storage
 
-    analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
-    # The dictionaries (~10,000 tags, arrays) and everything loaded before them (taxonomy,
+    # load_dict builds every tag of the dictionary from its string (5,532 in Russian, 4,074
+    # in Ukrainian; ~1.2 % of the benchmark corpus's instructions), of which the corpus
+    # meets ~250-330: it is handed none to build, and _Tags builds each as parses ask. The
+    # swap lasts this constructor only (nothing else loads a pymorphy3 dictionary then).
+    tags: list[_Tags] = []
+    load_gramtab = storage._load_gramtab
+
+    def tags_later(meta: Any, gramtab_format: str, path: str) -> list[str]:
+        tag_class = pymorphy3.tagset.registry[gramtab_format]  # load_dict's Tag, set up
+        tags.append(_Tags(tag_class, load_gramtab(meta, gramtab_format, path)))
+        return []
+
+    storage._load_gramtab = tags_later
+    try:
+        analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
+    finally:
+        storage._load_gramtab = load_gramtab
+    # The gramtab's only readers in 2.0.6 (requirements.lock; a test pins the version):
+    # Dictionary.build_tag_info and DictionaryAnalyzer.tag, both gramtab[tag_id] when
+    # parsing (dictionary._data, with the empty list, is read only by Dictionary.__init__)
+    analyzer.dictionary.gramtab = tags[0]
+    # The dictionaries (arrays, DAWGs) and everything loaded before them (taxonomy,
     # compiled rules, models) live as long as the process: frozen, the cyclic collector's
     # full passes skip them. Without this, the full passes that the growing caches of new
     # words set off traversed up to ~200,000 objects each: ~0.25 s of CPU over the
@@ -376,6 +398,33 @@ def _morph(lang: str) -> Any:
     # makes little: ~1,600 objects collected over the whole corpus).
     gc.freeze()
     return analyzer
+
+
+class _Tags(dict[int, Any]):
+    """pymorphy3's gramtab (tag id -> OpencorporaTag) with each tag built on first use, as
+    OpencorporaTag(string) is (tagset.py of pymorphy3 2.0.6, which requirements.lock pins:
+    test_lazy_tags_are_pymorphy3s compares every tag and parses of many words)."""
+
+    def __init__(self, tag_class: Any, strings: list[str]) -> None:
+        super().__init__()
+        # The check OpencorporaTag.__init__ makes of each tag's grammemes, for all at once:
+        # the grammemes the (shared) class knows are the next dictionary's once it loads
+        tag_class._assert_grammemes_are_known(
+            set(",".join([s.replace(" ", ",", 1) for s in strings]).split(","))
+        )
+        self._tag_class = tag_class
+        self._strings = strings
+
+    def __missing__(self, tag_id: int) -> Any:
+        string = self._strings[tag_id]
+        # OpencorporaTag.__init__ without its check (made above)
+        tag = self._tag_class.__new__(self._tag_class)
+        tag._str = string
+        tag._grammemes_tuple = tuple(map(sys.intern, string.replace(" ", ",", 1).split(",")))
+        tag._POS = tag._grammemes_tuple[0]
+        tag._grammemes_cache = tag._cyr_grammemes_cache = tag._cyr = None
+        self[tag_id] = tag
+        return tag
 
 
 def _dictionary_path(lang: str) -> str | None:

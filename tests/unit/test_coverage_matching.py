@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import json
+import operator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -469,10 +471,12 @@ def test_dead_ends_change_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_dictionary_lemmas_argument_is_for_the_pinned_pymorphy3() -> None:
     # tokens._dictionary_lemmas reads pymorphy3's dictionary as 2.0.6's analyser does (its
-    # docstring says why that gives every lemma `forms` can take): an upgrade re-checks it
+    # docstring says why that gives every lemma `forms` can take), and tokens._morph loads
+    # it with tags built on first use as 2.0.6's OpencorporaTag builds them (tokens._Tags):
+    # an upgrade re-checks both
     from importlib.metadata import version
 
-    assert version("pymorphy3") == "2.0.6", "re-check tokens._dictionary_lemmas"
+    assert version("pymorphy3") == "2.0.6", "re-check tokens._dictionary_lemmas and _Tags"
 
 
 @pytest.mark.parametrize("lang", ["ru", "uk"])
@@ -494,6 +498,55 @@ def test_normal_form_cuts_are_pymorphy3s(lang: str) -> None:
             assert mine == dictionary.build_normal_form(para_id, idx, fixed), (para_id, idx)
             checked += 1
     assert checked > 10_000 and cuts[(para_id << 16) | idx] == (start, end, head, tail)
+
+
+def test_lazy_tags_are_pymorphy3s() -> None:
+    # _morph's analyzers build their dictionary's tags on first use (tokens._Tags): every
+    # tag and the parses of many words (order, tags, lemmas, scores, how) are those of an
+    # unmodified MorphAnalyzer's. The Russian words are parsed after the Ukrainian
+    # dictionary is loaded, whose grammemes the shared Tag class then knows (not ADJS, ...)
+    import pymorphy3
+
+    from pipeline.stages.tokens import _dictionary_path, _Tags
+
+    def parses(morph: pymorphy3.MorphAnalyzer, words: list[str]) -> list[list[Any]]:
+        return [
+            [(p.word, p.tag, str(p.tag), p.normal_form, p.score, p.methods_stack) for p in got]
+            for got in map(morph.parse, words)
+        ]
+
+    from tests.support.paths import REPO
+
+    lazy = {lang: _morph.__wrapped__(lang) for lang in ("ru", "uk")}  # not _morph's cache
+    found: dict[str, set[str]] = {"ru": set(), "uk": set()}
+    for path in sorted((REPO / "tests/fixtures/eval").glob("coverage*.jsonl")):
+        for line in path.read_text().splitlines():
+            item = json.loads(line)
+            if item["lang"] in found:
+                text = item["title"] + " " + item["text"]
+                found[item["lang"]].update(t.text for t in tokenize(text))
+    words = {lang: sorted(found[lang]) for lang in found}
+    got = {lang: parses(lazy[lang], [w.lower() for w in words[lang]]) for lang in lazy}
+    for lang in ("ru", "uk"):
+        plain = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
+        assert isinstance(lazy[lang].dictionary.gramtab, _Tags)
+        assert not isinstance(plain.dictionary.gramtab, _Tags)
+        want = parses(plain, [w.lower() for w in words[lang]])
+        # methods_stack holds each analyzer's own units: compared by their class
+        for mine, theirs in zip(got[lang], want, strict=True):
+            assert [p[:5] for p in mine] == [p[:5] for p in theirs]
+            assert [[(type(m[0]), *m[1:]) for m in p[5]] for p in mine] == [
+                [(type(m[0]), *m[1:]) for m in p[5]] for p in theirs
+            ]
+        assert len(want) > 1500
+        tags = lazy[lang].dictionary.gramtab
+        for tag_id, tag in enumerate(plain.dictionary.gramtab):
+            mine = tags[tag_id]
+            assert type(mine) is type(tag)
+            for slot in type(tag).__slots__:
+                assert getattr(mine, slot) == getattr(tag, slot), (lang, tag_id, slot)
+            assert all(map(operator.is_, mine._grammemes_tuple, tag._grammemes_tuple))
+        assert tags._strings == [str(tag) for tag in plain.dictionary.gramtab]
 
 
 def test_fold_all_folds_each_word_as_alone_beside_the_ohm_sign() -> None:
