@@ -8,6 +8,7 @@ import importlib
 import os
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -371,20 +372,22 @@ def _morph(lang: str) -> Any:
     # load_dict builds every tag of the dictionary from its string (5,532 in Russian, 4,074
     # in Ukrainian; ~1.2 % of the benchmark corpus's instructions), of which the corpus
     # meets ~250-330: it is handed none to build, and _Tags builds each as parses ask. The
-    # swap lasts this constructor only (nothing else loads a pymorphy3 dictionary then).
+    # swap lasts this constructor only, and the lock keeps another thread's first parse in
+    # another language (a tagger built off the event loop) from loading meanwhile.
     tags: list[_Tags] = []
-    load_gramtab = storage._load_gramtab
+    with _MORPH_LOADING:
+        load_gramtab = storage._load_gramtab
 
-    def tags_later(meta: Any, gramtab_format: str, path: str) -> list[str]:
-        tag_class = pymorphy3.tagset.registry[gramtab_format]  # load_dict's Tag, set up
-        tags.append(_Tags(tag_class, load_gramtab(meta, gramtab_format, path)))
-        return []
+        def tags_later(meta: Any, gramtab_format: str, path: str) -> list[str]:
+            tag_class = pymorphy3.tagset.registry[gramtab_format]  # load_dict's Tag, set up
+            tags.append(_Tags(tag_class, load_gramtab(meta, gramtab_format, path)))
+            return []
 
-    storage._load_gramtab = tags_later
-    try:
-        analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
-    finally:
-        storage._load_gramtab = load_gramtab
+        storage._load_gramtab = tags_later
+        try:
+            analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
+        finally:
+            storage._load_gramtab = load_gramtab
     # The gramtab's only readers in 2.0.6 (requirements.lock; a test pins the version):
     # Dictionary.build_tag_info and DictionaryAnalyzer.tag, both gramtab[tag_id] when
     # parsing (dictionary._data, with the empty list, is read only by Dictionary.__init__)
@@ -398,6 +401,9 @@ def _morph(lang: str) -> Any:
     # makes little: ~1,600 objects collected over the whole corpus).
     gc.freeze()
     return analyzer
+
+
+_MORPH_LOADING = threading.Lock()  # see _morph
 
 
 class _Tags(dict[int, Any]):
