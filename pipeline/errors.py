@@ -9,7 +9,9 @@ MediamonError
 │   └── DeliveryRefusedError    an alert channel refused a notification for good (a 4xx)
 │       └── ChannelConfigError  an alert channel cannot work as configured (a missing secret)
 ├── TransientError         retry with backoff (a server away, a timeout, a 429)
-│   └── DeliveryError      an alert channel did not take a notification (worth retrying)
+│   ├── DeliveryError      an alert channel did not take a notification (worth retrying)
+│   └── UnexpectedError    a batch's handling raised what nobody foresaw (a bug, an answer
+│                          of a server no one expected): retried, then dead-lettered
 └── ShutdownRequested      the worker is stopping or rebalancing while a server is away: leave
                            the batch unacknowledged for the next owner instead of waiting
 """
@@ -64,3 +66,9 @@ class DeliveryError(TransientError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnexpectedError(TransientError):
+    """A batch's handling raised an exception no code path expected. It is retried through
+    the stage's retry topic, then dead-lettered: left in the agent, it would crash the agent
+    and leave the batch unacknowledged, read again only after a restart or a rebalance."""

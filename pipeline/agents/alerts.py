@@ -8,7 +8,12 @@ from typing import Any
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
 from pipeline.adapters.http import make_channel_client
-from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
+from pipeline.agents.deadletter import (
+    dead_letter,
+    parse_or_dead_letter,
+    retry_batch,
+    retry_or_dead_letter,
+)
 from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
 from pipeline.alerts.delivery import AlertDeliverer
 from pipeline.alerts.store import index_alert_documents
@@ -98,26 +103,39 @@ def register(w: Wiring) -> None:
             log.info("alert %s: %s", alert.id, outcome.status)
             return outcome.documents
 
+        async def deliver_batch(events: list[Any]) -> None:
+            await w.rules.refresh(es)  # rules added to the index: names, throttles
+            results = await by_key_concurrently(
+                events,
+                key=lambda e: e.key,  # the rule id
+                handle=deliver,
+                limit=settings.alert_delivery_concurrency,
+            )
+            # the batch's alert records in one request; offsets advance after this
+            await index_alert_documents(
+                es, settings.alerts_index, [d for docs in results for d in docs], stopping
+            )
+
         try:
             # A slow endpoint must not hold up every rule: one rule's alerts are delivered in
             # order (its throttle window and digest), different rules' at the same time.
             async for events in stream.take_events(100, within=0.05):
                 try:
                     with unacked_unless_done(events):
-                        await w.rules.refresh(es)  # rules added to the index: names, throttles
-                        results = await by_key_concurrently(
-                            events,
-                            key=lambda e: e.key,  # the rule id
-                            handle=deliver,
-                            limit=settings.alert_delivery_concurrency,
-                        )
-                        # the batch's alert records in one request; offsets advance after this
-                        await index_alert_documents(
-                            es,
-                            settings.alerts_index,
-                            [d for docs in results for d in docs],
-                            stopping,
-                        )
+                        try:
+                            await deliver_batch(events)
+                        except ShutdownRequested:
+                            raise
+                        except Exception as exc:  # crashing the agent would strand the batch
+                            # delivered alerts are remembered: their retries are skipped
+                            await retry_batch(
+                                events,
+                                "alerts",
+                                exc,
+                                alerts_retry_topic,
+                                alerts_dlq_topic,
+                                policy,
+                            )
                 except ShutdownRequested:
                     # delivered alerts are remembered (the state table): the next worker skips them
                     log.info("stopping or rebalancing: %d alert events unacknowledged", len(events))

@@ -5,11 +5,12 @@ reason and the attempt count; both wait until Kafka holds it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from pipeline.errors import BadRecordError
+from pipeline.errors import BadRecordError, UnexpectedError
 from pipeline.failures import ATTEMPT, RetryPolicy, attempt_of, retry_headers
 from pipeline.metrics import DEAD_LETTERS, RETRIED
 from pipeline.schema import Record
@@ -87,6 +88,30 @@ async def retry_or_dead_letter(
     )
     await fut
     return verdict
+
+
+async def retry_batch(
+    events: Sequence[Any],
+    stage: str,
+    error: Exception,
+    retry_topic: Any,
+    dlq_topic: Any,
+    policy: RetryPolicy,
+) -> None:
+    """Set aside a batch whose handling raised `error`, which nobody foresaw: each event goes
+    to the retry topic (then, attempts spent, to the dead-letter topic, with the original
+    error's class and text). Returns once Kafka holds them all, so the batch's offsets may
+    advance; if Kafka cannot take them, this raises and the batch stays unacknowledged."""
+    log.error(
+        "stage=%s: a batch of %d raised %s; it goes through the retry topic",
+        stage,
+        len(events),
+        type(error).__name__,
+        exc_info=error,
+    )
+    unexpected = UnexpectedError(f"{type(error).__name__}: {error}")
+    for event in events:
+        await retry_or_dead_letter(event, stage, unexpected, retry_topic, dlq_topic, policy)
 
 
 async def parse_or_dead_letter(event: Any, record: type[R], topic: Any, stage: str) -> R | None:

@@ -11,7 +11,12 @@ from typing import Any
 
 from pipeline import topics
 from pipeline.adapters.elastic import make_client
-from pipeline.agents.deadletter import dead_letter, parse_or_dead_letter, retry_or_dead_letter
+from pipeline.agents.deadletter import (
+    dead_letter,
+    parse_or_dead_letter,
+    retry_batch,
+    retry_or_dead_letter,
+)
 from pipeline.agents.events import unacked_unless_done
 from pipeline.alerts.matching import RuleMatcher
 from pipeline.app import Wiring
@@ -64,8 +69,20 @@ def register(w: Wiring) -> None:
             ):
                 try:
                     with unacked_unless_done(events):
-                        await w.rules.refresh(es)  # a changed file or alert-rules index
-                        await index_batch(events, indexer, matcher, outlets)
+                        try:
+                            await w.rules.refresh(es)  # a changed file or alert-rules index
+                            await index_batch(events, indexer, matcher, outlets)
+                        except ShutdownRequested:
+                            raise
+                        except Exception as exc:  # crashing the agent would strand the batch
+                            await retry_batch(
+                                events,
+                                "index",
+                                exc,
+                                outlets.retry,
+                                outlets.dead_letter,
+                                outlets.policy,
+                            )
                 except ShutdownRequested:
                     # not `break`: batches still buffered must come through and be left
                     # unacknowledged too, or Faust waits for them until the process is killed

@@ -18,6 +18,7 @@ from pipeline.adapters.elastic import make_client
 from pipeline.schema import RawArticle
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
+from tests.support.es_proxy import GarblingProxy
 
 
 def produce_many(env: Env, start: int, count: int) -> list[str]:
@@ -192,3 +193,33 @@ def test_sigterm_while_elasticsearch_is_down_loses_nothing(env: Env, stack: Stac
     finally:
         second.stop()
     assert_exactly_once(ids, expected)
+
+
+def test_a_garbled_bulk_answer_loses_nothing(env: Env) -> None:
+    """A 200 answer to a bulk request without its per-document results (what a broken proxy
+    might pass on) raised a KeyError nothing expected. The index agent used to crash on it
+    and strand its batch, unacknowledged and never read again until a restart; now the
+    batch goes through the retry topic and every article is indexed once."""
+    asyncio.run(prepare(env.settings))
+    upstream = ("127.0.0.1", int(env.vars["MEDIAMON_ES_PORT"]))
+    with GarblingProxy(
+        upstream, bulk_garbled=1, garbled_body=b'{"took":1,"errors":false}'
+    ).running() as proxy:
+        worker = start_worker(
+            env,
+            "worker-garbled",
+            MEDIAMON_ES_URL=f"http://127.0.0.1:{proxy.port}",
+            MEDIAMON_RETRY_BASE_SECONDS="0.5",
+        )
+        try:
+            expected = produce_many(env, 0, 60)
+            wait_count(env, 60, 120, worker)
+            time.sleep(2)  # a copy indexed twice would show by now
+            ids = indexed_ids(env)
+            assert worker.running, worker.tail()
+        finally:
+            worker.stop()
+    assert proxy.garbled == 1, "the garbled answer was never given"
+    assert_exactly_once(ids, expected)
+    log = worker.log_path.read_text()
+    assert "raised KeyError; it goes through the retry topic" in log, log[-3000:]

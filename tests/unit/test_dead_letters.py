@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.agents.deadletter import MAX_DEAD_LETTER_BYTES, TRUNCATED, dead_letter
+import pytest
+
+from pipeline.agents.deadletter import MAX_DEAD_LETTER_BYTES, TRUNCATED, dead_letter, retry_batch
 from pipeline.errors import BadRecordError
-from pipeline.failures import ATTEMPT
+from pipeline.failures import ATTEMPT, RetryPolicy
 
 
 @dataclass
@@ -57,3 +59,36 @@ async def test_a_5_mb_payload_is_kept_truncated_with_its_size() -> None:
     (sent,) = topic.sent
     assert len(sent["value"]) == MAX_DEAD_LETTER_BYTES < 1_000_000
     assert dict(sent["headers"])[TRUNCATED] == b"5000000"
+
+
+async def test_an_unexpected_error_sends_the_batch_through_the_retry_topic() -> None:
+    retry, dlq = Topic(), Topic()
+    fresh = [Event(Message(b"{}", key=f"a{n}".encode(), headers=[])) for n in range(3)]
+    spent = Event(Message(b"{}", key=b"a3", headers=[(ATTEMPT, b"6")]))
+    await retry_batch(
+        [*fresh, spent], "index", KeyError("items"), retry, dlq, RetryPolicy(6, 1.0, 60.0)
+    )
+    # every event is held by Kafka again, none dropped: the batch may be acknowledged
+    assert [s["key"] for s in retry.sent] == [b"a0", b"a1", b"a2"]
+    assert all(dict(s["headers"])[ATTEMPT] == b"2" for s in retry.sent)
+    # attempts spent: dead-lettered with the original error's class and text
+    (dead,) = dlq.sent
+    headers = dict(dead["headers"])
+    assert dead["key"] == b"a3" and headers["mediamon-error-class"] == b"UnexpectedError"
+    assert headers["mediamon-error"] == b"KeyError: 'items'"
+
+
+async def test_a_batch_kafka_cannot_take_back_raises() -> None:
+    class Refusing(Topic):
+        async def send(self, **kwargs: Any) -> asyncio.Future[None]:
+            raise ConnectionError("broker away")
+
+    with pytest.raises(ConnectionError):  # the agent then leaves the batch unacknowledged
+        await retry_batch(
+            [Event(Message(b"{}", headers=[]))],
+            "index",
+            ValueError("x"),
+            Refusing(),
+            Topic(),
+            RetryPolicy(6, 1.0, 60.0),
+        )
