@@ -13,6 +13,7 @@ import typer
 from mediamon.output import console, print_json, print_table
 from pipeline.errors import ConfigError, StackError
 from pipeline.settings import get_settings
+from pipeline.stages.clean import scrub
 from pipeline.stages.jsonl import read_objects
 from pipeline.stages.language import detect_language
 from pipeline.stages.tagging import Tagger
@@ -95,8 +96,10 @@ def show(
 
 
 def _item_text(item: dict[str, Any]) -> tuple[str, str]:
-    title = str(item.get("title") or "")
-    text = str(item.get("text") or item.get("summary") or item.get("content") or "")
+    """Title and text, scrubbed as `mediamon enrich` scrubs its input: a lone surrogate (a
+    JSON escape of invalid UTF-8) would crash the table's write to stdout."""
+    title = scrub(str(item.get("title") or ""))
+    text = scrub(str(item.get("text") or item.get("summary") or item.get("content") or ""))
     return title, text
 
 
@@ -154,6 +157,8 @@ def explain(
 ) -> None:
     """Why each topic did or did not match TEXT."""
     tagger = Tagger(load_taxonomy(taxonomy))
+    # arguments of invalid UTF-8 arrive as lone surrogates (surrogateescape)
+    text, title = scrub(text), scrub(title)
     detected = detect_language(f"{title}\n{text}")
     code = lang or detected.lang
     found = tagger.explain(title, text, code)

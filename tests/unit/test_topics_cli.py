@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -62,3 +65,20 @@ def test_explain_json() -> None:
     found = {t["topic"]: t for t in json.loads(result.output)["topics"]}
     assert not found["astana_process"]["matched"]
     assert any("context" in n for n in found["astana_process"]["notes"])
+
+
+def test_lone_surrogates_are_printed_as_replacement_characters(tmp_path: Path) -> None:
+    # a JSON escape of invalid UTF-8 in a line, and invalid UTF-8 bytes in an argument: the
+    # real process, whose stdout is strict UTF-8 (CliRunner's buffer would not fail)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"title": "Syria \\ud800 talks in Astana", "text": "UN envoy"}\n')
+    run = [sys.executable, "-m", "mediamon.main", "topics"]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    table = subprocess.run([*run, "test", str(items)], capture_output=True, env=env)
+    assert table.returncode == 0, table.stderr.decode()
+    assert "Syria \ufffd talks" in table.stdout.decode("utf-8") and b"Traceback" not in table.stderr
+    explained = subprocess.run(
+        [*run, "explain", b"Syria \xed\xa0\x80 talks"], capture_output=True, env=env
+    )
+    assert explained.returncode == 0, explained.stderr.decode()
+    assert "syria" in explained.stdout.decode("utf-8")
