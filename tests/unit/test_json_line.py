@@ -211,3 +211,22 @@ def test_a_stream_without_a_byte_layer() -> None:
     for obj in LINES:
         write(obj)
     assert stream.getvalue() == "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in LINES)
+
+
+def test_to_output_is_the_records_json_dump() -> None:
+    from pipeline.stages.enrich import Enricher
+
+    enricher = Enricher.from_path(None)
+    items = [
+        {"id": "a", "title": "Сирия и ООН", "content": "<p>Переговоры в Астане, 3-й раунд.</p>"},
+        {"url": "https://x.example/a?utm_source=y", "title": "UN envoy joins Astana talks"},
+        {"title": "\ud800 Syrie", "summary": "Les pourparlers d'Astana sur la Syrie à l'ONU"},
+        {"content": "<p>" + "Nothing to see. " * 50 + "</p>"},
+    ]
+    for item in items:
+        article = enricher.enrich(jsonl.to_raw(item))
+        dumped = article.model_dump(mode="json", include=set(jsonl.OUTPUT_FIELDS))
+        out = jsonl.to_output(article)
+        assert list(out) == list(dumped)  # the same keys in the same order
+        assert json.dumps(out, ensure_ascii=False) == json.dumps(dumped, ensure_ascii=False)
+    assert len(jsonl.OUTPUT_FIELDS) == 11 and "topic_evidence" in jsonl.OUTPUT_FIELDS
