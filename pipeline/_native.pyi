@@ -69,6 +69,23 @@ class NgramWalk:
     def __init__(self, nextmove: object, rows: object, output: object) -> None: ...
     def counts(self, text: bytes) -> dict[int, int]: ...
 
+# native/src/nbscore.rs: py3langid's normalised scores and language.py's fold, as numpy
+# computes them
+class NaiveBayes:
+    def __init__(
+        self,
+        walk: NgramWalk,
+        table: object,
+        pc: object,
+        aliases: list[tuple[int, int]],
+        fold: list[int],
+        prior: list[float],
+    ) -> None: ...
+    def decide(self, text: bytes) -> list[float]: ...
+    def folded(self, text: bytes, short: bool) -> list[float]: ...
+
+def float_sum(values: list[float]) -> float: ...
+
 # native/src/jsonout.rs: json.dumps(obj, ensure_ascii=False) + "\n" as UTF-8, None where
 # Python must write it
 def json_line(obj: object) -> bytes | None: ...

@@ -3,7 +3,7 @@
 //! (tokens.py), the hashing part of `simhash` and the nearest-fingerprint search (dedupe.py),
 //! the tagger's word table, new-word prefilter and token offsets (tagging.py), and the letter
 //! scan of the language rules (language_scripts.py; tests/unit/test_language_scan.py) and
-//! py3langid's n-gram walk (language.py).
+//! py3langid's n-gram walk and scores (language.py).
 //! Python's Unicode data comes in generated tables (tables.rs); where they cannot promise
 //! Python's answer (Greek, whose accents come off through NFD, or text NFC may change) the
 //! caller folds in Python.
@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 mod clean;
 mod jsonout;
 mod letters;
+mod log1p_table;
+mod nbscore;
 mod ngrams;
 mod rules;
 mod tables;
@@ -2187,6 +2189,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StartFilter>()?;
     m.add_class::<letters::LetterScan>()?;
     m.add_class::<ngrams::NgramWalk>()?;
+    m.add_class::<nbscore::NaiveBayes>()?;
+    m.add_function(wrap_pyfunction!(nbscore::float_sum, m)?)?;
     m.add_class::<rules::RuleSet>()?;
     m.add_class::<rules::FieldMatches>()?;
     Ok(())

@@ -6,16 +6,20 @@ feed's hint is a prior, never the answer."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import lzma
+import mmap
 import os
 import re
 import struct
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import pycld2
 
@@ -24,6 +28,8 @@ if TYPE_CHECKING:  # numpy and py3langid load with the first text CLD2 cannot se
     import numpy as np
     import numpy.typing as npt
     from py3langid.langid import LanguageIdentifier
+
+    from pipeline._native import NaiveBayes
 
 from pipeline.cache import cache_path, write_atomically
 from pipeline.native import native
@@ -105,17 +111,28 @@ def _cld2(sample: str, best_effort: bool = False) -> Detection | None:
     return Detection(code, round(percent / 100, 4))
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> LanguageIdentifier:
-    """py3langid's model, from an unpacked copy kept between processes (pipeline/cache.py):
-    unpacking its 68 MB from LZMA took 0.31 s of the first undecided text's 0.44 s."""
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-    source = MODEL_DIR / MODEL_FILE
+def _unpacked_model() -> tuple[Path, Path | None]:
+    """py3langid's packed model and its unpacked copy kept between processes
+    (pipeline/cache.py), made if missing: unpacking its 68 MB from LZMA took 0.31 s of the
+    first undecided text's 0.44 s. None where no copy can be kept. Found without importing
+    py3langid.langid, which imports numpy."""
+    spec = importlib.util.find_spec("py3langid")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("py3langid is not installed")
+    source = Path(next(iter(spec.submodule_search_locations))) / "data" / "model.npz.xz"
     unpacked = cache_path("py3langid-model", source, ".npz")
     if unpacked is not None and not unpacked.exists():
         with lzma.open(source) as stream:
             write_atomically(unpacked, stream)  # type: ignore[arg-type]
+    return source, unpacked
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    """py3langid's model, from the unpacked copy kept between processes."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    _, unpacked = _unpacked_model()
     if unpacked is not None:
         try:
             return _from_npz(unpacked)
@@ -123,6 +140,117 @@ def _identifier() -> LanguageIdentifier:
             # package's own path
             pass
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+# .npy element types the native scorer reads, as memoryview formats
+_FORMATS = {"<u4": "I", "<u2": "H", "<i4": "i", "<f4": "f"}
+
+
+def _npy_header(stream: BinaryIO) -> tuple[str, tuple[int, ...]]:
+    """The element type and shape of the .npy array at the stream's position, which is
+    left at its first byte (numpy's format, read without numpy)."""
+    magic = stream.read(8)
+    if magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2, 3):
+        raise ValueError("not a .npy array")
+    size_format = "<H" if magic[6] == 1 else "<I"
+    (size,) = struct.unpack(size_format, stream.read(struct.calcsize(size_format)))
+    header = ast.literal_eval(stream.read(size).decode("latin1"))
+    if not isinstance(header, dict) or header.get("fortran_order") is not False:
+        raise ValueError("not a C-ordered array")
+    return str(header["descr"]), tuple(header["shape"])
+
+
+def _npz_members(path: Path) -> dict[str, tuple[str, tuple[int, ...], int]]:
+    """Each stored array of an uncompressed .npz: element type, shape, and where its data
+    starts in the file."""
+    members = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as stream:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                continue
+            stream.seek(info.header_offset)
+            local = stream.read(30)  # the local file header; its name and extra field follow
+            if local[:4] != b"PK\x03\x04":
+                raise ValueError(f"{info.filename}: no local header")
+            name_size, extra_size = struct.unpack("<HH", local[26:30])
+            stream.seek(info.header_offset + 30 + name_size + extra_size)
+            descr, shape = _npy_header(stream)
+            members[info.filename[: -len(".npy")]] = (descr, shape, stream.tell())
+    return members
+
+
+def _view(mapped: mmap.mmap, member: tuple[str, tuple[int, ...], int]) -> memoryview[Any]:
+    """A mapped array's elements, as a flat memoryview of their type."""
+    descr, shape, offset = member
+    fmt = _FORMATS.get(descr)
+    if fmt is None:
+        raise ValueError(f"unexpected element type {descr}")
+    count = 1
+    for dim in shape:
+        count *= dim
+    size = count * struct.calcsize(fmt)
+    if offset + size > len(mapped):
+        raise ValueError("the file is shorter than its arrays")
+    if offset % struct.calcsize(fmt):  # .npz members lie where the archive put them: the
+        # small ones unaligned are copied, the large ones (aligned here) mapped in place
+        return memoryview(mapped[offset : offset + size]).cast(fmt)  # type: ignore[call-overload,no-any-return]
+    return memoryview(mapped)[offset : offset + size].cast(fmt)  # type: ignore[call-overload,no-any-return]
+
+
+def _labels(mapped: mmap.mmap, member: tuple[str, tuple[int, ...], int]) -> list[str]:
+    """A mapped array of fixed-width strings ('<U3': UTF-32 code units) as a list."""
+    descr, shape, offset = member
+    if not descr.startswith("<U") or len(shape) != 1:
+        raise ValueError(f"unexpected labels {descr}")
+    width = int(descr[2:]) * 4
+    raw = mapped[offset : offset + width * shape[0]]
+    return [
+        raw[i : i + width].decode("utf-32-le").rstrip("\x00") for i in range(0, len(raw), width)
+    ]
+
+
+@lru_cache(maxsize=1)
+def _native_model() -> tuple[NaiveBayes, list[str], dict[str, int], list[str]] | None:
+    """The native scorer (native/src/nbscore.rs) over the unpacked model and its float32
+    table, both memory-mapped, with its answers, their indexes (_fold) and the model's
+    labels. numpy is never imported: that took ~320 M instructions, 3 % of the enrich
+    benchmark, in every process that met one text CLD2 could not settle. None without the
+    native module, an unpacked copy or the table's copy (whose first writing still takes
+    numpy), or where they cannot be read: the numpy path decides."""
+    if native is None:
+        return None
+    _, unpacked = _unpacked_model()
+    if unpacked is None:
+        return None
+    table_path = cache_path("py3langid-ptc32", unpacked, ".npy")
+    try:
+        if table_path is None:
+            return None
+        if not table_path.exists():
+            _class_table(unpacked)  # writes the copy (numpy, once per cache)
+        members = _npz_members(unpacked)
+        with unpacked.open("rb") as stream:
+            model = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        with table_path.open("rb") as stream:
+            table_file = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            descr, shape = _npy_header(stream)
+            table = _view(table_file, (descr, shape, stream.tell()))
+        labels = _labels(model, members["classes"])
+        if descr != "<f4" or members["ptc"][1] != shape or shape[1:] != (len(labels),):
+            return None
+        walk = native.NgramWalk(
+            _view(model, members["nextmove"]),
+            _view(model, members["nextmove_row"]),
+            _view(model, members["out_feat"]),
+        )
+        answers, index, fold, prior = _fold(labels)
+        first: dict[str, int] = {}
+        aliases = [(first[c], i) for i, c in enumerate(labels) if first.setdefault(c, i) != i]
+        pc = _view(model, members["pc"])
+        scorer = native.NaiveBayes(walk, table, pc, aliases, fold, prior)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, TypeError, BufferError):
+        return None
+    return scorer, answers, index, labels
 
 
 def _from_npz(path: Path) -> LanguageIdentifier:
@@ -218,13 +346,9 @@ def _mapped(path: Path, name: str) -> npt.NDArray[Any]:
     return mapped
 
 
-@lru_cache(maxsize=1)
-def _columns() -> tuple[list[str], dict[str, int], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+def _fold(labels: list[str]) -> tuple[list[str], dict[str, int], list[int], list[float]]:
     """The answers (model languages, folded), each language's output index, the output index
     of each model column, and the base-rate prior per column."""
-    import numpy as np
-
-    labels = [str(lang) for lang in _identifier().nb_classes]
     answers: list[str] = []
     index: dict[str, int] = {}
     for lang in labels:
@@ -232,24 +356,66 @@ def _columns() -> tuple[list[str], dict[str, int], npt.NDArray[np.intp], npt.NDA
         if lang not in index:  # aliased columns (sr, uz twice) and folded ones add up
             index[lang] = len(answers)
             answers.append(lang)
-    fold = np.array([index[FOLD.get(lang, lang)] for lang in labels], dtype=np.intp)
-    prior = np.array([evidence.prior(lang) for lang in labels], dtype=np.float64)
+    fold = [index[FOLD.get(lang, lang)] for lang in labels]
+    prior = [evidence.prior(lang) for lang in labels]
     return answers, index, fold, prior
 
 
-def _scores(
-    sample: str, short: bool, hint: str | None
-) -> tuple[str, float, Callable[[str], float]]:
-    """py3langid's normalised scores over every language (private _decide, pinned <0.5;
-    rank() sorts all 142 columns), folded into answers. A headline's scores are weighed by
-    function words, alphabet, base rate and a multiplicative hint; a paragraph's hint adds."""
+@lru_cache(maxsize=1)
+def _columns() -> tuple[list[str], dict[str, int], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """_fold of py3langid's own identifier's labels, as numpy arrays (the numpy path)."""
+    import numpy as np
+
+    answers, index, fold, prior = _fold([str(lang) for lang in _identifier().nb_classes])
+    return answers, index, np.array(fold, dtype=np.intp), np.array(prior, dtype=np.float64)
+
+
+def _encode(text: str) -> bytes:
+    """py3langid's LanguageIdentifier._encode of a str (pinned <0.5): the bytes it scores."""
+    if text.isupper():
+        text = text.lower()
+    return unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
+
+
+def _folded(sample: str, short: bool) -> tuple[list[str], dict[str, int], Any]:
+    """The answers, their indexes, and py3langid's normalised scores over every language
+    (private _decide, pinned <0.5), a headline's weighed by base rates, summed per answer:
+    natively where the native scorer loads (a list), else with numpy (an array)."""
+    model = _native_model()
+    if model is not None:
+        scorer, answers, index, _ = model
+        return answers, index, scorer.folded(_encode(sample[:MODEL_CHARS]), short)
     import numpy as np
 
     answers, index, fold, prior = _columns()
     scores = _identifier()._decide(sample[:MODEL_CHARS])
     if short:
         scores = scores * prior
-    folded = np.bincount(fold, weights=scores, minlength=len(answers))
+    return answers, index, np.bincount(fold, weights=scores, minlength=len(answers))
+
+
+def _total(folded: Any) -> float:
+    """numpy's sum of the folded scores, in its order, for a list or an array."""
+    if isinstance(folded, list):
+        assert native is not None  # lists come from the native scorer only
+        return float(native.float_sum(folded))
+    return float(folded.sum())
+
+
+def _best(folded: Any) -> int:
+    """The first highest column (numpy's argmax)."""
+    if isinstance(folded, list):
+        return folded.index(max(folded))
+    return int(folded.argmax())
+
+
+def _scores(
+    sample: str, short: bool, hint: str | None
+) -> tuple[str, float, Callable[[str], float]]:
+    """py3langid's normalised scores over every language, folded into answers (_folded). A
+    headline's scores are weighed by function words, alphabet, base rate and a
+    multiplicative hint; a paragraph's hint adds."""
+    answers, index, folded = _folded(sample, short)
     if short:
         weights = evidence.weights(sample)
         if hint:
@@ -259,7 +425,7 @@ def _scores(
             if column is not None:
                 folded[column] *= factor
     elif hint and hint in index:
-        folded[index[hint]] += HINT_WEIGHT * float(folded.sum())
+        folded[index[hint]] += HINT_WEIGHT * _total(folded)
     und = index.get(UNDETERMINED)
     if und is not None:
         folded[und] *= 0.5  # "no language" only where no language scores at all
@@ -267,8 +433,8 @@ def _scores(
         # A Cyrillic paragraph without one Serbian or Macedonian letter is neither.
         for lang in ("sr", "mk"):
             folded[index[lang]] *= 0.01
-    best = int(folded.argmax())
-    total = float(folded.sum())
+    best = _best(folded)
+    total = _total(folded)
     total = total or 1.0
 
     def share(lang: str) -> float:  # another language's probability, asked only when unsure

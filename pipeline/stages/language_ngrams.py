@@ -1,5 +1,7 @@
 """py3langid's identifier with its n-gram walk in the native module (native/src/ngrams.rs),
-imported with py3langid (language.py loads both with the first text CLD2 cannot settle)."""
+imported with py3langid (language.py loads both with the first text CLD2 cannot settle).
+language.py scores natively where it can (native/src/nbscore.rs, no numpy); this is its
+numpy path where the native scorer cannot load, and what the tests compare it with."""
 
 from __future__ import annotations
 
