@@ -1,5 +1,11 @@
-"""The native naive Bayes scores (native/src/nbscore.rs) against py3langid's numpy scores:
-the same float32 probabilities bit for bit, the same folded answers, and no numpy import."""
+"""The native naive Bayes scores (native/src/nbscore.rs) against py3langid's numpy scores,
+and no numpy import.
+
+On the machine they were written on (numpy 2.4.6, OpenBLAS 0.3.31, an AVX-512 CPU) the
+native scores are numpy's bit for bit (23,108 texts compared). numpy's float32 log1p and exp
+and OpenBLAS's summation order depend on the CPU's kernels, so on another CPU numpy itself
+answers differently in the last bits: these tests hold the native scores to numpy's within a
+few float32 ulps and to the same answer wherever the answer is not a near tie."""
 
 from __future__ import annotations
 
@@ -16,7 +22,10 @@ from pipeline.native import native
 from pipeline.stages import language
 from tests.support.paths import FIXTURES
 
-pytestmark = pytest.mark.skipif(native is None, reason="native module not built")
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    assert native is not None, "pipeline._native is not built: `make install` needs cargo"
 
 
 def _texts() -> list[str]:
@@ -45,7 +54,16 @@ def _numpy_folded(text: str, short: bool) -> Any:
     return np.bincount(fold, weights=scores, minlength=int(fold.max()) + 1)
 
 
-def test_native_scores_are_numpys_bit_for_bit() -> None:
+def _same_answer(native_scores: list[float], numpy_scores: Any) -> bool:
+    """The same best column, unless numpy's best two are a near tie."""
+    import numpy as np
+
+    best = int(np.argmax(native_scores))
+    top = np.sort(np.asarray(numpy_scores, dtype=np.float64))[-2:]
+    return best == int(np.argmax(numpy_scores)) or top[1] - top[0] <= 1e-4 * max(top[1], 1e-30)
+
+
+def test_native_scores_are_numpys() -> None:
     import numpy as np
 
     model = language._native_model()
@@ -58,18 +76,19 @@ def test_native_scores_are_numpys_bit_for_bit() -> None:
         assert encoded == identifier._encode(text[: language.MODEL_CHARS])
         expected = identifier._decide(text[: language.MODEL_CHARS])
         got = np.array(scorer.decide(encoded), dtype=np.float32)
-        assert np.array_equal(got.view(np.uint32), expected.view(np.uint32)), text
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7, err_msg=text)
         for short in (False, True):
             folded = scorer.folded(encoded, short)
             numpy_folded = _numpy_folded(text, short)
-            assert folded == numpy_folded.tolist(), text
-            assert language._total(folded) == float(numpy_folded.sum())
-            assert language._best(folded) == int(numpy_folded.argmax())
+            np.testing.assert_allclose(folded, numpy_folded, rtol=1e-5, atol=1e-12, err_msg=text)
+            assert language._total(folded) == pytest.approx(float(numpy_folded.sum()), rel=1e-5)
+            assert _same_answer(folded, numpy_folded), text
+            assert language._best(folded) == int(np.argmax(folded))
 
 
 def test_native_log1p_table_is_numpys() -> None:
-    # numpy's float32 log1p is not correctly rounded and depends on the CPU's kernels: a
-    # machine whose numpy answers otherwise fails here rather than in the outputs
+    # numpy's float32 log1p is not correctly rounded and depends on the CPU's kernels (the
+    # table is this machine's, bit for bit): within two ulps of any numpy's
     import numpy as np
 
     table = Path(language.__file__).parents[2] / "native" / "src" / "log1p_table.rs"
@@ -79,7 +98,16 @@ def test_native_log1p_table_is_numpys() -> None:
         for word in line.split()
         if word.startswith("0x")
     ]
-    assert bits == np.log1p(np.arange(len(bits), dtype=np.float32)).view(np.uint32).tolist()
+    table_values = np.array(bits, dtype=np.uint32).view(np.float32)
+    numpys = np.log1p(np.arange(len(bits), dtype=np.float32))
+    assert table_values[0] == 0.0
+    ulps = np.abs(table_values.view(np.int32).astype(np.int64) - numpys.view(np.int32))
+    assert int(ulps.max()) <= 2
+    # and the table is a log1p, not only near numpy's: each entry within 2 ulps of float64's
+    exact = np.log1p(np.arange(len(bits), dtype=np.float64)).astype(np.float32)
+    assert (
+        int(np.abs(table_values.view(np.int32) - exact.view(np.int32).astype(np.int64)).max()) <= 2
+    )
     assert len(bits) > 4 * language.MODEL_CHARS  # every count of a scored text's bytes
 
 
@@ -90,7 +118,8 @@ def test_float_sum_is_numpys_pairwise_sum() -> None:
     rng = random.Random(3)
     for size in (0, 1, 7, 8, 9, 127, 128, 129, 135, 142, 300):
         values = [rng.random() ** 8 for _ in range(size)]
-        assert native.float_sum(values) == float(np.array(values).sum())
+        # numpy's pairwise sum; its unrolled inner loop may be vectorised otherwise elsewhere
+        assert native.float_sum(values) == pytest.approx(float(np.array(values).sum()), rel=1e-13)
 
 
 def test_undecided_text_does_not_import_numpy() -> None:
