@@ -57,7 +57,10 @@ class Record(BaseModel):
     version than it knows (a clear error, dead-lettered: replay it after upgrading) and
     upgrades an older one, step by step, with the record's UPGRADES."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    # defer_build: a record's validator and serializer are built at its first use, not at
+    # import, so a process builds only the records it uses (`mediamon enrich`: two of the
+    # six; ~16 M instructions of its start). Subclasses inherit the setting.
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
     VERSION: ClassVar[int] = 1
     # version n -> the function turning a version-n payload into a version n+1 payload
     UPGRADES: ClassVar[dict[int, Upgrade]] = {}
@@ -103,7 +106,7 @@ class Record(BaseModel):
 
 
 class Enclosure(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built with RawArticle, if used
 
     url: str = Field(max_length=MAX_URL)
     type: str = Field(default="", max_length=200)

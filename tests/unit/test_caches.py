@@ -232,3 +232,132 @@ def test_a_store_file_keeps_exactly_its_lists_of_strings(
     loaded = store._load()
     assert loaded == wanted and list(loaded) == list(wanted)
     assert all(store.get(k) == v for k, v in wanted.items())
+
+
+def _fields_set(value: object) -> object:
+    """`value` with every model's set fields beside its values: what validating a dump
+    with exclude_unset must give back."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        fields = {k: _fields_set(v) for k, v in value.__dict__.items()}
+        return (type(value).__name__, sorted(value.model_fields_set), fields)
+    if isinstance(value, list):
+        return [_fields_set(x) for x in value]
+    if isinstance(value, dict):
+        return {k: _fields_set(v) for k, v in value.items()}
+    return value
+
+
+def test_expanded_taxonomy_survives_a_restart_unchanged(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.taxonomy import Taxonomy, load_taxonomy
+    from pipeline.taxonomy import expand as expand_module
+    from pipeline.taxonomy.expand import expand, name_tables
+
+    taxonomy = load_taxonomy()
+    computed = expand(taxonomy)
+    [written] = (fresh / "mediamon").glob("taxonomy-*.json")
+    direct = expand_module._expand(taxonomy, name_tables())
+    assert computed == direct and _fields_set(computed) == _fields_set(direct)
+
+    def no_expanding(*args: object) -> None:
+        raise AssertionError("expanded again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(expand_module, "_expand", no_expanding)
+        cached = expand(load_taxonomy())  # a new process: read from the file
+        assert cached == direct and _fields_set(cached) == _fields_set(direct)
+        # another taxonomy (a value, or only which fields are set) is another file
+        assert "version" in taxonomy.model_fields_set and taxonomy.version == 3  # the default
+        other = Taxonomy.model_validate(taxonomy.model_dump(by_alias=True, exclude={"version"}))
+        assert other == taxonomy
+        assert expand_module._expanded_cache(other) != expand_module._expanded_cache(taxonomy)
+        with pytest.raises(AssertionError, match="expanded again"):
+            expand(other)
+        # the tables a caller gives are its own: never served from the file
+        with pytest.raises(AssertionError, match="expanded again"):
+            expand(taxonomy, {})
+    # a broken file, or one that does not validate: expanded anew, and written again
+    for content in ("{not json", '{"topics": [{"id": "x"}]}'):
+        written.write_text(content, encoding="utf-8")
+        assert expand(taxonomy) == direct
+        assert Taxonomy.model_validate_json(written.read_bytes()) == direct
+
+
+def test_taxonomy_data_survives_a_restart_and_errors_keep_their_lines(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from pipeline.errors import ConfigError
+    from pipeline.taxonomy import load_taxonomy
+
+    path = fresh / "taxonomy.yaml"
+    path.write_text(
+        "topics:\n  - id: grain\n    label: Grain\n    rules: {en: {terms: [grain*]}}\n",
+        encoding="utf-8",
+    )
+    first = load_taxonomy(path)
+    assert len(list((fresh / "mediamon").glob("yaml-data-*.json"))) == 1
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(yaml, "load", no_parsing)
+        again = load_taxonomy(path)  # a new process: the data from the cache
+    assert again == first and _fields_set(again) == _fields_set(first)
+    # an edit is new text: parsed, and its error told with file and line as before
+    path.write_text(
+        "topics:\n  - id: grain\n    label: Grain\n    rules: {en: {terms: ['gr*ain']}}\n",
+        encoding="utf-8",
+    )
+    for _ in range(2):  # the second time from the cache: the same message
+        with pytest.raises(ConfigError, match=rf"{path}:4: .*only allowed at the end"):
+            load_taxonomy(path)
+
+
+def test_only_data_json_gives_back_unchanged_is_kept() -> None:
+    import datetime
+
+    from pipeline.yamlfile import _plain
+
+    assert _plain({"a": [1, 2.5, True, None, "x", {"b": []}]})
+    for value in (
+        {1: "int key"},
+        {"d": datetime.date(2024, 1, 1)},
+        [float("nan")],
+        [float("inf")],
+        {"s": {1, 2}},
+        [b"bytes"],
+        ("tuple",),
+    ):
+        assert not _plain(value), value
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [["ok", "fine phrase"], ["", "x"], ["x", "  "], ["*"], [" * "], ["a*b"], ["ok*"], ["a**"]],
+)
+def test_terms_checked_at_once_as_one_by_one(terms: list[str]) -> None:
+    from pipeline.taxonomy import _terms
+
+    def one_by_one(values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip() or value.strip() == "*":
+                raise ValueError(f"empty term {value!r}")
+            if "*" in value.rstrip("*"):
+                raise ValueError(f"{value!r}: '*' is only allowed at the end of a word")
+        return values
+
+    try:
+        expected: object = one_by_one(terms)
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        got: object = _terms(terms)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected
