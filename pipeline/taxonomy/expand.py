@@ -218,8 +218,17 @@ def _expanded_cache(taxonomy: Taxonomy) -> Path | None:
         return None
     content = hashlib.sha256(taxonomy.model_dump_json().encode("utf-8"))
     content.update(b"\0" + taxonomy.model_dump_json(exclude_unset=True).encode("utf-8"))
-    # this module, the taxonomy's models (the package's __init__) and pydantic's release
-    code = [Path(__file__), NAMES_DIR.with_name("__init__.py"), Path(pydantic_version.__file__)]
+    # this module, the taxonomy's models (the package's __init__), the code they read the
+    # names and terms with (CLDR's, the YAML reader, the lazy patterns) and pydantic's release
+    here = Path(__file__).parent
+    code = [
+        Path(__file__),
+        here / "__init__.py",
+        here / "cldr_cache.py",
+        here.parent / "yamlfile.py",
+        here.parent / "lazy_re.py",
+        Path(pydantic_version.__file__),
+    ]
     sources = [*code, Path(spec.origin).with_name("global.dat")]
     return cache_path(
         f"taxonomy-{content.hexdigest()[:16]}",
