@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+mod charclass;
 mod clean;
 mod jsonout;
 mod letters;
@@ -2188,6 +2189,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WordTable>()?;
     m.add_class::<StartFilter>()?;
     m.add_class::<letters::LetterScan>()?;
+    m.add_class::<charclass::CharClass>()?;
     m.add_class::<ngrams::NgramWalk>()?;
     m.add_class::<nbscore::NaiveBayes>()?;
     m.add_function(wrap_pyfunction!(nbscore::float_sum, m)?)?;

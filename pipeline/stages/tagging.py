@@ -21,7 +21,7 @@ from pipeline.stages import term_cache
 from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
-    AboveLatin1,
+    CharClass,
     Token,
     all_beginnings,
     all_forms,
@@ -134,15 +134,15 @@ class _Phrases:
 SLOW_START = frozenset({"ar", "fa", "ur", "he", "yi", "ga", "sr", "hr", "bs", "id", "ms"})
 # Letters that folding changes at the start of a word, scripts with attached clitics, and the
 # Cyrillic of a word that may mix scripts (ООН typed with a Latin H).
-_SLOW_LETTERS = AboveLatin1(r"[ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
-_CYRILLIC = AboveLatin1(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_SLOW_LETTERS = CharClass("ёЁİ\u0307\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff")
+_CYRILLIC = CharClass("\u0400-\u04ff")
+_LATIN = CharClass("A-Za-z")
 
 
 def _slow_word(text: str) -> bool:
-    if _SLOW_LETTERS.search(text) or not unicodedata.is_normalized("NFC", text):
+    if _SLOW_LETTERS.holds(text) or not unicodedata.is_normalized("NFC", text):
         return True
-    return bool(_CYRILLIC.search(text) and _LATIN.search(text))
+    return bool(_CYRILLIC.holds(text) and _LATIN.holds(text))
 
 
 # SLOW_START languages whose words' beginnings (`all_beginnings`) the native StartFilter
@@ -540,8 +540,8 @@ class _Vocabulary:
         lows = lower.split("\x00")
         # one search over all the words tells most texts that no word needs the test
         odd = (
-            _SLOW_LETTERS.search(joined)
-            or bool(_CYRILLIC.search(joined) and _LATIN.search(joined))
+            _SLOW_LETTERS.holds(joined)
+            or bool(_CYRILLIC.holds(joined) and _LATIN.holds(joined))
             or not unicodedata.is_normalized("NFC", joined)
         )
         found = heads.in_batch(words, lows)
@@ -596,8 +596,8 @@ class _Vocabulary:
                 n
                 for n, text in enumerate(words)
                 if n not in found
-                and _CYRILLIC.search(text)
-                and _LATIN.search(text)
+                and _CYRILLIC.holds(text)
+                and _LATIN.holds(text)
                 and any(heads.exact_may_begin(k) for k in exact_keys(text, self.lang))
             )
         else:
@@ -607,7 +607,7 @@ class _Vocabulary:
             flat, owners = all_beginnings(folds, self.lang)
             found = inside | heads.exact_batch(words)
             found.update(owners[i] for i in heads.lower_batch(flat))
-            if _CYRILLIC.search(joined) and _LATIN.search(joined):
+            if _CYRILLIC.holds(joined) and _LATIN.holds(joined):
                 found.update(
                     n
                     for n, text in enumerate(words)

@@ -20,38 +20,66 @@ from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
 from pipeline.stages import term_cache
 
-# The native module's storage width of a str (see AboveLatin1), if built.
-_char_width = native.char_width if native is not None else None
 
+class CharClass:
+    """One class of characters, `members` written as inside a regex's brackets (single
+    characters and "a-z" ranges, no escapes: the Python str's own characters), and whether
+    a str holds one of them: `holds(text)` is `re.search(self.pattern, text) is not None`.
 
-class AboveLatin1:
-    """`re.compile(pattern)` for one character class of letters above U+00FF (Cyrillic,
-    Greek, Arabic, Hangul), whose `search` tells a str that cannot hold one without scanning
-    it: an ASCII str (`isascii`, O(1)) or one that CPython stores one byte a character (PEP
-    393, asked of the native module in O(1)) holds no character above U+00FF, so the search
-    would find nothing. Such searches of the "\\x00"-joined new words of Latin-script
-    articles scan them to their end: skipped, the benchmark corpus's `mediamon enrich`
-    takes 10.83 -> 10.78 G instructions. Without the native module a non-ASCII str is
-    searched. Only search's truth is asked of these patterns where they are used."""
+    The native module scans the str's stored characters (native/src/charclass.rs), a few
+    instructions a character where `re` took ~40-90 outside ASCII (a charset test per
+    character), and answers a str stored one byte a character (PEP 393: none above
+    U+00FF) without a look when the class holds nothing below U+0100. The tokenizer and the
+    tagger ask this of ~57,000 new words and "\\x00"-joined texts of the benchmark corpus:
+    with the native scan (and `_abbreviation_tail`, `_cut_all`) its `mediamon enrich` takes
+    10.26 -> 10.09 G instructions (the Greek search of fold_all's joined words alone cost
+    ~30 M in `re`). Without the
+    native module an ASCII str is told by `isascii` (O(1)) for such a class, any other
+    searched. tests/unit/test_native.py compares `holds` with the regex on every code point."""
 
-    __slots__ = ("_search", "findall", "pattern")
+    __slots__ = ("_above_latin1", "_search", "findall", "holds", "pattern")
 
-    def __init__(self, pattern: str) -> None:
-        compiled = re.compile(pattern)
-        # The argument holds for one class (it matches one character) none of whose
-        # characters is in Latin-1; tests/unit/test_native.py checks the skip, too.
-        if not re.fullmatch(r"\[[^\[\]]*\]", pattern) or any(
-            compiled.match(chr(code)) for code in range(0x100)
-        ):
-            raise ValueError(f"not one class of characters above U+00FF: {pattern!r}")
-        self.pattern = pattern
+    holds: Callable[[str], bool]
+
+    def __init__(self, members: str) -> None:
+        ranges = _class_ranges(members)
+        self.pattern = "[" + "".join(map(_class_range, ranges)) + "]"
+        compiled = re.compile(self.pattern)
         self._search = compiled.search
         self.findall = compiled.findall
+        self._above_latin1 = min(first for first, _ in ranges) > 0xFF
+        self.holds = native.CharClass(ranges).holds if native is not None else self.holds_python
 
-    def search(self, text: str) -> re.Match[str] | None:
-        if text.isascii() or (_char_width is not None and _char_width(text) == 1):
-            return None
-        return self._search(text)
+    def holds_python(self, text: str) -> bool:
+        """`holds` without the native module (and what tests compare it with)."""
+        if self._above_latin1 and text.isascii():
+            return False
+        return self._search(text) is not None
+
+
+def _class_ranges(members: str) -> list[tuple[int, int]]:
+    """A CharClass's members as (first, last) code points; ValueError for what a regex
+    class would read otherwise (escapes, negation, brackets, a "-" that is no range's)."""
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    while at < len(members):
+        span = 3 if members[at + 1 : at + 2] == "-" and at + 2 < len(members) else 1
+        first, last = members[at], members[at + span - 1]
+        if first in "\\[]^-" or last in "\\[]^-" or first > last:
+            raise ValueError(f"not a class of characters and ranges: {members!r}")
+        ranges.append((ord(first), ord(last)))
+        at += span
+    if not ranges:
+        raise ValueError("an empty class of characters")
+    return ranges
+
+
+def _class_range(first_last: tuple[int, int]) -> str:
+    """One range of a CharClass in its regex, each end an escape (any code point)."""
+    first, last = first_last
+    if first == last:
+        return f"\\U{first:08x}"
+    return f"\\U{first:08x}-\\U{last:08x}"
 
 
 # Words; apostrophes and hyphens split (Suriye'de -> Suriye + de, UN-Sicherheitsrat ->
@@ -64,23 +92,29 @@ _SPLIT = LazyPattern(rf"((?:[^\W_]|{_HEBREW_QUOTE})+)")
 _SPLIT_PLAIN = LazyPattern(r"([^\W_]+)")
 _HEBREW_LETTER = LazyPattern(r"[\u05d0-\u05ea]")
 # Letters of the scripts that fold() treats specially (Greek, Hebrew, Arabic).
-_SPECIAL_SCRIPTS = AboveLatin1(r"[\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff]")
-_ARABIC_SCRIPT = AboveLatin1(r"[\u0600-\u06ff]")
+_SPECIAL_SCRIPTS = CharClass("\u0370-\u03ff\u1f00-\u1fff\u0590-\u06ff")
+_ARABIC_SCRIPT = CharClass("\u0600-\u06ff")
 _ARABIC_MARKS = LazyPattern(r"[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 # Arabic clitics written attached: wa-/fa- (and), bi-/li-/ka- (with/for/like), al- (the).
-_ARABIC_PREFIX = re.compile(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
+# A choice of strings ends in an empty one where `(?:...)?` would do: the same greedy
+# match, without the repeat that `?` of a group makes `re` set up (it allocates) at each
+# attempt. tests/unit/test_token_patterns.py compares these with the `?` forms.
+_ARABIC_PREFIX = re.compile(r"^[وف]?[بلك]?(?:ال|لل|)")
 # Hebrew: ve- (and), she- (that), then be-/le-/ke-/mi- (in/to/as/from), then ha- (the).
-_HEBREW_PREFIX = re.compile(r"^(?:ו)?(?:ש)?(?:כש|ב|ל|כ|מ)?(?:ה)?")
-# The same, at the start of every word of "\x00"-joined words.
-_ARABIC_PREFIX_ALL = re.compile(r"(?:^|(?<=\x00))(?:و|ف)?(?:ب|ل|ك)?(?:ال|لل)?")
-_HEBREW_PREFIX_ALL = re.compile(r"(?:^|(?<=\x00))(?:ו)?(?:ש)?(?:כש|ב|ל|כ|מ)?(?:ה)?")
+_HEBREW_PREFIX = re.compile(r"^ו?ש?(?:כש|ב|ל|כ|מ|)ה?")
+# The same after every "\x00" of "\x00"-joined words (`_cut_all` puts one before the first):
+# a literal first character, which `re` finds by a plain scan, where a match attempt at
+# every position of the text (`(?:^|(?<=\x00))`) cost ~17 M instructions over the
+# benchmark corpus's Arabic articles (34 -> 16 M).
+_ARABIC_PREFIX_ALL = re.compile(r"\x00[وف]?[بلك]?(?:ال|لل|)")
+_HEBREW_PREFIX_ALL = re.compile(r"\x00ו?ש?(?:כש|ב|ל|כ|מ|)ה?")
 _HEBREW_MARKS = LazyPattern(r"[\u0591-\u05c7\"\u05f4\u05f3']")  # niqqud, cantillation, quotes
-_HEBREW_SCRIPT = AboveLatin1(r"[\u0590-\u05ff]")
-_GREEK_SCRIPT = AboveLatin1(r"[\u0370-\u03ff\u1f00-\u1fff]")
+_HEBREW_SCRIPT = CharClass("\u0590-\u05ff")
+_GREEK_SCRIPT = CharClass("\u0370-\u03ff\u1f00-\u1fff")
 # The same, and the one character that lowers into Greek: the ohm sign (to ω)
-_GREEK_LOWERED = AboveLatin1(r"[\u0370-\u03ff\u1f00-\u1fff\u2126]")
-_CYRILLIC = AboveLatin1(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[a-zA-Z]")
+_GREEK_LOWERED = CharClass("\u0370-\u03ff\u1f00-\u1fff\u2126")
+_CYRILLIC = CharClass("\u0400-\u04ff")
+_LATIN = CharClass("a-zA-Z")
 # Latin letters that look like Cyrillic ones, for words typed with one of each (ООН with a
 # Latin H or O): the word is read in the script of its other letters.
 _LATIN_TO_CYRILLIC = str.maketrans("AaBCcEeHKkMOoPpTXxyiIJj", "АаВСсЕеНКкМОоРрТХхуіІЈј")
@@ -137,7 +171,7 @@ DEFAULT_SUFFIX = 3
 MIN_BASE = 4  # shorter names match as written only (Hama must not find Hamas)
 # A Hangul syllable is a whole consonant-vowel(-consonant) group: 시리아 (3) is as long a
 # name as "Siria", and Korean particles attach to it (시리아에서, 유엔은).
-_HANGUL = AboveLatin1(r"[\uac00-\ud7a3]")
+_HANGUL = CharClass("\uac00-\ud7a3")
 MIN_BASE_HANGUL = 2
 # Russian-style surnames in Turkic and Tajik Cyrillic text: Асадов is a person, not Асад
 # with an ending (those languages' own endings never begin so).
@@ -150,7 +184,7 @@ _BALTIC_NOMINATIVE = LazyPattern(r"(?<=\w\w\w)[sš]$")
 
 
 def _min_base(word: str) -> int:
-    return MIN_BASE_HANGUL if _HANGUL.search(word) else MIN_BASE
+    return MIN_BASE_HANGUL if _HANGUL.holds(word) else MIN_BASE
 
 
 # Languages that write compounds as one word: a name also counts at a compound's start
@@ -290,17 +324,17 @@ def fold_python(word: str) -> str:
         word = word.replace("i\u0307", "i")
     # Regexes, not a loop over characters: simhash folds whole bodies (36 -> 3 µs per body);
     # one search tells most texts that none of the scripts below occurs.
-    if not _SPECIAL_SCRIPTS.search(word):
+    if not _SPECIAL_SCRIPTS.holds(word):
         return unicodedata.normalize("NFC", word)
-    if _ARABIC_SCRIPT.search(word):
+    if _ARABIC_SCRIPT.holds(word):
         word = _ARABIC_MARKS.sub("", word)
         word = word.replace("ي", "ی").replace("ى", "ی").replace("ك", "ک")
         word = word.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ة", "ه")
-    if _GREEK_SCRIPT.search(word):
+    if _GREEK_SCRIPT.holds(word):
         # two replace() calls: translate() looks every character up (0.29 -> 0.005 ms
         # for a 4 KB text; Japanese and Chinese texts with a Greek ω take this path too)
         word = unicodedata.normalize("NFD", word).replace("\u0301", "").replace("\u0308", "")
-    if _HEBREW_SCRIPT.search(word):
+    if _HEBREW_SCRIPT.holds(word):
         word = _HEBREW_MARKS.sub("", word)
     return unicodedata.normalize("NFC", word)
 
@@ -308,8 +342,8 @@ def fold_python(word: str) -> str:
 def unconfuse(word: str) -> str:
     """A word written in two scripts, read in the script of most of its letters: Cyrillic
     ООН typed with a Latin H, a Latin word with a Cyrillic о (ties go to Cyrillic)."""
-    # Cyrillic first: an ASCII or Latin-1 word (most) is told without a scan (AboveLatin1)
-    if not (_CYRILLIC.search(word) and _LATIN.search(word)):
+    # Cyrillic first: an ASCII or Latin-1 word (most) is told without a scan (CharClass)
+    if not (_CYRILLIC.holds(word) and _LATIN.holds(word)):
         return word
     cyrillic = len(_CYRILLIC.findall(word))
     latin = len(_LATIN.findall(word))
@@ -320,13 +354,24 @@ def unconfuse(word: str) -> str:
 _ABBREVIATION_TAIL = re.compile(r"^(\w*?[A-ZА-ЯЁІЇЄҐҚҒҮҰҢӨҺӘ]{2,})([a-zа-яёіїєґқғүұңөһә]+|\d+)$")
 
 
+def _abbreviation_tail(word: str) -> re.Match[str] | None:
+    """`_ABBREVIATION_TAIL.match(word)`, not tried on a word that has no two upper-case
+    letters in a row, which the match needs: all its cased letters lower case (`islower`),
+    or each capital after an uncased character (`istitle`: "Syria"); most words are one or
+    the other, and the lazy `\\w*?` tried the capitals at every position of them (~18 M
+    instructions over the benchmark corpus)."""
+    if word.islower() or word.istitle():
+        return None
+    return _ABBREVIATION_TAIL.match(word)
+
+
 @lru_cache(maxsize=50_000)
 def exact_keys(word: str, lang: str) -> tuple[str, ...]:
     """What a word may be, to case-sensitive terms: its spellings (see `spellings`); without
     trailing digits (COP29 -> COP); and, where the language attaches endings to
     abbreviations (Uzbek BMTning, Turkish BMde), the capitals before a lower-case ending."""
     keys = list(spellings(word))
-    tail = _ABBREVIATION_TAIL.match(word)
+    tail = _abbreviation_tail(word)
     if tail and (tail.group(2).isdigit() or suffix_room(lang) >= 6):
         keys += spellings(tail.group(1))
     if lang in _ABBREVIATIONS_INSIDE and not word.isascii():
@@ -346,9 +391,9 @@ def exact_keys_inside(words: list[str], lang: str) -> list[int]:
     if lang in _ABBREVIATIONS_INSIDE:
         return [n for n, word in enumerate(words) if not word.isascii()]
     joined = "\x00".join(words)
-    if not (_CYRILLIC.search(joined) and _LATIN.search(joined)):
+    if not (_CYRILLIC.holds(joined) and _LATIN.holds(joined)):
         return []
-    return [n for n, word in enumerate(words) if _CYRILLIC.search(word) and _LATIN.search(word)]
+    return [n for n, word in enumerate(words) if _CYRILLIC.holds(word) and _LATIN.holds(word)]
 
 
 _LATIN_CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
@@ -357,7 +402,7 @@ _LATIN_CAPITALS = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
 def spellings(word: str) -> tuple[str, ...]:
     """A word as written and, when it mixes Latin and Cyrillic, read wholly in either script:
     what case-sensitive terms (ООН, UN) are compared with."""
-    if not (_CYRILLIC.search(word) and _LATIN.search(word)):
+    if not (_CYRILLIC.holds(word) and _LATIN.holds(word)):
         return (word,)
     return (word, word.translate(_LATIN_TO_CYRILLIC), word.translate(_CYRILLIC_TO_LATIN))
 
@@ -523,15 +568,23 @@ def suffix_room(lang: str) -> int:
     return _SUFFIX.get(lang, DEFAULT_SUFFIX)
 
 
+def _cut(prefix: re.Pattern[str], word: str) -> str:
+    """`prefix.sub("", word)` for a *_PREFIX ("^" and optional clitics, so it matches once,
+    at the start): the rest of the word after the match, without sub's attempts at every
+    later position."""
+    found = prefix.match(word)
+    return word[found.end() :] if found is not None else word
+
+
 def bases(folded: str, lang: str) -> set[str]:
     """The word and the word without the clitics its language writes attached to it."""
     bases = {folded}
-    if lang in ("ar", "fa", "ur") or _ARABIC_SCRIPT.search(folded):
-        stripped = _ARABIC_PREFIX.sub("", folded)
+    if lang in ("ar", "fa", "ur") or _ARABIC_SCRIPT.holds(folded):
+        stripped = _cut(_ARABIC_PREFIX, folded)
         if len(stripped) >= 3:
             bases.add(stripped)
     elif lang in ("he", "yi"):
-        stripped = _HEBREW_PREFIX.sub("", folded)
+        stripped = _cut(_HEBREW_PREFIX, folded)
         if len(stripped) >= 3:
             bases.add(stripped)
         if len(folded) >= 4 and folded[0] in "והבלמשכ":
@@ -554,6 +607,12 @@ def beginnings(folded: str, lang: str) -> set[str]:
     return found
 
 
+def _cut_all(prefix: re.Pattern[str], joined: str) -> str:
+    """`joined` ("\\x00"-joined words) without what `prefix` (a *_PREFIX_ALL: "\\x00" and
+    then clitics) matches at each word's start, as the *_PREFIX cut of each word gives."""
+    return prefix.sub("\x00", "\x00" + joined)[1:]
+
+
 def all_beginnings(folds: list[str], lang: str) -> tuple[list[str], list[int]]:
     """`beginnings` of many folded words at once, flat, with the index of the word each
     comes from: the stems of all bases in one call into the stemmer (a superset of each
@@ -566,10 +625,10 @@ def all_beginnings(folds: list[str], lang: str) -> tuple[list[str], list[int]]:
     # bases() of each word, cut at every word's start in one regex pass (both scripts' cuts
     # on every word where either applies: more beginnings than bases() only add candidates)
     cuts = []
-    if lang in ("ar", "fa", "ur") or _ARABIC_SCRIPT.search(joined):
-        cuts.append(_ARABIC_PREFIX_ALL.sub("", joined))
+    if lang in ("ar", "fa", "ur") or _ARABIC_SCRIPT.holds(joined):
+        cuts.append(_cut_all(_ARABIC_PREFIX_ALL, joined))
     if lang in ("he", "yi"):
-        cuts.append(_HEBREW_PREFIX_ALL.sub("", joined))
+        cuts.append(_cut_all(_HEBREW_PREFIX_ALL, joined))
         flat += [w[1:] for w in folds if len(w) >= 4 and w[0] in "והבלמשכ"]
         owners += [n for n, w in enumerate(folds) if len(w) >= 4 and w[0] in "והבלמשכ"]
     for cut in cuts:
@@ -672,7 +731,7 @@ def all_forms(words: list[str], lang: str) -> AllForms:
         return AllForms(flat, owners, [], [], [], unknown)
     lower = "\x00".join(folds)
     # bases(): the word, and the word without clitics (Arabic script, Hebrew)
-    if lang in ("ar", "fa", "ur", "he", "yi") or _ARABIC_SCRIPT.search(lower):
+    if lang in ("ar", "fa", "ur", "he", "yi") or _ARABIC_SCRIPT.holds(lower):
         for n, folded in enumerate(folds):
             extra = sorted(bases(folded, lang) - {folded})
             flat += extra
@@ -696,7 +755,7 @@ def all_forms(words: list[str], lang: str) -> AllForms:
     room = suffix_room(lang)
     if room < 3:
         return AllForms(flat, owners, [], [], [], [])
-    if _HANGUL.search(lower):
+    if _HANGUL.holds(lower):
         shortest = [_shortest_beginning(base, room) for base in word_bases]
     else:
         shortest = [max(MIN_BASE, len(base) - room) for base in word_bases]
@@ -708,8 +767,8 @@ def fold_all(words: list[str], joined: str, unconfused: bool) -> list[str]:
     `unconfused`: one call for all, but for Greek (fold drops accents from every letter of a
     text with a Greek one, and the ohm sign lowers to ω) and words in two scripts."""
     folds: list[str] = []
-    mixed = not unconfused and _CYRILLIC.search(joined) and _LATIN.search(joined)
-    if not (mixed or _GREEK_LOWERED.search(joined)):
+    mixed = not unconfused and _CYRILLIC.holds(joined) and _LATIN.holds(joined)
+    if not (mixed or _GREEK_LOWERED.holds(joined)):
         folds = fold(joined).split("\x00")
     if len(folds) != len(words):
         folds = [fold(w if unconfused else unconfuse(w)) for w in words]

@@ -726,33 +726,101 @@ def test_char_width_is_the_width_of_the_widest_character(built: ModuleType) -> N
         widest = max(map(ord, text), default=0)
         truth = 1 if widest <= 0xFF else 2 if widest <= 0xFFFF else 4
         assert built.char_width(text) == truth, ascii(text)
-        # what AboveLatin1 reads from width 1: no character above U+00FF
+        # width 1: no character above U+00FF
         assert (built.char_width(text) == 1) == (not any(ord(c) > 0xFF for c in text))
 
 
-@pytest.mark.parametrize("module", [tokens, tagging])
-def test_above_latin1_skips_only_searches_that_find_nothing(
-    built: ModuleType, module: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    patterns = [p for p in vars(module).values() if isinstance(p, tokens.AboveLatin1)]
-    assert len(patterns) >= 2
-    texts = _texts_of_every_width()
-    for pattern in patterns:
-        compiled = re.compile(pattern.pattern)
+def _char_classes() -> list[tokens.CharClass]:
+    found = [
+        p for m in (tokens, tagging) for p in vars(m).values() if isinstance(p, tokens.CharClass)
+    ]
+    assert len(found) == 11  # tokens' eight, tagging's three
+    return found
+
+
+def _texts_near_classes(classes: list[tokens.CharClass]) -> list[str]:
+    """Each end of each class's ranges and its neighbours, alone and inside strs of every
+    width, before and after the 64-character blocks the native scan tests at once."""
+    ends = {0, 0xFF, 0x100, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF}
+    for char_class in classes:
+        for lo, hi in tokens._class_ranges(_members(char_class)):
+            ends |= {lo - 1, lo, lo + 1, hi - 1, hi, hi + 1}
+    chars = [chr(c) for c in sorted(ends) if 0 <= c <= 0x10FFFF]
+    texts = []
+    for c in chars:
+        for pad in ("a", "é", "\u0100", "😀", "\u0301"):  # ASCII, Latin-1, UCS-2, UCS-4, a mark
+            for before in (0, 1, 63, 64, 65, 200):
+                texts += [pad * before + c, pad * before + c + pad * 3]
+    return texts
+
+
+def _members(char_class: tokens.CharClass) -> str:
+    # the members back from the regex's escapes (the class keeps only its pattern)
+    return re.sub(r"\\U([0-9a-f]{8})", lambda m: chr(int(m[1], 16)), char_class.pattern[1:-1])
+
+
+def test_char_class_holds_what_its_regex_finds_on_every_code_point(built: ModuleType) -> None:
+    # one str per 4,096 code points (surrogates too, which `re` reads as code points): the
+    # native scan, the Python path and the regex agree on each block, then on each code
+    # point of the blocks where the class holds any
+    for char_class in _char_classes():
+        compiled = re.compile(char_class.pattern)
+        for at in range(0, 0x110000, 4096):
+            block = "".join(map(chr, range(at, at + 4096)))
+            found = compiled.search(block) is not None
+            assert char_class.holds(block) == found == char_class.holds_python(block)
+            if found:
+                for c in block:
+                    assert char_class.holds(c) == (compiled.search(c) is not None), hex(ord(c))
+
+
+def test_char_class_holds_what_its_regex_finds(built: ModuleType) -> None:
+    classes = _char_classes()
+    texts = _texts_of_every_width() + _texts_near_classes(classes) + _texts()
+    texts += [
+        "Сирия",
+        "ООН",
+        "OOН",
+        "Ελλάδα",
+        "Ω",
+        "\u2126",
+        "سوريا",
+        "ישראל",
+        "시리아",
+        "İstanbul",
+    ]
+    for char_class in classes:
+        compiled = re.compile(char_class.pattern)
         for text in texts:
-            found = compiled.search(text)
-            if text.isascii() or built.char_width(text) == 1:
-                assert found is None, (pattern.pattern, ascii(text))  # the skipped search
-            assert bool(pattern.search(text)) == bool(found), (pattern.pattern, ascii(text))
-        # the Python path (no native module) searches every str that is not ASCII
-        monkeypatch.setattr(tokens, "_char_width", None)
-        assert all(bool(pattern.search(t)) == bool(compiled.search(t)) for t in texts)
-        monkeypatch.undo()
+            found = compiled.search(text) is not None
+            assert char_class.holds(text) == found, (char_class.pattern, ascii(text))
+            assert char_class.holds_python(text) == found, (char_class.pattern, ascii(text))
 
 
-@pytest.mark.parametrize(
-    "pattern", [r"[\u00ff-\u0400]", r"[é]", r"[^a]", r"[\u0400-\u04ff]+x", "Ж|a"]
-)
-def test_above_latin1_refuses_what_may_match_a_latin1_str(pattern: str) -> None:
+def test_char_class_answers_latin1_strs_from_their_width(built: ModuleType) -> None:
+    # a class above U+00FF never reads a str stored one byte a character: a native holds
+    # on a huge Latin-1 str costs no more than on a short one (the scan is skipped)
+    cyrillic = built.CharClass([(0x400, 0x4FF)])
+    assert not cyrillic.holds("é" * 1_000_000)
+    assert cyrillic.holds("é" * 100 + "ж")
+    assert built.CharClass([(0xE9, 0xE9)]).holds("a" * 100 + "é")
+
+
+def test_char_class_is_the_regex_of_its_members() -> None:
+    assert tokens._class_ranges("a-zA-Z") == [(0x61, 0x7A), (0x41, 0x5A)]
+    assert tokens._class_ranges("ёЁİ\u0307\u0370-\u03ff") == [
+        (0x451, 0x451),
+        (0x401, 0x401),
+        (0x130, 0x130),
+        (0x307, 0x307),
+        (0x370, 0x3FF),
+    ]
+    char_class = tokens.CharClass("\u0400-\u04ffx")
+    assert re.compile(char_class.pattern).findall("xЖy") == ["x", "Ж"]
+    assert char_class.findall("xЖy") == ["x", "Ж"]
+
+
+@pytest.mark.parametrize("members", ["", "^a", "a-", "-a", "z-a", "a\\b", "[a]", "a-b-c"])
+def test_char_class_refuses_what_a_regex_class_reads_otherwise(members: str) -> None:
     with pytest.raises(ValueError):
-        tokens.AboveLatin1(pattern)
+        tokens.CharClass(members)
