@@ -18,6 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod clean;
+mod dawg;
 mod jsonout;
 mod letters;
 mod ngrams;
@@ -2187,6 +2188,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StartFilter>()?;
     m.add_class::<letters::LetterScan>()?;
     m.add_class::<ngrams::NgramWalk>()?;
+    m.add_class::<dawg::MappedDawg>()?;
     m.add_class::<rules::RuleSet>()?;
     m.add_class::<rules::FieldMatches>()?;
     Ok(())

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
-from pipeline.stages import term_cache
+from pipeline.stages import mapped_dawgs, term_cache
 
 # The native module's storage width of a str (see AboveLatin1), if built.
 _char_width = native.char_width if native is not None else None
@@ -385,7 +385,9 @@ def _morph(lang: str) -> Any:
 
         storage._load_gramtab = tags_later
         try:
-            analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
+            # its DAWG files read in place, not into fresh memory (see mapped_dawgs)
+            with mapped_dawgs.mapped_loading():
+                analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
         finally:
             storage._load_gramtab = load_gramtab
     # The gramtab's only readers in 2.0.6 (requirements.lock; a test pins the version):
