@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 mod charclass;
 mod clean;
+mod dawg;
 mod jsonout;
 mod letters;
 mod log1p_table;
@@ -2193,6 +2194,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ngrams::NgramWalk>()?;
     m.add_class::<nbscore::NaiveBayes>()?;
     m.add_function(wrap_pyfunction!(nbscore::float_sum, m)?)?;
+    m.add_class::<dawg::MappedDawg>()?;
     m.add_class::<rules::RuleSet>()?;
     m.add_class::<rules::FieldMatches>()?;
     Ok(())

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from pipeline.lazy_re import LazyPattern
 from pipeline.native import native
-from pipeline.stages import term_cache
+from pipeline.stages import mapped_dawgs, term_cache
 
 
 class CharClass:
@@ -433,7 +433,9 @@ def _morph(lang: str) -> Any:
         storage._load_gramtab = tags_later
         storage._load_paradigms = partial(_paradigms, fallback=load_paradigms)
         try:
-            analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
+            # its DAWG files read in place, not into fresh memory (see mapped_dawgs)
+            with mapped_dawgs.mapped_loading():
+                analyzer = pymorphy3.MorphAnalyzer(path=_dictionary_path(lang), lang=lang)
         finally:
             storage._load_gramtab = load_gramtab
             storage._load_paradigms = load_paradigms

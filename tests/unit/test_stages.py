@@ -272,6 +272,26 @@ def test_near_duplicates_share_a_story_and_restart_keeps_it() -> None:
     assert simhash("Too short to group") is None
 
 
+def test_story_ring_grows_as_it_fills_then_turns() -> None:
+    # the ring's lists grow with the articles remembered (not made whole at its capacity),
+    # then the oldest story is forgotten, in the store too, as before
+    from pipeline.stages.dedupe import StoryIndex
+
+    fingerprints = [0, (1 << 64) - 1, 0x0F0F_0F0F_0F0F_0F0F, 0xF0F0_F0F0_F0F0_F0F0]
+    big = StoryIndex({})
+    big.assign("a", fingerprints[0])
+    assert len(big._ids) == len(big._stories) == 1
+    store: dict[str, list[str]] = {}
+    ring = StoryIndex(store, capacity=3)
+    assert [ring.assign(n, fp) for n, fp in zip("abcd", fingerprints, strict=True)] == list("abcd")
+    assert sorted(store) == ["b", "c", "d"] and ring._ids == ["d", "b", "c"]
+    assert ring.assign("e", fingerprints[3] ^ 1) == "d"  # a near copy of d, remembered
+    assert ring.assign("f", fingerprints[0]) == "f"  # a's fingerprint: a is forgotten
+    assert sorted(store) == ["d", "e", "f"] and ring._ids == ["d", "e", "f"]
+    reloaded = StoryIndex(store, capacity=3)
+    assert reloaded._ids == list(store) and reloaded.assign("g", fingerprints[3]) == "d"
+
+
 def test_cleaning_repairs_mojibake_and_drops_boilerplate() -> None:
     mojibake = "Ð\x9fÐµÑ\x80ÐµÐ³Ð¾Ð²Ð¾Ñ\x80Ñ\x8b Ð¿Ð¾ Ð¡Ð¸Ñ\x80Ð¸Ð¸"
     html = (
