@@ -23,9 +23,7 @@ async def test_one_key_in_order_keys_concurrently_within_the_limit() -> None:
         return f"{item[0]}{item[1]}"
 
     items = [(k, n) for n in range(3) for k in "abcde"]  # interleaved keys
-    started = asyncio.get_running_loop().time()
     results = await by_key_concurrently(items, key=lambda i: i[0], handle=handle, limit=3)
-    elapsed = asyncio.get_running_loop().time() - started
 
     assert results == [f"{k}{n}" for k, n in items]  # given order, whatever the schedule
     for k in "abcde":  # each key strictly in order: one ends before its next starts
@@ -38,8 +36,9 @@ async def test_one_key_in_order_keys_concurrently_within_the_limit() -> None:
             ("start", 2),
             ("end", 2),
         ]
-    assert peak == 3  # never more keys at once than the limit...
-    assert elapsed < 15 * 0.02 * 0.6  # ...and well under sequential (15 x 20 ms)
+    # never more keys at once than the limit, and as many as it allows: concurrency shown
+    # by overlap, not by a wall-clock bound a loaded machine can break (0.21 s once)
+    assert peak == 3
 
 
 async def test_empty_batch() -> None:
