@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from pipeline.lazy_re import LazyPattern
@@ -79,11 +80,17 @@ _TG_WORDS_PLAIN = LazyPattern(rf"\b(?:{'|'.join(_TG_WORD_FORMS)})\b", re.IGNOREC
 # a set of letters matched case by case (every character that is a form's first letter
 # ignoring case, as `re` folds case: ᲁ is д; a unit test checks every code point), so `re`
 # skips to them; there the word must start (no \w before it), and the lookbehind of each
-# form rereads its first letter ignoring case.
+# form rereads its first letter ignoring case. The forms are grouped by that letter, one
+# lookbehind per group (in the forms' order within it): at a word's start `re` tried all 19
+# lookbehinds, now 8 (~0.7 -> ~0.47 M instructions per 2,000 characters of Ukrainian). No
+# character is two of the first letters ignoring case, so the groups' order is no matter.
 _TG_FIRST_LETTERS = "ДдᲁАаБбНнШшКкГгМм"
+_TG_BY_FIRST: dict[str, list[str]] = {}
+for _form in _TG_WORD_FORMS:
+    _TG_BY_FIRST.setdefault(_form[0], []).append(_form[1:])
 _TG_WORDS = LazyPattern(
     rf"[{_TG_FIRST_LETTERS}](?<!\w.)(?i:"
-    + "|".join(f"(?<={form[0]}){form[1:]}" for form in _TG_WORD_FORMS)
+    + "|".join(f"(?<={first})(?:{'|'.join(rests)})" for first, rests in _TG_BY_FIRST.items())
     + r")\b"
 )
 # Bulgarian writes ъ between consonants (първи, държава), Russian only before е ё ю я; and
@@ -400,7 +407,7 @@ class _Scan:
 
     def letters(self) -> int:  # counted only when a decisive letter occurs at all
         if self._letters < 0:
-            self._letters = sum(map(len, _LETTERS.findall(self.text)))
+            self._letters = _letter_count(self.text)
         return self._letters
 
     def _enough(self, found: int) -> bool:
@@ -408,6 +415,18 @@ class _Scan:
             return True  # of the letters, which are fewer, without counting them
         total = self.letters()
         return total < 100 or found / total >= MIN_LETTER_SHARE
+
+
+def _letter_count(text: str) -> int:
+    """`sum(map(len, _LETTERS.findall(text)))`, exactly (a unit test compares them): no
+    space is a letter to `re` and every character str.isalpha takes is one, so the letters
+    of the words str.split finds that are letters only are counted by their lengths, and
+    `re` reads only the other words (joined by spaces, which keep their runs apart). `re`'s
+    match per word of a whole text cost ~2x as much."""
+    words = text.split()
+    letters = sum(map(len, filter(str.isalpha, words)))
+    rest = " ".join(filterfalse(str.isalpha, words))
+    return letters + sum(map(len, _LETTERS.findall(rest))) if rest else letters
 
 
 def _share(pattern: LazyPattern, scan: _Scan, found: LazyPattern | None = None) -> bool:

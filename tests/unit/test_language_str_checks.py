@@ -1,6 +1,7 @@
-"""language_scripts' str-method checks that replaced `re` searches (_uz_latin, _kk_consonant,
-_ciones, _Scan.count) against the patterns they replaced, on generated strings of every
-script, combining marks, apostrophe variants, surrogates and matches at the text's edges."""
+"""The str-method checks that replaced `re` searches of the language stage (language_scripts'
+_uz_latin, _kk_consonant, _ciones, _Scan.count and _letter_count, language_pairs' _words)
+against the patterns they replaced, on generated strings of every script, combining marks,
+apostrophe variants, surrogates and matches at the text's edges."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 
 import pytest
 
+from pipeline.stages import language_pairs as pairs
 from pipeline.stages import language_scripts as scripts
 
 # Characters the checks look at, their case and fold variants, and neighbours of every kind
@@ -86,3 +88,38 @@ def test_scan_counts_letters_as_their_pattern() -> None:
         scan = scripts._Scan(text)
         for chars in letters:
             assert scan.count(chars) == len(chars.pattern.findall(text)), (text, chars.chars)
+
+
+def test_no_space_is_a_letter_and_every_alphabetic_character_is() -> None:
+    # _letter_count splits on str's spaces and counts words str.isalpha takes whole
+    letter = re.compile(r"[^\W\d_]")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char.isspace():
+            assert not letter.match(char), hex(code)
+        if char.isalpha():
+            assert letter.match(char), hex(code)
+
+
+def test_letter_count_counts_as_the_pattern() -> None:
+    alphabet = [*_NEAR, "²", "½", "Ⅻ", "٣", "\u00a0", "\u2028", "\x1c", "ab", "Ша", "  "]
+    for text in _texts(51, alphabet):
+        expected = sum(map(len, scripts._LETTERS.findall(text)))
+        assert scripts._letter_count(text) == expected, repr(text)
+
+
+def test_pairs_words_are_the_pattern_s() -> None:
+    alphabet = [*_NEAR, *"ab_1 -'\x7f\x00", "²", "word", "Word"]
+    words = re.compile(r"[^\W\d_]+")
+    ascii_only = [chr(c) for c in range(128)]
+    for text in [*_texts(61, alphabet), *_texts(62, ascii_only)]:
+        assert pairs._words(text) == words.findall(text), repr(text)
+
+
+def test_tajik_words_grouped_find_what_the_plain_pattern_finds() -> None:
+    # _TG_WORDS' forms grouped by first letter: the same matches as the plain alternation
+    pieces = [*" ".join(scripts._TG_WORD_FORMS).split(), "ме", "кун", "ад", "янд", "МЕ", "ᲁар"]
+    alphabet = [*_NEAR, *pieces, *pieces, " ", " ", "\u0306", "й"]
+    for text in _texts(71, alphabet):
+        found = scripts._TG_WORDS.findall(text)
+        assert found == scripts._TG_WORDS_PLAIN.findall(text), repr(text)
