@@ -277,13 +277,43 @@ _ESTONIAN = _Letters("õÕ")
 _Y_VOWEL = LazyPattern(
     r"(?:\b[BCDFGHJKLMNPQRSTVZŞ]|[bcdfghjklmnpqrstvzşğñ])y(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
 )
-# Whether a text has one, asked of every Turkish text (most have none): the same pattern from
-# its y, which `re` skips to, where _Y_VOWEL is tried at every position (~60 -> ~10 µs per
-# 2,000 characters). Its matches start one character later, so that they may overlap where
-# _Y_VOWEL's cannot: it only says whether there is one, _Y_VOWEL counts them.
-_Y_VOWEL_AT_Y = LazyPattern(
-    r"y(?<=(?:[bcdfghjklmnpqrstvzşğñ]|(?<!\w)[BCDFGHJKLMNPQRSTVZŞ])y)(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
-)
+# Its consonants, for _y_vowels, which counts its matches from each y: `re` tried it at every
+# position, also to say whether a text has one (asked of every Turkish text)
+_Y_LOWER = frozenset("bcdfghjklmnpqrstvzşğñ")
+_Y_UPPER = frozenset("BCDFGHJKLMNPQRSTVZŞ")
+
+
+def _y_vowels(text: str) -> int:
+    """`len(_Y_VOWEL.findall(text))`, exactly (a unit test compares them), from each y: `re`
+    tried _Y_VOWEL at every position of a Turkic text (~1 M instructions per 2,000
+    characters). Every match holds one y, second; findall takes the leftmost match, then
+    looks on from its end, so a y whose consonant before it the last match took (its
+    consonant after) counts no more."""
+    found = 0
+    end = 0  # where the last match ended
+    at = text.find("y", 1)  # a consonant before it: never the first character
+    while at >= 0:
+        before = text[at - 1]
+        after = text[at + 1 : at + 2]
+        if (
+            at - 1 >= end
+            and (
+                before in _Y_LOWER
+                or (before in _Y_UPPER and (at == 1 or not _is_word(text[at - 2])))
+            )
+            and (after in _Y_LOWER or not after or not _is_word(after))
+        ):
+            found += 1
+            end = at + 2 if after in _Y_LOWER else at + 1
+        at = text.find("y", at + 1)
+    return found
+
+
+def _is_word(char: str) -> bool:
+    """Whether `re` takes `char` for \\w (str patterns: alphanumeric or _)."""
+    return char.isalnum() or char == "_"
+
+
 _NO_N_TILDE = frozenset({"tr", "az", "uz", "tk"})  # Turkic guesses whose alphabet lacks ñ
 _Q_OR_DOTLESS = LazyPattern(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
 # Letters of Kazakh Latin that Turkmen Latin lacks (it writes ň, not ñ; no ğ, q or ı)
@@ -429,12 +459,10 @@ def _letter_count(text: str) -> int:
     return letters + sum(map(len, _LETTERS.findall(rest))) if rest else letters
 
 
-def _share(pattern: LazyPattern, scan: _Scan, found: LazyPattern | None = None) -> bool:
-    """_Scan.share for a pattern that is no set of letters; `found`, where given, finds a
-    match where `pattern` does, faster."""
-    if not (found or pattern).search(scan.text):  # the common case, cheaper than counting
-        return False
-    return scan._enough(len(pattern.findall(scan.text)))
+def _y_vowel_share(scan: _Scan) -> bool:
+    """_Scan.share for _Y_VOWEL, which is no set of letters."""
+    found = _y_vowels(scan.text)
+    return found > 0 and scan._enough(found)
 
 
 @lru_cache(maxsize=1)
@@ -650,12 +678,12 @@ def _latin(scan: _Scan, guess: str, hint: str | None) -> str | None:
         and len(_NOT_KK_LATIN.findall(text)) < 2
     ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
         return "kk"
-    if guess == "tk" and _NOT_TK_LATIN.search(text) and _share(_Y_VOWEL, scan, _Y_VOWEL_AT_Y):
+    if guess == "tk" and _NOT_TK_LATIN.search(text) and _y_vowel_share(scan):
         return "kk"
     if (
         guess in _KK_LATIN_NEIGHBOURS
         and (_Q_OR_DOTLESS.search(text) or (guess in ("crh", "tt") and "ı" not in text))
-        and _share(_Y_VOWEL, scan, _Y_VOWEL_AT_Y)
+        and _y_vowel_share(scan)
     ):
         return "kk"
     # Slovenian shares ekavian and Croatian words (svet, ponovno, veleposlaništvo): the word

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from pipeline.stages import language
 from pipeline.stages import language_pairs as pairs
 from pipeline.stages import language_scripts as scripts
 
@@ -123,3 +124,19 @@ def test_tajik_words_grouped_find_what_the_plain_pattern_finds() -> None:
     for text in _texts(71, alphabet):
         found = scripts._TG_WORDS.findall(text)
         assert found == scripts._TG_WORDS_PLAIN.findall(text), repr(text)
+
+
+def test_y_vowels_count_as_the_pattern() -> None:
+    # overlapping candidates (tyty, ByBy), word boundaries by letters of other scripts, digits,
+    # _ and combining marks, and y at both edges
+    alphabet = [*"yyyYbBtTqşŞğñaeıI _-1", "\u0301", "д", "²", *_NEAR]
+    pieces = ["ty", "By", "yt", "tyty", "yy"]
+    for text in [*_texts(81, alphabet), *_texts(82, [*alphabet, *pieces])]:
+        assert scripts._y_vowels(text) == len(scripts._Y_VOWEL.findall(text)), repr(text)
+
+
+def test_three_letters_as_the_pattern() -> None:
+    alphabet = [*_NEAR, "²", "ab", "\u0301", "7"]
+    for text in _texts(91, alphabet):
+        found = language._THREE_LETTERS.search(text) is not None
+        assert language._three_letters(text) == found, repr(text)
