@@ -436,7 +436,7 @@ def _scores(
     und = index.get(UNDETERMINED)
     if und is not None:
         folded[und] *= 0.5  # "no language" only where no language scores at all
-    if _CYRILLIC.search(sample) and not _SR_MK.search(sample) and not short:
+    if not short and _CYRILLIC.search(sample) and not _SR_MK.search(sample):  # short: no search
         # A Cyrillic paragraph without one Serbian or Macedonian letter is neither.
         for lang in ("sr", "mk"):
             folded[index[lang]] *= 0.01

@@ -162,12 +162,15 @@ _KK_ARABIC_U = LazyPattern(
 # Not before ال (a space lost: علىالفور) nor in a text with a letter only Arabic writes
 # (ة ث ذ ص ض ط ظ: the Kazakh and Kyrgyz alphabets of that script have none).
 _MEDIAL_ALEF_MAKSURA = LazyPattern("\u0649(?!\u0627\u0644)[\u0622-\u064a\u0671-\u06d3\u06d5]")
-_ARABIC_ONLY = LazyPattern("[\u0629\u062b\u0630\u0635\u0636\u0637\u0638]")
+# (letters of settle()'s scan: `re` read every character of an Arabic text for them, ~60,000
+# instructions per 2,000 characters)
+_ARABIC_ONLY = _Letters("\u0629\u062b\u0630\u0635\u0636\u0637\u0638")
 
 
-def _medial_alef_maksura(text: str) -> bool:
-    if _ARABIC_ONLY.search(text):
+def _medial_alef_maksura(scan: _Scan) -> bool:
+    if scan.has(_ARABIC_ONLY):
         return False
+    text = scan.text
     found = len(_MEDIAL_ALEF_MAKSURA.findall(text))
     return found >= 3 or (found >= 1 and len(text.split()) <= 12)
 
@@ -393,7 +396,8 @@ _SR_CYRILLIC = LazyPattern(
     r"|\w{2}(?:ск|цк|ов|ев|н|ч)ог\b",
     re.IGNORECASE,
 )
-_NOT_SR_CYRILLIC = LazyPattern("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
+# (letters of settle()'s scan: `re` read a Serbian text's every character for them)
+_NOT_SR_CYRILLIC = _Letters("йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ")
 SH = _SH = frozenset({"sr", "hr", "bs", "sh"})
 # Serbo-Croatian letters Slovenian does not write, and its adjective genitive -skog/-čkog
 # (Slovenian -skega)
@@ -522,11 +526,11 @@ def undecided_standard(text: str) -> bool:
     return sr == hr
 
 
-def _serbian_cyrillic(text: str, guess: str) -> bool:
+def _serbian_cyrillic(scan: _Scan, guess: str) -> bool:
     return (
         guess in ("ru", "bg", "mk", "uk", "be")
-        and not _NOT_SR_CYRILLIC.search(text)  # first: Russian and Bulgarian texts stop here
-        and bool(_SR_CYRILLIC.search(text))
+        and not scan.has(_NOT_SR_CYRILLIC)  # first: Russian and Bulgarian texts stop here
+        and bool(_SR_CYRILLIC.search(scan.text))
     )
 
 
@@ -554,7 +558,7 @@ def _cyrillic(scan: _Scan, guess: str) -> str | None:
             # Tatar and Bashkir write ә ө ү (Bashkir ҡ ҙ ҫ) in nearly every sentence; a
             # Turkic headline without them was Turkmen on the development sets
             return "tk"
-        return "sr" if _serbian_cyrillic(text, guess) else None
+        return "sr" if _serbian_cyrillic(scan, guess) else None
     if scan.share(_BA):
         return "ba"
     if scan.share(_TG) or (not scan.has(_UZ_CYRILLIC) and _tajik_words(text)):
@@ -583,7 +587,7 @@ def _cyrillic(scan: _Scan, guess: str) -> str | None:
         return "uk"
     if scan.share(_BE):
         return "be"
-    if _serbian_cyrillic(text, guess):
+    if _serbian_cyrillic(scan, guess):
         return "sr"
     if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and scan.share(_KY):
         if (
@@ -783,7 +787,7 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
             return found
     present = scan.present
     turkic = not present.isdisjoint(_TURKIC_ARABIC_LETTERS) or (
-        guess in _ARABIC_GUESSES and _medial_alef_maksura(text)
+        guess in _ARABIC_GUESSES and _medial_alef_maksura(scan)
     )
     if guess in _ARABIC_GUESSES or turkic:
         found = _arabic(text, guess, turkic)

@@ -83,12 +83,14 @@ def test_ciones_prefilter_holds_every_fold_re_reads() -> None:
 def test_scan_counts_letters_as_their_pattern() -> None:
     letters = [
         scripts._UK, scripts._KK_ONLY, scripts._TK_LATIN, scripts._MT, scripts._UZ_APOSTROPHE,
+        scripts._ARABIC_ONLY, scripts._NOT_SR_CYRILLIC,
     ]  # fmt: skip
-    alphabet = [*_NEAR, *"ħĦňýŇÝ"]
+    alphabet = [*_NEAR, *"ħĦňýŇÝةثظйщЁѕЅ"]
     for text in _texts(41, alphabet, 5000):
         scan = scripts._Scan(text)
         for chars in letters:
             assert scan.count(chars) == len(chars.pattern.findall(text)), (text, chars.chars)
+            assert scan.has(chars) == bool(chars.pattern.search(text)), (text, chars.chars)
 
 
 def test_no_space_is_a_letter_and_every_alphabetic_character_is() -> None:
