@@ -87,6 +87,13 @@ _SR_MK = re.compile("[ђјљњћџѓќѕЂЈЉЊЋЏЃЌЅ]")  # Serbian/Macedon
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
+def _three_letters(sample: str) -> bool:
+    """`_THREE_LETTERS.search(sample)`, as a bool (a unit test compares them): most samples
+    start with a word of three letters, and every character str.isalpha takes is a letter
+    to `re` ([^\\W\\d_]), so those need no search (~7,000 instructions each, 2,400 a corpus)."""
+    return (len(sample) >= 3 and sample[:3].isalpha()) or bool(_THREE_LETTERS.search(sample))
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     lang: str
@@ -429,7 +436,7 @@ def _scores(
     und = index.get(UNDETERMINED)
     if und is not None:
         folded[und] *= 0.5  # "no language" only where no language scores at all
-    if _CYRILLIC.search(sample) and not _SR_MK.search(sample) and not short:
+    if not short and _CYRILLIC.search(sample) and not _SR_MK.search(sample):  # short: no search
         # A Cyrillic paragraph without one Serbian or Macedonian letter is neither.
         for lang in ("sr", "mk"):
             folded[index[lang]] *= 0.01
@@ -476,7 +483,7 @@ def _neighbour(sample: str, lang: str, hint: str | None) -> str:
 def detect_language(text: str, hint: str | None = None) -> Detection:
     """Detect the language of `text`; the hint nudges close calls, it is never the answer."""
     sample = text.strip()[:2000]
-    if not _THREE_LETTERS.search(sample):
+    if not _three_letters(sample):
         return Detection(UNDETERMINED, 0.0)
     hint = (hint or "").split("-")[0].lower() or None
     hint = _HINT_CODES.get(hint, hint) if hint else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from pipeline.lazy_re import LazyPattern
@@ -79,11 +80,17 @@ _TG_WORDS_PLAIN = LazyPattern(rf"\b(?:{'|'.join(_TG_WORD_FORMS)})\b", re.IGNOREC
 # a set of letters matched case by case (every character that is a form's first letter
 # ignoring case, as `re` folds case: ᲁ is д; a unit test checks every code point), so `re`
 # skips to them; there the word must start (no \w before it), and the lookbehind of each
-# form rereads its first letter ignoring case.
+# form rereads its first letter ignoring case. The forms are grouped by that letter, one
+# lookbehind per group (in the forms' order within it): at a word's start `re` tried all 19
+# lookbehinds, now 8 (~0.7 -> ~0.47 M instructions per 2,000 characters of Ukrainian). No
+# character is two of the first letters ignoring case, so the groups' order is no matter.
 _TG_FIRST_LETTERS = "ДдᲁАаБбНнШшКкГгМм"
+_TG_BY_FIRST: dict[str, list[str]] = {}
+for _form in _TG_WORD_FORMS:
+    _TG_BY_FIRST.setdefault(_form[0], []).append(_form[1:])
 _TG_WORDS = LazyPattern(
     rf"[{_TG_FIRST_LETTERS}](?<!\w.)(?i:"
-    + "|".join(f"(?<={form[0]}){form[1:]}" for form in _TG_WORD_FORMS)
+    + "|".join(f"(?<={first})(?:{'|'.join(rests)})" for first, rests in _TG_BY_FIRST.items())
     + r")\b"
 )
 # Bulgarian writes ъ between consonants (първи, държава), Russian only before е ё ю я; and
@@ -155,12 +162,15 @@ _KK_ARABIC_U = LazyPattern(
 # Not before ال (a space lost: علىالفور) nor in a text with a letter only Arabic writes
 # (ة ث ذ ص ض ط ظ: the Kazakh and Kyrgyz alphabets of that script have none).
 _MEDIAL_ALEF_MAKSURA = LazyPattern("\u0649(?!\u0627\u0644)[\u0622-\u064a\u0671-\u06d3\u06d5]")
-_ARABIC_ONLY = LazyPattern("[\u0629\u062b\u0630\u0635\u0636\u0637\u0638]")
+# (letters of settle()'s scan: `re` read every character of an Arabic text for them, ~60,000
+# instructions per 2,000 characters)
+_ARABIC_ONLY = _Letters("\u0629\u062b\u0630\u0635\u0636\u0637\u0638")
 
 
-def _medial_alef_maksura(text: str) -> bool:
-    if _ARABIC_ONLY.search(text):
+def _medial_alef_maksura(scan: _Scan) -> bool:
+    if scan.has(_ARABIC_ONLY):
         return False
+    text = scan.text
     found = len(_MEDIAL_ALEF_MAKSURA.findall(text))
     return found >= 3 or (found >= 1 and len(text.split()) <= 12)
 
@@ -194,6 +204,34 @@ _UZ_LATIN = LazyPattern(f"[oOgG][{_UZ_APOSTROPHES}](?=[a-z]{{2}})")
 _UZ_LATIN_STRONG = LazyPattern("[oOgG][\u02bb\u2018](?=[a-z])")
 _UZ_APOSTROPHE = _Letters(_UZ_APOSTROPHES)
 _UZ_STRONG_APOSTROPHE = _Letters("\u02bb\u2018")
+_UZ_BEFORE = frozenset("oOgG")
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def _uz_latin(text: str, present: frozenset[str], enough: int) -> bool:
+    """Whether `text` holds `enough` matches of _UZ_LATIN (a unit test compares them). Asked
+    of every English text with an apostrophe: `re` tested its every character against
+    [oOgG] (~11 µs per 2,000 characters); this finds only the apostrophes the scan saw
+    (`present`, settle()'s) and looks around each. Matches never overlap (the apostrophe
+    is no o or g), so each apostrophe so placed is one match of findall."""
+    found = 0
+    for apostrophe in _UZ_APOSTROPHE.chars.intersection(present):
+        at = text.find(apostrophe, 1)  # o or g before it: never the first character
+        while at >= 0:
+            after = text[at + 1 : at + 3]
+            if (
+                text[at - 1] in _UZ_BEFORE
+                and len(after) == 2
+                and after[0] in _ASCII_LOWER
+                and after[1] in _ASCII_LOWER
+            ):
+                found += 1
+                if found >= enough:
+                    return True
+            at = text.find(apostrophe, at + 1)
+    return False
+
+
 # Kazakh Latin (2021): ū (not with Baltic ė ā ē ī or romanised Japanese ō), or ä next to
 # ğ ı ñ q, unless two of the ç â ə w x of Tatar, Crimean Tatar and Azerbaijani (Turkmen: ä ş
 # without ğ ı ñ q; Estonian and German ä with õ or ß). Crimean Tatar writes ñ ğ ı q too, but
@@ -203,6 +241,20 @@ _A_UMLAUT = _Letters("äÄ")
 # Single letters as alternatives, not a class: then `re` skips to a candidate letter at once
 # rather than trying both branches at every position (20 -> 2 µs per 2,000 characters).
 _KK_CONSONANT = LazyPattern("ğ|ı|ñ|q(?!u)")
+
+
+def _kk_consonant(text: str) -> bool:
+    """`_KK_CONSONANT.search(text)`, exactly (a unit test compares them), with str's
+    searches: asked of every German, Nordic or Finnish text with ä, where `re` tried the
+    pattern at every character (~9 µs per 2,000 characters)."""
+    if "ğ" in text or "ı" in text or "ñ" in text:
+        return True
+    at = text.find("q")
+    while at >= 0:
+        if text[at + 1 : at + 2] != "u":
+            return True
+        at = text.find("q", at + 1)
+    return False
 
 
 def _kk_latin(scan: _Scan) -> bool:
@@ -228,13 +280,43 @@ _ESTONIAN = _Letters("õÕ")
 _Y_VOWEL = LazyPattern(
     r"(?:\b[BCDFGHJKLMNPQRSTVZŞ]|[bcdfghjklmnpqrstvzşğñ])y(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
 )
-# Whether a text has one, asked of every Turkish text (most have none): the same pattern from
-# its y, which `re` skips to, where _Y_VOWEL is tried at every position (~60 -> ~10 µs per
-# 2,000 characters). Its matches start one character later, so that they may overlap where
-# _Y_VOWEL's cannot: it only says whether there is one, _Y_VOWEL counts them.
-_Y_VOWEL_AT_Y = LazyPattern(
-    r"y(?<=(?:[bcdfghjklmnpqrstvzşğñ]|(?<!\w)[BCDFGHJKLMNPQRSTVZŞ])y)(?:[bcdfghjklmnpqrstvzşğñ]|\b)"
-)
+# Its consonants, for _y_vowels, which counts its matches from each y: `re` tried it at every
+# position, also to say whether a text has one (asked of every Turkish text)
+_Y_LOWER = frozenset("bcdfghjklmnpqrstvzşğñ")
+_Y_UPPER = frozenset("BCDFGHJKLMNPQRSTVZŞ")
+
+
+def _y_vowels(text: str) -> int:
+    """`len(_Y_VOWEL.findall(text))`, exactly (a unit test compares them), from each y: `re`
+    tried _Y_VOWEL at every position of a Turkic text (~1 M instructions per 2,000
+    characters). Every match holds one y, second; findall takes the leftmost match, then
+    looks on from its end, so a y whose consonant before it the last match took (its
+    consonant after) counts no more."""
+    found = 0
+    end = 0  # where the last match ended
+    at = text.find("y", 1)  # a consonant before it: never the first character
+    while at >= 0:
+        before = text[at - 1]
+        after = text[at + 1 : at + 2]
+        if (
+            at - 1 >= end
+            and (
+                before in _Y_LOWER
+                or (before in _Y_UPPER and (at == 1 or not _is_word(text[at - 2])))
+            )
+            and (after in _Y_LOWER or not after or not _is_word(after))
+        ):
+            found += 1
+            end = at + 2 if after in _Y_LOWER else at + 1
+        at = text.find("y", at + 1)
+    return found
+
+
+def _is_word(char: str) -> bool:
+    """Whether `re` takes `char` for \\w (str patterns: alphanumeric or _)."""
+    return char.isalnum() or char == "_"
+
+
 _NO_N_TILDE = frozenset({"tr", "az", "uz", "tk"})  # Turkic guesses whose alphabet lacks ñ
 _Q_OR_DOTLESS = LazyPattern(r"[qQ](?![uU])|ı")  # not IGNORECASE: ı would match i and I
 # Letters of Kazakh Latin that Turkmen Latin lacks (it writes ň, not ñ; no ğ, q or ı)
@@ -314,7 +396,8 @@ _SR_CYRILLIC = LazyPattern(
     r"|\w{2}(?:ск|цк|ов|ев|н|ч)ог\b",
     re.IGNORECASE,
 )
-_NOT_SR_CYRILLIC = LazyPattern("[йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ]")
+# (letters of settle()'s scan: `re` read a Serbian text's every character for them)
+_NOT_SR_CYRILLIC = _Letters("йщъыьэюяёіїєґўѓќѕЙЩЪЫЬЭЮЯЁІЇЄҐЎЃЌЅ")
 SH = _SH = frozenset({"sr", "hr", "bs", "sh"})
 # Serbo-Croatian letters Slovenian does not write, and its adjective genitive -skog/-čkog
 # (Slovenian -skega)
@@ -347,11 +430,18 @@ class _Scan:
 
     def share(self, letters: _Letters) -> bool:
         """Whether `letters` make MIN_LETTER_SHARE of the text's letters."""
-        return self.has(letters) and self._enough(len(letters.pattern.findall(self.text)))
+        return self.has(letters) and self._enough(self.count(letters))
+
+    def count(self, letters: _Letters) -> int:
+        """`len(letters.pattern.findall(text))`, exactly: a class of single characters
+        without IGNORECASE matches each of them once. str.count of the few the scan found
+        costs a fraction of `re` testing every character against the class."""
+        text = self.text
+        return sum(text.count(c) for c in letters.chars.intersection(self.present))
 
     def letters(self) -> int:  # counted only when a decisive letter occurs at all
         if self._letters < 0:
-            self._letters = sum(map(len, _LETTERS.findall(self.text)))
+            self._letters = _letter_count(self.text)
         return self._letters
 
     def _enough(self, found: int) -> bool:
@@ -361,12 +451,22 @@ class _Scan:
         return total < 100 or found / total >= MIN_LETTER_SHARE
 
 
-def _share(pattern: LazyPattern, scan: _Scan, found: LazyPattern | None = None) -> bool:
-    """_Scan.share for a pattern that is no set of letters; `found`, where given, finds a
-    match where `pattern` does, faster."""
-    if not (found or pattern).search(scan.text):  # the common case, cheaper than counting
-        return False
-    return scan._enough(len(pattern.findall(scan.text)))
+def _letter_count(text: str) -> int:
+    """`sum(map(len, _LETTERS.findall(text)))`, exactly (a unit test compares them): no
+    space is a letter to `re` and every character str.isalpha takes is one, so the letters
+    of the words str.split finds that are letters only are counted by their lengths, and
+    `re` reads only the other words (joined by spaces, which keep their runs apart). `re`'s
+    match per word of a whole text cost ~2x as much."""
+    words = text.split()
+    letters = sum(map(len, filter(str.isalpha, words)))
+    rest = " ".join(filterfalse(str.isalpha, words))
+    return letters + sum(map(len, _LETTERS.findall(rest))) if rest else letters
+
+
+def _y_vowel_share(scan: _Scan) -> bool:
+    """_Scan.share for _Y_VOWEL, which is no set of letters."""
+    found = _y_vowels(scan.text)
+    return found > 0 and scan._enough(found)
 
 
 @lru_cache(maxsize=1)
@@ -426,11 +526,11 @@ def undecided_standard(text: str) -> bool:
     return sr == hr
 
 
-def _serbian_cyrillic(text: str, guess: str) -> bool:
+def _serbian_cyrillic(scan: _Scan, guess: str) -> bool:
     return (
         guess in ("ru", "bg", "mk", "uk", "be")
-        and not _NOT_SR_CYRILLIC.search(text)  # first: Russian and Bulgarian texts stop here
-        and bool(_SR_CYRILLIC.search(text))
+        and not scan.has(_NOT_SR_CYRILLIC)  # first: Russian and Bulgarian texts stop here
+        and bool(_SR_CYRILLIC.search(scan.text))
     )
 
 
@@ -458,7 +558,7 @@ def _cyrillic(scan: _Scan, guess: str) -> str | None:
             # Tatar and Bashkir write ә ө ү (Bashkir ҡ ҙ ҫ) in nearly every sentence; a
             # Turkic headline without them was Turkmen on the development sets
             return "tk"
-        return "sr" if _serbian_cyrillic(text, guess) else None
+        return "sr" if _serbian_cyrillic(scan, guess) else None
     if scan.share(_BA):
         return "ba"
     if scan.share(_TG) or (not scan.has(_UZ_CYRILLIC) and _tajik_words(text)):
@@ -487,7 +587,7 @@ def _cyrillic(scan: _Scan, guess: str) -> str | None:
         return "uk"
     if scan.share(_BE):
         return "be"
-    if _serbian_cyrillic(text, guess):
+    if _serbian_cyrillic(scan, guess):
         return "sr"
     if guess in ("ru", "bg", "kk", "ky", "tt", "tk", "ba") and scan.share(_KY):
         if (
@@ -567,12 +667,12 @@ def _latin(scan: _Scan, guess: str, hint: str | None) -> str | None:
         scan.has(_TURKIC_LATIN)
         and not scan.has(_NORDIC)
         and scan.has(_TK_LATIN)  # else none to count, and no share
-        and (len(_TK_LATIN.pattern.findall(text)) >= 2 or scan.share(_TK_LATIN))
+        and (scan.count(_TK_LATIN) >= 2 or scan.share(_TK_LATIN))
     ):
         return "tk"
     # Both patterns need an apostrophe of theirs: most texts have none
     if (scan.has(_UZ_STRONG_APOSTROPHE) and _UZ_LATIN_STRONG.search(text)) or (
-        scan.has(_UZ_APOSTROPHE) and len(_UZ_LATIN.findall(text)) >= 2
+        scan.has(_UZ_APOSTROPHE) and _uz_latin(text, scan.present, 2)
     ):
         return "uz"
     if (
@@ -582,12 +682,12 @@ def _latin(scan: _Scan, guess: str, hint: str | None) -> str | None:
         and len(_NOT_KK_LATIN.findall(text)) < 2
     ) or (guess in _NO_N_TILDE and "ñ" in text and _Q_OR_DOTLESS.search(text)):
         return "kk"
-    if guess == "tk" and _NOT_TK_LATIN.search(text) and _share(_Y_VOWEL, scan, _Y_VOWEL_AT_Y):
+    if guess == "tk" and _NOT_TK_LATIN.search(text) and _y_vowel_share(scan):
         return "kk"
     if (
         guess in _KK_LATIN_NEIGHBOURS
         and (_Q_OR_DOTLESS.search(text) or (guess in ("crh", "tt") and "ı" not in text))
-        and _share(_Y_VOWEL, scan, _Y_VOWEL_AT_Y)
+        and _y_vowel_share(scan)
     ):
         return "kk"
     # Slovenian shares ekavian and Croatian words (svet, ponovno, veleposlaništvo): the word
@@ -633,8 +733,20 @@ _CIONES = LazyPattern(r"ciones\b", re.IGNORECASE)
 
 
 def _spanish_not_italian(scan: _Scan) -> bool:
-    pattern = _ES_NOT_IT if scan.has(_ES_LETTERS) else _CIONES
-    return bool(pattern.search(scan.text))
+    if scan.has(_ES_LETTERS):
+        return bool(_ES_NOT_IT.search(scan.text))
+    return _ciones(scan.text)
+
+
+def _ciones(text: str) -> bool:
+    """`_CIONES.search(text)`, exactly (a unit test compares them). Ignoring case, `re`
+    matches its o n e s to o O, n N, e E and s S ſ only, each of which lower() makes o, n,
+    e, s or ſ: a text whose lower case holds neither "ones" nor "oneſ" has no match, and
+    most Italian texts are so decided by str's search (~15 -> ~3 µs per 2,000 characters)."""
+    lowered = text.lower()
+    if "ones" not in lowered and "one\u017f" not in lowered:
+        return False
+    return bool(_CIONES.search(text))
 
 
 # Two hiragana or katakana make Japanese: Chinese writes none (a kanji-heavy Japanese
@@ -675,7 +787,7 @@ def settle(text: str, guess: str, hint: str | None = None) -> str | None:
             return found
     present = scan.present
     turkic = not present.isdisjoint(_TURKIC_ARABIC_LETTERS) or (
-        guess in _ARABIC_GUESSES and _medial_alef_maksura(text)
+        guess in _ARABIC_GUESSES and _medial_alef_maksura(scan)
     )
     if guess in _ARABIC_GUESSES or turkic:
         found = _arabic(text, guess, turkic)
@@ -703,6 +815,6 @@ def _decides(text: str, present: frozenset[str]) -> bool:
     """`present`: the letters of _SCANNED the text has."""
     return bool(
         not present.isdisjoint(_DECIDES)
-        or (not present.isdisjoint(_UZ_APOSTROPHES) and _UZ_LATIN.search(text))
-        or (not present.isdisjoint("äÄ") and _KK_CONSONANT.search(text))
+        or (not present.isdisjoint(_UZ_APOSTROPHES) and _uz_latin(text, present, 1))
+        or (not present.isdisjoint("äÄ") and _kk_consonant(text))
     )
