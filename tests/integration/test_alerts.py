@@ -129,6 +129,18 @@ def article(i: str, title: str, body: str, lang: str | None = None) -> RawArticl
     )
 
 
+def syria_talks_ru() -> RawArticle:
+    """What the rule syria-astana-ru matches, inflected: «Сирии», «Астане» must match the
+    base forms of the rule."""
+    return article(
+        "ru-match",
+        "Переговоры по Сирии возобновились в Астане",
+        "Делегации гарантов встретились в Астане, чтобы обсудить перемирие в Сирии "
+        "и работу конституционного комитета.",
+        "ru",
+    )
+
+
 def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
     rules = env.logs / "rules.yaml"
     rules.write_text(rules_yaml(hook.url()))
@@ -147,14 +159,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
         produce(
             env,
             [
-                # inflected: «Сирии», «Астане» must match the base forms of the rule
-                article(
-                    "ru-match",
-                    "Переговоры по Сирии возобновились в Астане",
-                    "Делегации гарантов встретились в Астане, чтобы обсудить перемирие в Сирии "
-                    "и работу конституционного комитета.",
-                    "ru",
-                ),
+                syria_talks_ru(),
                 article(
                     "ru-city",
                     "В Астане открылся зимний фестиваль",
@@ -296,17 +301,7 @@ def test_a_garbled_alerts_index_answer_keeps_the_record(env: Env, hook: WebhookR
         log = env.logs / "worker-garbled-alerts.log"
         worker = ServiceProcess("worker-garbled-alerts", ["worker"], variables, log).start()
         try:
-            produce(
-                env,
-                [
-                    article(
-                        "ru-match",
-                        "Переговоры по Сирии возобновились в Астане",
-                        "Делегации гарантов встретились в Астане, чтобы обсудить Сирию.",
-                        "ru",
-                    )
-                ],
-            )
+            produce(env, [syria_talks_ru()])
             records = wait_for(
                 lambda: (r := alert_records(env)).get("syria-astana-ru:ru-match") and r,
                 90,
