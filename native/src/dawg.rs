@@ -364,15 +364,7 @@ impl MappedDawg {
         key: &Bound<'py, PyString>,
         replaces: &Bound<'py, PyDict>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.check_records()?;
-        let compiled = self::replaces(replaces)?;
-        let mut found = Vec::new();
-        let text = key.to_str()?;
-        let dawg = self.dawg();
-        self.similar(
-            py, &dawg, key, text, 0, None, ROOT, &compiled, true, &mut found,
-        )?;
-        Ok(found)
+        self.similar_from_root(py, key, replaces, true)
     }
 
     /// RecordDAWG.similar_item_values: [[record, ...], ...].
@@ -382,15 +374,7 @@ impl MappedDawg {
         key: &Bound<'py, PyString>,
         replaces: &Bound<'py, PyDict>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.check_records()?;
-        let compiled = self::replaces(replaces)?;
-        let mut found = Vec::new();
-        let text = key.to_str()?;
-        let dawg = self.dawg();
-        self.similar(
-            py, &dawg, key, text, 0, None, ROOT, &compiled, false, &mut found,
-        )?;
-        Ok(found)
+        self.similar_from_root(py, key, replaces, false)
     }
 
     /// IntCompletionDAWG.get's value for `key`, None where it has none (dawgdic's Find,
@@ -415,5 +399,25 @@ impl MappedDawg {
             return Err(PyValueError::new_err("not a RecordDAWG"));
         }
         Ok(())
+    }
+
+    /// `similar_items` (`items`: each variant with its records) or `similar_item_values`
+    /// (the records alone), walked from the root.
+    fn similar_from_root<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyString>,
+        replaces: &Bound<'py, PyDict>,
+        items: bool,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.check_records()?;
+        let compiled = self::replaces(replaces)?;
+        let mut found = Vec::new();
+        let text = key.to_str()?;
+        let dawg = self.dawg();
+        self.similar(
+            py, &dawg, key, text, 0, None, ROOT, &compiled, items, &mut found,
+        )?;
+        Ok(found)
     }
 }

@@ -328,14 +328,19 @@ fn split_offsets<'py>(
     text: &Bound<'py, PyString>,
 ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyBytes>)> {
     let (parts, offsets) = split_parts(text, true)?;
-    Ok((parts, PyBytes::new_bound(text.py(), &offsets)))
+    // SAFETY: any u64's bytes are u8s, read in place: the bytes `to_ne_bytes` gives each,
+    // in order, copied once into the bytes object (not first into a Vec<u8> of their own)
+    let bytes =
+        unsafe { std::slice::from_raw_parts(offsets.as_ptr().cast::<u8>(), 8 * offsets.len()) };
+    Ok((parts, PyBytes::new_bound(text.py(), bytes)))
 }
 
-/// `split`'s parts, and with `offsets` their `part_offsets` (else no bytes).
+/// `split`'s parts, and with `offsets` their `part_offsets` (else none): where each part
+/// begins, then the text's end.
 fn split_parts<'py>(
     text: &Bound<'py, PyString>,
     offsets: bool,
-) -> PyResult<(Bound<'py, PyList>, Vec<u8>)> {
+) -> PyResult<(Bound<'py, PyList>, Vec<u64>)> {
     let py = text.py();
     let (width, data) = stored_chars(text)?;
     match width {
@@ -409,7 +414,7 @@ fn split_units<'py, U: Unit>(
     py: Python<'py>,
     units: &[U],
     offsets: bool,
-) -> PyResult<(Bound<'py, PyList>, Vec<u8>)> {
+) -> PyResult<(Bound<'py, PyList>, Vec<u64>)> {
     let alnum: &[u64; 0x10000 / 64] = bmp_tables()
         .alnum
         .as_slice()
@@ -456,15 +461,10 @@ fn split_units<'py, U: Unit>(
             starts.push(start as u64);
         }
     }
-    let mut bytes = Vec::new();
     if offsets {
         starts.push(length as u64);
-        bytes.reserve_exact(8 * starts.len());
-        for at in starts {
-            bytes.extend_from_slice(&at.to_ne_bytes());
-        }
     }
-    Ok((into_list(py, parts)?, bytes))
+    Ok((into_list(py, parts)?, starts))
 }
 
 /// `in_word` on code units, `cp` the one at `at`.

@@ -11,7 +11,7 @@ from pipeline.adapters.http import make_channel_client
 from pipeline.agents.deadletter import (
     dead_letter,
     parse_or_dead_letter,
-    retry_batch,
+    retried_if_unexpected,
     retry_or_dead_letter,
 )
 from pipeline.agents.events import as_current, by_key_concurrently, unacked_unless_done
@@ -122,20 +122,11 @@ def register(w: Wiring) -> None:
             async for events in stream.take_events(100, within=0.05):
                 try:
                     with unacked_unless_done(events):
-                        try:
+                        # delivered alerts are remembered: their retries are skipped
+                        async with retried_if_unexpected(
+                            events, "alerts", alerts_retry_topic, alerts_dlq_topic, policy
+                        ):
                             await deliver_batch(events)
-                        except ShutdownRequested:
-                            raise
-                        except Exception as exc:  # crashing the agent would strand the batch
-                            # delivered alerts are remembered: their retries are skipped
-                            await retry_batch(
-                                events,
-                                "alerts",
-                                exc,
-                                alerts_retry_topic,
-                                alerts_dlq_topic,
-                                policy,
-                            )
                 except ShutdownRequested:
                     # delivered alerts are remembered (the state table): the next worker skips them
                     log.info("stopping or rebalancing: %d alert events unacknowledged", len(events))

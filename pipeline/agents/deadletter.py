@@ -5,12 +5,13 @@ reason and the attempt count; both wait until Kafka holds it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from pipeline.errors import BadRecordError, UnexpectedError
+from pipeline.errors import BadRecordError, ShutdownRequested, UnexpectedError
 from pipeline.failures import ATTEMPT, RetryPolicy, attempt_of, retry_headers
 from pipeline.metrics import DEAD_LETTERS, RETRIED
 from pipeline.schema import Record
@@ -112,6 +113,26 @@ async def retry_batch(
     unexpected = UnexpectedError(f"{type(error).__name__}: {error}")
     for event in events:
         await retry_or_dead_letter(event, stage, unexpected, retry_topic, dlq_topic, policy)
+
+
+@asynccontextmanager
+async def retried_if_unexpected(
+    events: Sequence[Any],
+    stage: str,
+    retry_topic: Any,
+    dlq_topic: Any,
+    policy: RetryPolicy,
+) -> AsyncIterator[None]:
+    """Around a batch's handling in an agent: an exception nobody foresaw sends the batch
+    through `retry_batch` instead of crashing the agent, which would strand the batch
+    unacknowledged until a restart or a rebalance. A shutdown or a rebalance
+    (ShutdownRequested, cancellation) passes through, for `unacked_unless_done`."""
+    try:
+        yield
+    except ShutdownRequested:
+        raise
+    except Exception as exc:
+        await retry_batch(events, stage, exc, retry_topic, dlq_topic, policy)
 
 
 async def parse_or_dead_letter(event: Any, record: type[R], topic: Any, stage: str) -> R | None:

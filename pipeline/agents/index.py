@@ -14,7 +14,7 @@ from pipeline.adapters.elastic import make_client
 from pipeline.agents.deadletter import (
     dead_letter,
     parse_or_dead_letter,
-    retry_batch,
+    retried_if_unexpected,
     retry_or_dead_letter,
 )
 from pipeline.agents.events import unacked_unless_done
@@ -69,20 +69,11 @@ def register(w: Wiring) -> None:
             ):
                 try:
                     with unacked_unless_done(events):
-                        try:
+                        async with retried_if_unexpected(
+                            events, "index", outlets.retry, outlets.dead_letter, outlets.policy
+                        ):
                             await w.rules.refresh(es)  # a changed file or alert-rules index
                             await index_batch(events, indexer, matcher, outlets)
-                        except ShutdownRequested:
-                            raise
-                        except Exception as exc:  # crashing the agent would strand the batch
-                            await retry_batch(
-                                events,
-                                "index",
-                                exc,
-                                outlets.retry,
-                                outlets.dead_letter,
-                                outlets.policy,
-                            )
                 except ShutdownRequested:
                     # not `break`: batches still buffered must come through and be left
                     # unacknowledged too, or Faust waits for them until the process is killed

@@ -42,28 +42,57 @@ async def ensure_alerts_index(es: AsyncElasticsearch, settings: Settings) -> str
     return settings.alerts_index
 
 
+class _NoResults(Exception):
+    """A bulk answer without one result per record, from a broken server or proxy: nothing
+    says what was written, so the request is sent again (records are written by id)."""
+
+
+def _transient(item: dict[str, Any]) -> bool:
+    status = item.get("index", {}).get("status", 0)
+    return bool(item.get("index", {}).get("error")) and (status == 429 or status >= 500)
+
+
 async def index_alert_documents(
     es: AsyncElasticsearch,
     index: str,
     docs: list[dict[str, Any]],
     stopping: Callable[[], bool] = never,
 ) -> None:
-    """Alert records by id (`_id` in each doc): a status change overwrites the record."""
-    if not docs:
-        return
-    operations: list[dict[str, Any]] = []
+    """Alert records by id (`_id` in each doc): a status change overwrites the record. An
+    alert record is not dropped because the cluster is briefly away, busy (429, 5xx per
+    record) or answers without the records' results: those are sent again until the worker
+    stops (the batch then stays unacknowledged). Records refused for good (a mapping
+    error) are logged."""
+    pending: list[list[dict[str, Any]]] = []
     for doc in docs:
         body = {k: v for k, v in doc.items() if k != "_id"}
-        operations += [{"index": {"_index": index, "_id": doc["_id"]}}, body]
+        pending.append([{"index": {"_index": index, "_id": doc["_id"]}}, body])
     delay = 0.5
-    while True:  # an alert record is not dropped because the cluster is briefly away
+    while pending:
         try:
-            resp = await es.bulk(operations=operations)
-            break
-        except (ESConnectionError, ConnectionTimeout, ApiError) as exc:
-            log.warning("alerts index: %s, retrying in %.1fs", type(exc).__name__, delay)
+            resp = await es.bulk(operations=[part for record in pending for part in record])
+            items = resp.get("items")
+            if not isinstance(items, list) or len(items) != len(pending):
+                count = len(items) if isinstance(items, list) else "no"
+                raise _NoResults(f"{count} results for {len(pending)} records")
+        except (ESConnectionError, ConnectionTimeout, ApiError, _NoResults) as exc:
+            log.warning("alerts index: %s, retrying in %.1fs", _why(exc), delay)
             await pause(delay, stopping)
             delay = min(delay * 2, 30.0)
-    if resp.get("errors"):
-        failed = [i for i in resp["items"] if i["index"].get("error")]
-        log.warning("alerts index refused %d records: %s", len(failed), failed[0]["index"]["error"])
+            continue
+        if not resp.get("errors"):
+            return
+        refused = [i for i in items if i.get("index", {}).get("error") and not _transient(i)]
+        if refused:
+            log.warning(
+                "alerts index refused %d records: %s", len(refused), refused[0]["index"]["error"]
+            )
+        pending = [record for record, item in zip(pending, items, strict=True) if _transient(item)]
+        if pending:
+            log.warning("alerts index: %d records busy, retrying in %.1fs", len(pending), delay)
+            await pause(delay, stopping)
+            delay = min(delay * 2, 30.0)
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__} ({exc})" if isinstance(exc, _NoResults) else type(exc).__name__

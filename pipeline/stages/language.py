@@ -108,7 +108,12 @@ def _cld2(sample: str, best_effort: bool = False) -> Detection | None:
     the development sets 44 of its 53 extra answers were wrong (a Spanish football lead
     "reliably" English, Kazakh Latin as Turkmen or Tatar)."""
     try:
-        reliable, _, details = pycld2.detect(sample[:MODEL_CHARS], bestEffort=best_effort)
+        # plain text: the sample is cleaned text, and in its default HTML mode CLD2 skips
+        # whatever follows a lone "<" (a paragraph with "x < y" or "<<" for guillemets was
+        # read from its first words alone)
+        reliable, _, details = pycld2.detect(
+            sample[:MODEL_CHARS], isPlainText=True, bestEffort=best_effort
+        )
     except (pycld2.error, ValueError):  # invalid UTF-8 and the like: the model decides
         return None
     _, code, percent, _ = details[0]

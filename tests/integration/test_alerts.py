@@ -25,6 +25,7 @@ from pipeline.adapters.elastic import make_client
 from pipeline.schema import RawArticle
 from pipeline.worker import prepare
 from tests.integration.conftest import Env
+from tests.support.es_proxy import GarblingProxy
 from tests.support.topics import Record, poll_once
 from tests.support.webhook import Received, WebhookReceiver, webhook_receiver
 
@@ -128,6 +129,18 @@ def article(i: str, title: str, body: str, lang: str | None = None) -> RawArticl
     )
 
 
+def syria_talks_ru() -> RawArticle:
+    """What the rule syria-astana-ru matches, inflected: «Сирии», «Астане» must match the
+    base forms of the rule."""
+    return article(
+        "ru-match",
+        "Переговоры по Сирии возобновились в Астане",
+        "Делегации гарантов встретились в Астане, чтобы обсудить перемирие в Сирии "
+        "и работу конституционного комитета.",
+        "ru",
+    )
+
+
 def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
     rules = env.logs / "rules.yaml"
     rules.write_text(rules_yaml(hook.url()))
@@ -146,14 +159,7 @@ def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
         produce(
             env,
             [
-                # inflected: «Сирии», «Астане» must match the base forms of the rule
-                article(
-                    "ru-match",
-                    "Переговоры по Сирии возобновились в Астане",
-                    "Делегации гарантов встретились в Астане, чтобы обсудить перемирие в Сирии "
-                    "и работу конституционного комитета.",
-                    "ru",
-                ),
+                syria_talks_ru(),
                 article(
                     "ru-city",
                     "В Астане открылся зимний фестиваль",
@@ -270,6 +276,46 @@ def test_keyword_alerts_end_to_end(env: Env, hook: WebhookReceiver) -> None:
         assert len(delivered(hook)) == before + 1
     finally:
         second.stop()
+
+
+def test_a_garbled_alerts_index_answer_keeps_the_record(env: Env, hook: WebhookReceiver) -> None:
+    """A 200 answer to the alert records' bulk request without their results (what a broken
+    proxy might pass on) was taken as success, and the record of a sent alert was lost. Now
+    the records are written again; the alert itself goes out once."""
+    rules = env.logs / "rules.yaml"
+    rules.write_text(rules_yaml(hook.url()))
+    upstream = ("127.0.0.1", int(env.vars["MEDIAMON_ES_PORT"]))
+    asyncio.run(prepare(env.settings))
+    with GarblingProxy(
+        upstream,
+        bulk_garbled=1,
+        garbled_body=b'{"took":1,"errors":false}',
+        holding=f'"{env.settings.alerts_index}"'.encode(),  # the alert records' request only
+    ).running() as proxy:
+        variables = {
+            **env.vars,
+            "MEDIAMON_RULES_FILE": str(rules),
+            "MEDIAMON_TEST_HOOK_SECRET": SECRET,
+            "MEDIAMON_ES_URL": f"http://127.0.0.1:{proxy.port}",
+        }
+        log = env.logs / "worker-garbled-alerts.log"
+        worker = ServiceProcess("worker-garbled-alerts", ["worker"], variables, log).start()
+        try:
+            produce(env, [syria_talks_ru()])
+            records = wait_for(
+                lambda: (r := alert_records(env)).get("syria-astana-ru:ru-match") and r,
+                90,
+                "the alert record",
+                worker,
+            )
+            time.sleep(2)  # a second call to the webhook by now
+            assert worker.running, worker.tail()
+        finally:
+            assert worker.stop() == 0, worker.tail()
+    assert proxy.garbled == 1, "the garbled answer was never given"
+    assert records["syria-astana-ru:ru-match"]["status"] == "sent"
+    assert [a["id"] for b in hook.bodies("/ok") for a in b["articles"]] == ["ru-match"]
+    assert "no results for 1 records" in log.read_text(), worker.tail()
 
 
 def test_volume_rule_fires_once_on_a_surge(env: Env, hook: WebhookReceiver) -> None:

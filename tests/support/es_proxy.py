@@ -22,19 +22,29 @@ class _Server(ThreadingHTTPServer):
 
 
 class GarblingProxy:
-    """Answers the first `bulk_garbled` bulk requests with `garbled_body` (status 200) and
-    forwards every other request to `upstream` (host, port)."""
+    """Answers the first `bulk_garbled` bulk requests (those whose body holds `holding`, if
+    given) with `garbled_body` (status 200), without passing them on, and forwards every
+    other request to `upstream` (host, port)."""
 
-    def __init__(self, upstream: tuple[str, int], bulk_garbled: int, garbled_body: bytes) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        bulk_garbled: int,
+        garbled_body: bytes,
+        holding: bytes | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.holding = holding
         self.left = bulk_garbled
         self.garbled_body = garbled_body
         self.garbled = 0
         self.lock = threading.Lock()
         self.port = free_port()
 
-    def _take_garbled(self, method: str, path: str) -> bool:
+    def _take_garbled(self, method: str, path: str, body: bytes | None) -> bool:
         if method not in ("POST", "PUT") or not path.split("?")[0].endswith("/_bulk"):
+            return False
+        if self.holding is not None and self.holding not in (body or b""):
             return False
         with self.lock:
             if self.left <= 0:
@@ -55,7 +65,7 @@ class GarblingProxy:
             def _relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                if proxy._take_garbled(self.command, self.path):
+                if proxy._take_garbled(self.command, self.path, body):
                     self._answer(200, PRODUCT, proxy.garbled_body)
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)

@@ -572,3 +572,36 @@ def test_morphology_dictionaries_found_as_pymorphy3_finds_them(
     assert _dictionary_path("xx") is None  # no such package: pymorphy3 says so itself
     monkeypatch.setenv("PYMORPHY2_DICT_PATH", "/elsewhere")
     assert _dictionary_path("ru") is None  # pymorphy3's own override stands
+
+
+def test_dictionaries_loaded_from_threads_at_once_each_keep_their_own_tags() -> None:
+    """_morph swaps pymorphy3's gramtab and paradigm readers while it loads (tokens._Tags):
+    the lock keeps two threads' first loads (taggers built off the event loop) from
+    reading each other's swap, which left one analyzer without tags (IndexError)."""
+    import threading
+
+    from pymorphy3.opencorpora_dict import storage
+
+    readers = (storage._load_gramtab, storage._load_paradigms)
+    langs = ["ru", "uk"] * 3
+    start = threading.Barrier(len(langs))
+    made: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def load(n: int, lang: str) -> None:
+        start.wait()
+        try:
+            made[n] = _morph.__wrapped__(lang)  # not _morph's cache: every thread loads
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(n, lang)) for n, lang in enumerate(langs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert (storage._load_gramtab, storage._load_paradigms) == readers  # restored
+    for n, lang in enumerate(langs):
+        word, lemma = ("людей", "человек") if lang == "ru" else ("людей", "людина")
+        assert lemma in {p.normal_form for p in made[n].parse(word)}, (lang, n)

@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from pipeline.agents.deadletter import MAX_DEAD_LETTER_BYTES, TRUNCATED, dead_letter, retry_batch
-from pipeline.errors import BadRecordError
+from pipeline.agents.deadletter import (
+    MAX_DEAD_LETTER_BYTES,
+    TRUNCATED,
+    dead_letter,
+    retried_if_unexpected,
+    retry_batch,
+)
+from pipeline.errors import BadRecordError, ShutdownRequested
 from pipeline.failures import ATTEMPT, RetryPolicy
 
 
@@ -92,3 +98,23 @@ async def test_a_batch_kafka_cannot_take_back_raises() -> None:
             Topic(),
             RetryPolicy(6, 1.0, 60.0),
         )
+
+
+async def test_an_unexpected_error_in_the_guarded_handling_is_retried_not_raised() -> None:
+    retry, dlq = Topic(), Topic()
+    batch = [Event(Message(b"{}", key=f"a{n}".encode(), headers=[])) for n in range(2)]
+    async with retried_if_unexpected(batch, "alerts", retry, dlq, RetryPolicy(6, 1.0, 60.0)):
+        raise KeyError("items")
+    assert [s["key"] for s in retry.sent] == [b"a0", b"a1"] and not dlq.sent
+
+
+@pytest.mark.parametrize("stop", [ShutdownRequested("rebalance"), asyncio.CancelledError()])
+async def test_a_shutdown_passes_through_the_guard_and_nothing_is_retried(
+    stop: BaseException,
+) -> None:
+    retry, dlq = Topic(), Topic()
+    batch = [Event(Message(b"{}", key=b"a0", headers=[]))]
+    with pytest.raises(type(stop)):  # unacked_unless_done then leaves the batch unacknowledged
+        async with retried_if_unexpected(batch, "index", retry, dlq, RetryPolicy(6, 1.0, 60.0)):
+            raise stop
+    assert not retry.sent and not dlq.sent
