@@ -304,6 +304,22 @@ def _heads_of(lang: str, by_form: Iterable[str], by_text: Iterable[str]) -> _Hea
     )
 
 
+# A _Heads' size and sets (prefixes, short, whole, exact, tilde) as lists, as kept in
+# rules_cache.
+_KeptHeads = tuple[int, list[str], list[str], list[str], list[str], list[str]]
+
+
+def _kept(heads: _Heads) -> _KeptHeads:
+    return (
+        heads.size,
+        list(heads.prefixes),
+        list(heads.short),
+        list(heads.whole),
+        list(heads.exact),
+        list(heads.tilde),
+    )
+
+
 class _Vocabulary:
     """Every phrase of one normalization language, indexed by what its first word matches,
     so that one pass over a field's tokens finds all matches of all topics' phrases."""
@@ -327,6 +343,11 @@ class _Vocabulary:
         # _dead_ends)
         self._rest_forms: set[str] = set()
         self._rest_heads: _Heads | None = None
+        # the sets of _heads() and _rest_heads as rules_cache kept them with the compiled
+        # rules (see _restore), until a phrase is added: made without _heads_of's loop over
+        # every form (~50 M instructions over the benchmark's 24 languages)
+        self._kept_heads: _KeptHeads | None = None
+        self._kept_rest_heads: _KeptHeads | None = None
         # token text -> (phrase id, number of words after the first, those words) per phrase
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
@@ -428,12 +449,14 @@ class _Vocabulary:
             self._forget_starts()
         self._automaton = None
         self._head_sets = None
+        self._kept_heads = None
         self._filter = None
         if len(compiled) > 1:  # most terms are one word: no list made for their later words
             later = [w for w in compiled[1:] if w.kind == "forms"]
             if later:
                 self._rest_forms.update(*(w.values for w in later))
                 self._rest_heads = None
+                self._kept_rest_heads = None
         if compiled:  # a term without a single word ("...") matches nothing
             first = compiled[0]
             if first.kind in ("prefix", "infix"):
@@ -491,7 +514,11 @@ class _Vocabulary:
 
     def _heads(self) -> _Heads:
         if self._head_sets is None:
-            self._head_sets = _heads_of(self.lang, self._by_form, self._by_text)
+            kept = self._kept_heads
+            if kept is None:
+                self._head_sets = _heads_of(self.lang, self._by_form, self._by_text)
+            else:
+                self._head_sets = _Heads(kept[0], *map(frozenset, kept[1:]))
         return self._head_sets
 
     def _dead_ends(self, words: list[str]) -> set[str]:
@@ -514,7 +541,12 @@ class _Vocabulary:
             return self._dead_ends_lemmatized(words)
         heads = self._rest_heads
         if heads is None:
-            heads = self._rest_heads = _heads_of(self.lang, self._rest_forms, ())
+            kept = self._kept_rest_heads
+            if kept is None:
+                heads = _heads_of(self.lang, self._rest_forms, ())
+            else:
+                heads = _Heads(kept[0], *map(frozenset, kept[1:]))
+            self._rest_heads = heads
         distinct = list(dict.fromkeys(words))
         joined = "\x00".join(distinct)
         folds = fold_all(distinct, joined, unconfused=False)  # as forms() folds each word
@@ -1371,6 +1403,8 @@ def _snapshot(vocabulary: _Vocabulary, compiled: list[_CompiledRules]) -> tuple[
         [p.pid for p in vocabulary._prefixes],
         sorted(vocabulary.infix),
         sorted(vocabulary._rest_forms),
+        _kept(_heads_of(vocabulary.lang, vocabulary._by_form, vocabulary._by_text)),
+        _kept(_heads_of(vocabulary.lang, vocabulary._rest_forms, ())),
         [
             (
                 _pids(rules.terms),
@@ -1386,6 +1420,14 @@ def _snapshot(vocabulary: _Vocabulary, compiled: list[_CompiledRules]) -> tuple[
     )
 
 
+def _kept_heads(data: Any) -> _KeptHeads:
+    """Kept heads as read, of the shape `_heads()` makes a _Heads from (else ValueError)."""
+    size, *sets = data
+    if not isinstance(size, int) or len(sets) != 5 or not all(isinstance(s, list) for s in sets):
+        raise ValueError("heads of another shape")
+    return (size, *sets)
+
+
 def _restored(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_CompiledRules]] | None:
     """The vocabulary and `count` rules `_snapshot` kept, made again as compiling made them;
     None for data of another shape (a file of other code: compiled anew)."""
@@ -1398,7 +1440,8 @@ def _restored(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_Comp
 
 
 def _restore(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_CompiledRules]]:
-    word_data, phrase_data, keys, phrases_of, by_form, by_text, prefixes, infix, rest, rules = data
+    (word_data, phrase_data, keys, phrases_of, by_form, by_text, prefixes, infix, rest) = data[:9]
+    heads, rest_heads, rules = data[9:]
     if len(rules) != count or len(keys) != len(phrase_data):
         raise ValueError("rules of another count")
     vocabulary = _Vocabulary(norm)
@@ -1421,6 +1464,8 @@ def _restore(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_Compi
     vocabulary._prefixes = list(map(at, prefixes))
     vocabulary.infix = set(infix)
     vocabulary._rest_forms = set(rest)
+    vocabulary._kept_heads = _kept_heads(heads)
+    vocabulary._kept_rest_heads = _kept_heads(rest_heads)
 
     def listed(kept: tuple[list[int], dict[int, tuple[int, ...]]]) -> _Phrases:
         pids, places = kept

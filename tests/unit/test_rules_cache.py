@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.stages import rules_cache, tagging
-from pipeline.stages.tagging import Tagger, _Vocabulary
+from pipeline.stages.tagging import Tagger, _heads_of, _Vocabulary
 from pipeline.taxonomy import LanguageRules, Taxonomy, load_taxonomy
 
 TEXTS = [
@@ -96,6 +96,17 @@ def test_cached_rules_are_the_compiled_ones(
     for lang, vocabulary in read._vocabularies.items():
         words = {id(w) for p in vocabulary.phrases.values() for w in p.words}
         assert words == {id(w) for w in vocabulary._words.values()}, lang  # shared, as made
+        # the heads made from what the file kept are those of the forms
+        made = compiled._vocabularies[lang]
+        assert vocabulary._heads() == _heads_of(lang, made._by_form, made._by_text), lang
+        vocabulary._dead_ends(["Syria"])
+        assert vocabulary._rest_heads in (None, _heads_of(lang, made._rest_forms, ()))
+    # a phrase added later is among the heads, and its later words among the rest's
+    german = read._vocabularies["de"]
+    german.phrase("Quuxland Zorbek")
+    assert "quux" in german._heads().prefixes
+    assert german._kept_rest_heads is None and german._rest_heads is None
+    assert german._dead_ends(["Zorbek", "Blau"]) == {"Blau"}
 
 
 def test_a_changed_rule_is_compiled_not_read(fresh: Path, taxonomy: Taxonomy) -> None:
