@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.stages import rules_cache, tagging
 from pipeline.stages.tagging import Tagger, _heads_of, _Vocabulary
-from pipeline.taxonomy import LanguageRules, Taxonomy, load_taxonomy
+from pipeline.taxonomy import ContextRule, LanguageRules, Taxonomy, load_taxonomy
 
 TEXTS = [
     ("de", "Syrien-Gespräche in Astana", "Die UN und Russland berieten über Syrien."),
@@ -170,3 +170,37 @@ def test_an_unwritable_cache_only_compiles(
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     rules_cache._code_file.cache_clear()
     assert "syria" in Tagger(taxonomy).tag("Syrien", "Syrien", "de").topics
+
+
+def _context(**fields: Any) -> ContextRule:
+    """A context rule as compiling reads it, whether or not it validates alone."""
+    return ContextRule.model_construct(**fields)
+
+
+def _rules(**fields: Any) -> LanguageRules:
+    return LanguageRules.model_construct(**fields)
+
+
+def test_the_rules_key_tells_every_list_apart() -> None:
+    def key(*rules: LanguageRules) -> str:
+        return rules_cache._content("en", ["en"] * len(rules), rules)
+
+    base = _rules(terms=["Syria", "Astana"])
+    variants = [
+        base,
+        _rules(terms=["Syria"], exact=["Astana"]),
+        _rules(terms=["Syria"], exclude=["Astana"]),
+        _rules(terms=["Syria"], none=["Astana"]),
+        _rules(terms=["Syria\x00Astana"]),
+        _rules(terms=["Syria", "Astana"], context=[_context(terms=["talks"])]),
+        _rules(terms=["Syria", "Astana"], context=[_context(terms=["talks"], window=3)]),
+        _rules(terms=["Syria", "Astana"], context=[_context(with_=["talks"])]),
+        _rules(terms=["Syria", "Astana"], context=[_context(all_of=[["talks"]])]),
+        _rules(terms=["Syria", "Astana"], context=[_context(all_of=[["talks"], []])]),
+    ]
+    keys = [key(r) for r in variants]
+    assert len(set(keys)) == len(keys)
+    assert key(base) == key(_rules(terms=["Syria", "Astana"]))  # equal rules, one key
+    assert key(base, base) not in keys
+    # a word holding a NUL is keyed by the lists' JSON, still apart from its neighbours
+    assert key(_rules(terms=["a\x00b", "c"])) != key(_rules(terms=["a", "b\x00c"]))
