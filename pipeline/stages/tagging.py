@@ -1382,7 +1382,13 @@ def _pids(phrases: _Phrases) -> tuple[list[int], dict[int, tuple[int, ...]]]:
 def _snapshot(vocabulary: _Vocabulary, compiled: list[_CompiledRules]) -> tuple[Any, ...]:
     """A vocabulary just compiled from rules and those rules, as strings, numbers, lists
     and dicts (rules_cache), for `_restored` to make again. Only what compiling sets is
-    kept: the rest of a vocabulary starts empty, as before its first text."""
+    kept: the rest of a vocabulary starts empty, as before its first text. The heads made
+    for the file are the vocabulary's own kept heads too (as if read from it), so its first
+    text does not make them again."""
+    vocabulary._kept_heads = _kept(
+        _heads_of(vocabulary.lang, vocabulary._by_form, vocabulary._by_text)
+    )
+    vocabulary._kept_rest_heads = _kept(_heads_of(vocabulary.lang, vocabulary._rest_forms, ()))
     words = list(vocabulary._words.values())
     place = {id(w): n for n, w in enumerate(words)}
     phrases = list(vocabulary.phrases.values())
@@ -1403,8 +1409,8 @@ def _snapshot(vocabulary: _Vocabulary, compiled: list[_CompiledRules]) -> tuple[
         [p.pid for p in vocabulary._prefixes],
         sorted(vocabulary.infix),
         sorted(vocabulary._rest_forms),
-        _kept(_heads_of(vocabulary.lang, vocabulary._by_form, vocabulary._by_text)),
-        _kept(_heads_of(vocabulary.lang, vocabulary._rest_forms, ())),
+        vocabulary._kept_heads,
+        vocabulary._kept_rest_heads,
         [
             (
                 _pids(rules.terms),
