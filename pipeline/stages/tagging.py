@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import ahocorasick
 
 from pipeline.native import native
-from pipeline.stages import term_cache
+from pipeline.stages import rules_cache, term_cache
 from pipeline.stages.tokens import (
     COMPOUNDING,
     SPACELESS,
@@ -304,6 +304,22 @@ def _heads_of(lang: str, by_form: Iterable[str], by_text: Iterable[str]) -> _Hea
     )
 
 
+# A _Heads' size and sets (prefixes, short, whole, exact, tilde) as lists, as kept in
+# rules_cache.
+_KeptHeads = tuple[int, list[str], list[str], list[str], list[str], list[str]]
+
+
+def _kept(heads: _Heads) -> _KeptHeads:
+    return (
+        heads.size,
+        list(heads.prefixes),
+        list(heads.short),
+        list(heads.whole),
+        list(heads.exact),
+        list(heads.tilde),
+    )
+
+
 class _Vocabulary:
     """Every phrase of one normalization language, indexed by what its first word matches,
     so that one pass over a field's tokens finds all matches of all topics' phrases."""
@@ -327,6 +343,11 @@ class _Vocabulary:
         # _dead_ends)
         self._rest_forms: set[str] = set()
         self._rest_heads: _Heads | None = None
+        # the sets of _heads() and _rest_heads as rules_cache kept them with the compiled
+        # rules (see _restore), until a phrase is added: made without _heads_of's loop over
+        # every form (~50 M instructions over the benchmark's 24 languages)
+        self._kept_heads: _KeptHeads | None = None
+        self._kept_rest_heads: _KeptHeads | None = None
         # token text -> (phrase id, number of words after the first, those words) per phrase
         # that can start at a token so written
         self._starting: dict[str, tuple[tuple[int, int, tuple[_Word, ...]], ...]] = {}
@@ -428,12 +449,14 @@ class _Vocabulary:
             self._forget_starts()
         self._automaton = None
         self._head_sets = None
+        self._kept_heads = None
         self._filter = None
         if len(compiled) > 1:  # most terms are one word: no list made for their later words
             later = [w for w in compiled[1:] if w.kind == "forms"]
             if later:
                 self._rest_forms.update(*(w.values for w in later))
                 self._rest_heads = None
+                self._kept_rest_heads = None
         if compiled:  # a term without a single word ("...") matches nothing
             first = compiled[0]
             if first.kind in ("prefix", "infix"):
@@ -491,7 +514,11 @@ class _Vocabulary:
 
     def _heads(self) -> _Heads:
         if self._head_sets is None:
-            self._head_sets = _heads_of(self.lang, self._by_form, self._by_text)
+            kept = self._kept_heads
+            if kept is None:
+                self._head_sets = _heads_of(self.lang, self._by_form, self._by_text)
+            else:
+                self._head_sets = _Heads(kept[0], *map(frozenset, kept[1:]))
         return self._head_sets
 
     def _dead_ends(self, words: list[str]) -> set[str]:
@@ -514,7 +541,12 @@ class _Vocabulary:
             return self._dead_ends_lemmatized(words)
         heads = self._rest_heads
         if heads is None:
-            heads = self._rest_heads = _heads_of(self.lang, self._rest_forms, ())
+            kept = self._kept_rest_heads
+            if kept is None:
+                heads = _heads_of(self.lang, self._rest_forms, ())
+            else:
+                heads = _Heads(kept[0], *map(frozenset, kept[1:]))
+            self._rest_heads = heads
         distinct = list(dict.fromkeys(words))
         joined = "\x00".join(distinct)
         folds = fold_all(distinct, joined, unconfused=False)  # as forms() folds each word
@@ -1139,6 +1171,18 @@ class _CompiledRules:
             contexts.append(_CompiledContext(anchors, context, rule.window, groups, group_ids))
         exclude = _Phrases.of(phrases(rules.exclude))
         none = _Phrases.of(phrases(rules.none))
+        return cls.made(norm, terms, contexts, exclude, none)
+
+    @classmethod
+    def made(
+        cls,
+        norm: str,
+        terms: _Phrases,
+        contexts: list[_CompiledContext],
+        exclude: _Phrases,
+        none: _Phrases,
+    ) -> _CompiledRules:
+        """The rules of these phrase lists, with the ids of all their phrases."""
         ids = terms.ids | exclude.ids | none.ids
         for c in contexts:
             ids |= c.anchors.ids | c.context.ids | c.group_ids
@@ -1330,6 +1374,124 @@ def _scored(hits: list[Hit], title_weight: float) -> tuple[float, list[Hit]]:
     return score, ordered
 
 
+def _pids(phrases: _Phrases) -> tuple[list[int], dict[int, tuple[int, ...]]]:
+    """A phrase list as its ids and their places (made again without `_Phrases.of`'s loop)."""
+    return [p.pid for p in phrases.items], phrases.places
+
+
+def _snapshot(vocabulary: _Vocabulary, compiled: list[_CompiledRules]) -> tuple[Any, ...]:
+    """A vocabulary just compiled from rules and those rules, as strings, numbers, lists
+    and dicts (rules_cache), for `_restored` to make again. Only what compiling sets is
+    kept: the rest of a vocabulary starts empty, as before its first text. The heads made
+    for the file are the vocabulary's own kept heads too (as if read from it), so its first
+    text does not make them again."""
+    vocabulary._kept_heads = _kept(
+        _heads_of(vocabulary.lang, vocabulary._by_form, vocabulary._by_text)
+    )
+    vocabulary._kept_rest_heads = _kept(_heads_of(vocabulary.lang, vocabulary._rest_forms, ()))
+    words = list(vocabulary._words.values())
+    place = {id(w): n for n, w in enumerate(words)}
+    phrases = list(vocabulary.phrases.values())
+    if [p.pid for p in phrases] != list(range(len(phrases))) or any(
+        found is not p for found, p in zip(vocabulary._by_key.values(), phrases, strict=True)
+    ):
+        raise AssertionError("a compiled vocabulary's phrases are not in id order")
+    return (
+        [(kind, text, list(w.values)) for (kind, text), w in vocabulary._words.items()],
+        [(p.term, [place[id(w)] for w in p.words]) for p in phrases],
+        list(vocabulary._by_key),
+        [
+            (term, exact, [p.pid for p in found])
+            for (term, exact), found in vocabulary._phrases_of.items()
+        ],
+        vocabulary._by_form,
+        vocabulary._by_text,
+        [p.pid for p in vocabulary._prefixes],
+        sorted(vocabulary.infix),
+        sorted(vocabulary._rest_forms),
+        vocabulary._kept_heads,
+        vocabulary._kept_rest_heads,
+        [
+            (
+                _pids(rules.terms),
+                [
+                    (_pids(c.anchors), _pids(c.context), c.window, [_pids(g) for g in c.groups])
+                    for c in rules.contexts
+                ],
+                _pids(rules.exclude),
+                _pids(rules.none),
+            )
+            for rules in compiled
+        ],
+    )
+
+
+def _kept_heads(data: Any) -> _KeptHeads:
+    """Kept heads as read, of the shape `_heads()` makes a _Heads from (else ValueError)."""
+    size, *sets = data
+    if not isinstance(size, int) or len(sets) != 5 or not all(isinstance(s, list) for s in sets):
+        raise ValueError("heads of another shape")
+    return (size, *sets)
+
+
+def _restored(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_CompiledRules]] | None:
+    """The vocabulary and `count` rules `_snapshot` kept, made again as compiling made them;
+    None for data of another shape (a file of other code: compiled anew)."""
+    if data is None:
+        return None
+    try:
+        return _restore(norm, data, count)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _restore(norm: str, data: Any, count: int) -> tuple[_Vocabulary, list[_CompiledRules]]:
+    (word_data, phrase_data, keys, phrases_of, by_form, by_text, prefixes, infix, rest) = data[:9]
+    heads, rest_heads, rules = data[9:]
+    if len(rules) != count or len(keys) != len(phrase_data):
+        raise ValueError("rules of another count")
+    vocabulary = _Vocabulary(norm)
+    words = [_Word(kind, frozenset(values)) for kind, _, values in word_data]
+    vocabulary._words = {
+        (kind, text): w for (kind, text, _), w in zip(word_data, words, strict=True)
+    }
+    phrases = [
+        _Phrase(term, tuple([words[n] for n in places]), pid)
+        for pid, (term, places) in enumerate(phrase_data)
+    ]
+    at = phrases.__getitem__
+    vocabulary.phrases = dict(enumerate(phrases))
+    vocabulary._by_key = dict(zip(map(tuple, keys), phrases, strict=True))
+    vocabulary._phrases_of = {
+        (term, exact): tuple(map(at, pids)) for term, exact, pids in phrases_of
+    }
+    vocabulary._by_form = by_form
+    vocabulary._by_text = by_text
+    vocabulary._prefixes = list(map(at, prefixes))
+    vocabulary.infix = set(infix)
+    vocabulary._rest_forms = set(rest)
+    vocabulary._kept_heads = _kept_heads(heads)
+    vocabulary._kept_rest_heads = _kept_heads(rest_heads)
+
+    def listed(kept: tuple[list[int], dict[int, tuple[int, ...]]]) -> _Phrases:
+        pids, places = kept
+        return _Phrases(tuple(map(at, pids)), frozenset(places), places)
+
+    compiled = []
+    for terms, contexts, exclude, none in rules:
+        made = []
+        for anchors, context, window, groups in contexts:
+            parts = tuple(map(listed, groups))
+            group_ids: frozenset[int] = frozenset().union(*(g.ids for g in parts))
+            made.append(
+                _CompiledContext(listed(anchors), listed(context), window, parts, group_ids)
+            )
+        compiled.append(
+            _CompiledRules.made(norm, listed(terms), made, listed(exclude), listed(none))
+        )
+    return vocabulary, compiled
+
+
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
     topics: list[str]
@@ -1354,14 +1516,19 @@ class Tagger:
     def topic_ids(self) -> list[str]:
         return [topic.id for topic, _ in self._topics]
 
-    def _chosen(self, n: int, lang: str) -> list[_CompiledRules]:
+    def _codes(self, n: int, lang: str) -> list[str]:
+        """Which of topic `n`'s rules apply to a text in `lang`, in order."""
         by_lang = self._topics[n][1]
         codes = [code for code in by_lang if code in (lang, ANY_LANGUAGE)]
         if lang not in by_lang:
             near = [c for c in NEIGHBOURS.get(lang, ()) if c in by_lang]
             codes = codes + near if near else list(by_lang)
+        return codes
+
+    def _chosen(self, n: int, lang: str) -> list[_CompiledRules]:
+        by_lang = self._topics[n][1]
         found = []
-        for code in codes:
+        for code in self._codes(n, lang):
             compiled = self._compiled.get((n, code))
             if compiled is None:
                 compiled = _CompiledRules.of(by_lang[code], code, self._vocabularies)
@@ -1379,12 +1546,50 @@ class Tagger:
         enabled = gc.isenabled()
         gc.disable()
         try:
+            self._compile_new(lang)
             choices = [self._chosen(n, lang) for n in range(len(self._topics))]
         finally:
             if enabled:
                 gc.enable()
         gc.freeze()
         return choices
+
+    def _compile_new(self, lang: str) -> None:
+        """Compile, or read from rules_cache, the rules `_chosen` will ask for in `lang`
+        that go into a vocabulary not made yet. Such a vocabulary's phrases (their ids, the
+        indexes) depend only on the rules compiled into it, in the order `_chosen` asks for
+        them: topic by topic, each topic's codes in order; that is the order here too, so
+        the vocabulary and its rules are what compiling them one by one makes. Rules for a
+        vocabulary already made (a `*` rule's English, then English's own) are left to
+        `_chosen`, which adds them to it as before."""
+        pending: dict[str, list[tuple[int, str]]] = {}
+        for n in range(len(self._topics)):
+            for code in self._codes(n, lang):
+                if (n, code) not in self._compiled:
+                    norm = "en" if code == ANY_LANGUAGE else code
+                    pending.setdefault(norm, []).append((n, code))
+        for norm, which in pending.items():
+            if norm in self._vocabularies:
+                continue
+            codes = [code for _, code in which]
+            rules = [self._topics[n][1][code] for n, code in which]
+            where = rules_cache.path(norm, codes, rules)
+            made = _restored(norm, rules_cache.load(where), len(which))
+            if made is None:
+                made = self._compiled_afresh(norm, codes, rules)
+                rules_cache.save(where, _snapshot(*made))
+            vocabulary, compiled = made
+            self._vocabularies[norm] = vocabulary
+            self._compiled.update(zip(which, compiled, strict=True))
+
+    def _compiled_afresh(
+        self, norm: str, codes: list[str], rules: list[LanguageRules]
+    ) -> tuple[_Vocabulary, list[_CompiledRules]]:
+        vocabularies = {norm: _Vocabulary(norm)}
+        compiled = [
+            _CompiledRules.of(r, c, vocabularies) for r, c in zip(rules, codes, strict=True)
+        ]
+        return vocabularies[norm], compiled
 
     def tag(self, title: str, text: str, lang: str) -> TopicMatch:
         return self._run(title, text, lang, None)
