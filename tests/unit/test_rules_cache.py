@@ -205,3 +205,40 @@ def test_the_rules_key_tells_every_list_apart() -> None:
     assert key(base, base) not in keys
     # a word holding a NUL is keyed by the lists' JSON, still apart from its neighbours
     assert key(_rules(terms=["a\x00b", "c"])) != key(_rules(terms=["a", "b\x00c"]))
+
+
+# What `_snapshot` keeps of a compiled vocabulary (beside `lang`, which names its file)
+_KEPT = {
+    "lang",
+    "phrases",
+    "_by_key",
+    "_words",
+    "_phrases_of",
+    "_by_form",
+    "_by_text",
+    "_prefixes",
+    "infix",
+    "_rest_forms",
+    "_kept_heads",
+    "_kept_rest_heads",
+}
+
+
+def test_compiling_sets_nothing_the_file_does_not_keep(fresh: Path, taxonomy: Taxonomy) -> None:
+    """A vocabulary's every other attribute is as a new one has it after compiling (caches
+    filled by texts, parts built on first use): an attribute that compiling comes to set
+    must be kept by `_snapshot` and made again by `_restore`, or a process reading the file
+    would tag otherwise than the one that compiled."""
+    tagger = Tagger(taxonomy)
+    for lang in ("de", "ru", "ar", "ja"):
+        tagger._compile(lang)
+    assert {"de", "ru", "ar", "ja"} <= set(tagger._vocabularies)
+    for lang, vocabulary in tagger._vocabularies.items():
+        new = _Vocabulary(lang)
+        assert set(vars(vocabulary)) == set(vars(new)), lang
+        for name in set(vars(vocabulary)) - _KEPT:
+            made, empty = getattr(vocabulary, name), getattr(new, name)
+            if hasattr(made, "__len__"):  # the native word table has no equality
+                assert len(made) == len(empty), (lang, name)
+            else:
+                assert made == empty, (lang, name)
