@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from importlib.util import find_spec
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,6 +33,23 @@ def cache_path(name: str, source: Path, suffix: str, *more: Path) -> Path | None
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(root) / "mediamon" / f"{name}-{key[:16]}{suffix}"
+
+
+def modules_cache_path(
+    name: str, suffix: str, modules: Sequence[str], optional: Sequence[str] = ()
+) -> Path | None:
+    """`cache_path` keyed by the files of these modules (a package's __init__, a module's
+    source, an extension), found without importing them; None when one of `modules` is not
+    installed. An `optional` module counts where it is installed."""
+    origins = []
+    for module in (*modules, *optional):
+        spec = find_spec(module)
+        if spec is None or spec.origin is None:
+            if module in optional:
+                continue
+            return None
+        origins.append(Path(spec.origin))
+    return cache_path(name, origins[0], suffix, *origins[1:])
 
 
 def write_atomically(path: Path, source: BinaryIO) -> bool:

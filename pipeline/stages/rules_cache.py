@@ -19,11 +19,10 @@ import marshal
 import sys
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cache import cache_path, write_atomically
+from pipeline.cache import modules_cache_path, write_atomically
 
 if TYPE_CHECKING:
     from pipeline.taxonomy import LanguageRules
@@ -47,15 +46,7 @@ _OPTIONAL = ("pipeline._native",)  # absent where no Rust toolchain built it
 @lru_cache(maxsize=1)
 def _code_file() -> Path | None:
     """The file name's code part, told once per process (stat of every source)."""
-    origins: list[Path] = []
-    for name in _SOURCES + _OPTIONAL:
-        spec = find_spec(name)
-        if spec is None or spec.origin is None:
-            if name in _OPTIONAL:
-                continue
-            return None
-        origins.append(Path(spec.origin))
-    return cache_path("rules", origins[0], ".marshal", *origins[1:])
+    return modules_cache_path("rules", ".marshal", _SOURCES, _OPTIONAL)
 
 
 def _content(lang: str, codes: Sequence[str], rules: Sequence[LanguageRules]) -> str:

@@ -6,23 +6,16 @@ change of either makes a new one. A cache that cannot be read or written is only
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 
-from pipeline.cache import JsonStore, cache_path
+from pipeline.cache import JsonStore, modules_cache_path
 
 # What term_forms depends on besides the word: tokens.py and the analysers' packages.
 _SOURCES = ("pipeline.stages.tokens", "pymorphy3", "pymorphy3_dicts_ru", "pymorphy3_dicts_uk")
 
 
 def _path() -> Path | None:
-    origins = []
-    for name in (*_SOURCES, "Stemmer"):
-        spec = find_spec(name)
-        if spec is None or spec.origin is None:
-            return None
-        origins.append(Path(spec.origin))
-    return cache_path("term-forms", origins[0], ".json", *origins[1:])
+    return modules_cache_path("term-forms", ".json", (*_SOURCES, "Stemmer"))
 
 
 _store = JsonStore(_path)  # "lang\x00word" -> forms

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import cache
 from pipeline.stages import rules_cache, tagging
 from pipeline.stages.tagging import Tagger, _heads_of, _Vocabulary
 from pipeline.taxonomy import ContextRule, LanguageRules, Taxonomy, load_taxonomy
@@ -129,7 +130,7 @@ def test_changed_code_makes_another_file(
 ) -> None:
     source = tmp_path / "code.py"
     source.write_text("one", encoding="utf-8")
-    monkeypatch.setattr(rules_cache, "find_spec", lambda name: _Spec(source))
+    monkeypatch.setattr(cache, "find_spec", lambda name: _Spec(source))
     rules = LanguageRules(terms=["Syria", "Astana*"], exact=["UN"])
     before = rules_cache.path("en", ["en"], [rules])
     source.write_text("two, longer", encoding="utf-8")
